@@ -1,0 +1,282 @@
+"""Read users' GIS layers and write GeoPackages atomically.
+
+Layers come as GeoPackage, GeoJSON or zipped Shapefile. Every problem found in a layer
+(empty, no CRS, broken geometries, a missing column, unknown categories) is reported in
+one message that names the file, the layer, the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from gis._errors import EmptyInputError, InputError
+from gis.crs import unshift_to_wgs84
+from gis.facilities import normalise_categories
+from gis.settings import WGS84, Settings
+
+Kind = Literal["buildings", "facilities", "communities", "grids", "layer"]
+
+#: Declared coordinate systems a user may give for a layer.
+DECLARED_CRS_HELP = "wgs84, gcj02 (Amap, Tencent), bd09 (Baidu), cgcs2000 or EPSG:n"
+
+_GEOM_KINDS = {
+    "buildings": ("Polygon", "MultiPolygon", "Point"),
+    "facilities": ("Point", "Polygon", "MultiPolygon"),
+    "communities": ("Polygon", "MultiPolygon"),
+    "grids": ("Polygon", "MultiPolygon"),
+}
+
+
+def _describe(path: Path, layer: str | None) -> str:
+    return f"{path.name}" + (f" (layer {layer!r})" if layer else "")
+
+
+def read_layer(path: str | Path, *, layer: str | None = None,
+               declared_crs: str | None = None, kind: Kind = "layer") -> gpd.GeoDataFrame:
+    """Read a user's layer and return it in WGS-84 with valid, non-empty geometries.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage, GeoJSON or zipped Shapefile (``.zip``) or ``.shp``.
+    layer
+        Layer name inside a GeoPackage (default: the first).
+    declared_crs
+        The coordinate system the user states: ``"wgs84"``, ``"gcj02"``, ``"bd09"``,
+        ``"cgcs2000"`` or ``"EPSG:n"``. GCJ-02 and BD-09 are converted to WGS-84. A
+        declaration overrides a missing CRS; it must agree with a CRS the file states.
+    kind
+        What the layer is, to check its geometry type.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In EPSG:4326.
+    """
+    path = Path(path)
+    where = _describe(path, layer)
+    if not path.is_file():
+        msg = f"{where}: file not found; check the path."
+        raise InputError(msg)
+    if path.stat().st_size == 0:
+        msg = f"{where}: the file is empty; export the layer again."
+        raise EmptyInputError(msg)
+    if path.suffix.lower() == ".zip":
+        _check_shapefile_zip(path)
+    try:
+        gdf = gpd.read_file(path, layer=layer)
+    except Exception as err:  # pyogrio raises DataSourceError, DataLayerError, ...
+        msg = (f"{where}: cannot be read as a GIS layer ({type(err).__name__}: {err}). "
+               "Use a GeoPackage, GeoJSON or zipped Shapefile.")
+        raise InputError(msg) from err
+    problems: list[str] = []
+    if len(gdf) == 0:
+        msg = f"{where}: the layer has no features; choose a layer with data."
+        raise EmptyInputError(msg)
+    geoms = np.asarray(gdf.geometry.values)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.all():
+        msg = f"{where}: every feature has an empty geometry; export the layer again."
+        raise EmptyInputError(msg)
+    gdf = gdf[~missing].copy()
+    invalid = ~shapely.is_valid(np.asarray(gdf.geometry.values))
+    if invalid.any():
+        gdf.loc[invalid, gdf.geometry.name] = shapely.make_valid(
+            np.asarray(gdf.geometry.values)[invalid])
+    allowed = _GEOM_KINDS.get(kind)
+    if allowed is not None:
+        wrong = ~gdf.geom_type.isin(allowed)
+        if wrong.all():
+            problems.append(f"it holds {', '.join(sorted(set(gdf.geom_type)))} geometries "
+                            f"but {kind} need {' or '.join(allowed)}")
+    gdf = _apply_crs(gdf, declared_crs, where, problems)
+    if problems:
+        msg = f"{where}: " + "; ".join(problems) + "."
+        raise InputError(msg)
+    if missing.any():
+        gdf.attrs["dropped_empty"] = int(missing.sum())
+    return gdf
+
+
+def _check_shapefile_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n.lower() for n in zf.namelist()]
+    except zipfile.BadZipFile as err:
+        msg = f"{path.name}: not a valid zip file; zip the Shapefile's files again."
+        raise InputError(msg) from err
+    shp = [n for n in names if n.endswith(".shp")]
+    if not shp and not any(n.endswith((".gpkg", ".geojson", ".json")) for n in names):
+        msg = f"{path.name}: the zip holds no .shp file; zip the .shp, .shx, .dbf and .prj."
+        raise InputError(msg)
+
+
+def _apply_crs(gdf: gpd.GeoDataFrame, declared: str | None, where: str,
+               problems: list[str]) -> gpd.GeoDataFrame:
+    decl = (declared or "").strip().lower()
+    if decl in ("gcj02", "gcj-02", "bd09", "bd-09"):
+        if gdf.crs is not None and not pyproj.CRS(gdf.crs).is_geographic:
+            problems.append(f"it is declared {declared} but its CRS is projected "
+                            f"({gdf.crs.to_string()}); GCJ-02/BD-09 are degrees")
+            return gdf
+        _check_degrees(gdf, where, problems)
+        return unshift_to_wgs84(gdf, "gcj02" if decl.startswith("gcj") else "bd09")
+    if decl:
+        target = {"wgs84": WGS84, "wgs-84": WGS84, "cgcs2000": "EPSG:4490"}.get(decl, declared)
+        try:
+            crs = pyproj.CRS.from_user_input(target)
+        except pyproj.exceptions.CRSError:
+            problems.append(f"the declared coordinate system {declared!r} is unknown; use "
+                            f"{DECLARED_CRS_HELP}")
+            return gdf
+        if gdf.crs is None:
+            gdf = gdf.set_crs(crs)
+        elif not pyproj.CRS(gdf.crs).equals(crs) and not (
+                pyproj.CRS(gdf.crs).is_geographic and crs.is_geographic):
+            problems.append(f"it is declared {declared} but the file says "
+                            f"{gdf.crs.to_string()}; drop the declaration or fix the file")
+            return gdf
+    if gdf.crs is None:
+        problems.append("it has no coordinate system (no .prj, or none in the file); "
+                        f"declare one: {DECLARED_CRS_HELP}")
+        return gdf
+    if pyproj.CRS(gdf.crs).is_geographic:
+        _check_degrees(gdf, where, problems)
+    return gdf.to_crs(WGS84)
+
+
+def _check_degrees(gdf: gpd.GeoDataFrame, where: str, problems: list[str]) -> None:
+    minx, miny, maxx, maxy = gdf.total_bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        problems.append(f"its coordinates ({minx:.0f}, {miny:.0f}) .. ({maxx:.0f}, {maxy:.0f}) "
+                        "are not degrees; declare its projected CRS as EPSG:n")
+
+
+def read_facilities(path: str | Path, settings: Settings, *, layer: str | None = None,
+                    declared_crs: str | None = None,
+                    category_col: str = "category") -> gpd.GeoDataFrame:
+    """Read a user's facilities layer: points with a category, optional franchise flag.
+
+    Categories may be written as catalogue ids or Chinese or English names. Returns the
+    standard facility columns (see gis.facilities) in WGS-84, polygons as points.
+    """
+    path = Path(path)
+    gdf = read_layer(path, layer=layer, declared_crs=declared_crs, kind="facilities")
+    where = _describe(path, layer)
+    if category_col not in gdf:
+        cols = ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
+        msg = (f"{where}: no `{category_col}` column, so facilities cannot be matched to "
+               f"services. Columns found: {cols}. Add a `{category_col}` column with one of "
+               f"{', '.join(settings.category_ids)}.")
+        raise InputError(msg)
+    cats = normalise_categories(gdf[category_col], settings, where=where)
+    merchant = {c.id: c.merchant for c in settings.categories}
+    franchise = (gdf["franchise"].map(_truthy) if "franchise" in gdf
+                 else pd.Series(False, index=gdf.index))
+    out = gpd.GeoDataFrame({
+        "category": cats.to_numpy(),
+        "name": gdf["name"].to_numpy() if "name" in gdf else None,
+        "franchise": franchise.to_numpy(dtype=bool),
+        "merchant": cats.map(merchant).to_numpy(dtype=bool),
+        "source": path.name,
+        "osm_id": None,
+    }, geometry=shapely.point_on_surface(np.asarray(gdf.geometry.values)), crs=WGS84)
+    for extra in ("floor_area_m2", "capacity"):
+        if extra in gdf:
+            out[extra] = pd.to_numeric(gdf[extra], errors="coerce").to_numpy()
+    return out
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "y", "t", "是", "加盟"}
+    return bool(value) if value is not None and not pd.isna(value) else False
+
+
+def read_buildings(path: str | Path, *, layer: str | None = None,
+                   declared_crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a user's residential buildings layer (a ``households`` column is optional).
+
+    Returns the layer in WGS-84. A ``households`` column, when present, must be numeric
+    for most rows.
+    """
+    path = Path(path)
+    gdf = read_layer(path, layer=layer, declared_crs=declared_crs, kind="buildings")
+    for alias in ("hh", "household", "户数", "HOUSEHOLDS"):
+        if "households" not in gdf and alias in gdf:
+            gdf = gdf.rename(columns={alias: "households"})
+    if "households" in gdf:
+        num = pd.to_numeric(gdf["households"], errors="coerce")
+        if num.notna().sum() == 0:
+            msg = (f"{_describe(path, layer)}: the `households` column holds no numbers; "
+                   "fill it with household counts or remove it to estimate them.")
+            raise InputError(msg)
+        gdf["households"] = num
+    if "building" not in gdf:
+        gdf["building"] = "residential"
+    return gdf
+
+
+def write_gpkg_atomic(path: str | Path,
+                      layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> Path:
+    """Write several layers into one GeoPackage, replacing ``path`` only when all succeed.
+
+    The layers go to a temporary file in the same folder, which is then renamed over
+    ``path`` in one step, so a crash or error never leaves a half-written file and never
+    destroys the previous version.
+
+    Parameters
+    ----------
+    path
+        The GeoPackage to write.
+    layers
+        Layer name to GeoDataFrame (written in WGS-84) or plain DataFrame (an attribute
+        table).
+    """
+    import pyogrio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".gpkg", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        for name, frame in layers.items():
+            if isinstance(frame, gpd.GeoDataFrame):
+                frame = frame.to_crs(WGS84) if frame.crs is not None else frame
+                pyogrio.write_dataframe(_plain_columns(frame), tmp, layer=name,
+                                        driver="GPKG")
+            else:
+                pyogrio.write_dataframe(_plain_columns(pd.DataFrame(frame)), tmp, layer=name,
+                                        driver="GPKG")
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return path
+
+
+def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make column types a GeoPackage can store (lists and dicts become text)."""
+    out = frame.copy()
+    for col in out.columns:
+        if col == getattr(out, "_geometry_column_name", None):
+            continue
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: v if v is None or isinstance(v, (str, int, float,
+                                                                                bool))
+                                    else str(v))
+    return out

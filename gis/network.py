@@ -1,0 +1,414 @@
+"""Walking network: build it once from street lines, snap points onto it, search it.
+
+The network is an undirected graph stored as a symmetric compressed sparse row matrix, so
+that the compiled Dijkstra of ``scipy.sparse.csgraph`` does every search. Points
+(buildings, facilities) are attached to the nearest point on an edge of the kept network:
+the access leg is measured to that point and the edge is split there, without copying the
+graph: a point on edge (u, v) at ``offset_m`` from u is ``offset_m`` from u and
+``length - offset_m`` from v along the street.
+
+Many sources at once (every facility of a category) are searched in a single pass by one
+virtual source node joined to both ends of every source's edge, with the access leg and
+the walk along the edge as the join weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from gis._errors import CRSMismatchError, EmptyInputError
+
+log = logging.getLogger(__name__)
+
+#: Coordinates are rounded to this many metres when street ends are matched into nodes.
+NODE_SNAP_DECIMALS = 2
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where each point of a layer attaches to the network; arrays align with ``index``.
+
+    Attributes
+    ----------
+    index
+        The index of the snapped layer.
+    edge
+        Edge number of the attachment (-1 for points farther than the limit).
+    offset_m
+        Distance along the edge from its first node ``u`` to the attachment point.
+    access_m
+        Straight-line access leg from the point to the attachment point, in metres.
+    too_far
+        True where ``access_m`` exceeds the snap limit; such points are left out.
+    """
+
+    index: pd.Index
+    edge: np.ndarray
+    offset_m: np.ndarray
+    access_m: np.ndarray
+    too_far: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Return the mask of points attached to the network."""
+        return ~self.too_far
+
+    def subset(self, mask: np.ndarray) -> Snap:
+        """Return the snap of the points selected by ``mask`` (boolean or positions)."""
+        return Snap(self.index[mask], self.edge[mask], self.offset_m[mask],
+                    self.access_m[mask], self.too_far[mask])
+
+
+@dataclass(frozen=True, eq=False)
+class WalkNetwork:
+    """A walking network in a metric CRS, ready for repeated searches.
+
+    Build it with :func:`network_from_streets`; it is never changed afterwards, so one
+    network can serve every session of the app.
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of every coordinate and length.
+    node_xy
+        Node coordinates, shape (n_nodes, 2).
+    edge_u, edge_v
+        End nodes of every edge; ``edge_geometry[i]`` runs from ``edge_u[i]`` to
+        ``edge_v[i]``.
+    edge_length_m
+        Edge lengths in metres (the geometry's length).
+    edge_geometry
+        Shapely LineStrings.
+    n_dropped_nodes, n_components
+        Nodes outside the largest connected part (dropped), and how many parts the input
+        had.
+    """
+
+    crs: pyproj.CRS
+    node_xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length_m: np.ndarray
+    edge_geometry: np.ndarray
+    n_dropped_nodes: int
+    n_dropped_edges: int
+    n_components: int
+    _csr: sp.csr_matrix = field(repr=False)
+    _tree: shapely.STRtree = field(repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        """Return the number of nodes."""
+        return int(self.node_xy.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Return the number of edges."""
+        return int(self.edge_u.shape[0])
+
+    def edges_gdf(self) -> gpd.GeoDataFrame:
+        """Return the edges as a GeoDataFrame (u, v, length_m) in the network CRS."""
+        return gpd.GeoDataFrame({"u": self.edge_u, "v": self.edge_v,
+                                 "length_m": self.edge_length_m},
+                                geometry=self.edge_geometry, crs=self.crs)
+
+    def snap(self, points: gpd.GeoSeries | gpd.GeoDataFrame, *, max_m: float) -> Snap:
+        """Attach every point to the nearest point on an edge.
+
+        Polygons attach by their centroid.
+
+        Parameters
+        ----------
+        points
+            A layer in the network's CRS.
+        max_m
+            Points farther than this from every edge are marked ``too_far``.
+
+        Returns
+        -------
+        Snap
+            Arrays aligned with ``points.index``.
+        """
+        geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+        if geoms.crs is None or not pyproj.CRS(geoms.crs).equals(self.crs):
+            msg = (f"`points` are in {geoms.crs} but the network is in {self.crs.to_string()}; "
+                   "project them with gis.crs.to_local(layer, network.crs) first.")
+            raise CRSMismatchError(msg)
+        arr = np.asarray(geoms.values)
+        n = len(arr)
+        if n == 0:
+            empty = np.zeros(0)
+            return Snap(geoms.index, empty.astype(np.int64), empty, empty, empty.astype(bool))
+        valid = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+        pts = np.asarray(arr, dtype=object).copy()
+        not_point = valid & (shapely.get_type_id(arr) != 0)
+        pts[not_point] = shapely.centroid(arr[not_point])
+        edge = np.full(n, -1, dtype=np.int64)
+        access = np.full(n, np.inf)
+        idx = np.flatnonzero(valid)
+        if idx.size:
+            found, dist = self._tree.query_nearest(pts[idx], return_distance=True,
+                                                   all_matches=False)
+            edge[idx[found[0]]] = found[1]
+            access[idx[found[0]]] = dist
+        offset = np.zeros(n)
+        has = edge >= 0
+        offset[has] = shapely.line_locate_point(self.edge_geometry[edge[has]], pts[has])
+        too_far = ~has | (access > max_m)
+        edge[too_far] = -1
+        return Snap(geoms.index, edge, offset, access, too_far)
+
+    def _with_sources(self, joins: list[tuple[np.ndarray, np.ndarray]]) -> sp.csr_matrix:
+        """Return the graph with one extra virtual source row per entry of ``joins``.
+
+        ``joins[k]`` is (nodes, weights): virtual source ``n_nodes + k`` is joined to those
+        nodes with those weights. Only outgoing joins are added, so a virtual source is
+        never a shortcut between two real nodes.
+        """
+        n = self.n_nodes
+        base = self._csr
+        counts = np.array([nodes.size for nodes, _w in joins], dtype=np.int64)
+        indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
+        indices = np.concatenate([base.indices, *(nodes for nodes, _w in joins)])
+        values = np.concatenate([base.data, *(w for _n, w in joins)])
+        k = len(joins)
+        return sp.csr_matrix((values, indices.astype(base.indices.dtype),
+                              indptr.astype(base.indptr.dtype)), shape=(n + k, n + k))
+
+    def _join(self, sources: Snap) -> tuple[np.ndarray, np.ndarray]:
+        """Return the nodes joined to the sources and the shortest join weight to each.
+
+        A source at ``offset_m`` along edge (u, v) is joined to u with access + offset and
+        to v with access + (length - offset).
+        """
+        ok = sources.ok
+        e = sources.edge[ok]
+        a = sources.access_m[ok]
+        t = sources.offset_m[ok]
+        nodes = np.concatenate([self.edge_u[e], self.edge_v[e]])
+        weights = np.concatenate([a + t, a + self.edge_length_m[e] - t])
+        uniq, inv = np.unique(nodes, return_inverse=True)
+        best = np.full(uniq.size, np.inf)
+        np.minimum.at(best, inv, weights)
+        return uniq, best
+
+    def node_distances(self, sources: Snap, *, limit_m: float | None = None) -> np.ndarray:
+        """Return every node's walking distance to the nearest source, in one search.
+
+        Parameters
+        ----------
+        sources
+            Snapped source points (e.g. all facilities of one category); points marked
+            ``too_far`` are ignored.
+        limit_m
+            Stop the search at this distance; farther nodes get ``inf``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Distances in metres, shape (n_nodes,), access legs of the sources included.
+        """
+        if not sources.ok.any():
+            return np.full(self.n_nodes, np.inf)
+        graph = self._with_sources([self._join(sources)])
+        dist = dijkstra(graph, directed=True, indices=self.n_nodes,
+                        limit=np.inf if limit_m is None else limit_m)
+        return np.asarray(dist[: self.n_nodes])
+
+    def distances_to(self, targets: Snap, node_dist: np.ndarray,
+                     sources: Snap) -> np.ndarray:
+        """Return each target's walking distance to its nearest source.
+
+        A target leaves its edge through one of the edge's two nodes, or walks along the
+        edge straight to a source on the same edge.
+
+        Parameters
+        ----------
+        targets
+            Snapped target points (e.g. residential buildings).
+        node_dist
+            Result of :meth:`node_distances` for ``sources``.
+        sources
+            The same sources.
+
+        Returns
+        -------
+        numpy.ndarray
+            Metres, aligned with ``targets.index``; ``nan`` for targets not attached,
+            ``inf`` for attached targets no source reaches.
+        """
+        n = targets.edge.size
+        out = np.full(n, np.nan)
+        ok = targets.ok
+        e = targets.edge[ok]
+        s = targets.offset_m[ok]
+        along = np.minimum(node_dist[self.edge_u[e]] + s,
+                           node_dist[self.edge_v[e]] + self.edge_length_m[e] - s)
+        src_ok = sources.ok
+        if src_ok.any():
+            se = sources.edge[src_ok]
+            order = np.argsort(se, kind="stable")
+            se = se[order]
+            so = sources.offset_m[src_ok][order]
+            sa = sources.access_m[src_ok][order]
+            lo = np.searchsorted(se, e, side="left")
+            hi = np.searchsorted(se, e, side="right")
+            cnt = hi - lo
+            total = int(cnt.sum())
+            if total:
+                ti = np.repeat(np.arange(e.size), cnt)
+                starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
+                si = lo[ti] + (np.arange(total) - starts)
+                direct = np.abs(s[ti] - so[si]) + sa[si]
+                np.minimum.at(along, ti, direct)
+        out[ok] = targets.access_m[ok] + along
+        return out
+
+    def reachable_lines(self, node_dist: np.ndarray, budget_m: float,
+                        sources: Snap | None = None) -> np.ndarray:
+        """Return the parts of edges within ``budget_m`` of the sources, as LineStrings.
+
+        Partly reachable edges are cut at the exact point where the budget runs out. With
+        ``sources``, the stretch of each source's own edge it reaches directly is added.
+        """
+        ru = budget_m - node_dist[self.edge_u]
+        rv = budget_m - node_dist[self.edge_v]
+        length = self.edge_length_m
+        whole = ru + rv >= length
+        parts: list[np.ndarray] = [self.edge_geometry[whole]]
+        from_u = ~whole & (ru > 0)
+        from_v = ~whole & (rv > 0)
+        pieces: list[object] = []
+        pieces += [_substring(g, 0.0, r) for g, r in
+                   zip(self.edge_geometry[from_u], ru[from_u], strict=True)]
+        pieces += [_substring(g, ln - r, ln) for g, r, ln in
+                   zip(self.edge_geometry[from_v], rv[from_v], length[from_v], strict=True)]
+        if sources is not None:
+            ok = sources.ok
+            for e, t, a in zip(sources.edge[ok], sources.offset_m[ok], sources.access_m[ok],
+                               strict=True):
+                r = budget_m - a
+                if r > 0:
+                    pieces.append(_substring(self.edge_geometry[e], max(0.0, t - r),
+                                             min(length[e], t + r)))
+        parts.append(np.asarray(pieces, dtype=object))
+        lines = np.concatenate(parts)
+        return lines[~shapely.is_empty(lines)] if lines.size else lines
+
+    def facility_node_distances(self, sources: Snap, *,
+                                limit_m: float) -> list[np.ndarray]:
+        """Return, for each attached source separately, node distances within ``limit_m``.
+
+        Bounded searches, run as compiled multi-row searches in chunks that keep the dense
+        result under about 160 MB.
+        """
+        out: list[np.ndarray] = []
+        ok_idx = np.flatnonzero(sources.ok)
+        chunk = max(1, int(2e7 // max(self.n_nodes, 1)))
+        for start in range(0, ok_idx.size, chunk):
+            sel = ok_idx[start:start + chunk]
+            joins = [self._join(sources.subset(np.array([i]))) for i in sel]
+            graph = self._with_sources(joins)
+            rows = self.n_nodes + np.arange(len(joins))
+            dist = np.atleast_2d(dijkstra(graph, directed=True, indices=rows, limit=limit_m))
+            out.extend(np.asarray(dist[j, : self.n_nodes]) for j in range(len(joins)))
+        return out
+
+
+def _substring(line: shapely.LineString, start: float, end: float) -> shapely.LineString:
+    from shapely.ops import substring
+
+    if end <= start:
+        return shapely.LineString()
+    return substring(line, start, end)
+
+
+def network_from_streets(streets: gpd.GeoDataFrame) -> WalkNetwork:
+    """Build the walking network from street lines in a metric CRS.
+
+    Lines must end at intersections (OSM ways split at shared nodes, as every loader in
+    gis.sources returns them). Ends closer than 1 cm are one node. Only the largest
+    connected part is kept; the number of dropped nodes and edges is recorded.
+
+    Parameters
+    ----------
+    streets
+        LineStrings in a projected CRS.
+
+    Returns
+    -------
+    WalkNetwork
+    """
+    if streets.crs is None or not pyproj.CRS(streets.crs).is_projected:
+        msg = (f"`streets` must be in a metric CRS, found {streets.crs}; project them with "
+               "gis.crs.to_local(streets, area.local_crs) first.")
+        raise CRSMismatchError(msg)
+    geoms = np.asarray(streets.geometry.values)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    geoms = geoms[shapely.get_type_id(geoms) == 1]  # LineString
+    lengths = shapely.length(geoms)
+    geoms, lengths = geoms[lengths > 0], lengths[lengths > 0]
+    if geoms.size == 0:
+        msg = "The study area has no walkable street lines; choose an area with streets."
+        raise EmptyInputError(msg)
+    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    ends = np.round(np.vstack([first, last]), NODE_SNAP_DECIMALS)
+    node_xy, inverse = np.unique(ends, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    m = geoms.size
+    u, v = inverse[:m], inverse[m:]
+    n = node_xy.shape[0]
+    # Components over the undirected graph; keep the largest.
+    adj = sp.coo_matrix((np.ones(m), (u, v)), shape=(n, n)).tocsr()
+    n_comp, labels = connected_components(adj, directed=False)
+    main = np.argmax(np.bincount(labels))
+    keep_node = labels == main
+    keep_edge = keep_node[u]
+    new_id = np.cumsum(keep_node) - 1
+    u, v = new_id[u[keep_edge]], new_id[v[keep_edge]]
+    geoms, lengths = geoms[keep_edge], lengths[keep_edge]
+    node_xy = node_xy[keep_node]
+    n_keep = node_xy.shape[0]
+    log.info("network: %d nodes, %d edges kept; %d nodes in %d other parts dropped",
+             n_keep, geoms.size, n - n_keep, n_comp - 1)
+    csr = _symmetric_csr(u, v, lengths, n_keep)
+    return WalkNetwork(
+        crs=pyproj.CRS(streets.crs), node_xy=node_xy, edge_u=u, edge_v=v,
+        edge_length_m=lengths, edge_geometry=geoms,
+        n_dropped_nodes=int(n - n_keep), n_dropped_edges=int(m - geoms.size),
+        n_components=int(n_comp),
+        _csr=csr, _tree=shapely.STRtree(geoms),
+    )
+
+
+def _symmetric_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
+    """Return the symmetric CSR adjacency, keeping the shortest of parallel edges.
+
+    scipy would add up duplicate entries, so parallel edges are reduced here first, and
+    self-loops (which never shorten a path) are left out.
+    """
+    rows = np.concatenate([u, v])
+    cols = np.concatenate([v, u])
+    data = np.concatenate([w, w])
+    loop = rows == cols
+    rows, cols, data = rows[~loop], cols[~loop], data[~loop]
+    order = np.lexsort((data, cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    rows, cols, data = rows[first], cols[first], data[first]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    indptr = np.cumsum(indptr)
+    itype = np.int32 if rows.size < np.iinfo(np.int32).max else np.int64
+    return sp.csr_matrix((data, cols.astype(itype), indptr.astype(itype)), shape=(n, n))

