@@ -172,6 +172,7 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     else:
         hsnap = home_snap if home_snap.index.equals(homes.index) else _align(home_snap,
                                                                              homes.index)
+    facilities = facilities[facilities["category"].isin(cats)]
     say(f"attaching {len(facilities)} facilities to the network")
     fsnap = network.snap(facilities, max_m=snap_max)
 

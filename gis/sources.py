@@ -175,6 +175,7 @@ def load_pbf(path: str | Path, settings: Settings, *,
              progress: Progress | None = None) -> OsmData:
     """Read a local ``.osm.pbf`` extract with pyrosm."""
     import pyrosm
+    import pyrosm.exceptions
 
     path = Path(path)
     say = progress or (lambda _m: None)
@@ -196,7 +197,8 @@ def load_pbf(path: str | Path, settings: Settings, *,
         pois = osm.get_pois(custom_filter={k: True for k in _primary_keys(settings)})
         say("reading landuse")
         landuse = osm.get_landuse()
-    except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError) as err:
+    except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
+            pyrosm.exceptions.PBFException) as err:
         msg = (f"{path}: cannot be read as an OpenStreetMap .osm.pbf file ({type(err).__name__}: "
                f"{err}). The file may be corrupt or truncated; download or export it again.")
         raise InputError(msg) from err

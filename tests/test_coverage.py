@@ -1,0 +1,284 @@
+"""Coverage engine on hand-made networks with known answers, and against networkx."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings as hyp_settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, Point
+
+from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError, SettingsError
+from gis.coverage import (
+    area_summary,
+    category_circle,
+    compute_coverage,
+    service_circles,
+    zone_summary,
+)
+from gis.network import network_from_streets
+from tests.conftest import UTM, points, streets
+
+
+def _homes(rows, households=None):
+    return points(rows, households=households or [10] * len(rows))
+
+
+def _facilities(rows, category="health"):
+    return points(rows, category=[category] * len(rows), name=[f"f{i}" for i in
+                                                                  range(len(rows))])
+
+
+def test_home_at_790_m_is_covered_and_at_810_m_is_not(straight_street, settings):
+    # Access legs of 10 m: 780 + 10 = 790 m, 800 + 10 = 810 m.
+    homes = _homes([(780, 10), (800, 10)])
+    fac = _facilities([(0, 0)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    dist = res.homes["dist_m_health"].to_numpy()
+    assert dist == pytest.approx([790, 810])
+    assert res.homes["covered_health"].tolist() == [True, False]
+    assert res.homes["time_min_health"].to_numpy() == pytest.approx([790 / 80, 810 / 80])
+
+
+def test_nearest_of_two_facilities_wins(straight_street, settings):
+    homes = _homes([(700, 0)])
+    fac = _facilities([(0, 0), (1000, 0)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    assert res.homes["dist_m_health"].iloc[0] == pytest.approx(300)
+
+
+def test_access_legs_of_home_and_facility_are_counted(straight_street, settings):
+    homes = _homes([(350, 30)])
+    fac = _facilities([(120, -40)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    assert res.homes["dist_m_health"].iloc[0] == pytest.approx(30 + 230 + 40)
+
+
+def test_home_and_facility_on_one_edge_walk_straight_along_it(straight_street, settings):
+    # Both inside the edge (300, 400): 20 m apart along it, no detour through a node.
+    homes = _homes([(340, 5)])
+    fac = _facilities([(360, 5)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    assert res.homes["dist_m_health"].iloc[0] == pytest.approx(5 + 20 + 5)
+
+
+def test_elderly_profile_shrinks_coverage(straight_street, settings):
+    homes = _homes([(200, 0), (500, 0), (700, 0)])
+    fac = _facilities([(0, 0)])
+    adult = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    elderly = compute_coverage(straight_street, homes, fac, settings, categories=["health"],
+                               profile="elderly")
+    # 10 minutes: 800 m for adults, 600 m at 60 m/min.
+    assert adult.homes["covered_health"].tolist() == [True, True, True]
+    assert elderly.homes["covered_health"].tolist() == [True, True, False]
+    assert elderly.homes["time_min_health"].iloc[2] == pytest.approx(700 / 60)
+    assert elderly.share_covered["health"] < adult.share_covered["health"]
+
+
+def test_metres_threshold_overrides_minutes(straight_street, settings):
+    homes = _homes([(450, 0)])
+    fac = _facilities([(0, 0)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"],
+                           metres=500)
+    assert res.thresholds["health"].metres == 500
+    assert bool(res.homes["covered_health"].iloc[0])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"],
+                           metres=400)
+    assert not bool(res.homes["covered_health"].iloc[0])
+
+
+def test_home_far_from_network_is_left_out_with_a_reason(straight_street, settings):
+    homes = _homes([(100, 10), (100, 400)], households=[10, 25])
+    fac = _facilities([(0, 0)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    assert res.homes["attached"].tolist() == [True, False]
+    assert "250 m" in res.homes["reason"].iloc[1]
+    assert math.isnan(res.homes["dist_m_health"].iloc[1])
+    summary = area_summary(res).set_index("category")
+    assert summary.loc["health", "households"] == 10
+    assert summary.loc["health", "households_left_out"] == 25
+
+
+def test_full_circle_needs_every_category(straight_street, settings):
+    homes = _homes([(100, 0), (1500, 0)])
+    fac = gpd.GeoDataFrame(
+        {"category": ["health", "catering"]},
+        geometry=[Point(0, 0), Point(1900, 0)], crs=UTM)
+    res = compute_coverage(straight_street, homes, fac, settings,
+                           categories=["health", "catering"])
+    assert res.homes["n_covered"].tolist() == [1, 1]
+    assert res.homes["full_circle"].tolist() == [False, False]
+    fac2 = gpd.GeoDataFrame({"category": ["health", "catering"]},
+                            geometry=[Point(0, 0), Point(300, 0)], crs=UTM)
+    res2 = compute_coverage(straight_street, homes, fac2, settings,
+                            categories=["health", "catering"])
+    assert res2.homes["full_circle"].tolist() == [True, False]
+
+
+def test_category_without_facilities_covers_nobody(straight_street, settings):
+    homes = _homes([(100, 0)])
+    fac = _facilities([(0, 0)], category="health")
+    res = compute_coverage(straight_street, homes, fac, settings,
+                           categories=["health", "elderly_care"])
+    assert np.isinf(res.homes["dist_m_elderly_care"].iloc[0])
+    assert res.share_covered["elderly_care"] == 0
+
+
+def test_coverage_rejects_crs_mismatch(straight_street, settings):
+    homes = _homes([(100, 0)]).to_crs("EPSG:4326")
+    with pytest.raises(CRSMismatchError, match="to_local"):
+        compute_coverage(straight_street, homes, _facilities([(0, 0)]), settings)
+
+
+def test_unknown_category_is_refused_with_the_known_ids(straight_street, settings):
+    with pytest.raises(SettingsError, match="community_service"):
+        compute_coverage(straight_street, _homes([(1, 0)]), _facilities([(0, 0)]), settings,
+                         categories=["nope"])
+
+
+def test_facilities_without_category_column_are_refused(straight_street, settings):
+    with pytest.raises(InputError, match="category"):
+        compute_coverage(straight_street, _homes([(1, 0)]), points([(0, 0)]), settings)
+
+
+def test_largest_piece_is_kept_and_dropped_nodes_counted():
+    net = network_from_streets(streets([(0, 0), (100, 0)], [(100, 0), (200, 0)],
+                                       [(5000, 0), (5100, 0)]))
+    assert net.n_nodes == 3
+    assert net.n_dropped_nodes == 2
+    assert net.n_components == 2
+
+
+def test_diamond_two_routes_take_the_shorter(diamond_graph, settings):
+    # Facility at the tail end T; home at W: W-N-E-T = 2 * 141.42 + 100.
+    res = compute_coverage(diamond_graph, _homes([(-100, 0)]), _facilities([(200, 0)]),
+                           settings, categories=["health"])
+    assert res.homes["dist_m_health"].iloc[0] == pytest.approx(2 * math.hypot(100, 100) + 100)
+
+
+def test_service_circle_is_cut_at_the_threshold_and_smaller_than_hull(straight_street,
+                                                                      settings):
+    fac = _facilities([(1000, 0)])
+    homes = _homes([(500, 0), (1700, 0)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"],
+                           metres=300)
+    circles = service_circles(straight_street, res.facilities, res, settings, buffer_m=10)
+    assert len(circles) == 1
+    poly = circles.geometry.iloc[0]
+    minx, _, maxx, _ = poly.bounds
+    assert minx == pytest.approx(700 - 10, abs=0.5)
+    assert maxx == pytest.approx(1300 + 10, abs=0.5)
+    assert circles["households"].iloc[0] == 0
+    assert circles["area_m2"].iloc[0] <= circles["hull_area_m2"].iloc[0] + 1e-6
+
+
+def test_service_circle_on_a_cross_is_much_smaller_than_its_hull(settings):
+    net = network_from_streets(streets([(-1000, 0), (0, 0)], [(0, 0), (1000, 0)],
+                                       [(0, -1000), (0, 0)], [(0, 0), (0, 1000)]))
+    fac = _facilities([(0, 0)])
+    res = compute_coverage(net, _homes([(10, 0)]), fac, settings, categories=["health"],
+                           metres=800)
+    circles = service_circles(net, res.facilities, res, settings, buffer_m=5)
+    # A cross of four 800 m arms: its hull is a diamond of 2 * 800^2 m2.
+    assert circles["area_m2"].iloc[0] < 0.05 * circles["hull_area_m2"].iloc[0]
+    assert circles["households"].iloc[0] == 10
+
+
+def test_category_circle_refuses_when_no_facility_is_near(straight_street, settings):
+    fac = _facilities([(500, 5000)])
+    with pytest.raises(NoReachableFacilityError, match="coordinate system"):
+        category_circle(straight_street, fac, "health", 800, settings)
+
+
+def test_zone_summary_counts_households_per_zone(straight_street, settings):
+    homes = _homes([(100, 0), (1500, 0)], households=[30, 70])
+    fac = _facilities([(0, 0)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    zones = gpd.GeoDataFrame({"name": ["西区", "东区"]},
+                             geometry=[shapely.box(-10, -50, 1000, 50),
+                                       shapely.box(1000, -50, 2010, 50)], crs=UTM)
+    table = zone_summary(res, zones).set_index("name")
+    assert table.loc["西区", "households"] == 30
+    assert table.loc["西区", "share_health"] == 1.0
+    assert table.loc["东区", "share_health"] == 0.0
+
+
+# --- property-based check against networkx with the edges really split ---------------
+
+
+def _reference_distances(lines, homes_xy, fac_xy, snap_max):
+    """Brute force: split every edge at the attachment points and run networkx."""
+    g = nx.Graph()
+    attach = {}  # edge index -> list of (offset, node)
+    for kind, pts in (("h", homes_xy), ("f", fac_xy)):
+        for i, xy in enumerate(pts):
+            p = Point(xy)
+            d = [line.distance(p) for line in lines]
+            j = int(np.argmin(d))
+            if d[j] > snap_max:
+                continue
+            off = lines[j].project(p)
+            node = (kind, i)
+            attach.setdefault(j, []).append((off, node))
+            g.add_edge(node, ("a", kind, i), weight=d[j])
+    for j, line in enumerate(lines):
+        a = tuple(np.round(line.coords[0], 2))
+        b = tuple(np.round(line.coords[-1], 2))
+        stops = [(0.0, a)] + sorted((o, ("a",) + n) for o, n in attach.get(j, [])) + \
+            [(line.length, b)]
+        for (o1, n1), (o2, n2) in zip(stops, stops[1:]):
+            w = o2 - o1
+            if g.has_edge(n1, n2):
+                w = min(w, g[n1][n2]["weight"])
+            g.add_edge(n1, n2, weight=w)
+    sources = [("f", i) for i in range(len(fac_xy)) if g.has_node(("f", i))]
+    if not sources:
+        return None
+    dist = nx.multi_source_dijkstra_path_length(g, sources, weight="weight")
+    return [dist.get(("h", i), np.inf) if g.has_node(("h", i)) else np.nan
+            for i in range(len(homes_xy))]
+
+
+@st.composite
+def random_layout(draw):
+    n = draw(st.integers(3, 12))
+    coord = st.integers(0, 1000).map(float)
+    nodes = draw(st.lists(st.tuples(coord, coord), min_size=n, max_size=n, unique=True))
+    # A random spanning tree keeps the graph connected, plus a few extra edges.
+    edges = set()
+    for i in range(1, n):
+        j = draw(st.integers(0, i - 1))
+        edges.add((j, i))
+    for _ in range(draw(st.integers(0, n))):
+        a, b = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        if a != b:
+            edges.add((min(a, b), max(a, b)))
+    homes = draw(st.lists(st.tuples(coord, coord), min_size=1, max_size=8))
+    facs = draw(st.lists(st.tuples(coord, coord), min_size=1, max_size=4))
+    return nodes, sorted(edges), homes, facs
+
+
+@hyp_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layout=random_layout())
+def test_engine_equals_networkx_on_random_graphs(layout, settings):
+    nodes, edges, homes_xy, fac_xy = layout
+    lines = [LineString([nodes[a], nodes[b]]) for a, b in edges]
+    net = network_from_streets(gpd.GeoDataFrame(geometry=lines, crs=UTM))
+    snap_max = 400.0
+    homes = _homes(homes_xy)
+    fac = _facilities(fac_xy)
+    ref = _reference_distances(lines, homes_xy, fac_xy, snap_max)
+    hs = net.snap(homes, max_m=snap_max)
+    fs = net.snap(fac, max_m=snap_max)
+    got = net.distances_to(hs, net.node_distances(fs), fs)
+    if ref is None:
+        assert not np.isfinite(got).any()
+        return
+    np.testing.assert_allclose(np.nan_to_num(got, nan=-1.0),
+                               np.nan_to_num(np.asarray(ref, float), nan=-1.0),
+                               rtol=0, atol=1e-6)

@@ -1,0 +1,147 @@
+"""End to end on real OpenStreetMap data: the bundled Helsinki extract and Chinese exports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+
+from gis.cli import main
+from gis.coverage import area_summary, compute_coverage
+from gis.study import load_study
+from tests.conftest import SHARED_DATA
+
+CATS = "health,community_service,daily_retail"
+
+
+@pytest.fixture(scope="module")
+def helsinki(settings):
+    return load_study(None, settings)
+
+
+@pytest.fixture(scope="module")
+def helsinki_gpkg(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "result.gpkg"
+    status = main(["coverage", "--categories", CATS, "--out", str(out), "--quiet"])
+    assert status == 0
+    return out
+
+
+def test_cli_writes_every_layer_in_wgs84(helsinki_gpkg):
+    layers = dict(pyogrio.list_layers(helsinki_gpkg))
+    assert set(layers) == {"homes", "facilities", "service_circles", "summary",
+                           "load_report", "household_rules"}
+    for name in ("homes", "facilities", "service_circles"):
+        assert gpd.read_file(helsinki_gpkg, layer=name).crs.to_epsg() == 4326
+
+
+def test_helsinki_counts_are_plausible(helsinki_gpkg):
+    homes = gpd.read_file(helsinki_gpkg, layer="homes")
+    # The extract has 486 buildings; about a third of them house people. At 90 m2 per
+    # household the inner-city blocks hold a few thousand households.
+    assert 100 <= len(homes) <= 300
+    assert 3_000 <= homes["households"].sum() <= 15_000
+    for cid in CATS.split(","):
+        times = homes[f"time_min_{cid}"].dropna()
+        assert (times >= 0).all()
+        covered = homes[f"covered_{cid}"].astype(bool)
+        assert (covered == (homes[f"dist_m_{cid}"] <= 800)).all()
+    facilities = gpd.read_file(helsinki_gpkg, layer="facilities")
+    assert set(facilities["category"]) == set(CATS.split(","))
+    assert 5 <= (facilities["category"] == "health").sum() <= 50
+
+
+def test_helsinki_circles_are_honest_polygons_smaller_than_hulls(helsinki_gpkg):
+    circles = gpd.read_file(helsinki_gpkg, layer="service_circles")
+    assert len(circles) > 10
+    assert (circles["area_m2"] < circles["hull_area_m2"]).all()
+    assert (circles["households"] >= 0).all()
+
+
+def test_helsinki_summary_and_load_report(helsinki_gpkg):
+    summary = pyogrio.read_dataframe(helsinki_gpkg, layer="summary")
+    assert summary["category"].tolist() == [*CATS.split(","), "full_circle"]
+    assert summary["share_covered"].between(0, 1).all()
+    report = pyogrio.read_dataframe(helsinki_gpkg, layer="load_report").set_index("item")
+    # The extract's walking network is in many pieces; the small ones are dropped.
+    assert report.loc["network pieces in the source", "value"] > 10
+    assert report.loc["network nodes dropped (outside the largest piece)", "value"] > 0
+
+
+def test_coverage_never_falls_as_the_threshold_rises(helsinki, settings):
+    shares = []
+    for metres in (300, 500, 800, 1000, 1500):
+        res = compute_coverage(helsinki.network, helsinki.homes, helsinki.facilities,
+                               settings, metres=metres, home_snap=helsinki.home_snap)
+        shares.append(area_summary(res).set_index("category")["share_covered"])
+    for lower, higher in zip(shares, shares[1:]):
+        assert (higher >= lower).all()
+    assert shares[-1]["health"] > shares[0]["health"]
+
+
+def test_elderly_profile_covers_fewer_households_in_helsinki(helsinki, settings):
+    adult = compute_coverage(helsinki.network, helsinki.homes, helsinki.facilities, settings,
+                             home_snap=helsinki.home_snap)
+    elderly = compute_coverage(helsinki.network, helsinki.homes, helsinki.facilities,
+                               settings, profile="elderly", home_snap=helsinki.home_snap)
+    assert elderly.share_covered["health"] < adult.share_covered["health"]
+
+
+def test_cli_reports_bad_input_without_writing(tmp_path, capsys):
+    bad = tmp_path / "facilities.geojson"
+    bad.write_text("not geojson", encoding="utf-8")
+    out = tmp_path / "out.gpkg"
+    status = main(["coverage", "--facilities", str(bad), "--out", str(out), "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: facilities.geojson: cannot be read")
+    assert not out.exists()
+
+
+def test_cli_refuses_facilities_far_from_the_area(tmp_path, capsys):
+    far = gpd.GeoDataFrame({"category": ["health"]},
+                           geometry=gpd.points_from_xy([121.47], [31.23]), crs="EPSG:4326")
+    path = tmp_path / "shanghai.geojson"
+    far.to_file(path)
+    status = main(["coverage", "--facilities", str(path), "--out", str(tmp_path / "o.gpkg"),
+                   "--quiet"])
+    assert status == 2
+    assert "none of the 1 facilities lies within 250 m" in capsys.readouterr().err
+
+
+CHINESE = SHARED_DATA / "shanghai_shu_baoshan" / "map_1.osm"
+
+
+@pytest.mark.skipif(not CHINESE.is_file(),
+                    reason=f"real Chinese OSM export not present at {CHINESE} "
+                           "(../shared/data is only beside the project in CI and dev)")
+def test_cli_on_shanghai_export_keeps_chinese_names(tmp_path):
+    out = tmp_path / "shanghai.gpkg"
+    assert main(["coverage", "--source", str(CHINESE), "--out", str(out), "--quiet"]) == 0
+    fac = gpd.read_file(out, layer="facilities")
+    homes = gpd.read_file(out, layer="homes")
+    assert "上海教育超市" in set(fac["name"])
+    assert any("楼" in str(n) for n in homes["name"])
+    # The export is a university campus: dormitories are its homes.
+    assert (homes["building"] == "dormitory").sum() >= 10
+    summary = pyogrio.read_dataframe(out, layer="summary").set_index("category")
+    assert 0 < summary.loc["catering", "share_covered"] <= 1
+    # Every home lies inside the export's bounds (the file's <bounds> clip).
+    minx, miny, maxx, maxy = homes.total_bounds
+    assert 121.3 < minx < maxx < 121.5 and 31.2 < miny < maxy < 31.4
+
+
+SHENZHEN = SHARED_DATA / "shenzhen_longgang" / "map.osm"
+
+
+@pytest.mark.skipif(not SHENZHEN.is_file(),
+                    reason=f"real Chinese OSM export not present at {SHENZHEN}")
+def test_shenzhen_export_loads_with_streets_clipped_to_bounds(settings):
+    study = load_study(SHENZHEN, settings)
+    assert study.network.n_nodes > 500
+    assert study.area.local_crs.to_epsg() == 32650
+    assert len(study.homes) > 0
