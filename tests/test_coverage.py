@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings as hyp_settings
+from hypothesis import HealthCheck, assume, given, settings as hyp_settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
@@ -218,8 +218,10 @@ def _reference_distances(lines, homes_xy, fac_xy, snap_max):
     for kind, pts in (("h", homes_xy), ("f", fac_xy)):
         for i, xy in enumerate(pts):
             p = Point(xy)
-            d = [line.distance(p) for line in lines]
+            d = np.array([line.distance(p) for line in lines])
             j = int(np.argmin(d))
+            # A point equally near two edges may attach to either: no single answer.
+            assume(np.sum(d <= d[j] + 1e-9) == 1 or d[j] > snap_max)
             if d[j] > snap_max:
                 continue
             off = lines[j].project(p)
@@ -263,7 +265,7 @@ def random_layout(draw):
     return nodes, sorted(edges), homes, facs
 
 
-@hyp_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hyp_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(layout=random_layout())
 def test_engine_equals_networkx_on_random_graphs(layout, settings):
     nodes, edges, homes_xy, fac_xy = layout
