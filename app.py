@@ -1,0 +1,236 @@
+"""Streamlit app: the ten-minute life service circle on an interactive map.
+
+Wiring only: widgets, caching and session state. Geometry lives in gis/, map styling in
+layers/. Run with ``make run`` (or ``streamlit run app.py``); the study area is the bundled
+central-Helsinki extract unless SERVICE_CIRCLE_SOURCE names another .osm.pbf / .osm file
+or place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from gis import GisError
+from gis.coverage import CoverageResult, area_summary, category_circle, compute_coverage
+from gis.settings import Settings, load_settings
+from gis.study import Study, load_study
+from layers.coverage import coverage_map
+from layers.i18n import LANGS, t
+
+SOURCE = os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "service-circle-uploads"
+CRS_CHOICES = ("wgs84", "gcj02", "bd09", "cgcs2000")
+UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip"]
+
+
+def init_state(settings: Settings) -> None:
+    """Set every session-state default once: small, plain values only."""
+    defaults = {
+        "lang": "zh",
+        "category": settings.category_ids[0],
+        "threshold_mode": "minutes",
+        "threshold_min": float(settings.threshold_min),
+        "threshold_m": 800.0,
+        "profile": settings.default_profile,
+        "basemap": "osm",
+        "facilities_crs": "wgs84",
+        "buildings_crs": "wgs84",
+        "good_inputs": (SOURCE, None, None, None, None),
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+class _StudyCache:
+    """Studies shared by every session, loaded once each, the last few kept.
+
+    st.cache_resource cannot show progress from inside the cached function (Streamlit
+    replays elements written there), so the shared store is cached and the loading,
+    with its progress messages, happens outside it.
+    """
+
+    def __init__(self, size: int = 3) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple, Study] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, inputs: tuple, progress: Callable[[str], object] | None = None) -> Study:
+        with self.lock:
+            if inputs in self.items:
+                self.items.move_to_end(inputs)
+                return self.items[inputs]
+            source, fac, fac_crs, bld, bld_crs = inputs
+            study = load_study(source, load_settings(), facilities_path=fac,
+                               facilities_crs=fac_crs, buildings_path=bld,
+                               buildings_crs=bld_crs, progress=progress)
+            self.items[inputs] = study
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+            return study
+
+
+@st.cache_resource(show_spinner=False)
+def study_cache() -> _StudyCache:
+    """The one store of loaded studies; the studies in it are never mutated."""
+    return _StudyCache()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
+                 metres: float | None, profile: str) -> CoverageResult:
+    """Coverage of every category; ``study_key`` stands in for the study in the cache key."""
+    return compute_coverage(_study.network, _study.homes, _study.facilities, load_settings(),
+                            minutes=minutes, metres=metres, profile=profile,
+                            home_snap=_study.home_snap)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_circle(_study: Study, study_key: tuple, category: str, threshold_m: float) -> object:
+    """The union of one category's service circles, or None when it has no facility."""
+    try:
+        return category_circle(_study.network, _study.facilities, category, threshold_m,
+                               load_settings())
+    except GisError:
+        return None
+
+
+def _saved_upload(upload: object) -> str | None:
+    """Keep an uploaded file on disk under a name derived from its content."""
+    if upload is None:
+        return None
+    data = upload.getvalue()  # type: ignore[attr-defined]
+    digest = hashlib.sha1(data).hexdigest()[:16]
+    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    path = UPLOAD_DIR / f"{digest}-{Path(upload.name).name}"  # type: ignore[attr-defined]
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+def sidebar(settings: Settings) -> tuple:
+    """Draw the controls; return the requested study inputs."""
+    lang = st.session_state["lang"]
+    sb = st.sidebar
+    sb.radio(t("language", lang), LANGS, key="lang", horizontal=True,
+             format_func=lambda v: {"zh": "中文", "en": "English"}[v])
+    lang = st.session_state["lang"]
+    sb.caption(f"{t('study_area', lang)}: "
+               + (t("default_area", lang) if SOURCE == "default" else SOURCE))
+    sb.selectbox(t("category", lang), settings.category_ids, key="category",
+                 format_func=lambda c: settings.category(c).name(lang))
+    sb.radio(t("threshold_mode", lang), ("minutes", "metres"), key="threshold_mode",
+             horizontal=True, format_func=lambda m: t(f"mode_{m}", lang))
+    if st.session_state["threshold_mode"] == "minutes":
+        sb.slider(t("minutes", lang), 1.0, 30.0, step=1.0, key="threshold_min")
+    else:
+        presets = sorted({*settings.presets_m.values(), st.session_state["threshold_m"]})
+        sb.select_slider(t("metres", lang), options=presets, key="threshold_m")
+    sb.radio(t("profile", lang), tuple(settings.speeds_m_per_min), key="profile",
+             format_func=lambda p: t(f"profile_{p}", lang, default=p))
+    sb.radio(t("basemap", lang), ("osm", "none"), key="basemap",
+             format_func=lambda b: t(f"basemap_{b}", lang))
+    with sb.expander(t("own_data", lang)):
+        fac_up = st.file_uploader(t("upload_facilities", lang), type=UPLOAD_TYPES,
+                                  key="facilities_upload")
+        st.selectbox(t("declared_crs", lang), CRS_CHOICES, key="facilities_crs",
+                     format_func=lambda c: t(f"crs_{c}", lang))
+        bld_up = st.file_uploader(t("upload_buildings", lang), type=UPLOAD_TYPES,
+                                  key="buildings_upload")
+        st.selectbox(t("declared_crs", lang), CRS_CHOICES, key="buildings_crs",
+                     format_func=lambda c: t(f"crs_{c}", lang))
+    fac_path = _saved_upload(fac_up)
+    bld_path = _saved_upload(bld_up)
+    return (SOURCE, fac_path, st.session_state["facilities_crs"] if fac_path else None,
+            bld_path, st.session_state["buildings_crs"] if bld_path else None)
+
+
+def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
+    """Return the study for ``inputs``, or the last good one with an error shown."""
+    try:
+        with st.status(t("loading", lang), expanded=False) as status:
+            study = study_cache().get(inputs, progress=status.write)
+            status.update(label=t("loaded", lang), state="complete")
+        st.session_state["good_inputs"] = inputs
+        return study, inputs
+    except GisError as err:
+        st.error(f"{t('input_error', lang)} {err}")
+        good = st.session_state["good_inputs"]
+        if good == inputs:
+            st.stop()
+        return study_cache().get(good), good
+
+
+def summary_table(summary: pd.DataFrame, settings: Settings, lang: str) -> pd.DataFrame:
+    """Return the area summary with translated names and columns."""
+    table = summary.copy()
+    table["category"] = [t("full_circle", lang) if c == "full_circle"
+                         else settings.category(c).name(lang) for c in table["category"]]
+    table["share_covered"] = (table["share_covered"] * 100).round(1)
+    table = table[["category", "threshold_m", "facilities", "households",
+                   "households_covered", "share_covered", "households_left_out"]]
+    return table.rename(columns={
+        "category": t("col_category", lang), "threshold_m": t("col_threshold_m", lang),
+        "facilities": t("col_facilities", lang), "households": t("col_households", lang),
+        "households_covered": t("col_covered", lang),
+        "share_covered": t("col_share", lang) + " %",
+        "households_left_out": t("col_left_out", lang)})
+
+
+def main() -> None:
+    """Draw the page."""
+    settings = load_settings()
+    st.set_page_config(page_title="十分钟生活服务圈 · Service circles", layout="wide")
+    init_state(settings)
+    inputs = sidebar(settings)
+    lang = st.session_state["lang"]
+    st.title(t("app_title", lang))
+    st.caption(t("app_caption", lang))
+    study, used = load(inputs, lang)
+
+    minutes = metres = None
+    if st.session_state["threshold_mode"] == "minutes":
+        minutes = float(st.session_state["threshold_min"])
+    else:
+        metres = float(st.session_state["threshold_m"])
+    profile = st.session_state["profile"]
+    category = st.session_state["category"]
+    with st.spinner(t("computing", lang)):
+        result = get_coverage(study, used, minutes, metres, profile)
+        summary = area_summary(result)
+        circle = get_circle(study, used, category, result.thresholds[category].metres)
+
+    row = summary.set_index("category")
+    cols = st.columns(4)
+    cols[0].metric(f"{t('share_covered', lang)} · {settings.category(category).name(lang)}",
+                   f"{row.loc[category, 'share_covered'] * 100:.1f} %")
+    cols[1].metric(t("full_circle", lang), f"{row.loc['full_circle', 'share_covered'] * 100:.1f} %")
+    cols[2].metric(t("households", lang), f"{int(row.loc[category, 'households']):,}")
+    cols[3].metric(t("left_out", lang), f"{int(row.loc[category, 'households_left_out']):,}")
+    if row.loc[category, "facilities"] == 0:
+        st.info(t("no_facility", lang))
+
+    fmap = coverage_map(result, category, settings, circle=circle, lang=lang,
+                        basemap=st.session_state["basemap"])
+    st_folium(fmap, key="map", height=620, use_container_width=True, returned_objects=[])
+    st.caption(t("osm_attribution", lang))
+
+    st.subheader(t("summary_table", lang))
+    st.dataframe(summary_table(summary, settings, lang), hide_index=True,
+                 use_container_width=True)
+    with st.expander(t("load_report", lang)):
+        st.dataframe(study.report(), hide_index=True, use_container_width=True)
+    with st.expander(t("household_rules", lang)):
+        st.dataframe(study.household_report(), hide_index=True, use_container_width=True)
+
+
+main()

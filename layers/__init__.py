@@ -1,0 +1,1 @@
+"""Turn gis results into folium layers: styles, legends, tooltips, labels."""

@@ -1,0 +1,216 @@
+"""Folium layers of a coverage result: homes by walking time, facilities, circles, legend.
+
+This is the only place that picks colours, tooltips and legends. Inputs are gis results
+in any CRS; everything is converted to WGS-84 here, simplified for display and rounded to
+six decimals (about 10 cm) to keep the page small.
+"""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import MacroElement, Template
+
+from gis.coverage import CoverageResult
+from gis.settings import WGS84, Settings
+from layers.i18n import t
+
+#: Walking-time classes in minutes, upper bounds, with their colours (green to red).
+TIME_CLASSES: tuple[tuple[float, str], ...] = (
+    (5.0, "#1a9850"),
+    (10.0, "#91cf60"),
+    (15.0, "#fee08b"),
+    (20.0, "#fc8d59"),
+    (float("inf"), "#d73027"),
+)
+UNREACHABLE_COLOUR = "#9e9e9e"
+CIRCLE_COLOUR = "#3366cc"
+
+#: One marker colour per category (markers are circles, so no icon font is needed offline).
+CATEGORY_COLOURS = {
+    "community_service": "#6a3d9a",
+    "health": "#e31a1c",
+    "elderly_care": "#ff7f00",
+    "catering": "#b15928",
+    "daily_retail": "#1f78b4",
+    "household_services": "#33a02c",
+}
+DISPLAY_SIMPLIFY_M = 0.5
+
+
+def time_colour(minutes: float) -> str:
+    """Return the fill colour of a walking time in minutes (grey when unreachable)."""
+    if minutes is None or not np.isfinite(minutes):
+        return UNREACHABLE_COLOUR
+    for upper, colour in TIME_CLASSES:
+        if minutes <= upper:
+            return colour
+    return TIME_CLASSES[-1][1]
+
+
+def _for_display(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = gdf.copy()
+    if out.crs is not None and out.crs.is_projected:
+        out = out.set_geometry(out.geometry.simplify(DISPLAY_SIMPLIFY_M))
+    out = out.to_crs(WGS84)
+    return out.set_geometry(shapely.set_precision(np.asarray(out.geometry.values), 1e-6,
+                                                   mode="pointwise"))
+
+
+def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
+                lang: str = "zh") -> folium.FeatureGroup:
+    """Return residential buildings coloured by walking time to ``category``.
+
+    The tooltip shows households and minutes to the nearest facility of every category.
+    """
+    cats = result.categories
+    homes = result.homes
+    props = gpd.GeoDataFrame({
+        "fill": [time_colour(m) for m in homes[f"time_min_{category}"].to_numpy()],
+        "hh": homes["households"].astype(int).to_numpy(),
+        "name": homes["name"].fillna("").astype(str).to_numpy() if "name" in homes else "",
+    }, geometry=homes.geometry.to_numpy(), crs=homes.crs)
+    unit = t("minutes_unit", lang)
+    for cid in cats:
+        mins = homes[f"time_min_{cid}"].to_numpy()
+        props[cid] = [f"{m:.1f} {unit}" if np.isfinite(m) else t("unreachable", lang)
+                      for m in mins]
+    props = _for_display(props)
+    fields = ["name", "hh", *cats]
+    aliases = [t("name", lang), t("households", lang),
+               *(settings.category(c).name(lang) for c in cats)]
+    group = folium.FeatureGroup(name=t("homes", lang), show=True)
+    folium.GeoJson(
+        props.to_json(drop_id=True),
+        name=t("homes", lang),
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#444444",
+                                  "weight": 0.5, "fillOpacity": 0.85},
+        highlight_function=lambda _f: {"weight": 2, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=False),
+    ).add_to(group)
+    return group
+
+
+def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Settings, *,
+                     lang: str = "zh") -> folium.FeatureGroup:
+    """Return the facilities of ``category`` as markers; franchise merchants ringed gold."""
+    cat = settings.category(category)
+    fac = facilities[facilities["category"] == category]
+    group = folium.FeatureGroup(name=f"{t('facilities', lang)}: {cat.name(lang)}", show=True)
+    if len(fac) == 0:
+        return group
+    fac = _for_display(fac)
+    colour = CATEGORY_COLOURS.get(category, "#333333")
+    for _, row in fac.iterrows():
+        name = row.get("name")
+        name = str(name) if isinstance(name, str) and name else t("unnamed", lang)
+        franchise = bool(row.get("franchise", False))
+        kind = (t("franchise", lang) if franchise
+                else t("candidate_merchant", lang) if cat.merchant
+                else t("public_facility", lang))
+        tip = f"<b>{html.escape(name)}</b><br>{html.escape(cat.name(lang))} · {kind}"
+        folium.CircleMarker(
+            location=(row.geometry.y, row.geometry.x), radius=7 if franchise else 6,
+            color="#d4a017" if franchise else "#ffffff", weight=3 if franchise else 1.5,
+            fill=True, fill_color=colour, fill_opacity=1.0, tooltip=tip,
+        ).add_to(group)
+    return group
+
+
+def circle_layer(circle: shapely.Geometry, crs: object, category_name: str, *,
+                 lang: str = "zh") -> folium.FeatureGroup:
+    """Return the service circle polygon of a category (union of its facilities' areas)."""
+    group = folium.FeatureGroup(name=f"{t('service_circle', lang)}: {category_name}",
+                                show=True)
+    if circle is None or circle.is_empty:
+        return group
+    gdf = _for_display(gpd.GeoDataFrame(geometry=[circle], crs=crs))
+    folium.GeoJson(
+        gdf.to_json(drop_id=True),
+        style_function=lambda _f: {"color": CIRCLE_COLOUR, "weight": 1.5,
+                                   "fillColor": CIRCLE_COLOUR, "fillOpacity": 0.12},
+        interactive=False,
+    ).add_to(group)
+    return group
+
+
+def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
+    """Return a fixed legend of the walking-time classes in minutes."""
+    unit = t("minutes_unit", lang)
+    rows = []
+    lower = 0.0
+    for upper, colour in TIME_CLASSES:
+        label = (f"{lower:.0f}–{upper:.0f} {unit}" if np.isfinite(upper)
+                 else f"&gt; {lower:.0f} {unit}")
+        rows.append(f'<div><span style="background:{colour}"></span>{label}</div>')
+        lower = upper
+    rows.append(f'<div><span style="background:{UNREACHABLE_COLOUR}"></span>'
+                f'{html.escape(t("unreachable", lang))}</div>')
+    rows.append(f'<div><span style="background:{CIRCLE_COLOUR};opacity:.35"></span>'
+                f'{html.escape(t("service_circle", lang))}</div>')
+    title = html.escape(t("legend_title", lang, cat=category_name))
+    template = """
+    {% macro html(this, kwargs) %}
+    <div class="sc-legend" style="position:absolute; z-index:9999; bottom:24px; left:12px;
+         background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
+         font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',sans-serif;
+         box-shadow:0 1px 4px rgba(0,0,0,.3)">
+      <b>""" + title + """</b>
+      """ + "".join(rows) + """
+    </div>
+    <style>.sc-legend span{display:inline-block;width:14px;height:10px;margin-right:6px;
+      border:1px solid #666}</style>
+    {% endmacro %}
+    """
+    element = MacroElement()
+    element._template = Template(template)
+    return element
+
+
+def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
+                 circle: shapely.Geometry | None = None, lang: str = "zh",
+                 basemap: str = "osm") -> folium.Map:
+    """Return the coverage map of one category: homes, facilities, circle and legend.
+
+    Parameters
+    ----------
+    result
+        A coverage result.
+    category
+        The category to colour homes by.
+    settings
+        Settings (category names).
+    circle
+        The category's service circle, in the result's CRS.
+    lang
+        ``"zh"`` or ``"en"``.
+    basemap
+        ``"osm"`` for OpenStreetMap tiles, ``"none"`` for a blank background that works
+        offline.
+    """
+    bounds = result.homes.to_crs(WGS84).total_bounds
+    centre = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
+    fmap = folium.Map(location=centre, zoom_start=15, tiles=None, control_scale=True,
+                      prefer_canvas=True)
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
+                         attr=t("osm_attribution", lang)).add_to(fmap)
+    cat_name = settings.category(category).name(lang)
+    if circle is not None:
+        circle_layer(circle, result.homes.crs, cat_name, lang=lang).add_to(fmap)
+    homes_layer(result, category, settings, lang=lang).add_to(fmap)
+    facilities_layer(result.facilities, category, settings, lang=lang).add_to(fmap)
+    legend(cat_name, lang=lang).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return fmap
+
+
+def map_size_bytes(fmap: folium.Map) -> int:
+    """Return the size of the rendered map HTML, in bytes."""
+    return len(fmap.get_root().render().encode("utf-8"))
+

@@ -1,0 +1,76 @@
+"""The Streamlit app, driven through streamlit.testing's AppTest on the default area."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from layers.i18n import TEXT
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _percent(metric) -> float:
+    return float(re.match(r"([\d.]+)", metric.value).group(1))
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_app_renders_the_default_area_in_chinese(app):
+    assert app.title[0].value == TEXT["app_title"]["zh"]
+    assert len(app.metric) == 4
+    assert app.metric[0].label.startswith(TEXT["share_covered"]["zh"])
+    assert 0 <= _percent(app.metric[0]) <= 100
+    assert len(app.dataframe) >= 1
+
+
+def test_longer_threshold_never_lowers_coverage(app):
+    app.selectbox(key="category").set_value("health").run()
+    low = _percent(app.metric[0])
+    app.slider(key="threshold_min").set_value(20.0).run()
+    assert not app.exception
+    high = _percent(app.metric[0])
+    assert high >= low
+    app.slider(key="threshold_min").set_value(3.0).run()
+    assert _percent(app.metric[0]) <= low
+
+
+def test_elderly_profile_lowers_health_coverage(app):
+    app.selectbox(key="category").set_value("health").run()
+    adult = _percent(app.metric[0])
+    app.radio(key="profile").set_value("elderly").run()
+    assert not app.exception
+    assert _percent(app.metric[0]) < adult
+
+
+def test_metres_mode_uses_the_presets(app):
+    app.radio(key="threshold_mode").set_value("metres").run()
+    app.select_slider(key="threshold_m").set_value(300.0).run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert (table.iloc[:-1, 1] == 300.0).all()
+
+
+def test_language_switch_changes_labels(app):
+    app.radio(key="lang").set_value("en").run()
+    assert not app.exception
+    assert app.title[0].value == TEXT["app_title"]["en"]
+    assert app.metric[0].label.startswith(TEXT["share_covered"]["en"])
+
+
+def test_every_text_has_chinese_and_english():
+    for key, entry in TEXT.items():
+        assert entry.get("zh"), key
+        assert entry.get("en"), key
+        # Chinese entries carry Chinese characters (a few proper names aside).
+        if key not in {"basemap_osm"}:
+            assert re.search(r"[\u4e00-\u9fff]", entry["zh"]), key
