@@ -1,0 +1,38 @@
+# Two commands a new user needs, from a fresh clone (Python 3.11 on PATH):
+#   make run    set up .venv and open the app on the default study area
+#   make test   set up .venv and run the whole test suite
+# Optional: make run SOURCE=path/to/area.osm.pbf ; make bench
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+SOURCE ?= default
+PORT ?= 8501
+
+.PHONY: run test bench setup clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	SERVICE_CIRCLE_SOURCE="$(SOURCE)" $(BIN)/streamlit run app.py \
+		--server.headless true --server.port $(PORT) --browser.gatherUsageStats false
+
+# pytest exits 5 when it collects no test; that is not a failure of the setup.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests; s=$$?; \
+		if [ $$s -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$s
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/coverage.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
