@@ -179,10 +179,11 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     out = homes.copy()
     out["snap_m"] = hsnap.access_m
     out["attached"] = hsnap.ok
-    out["reason"] = np.where(hsnap.ok, "",
-                             [f"farther than {snap_max:.0f} m from the walking network "
-                              f"({a:.0f} m)" if np.isfinite(a) else "no geometry"
-                              for a in hsnap.access_m])
+    reason = np.full(len(out), "", dtype=object)
+    far = np.flatnonzero(~hsnap.ok)
+    reason[far] = [f"farther than {snap_max:.0f} m from the walking network ({a:.0f} m)"
+                   if np.isfinite(a) else "no geometry" for a in hsnap.access_m[far]]
+    out["reason"] = reason
     fac = facilities.copy()
     fac["snap_m"] = fsnap.access_m
     fac["attached"] = fsnap.ok

@@ -360,12 +360,12 @@ def network_from_streets(streets: gpd.GeoDataFrame) -> WalkNetwork:
     if geoms.size == 0:
         msg = "The study area has no walkable street lines; choose an area with streets."
         raise EmptyInputError(msg)
-    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
-    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
-    ends = np.round(np.vstack([first, last]), NODE_SNAP_DECIMALS)
-    node_xy, inverse = np.unique(ends, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
     m = geoms.size
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    stop = np.cumsum(np.bincount(owner, minlength=m))
+    start = np.concatenate([[0], stop[:-1]])
+    ends = np.round(np.vstack([coords[start], coords[stop - 1]]), NODE_SNAP_DECIMALS)
+    node_xy, inverse = _unique_rows(ends)
     u, v = inverse[:m], inverse[m:]
     n = node_xy.shape[0]
     # Components over the undirected graph; keep the largest.
@@ -389,6 +389,21 @@ def network_from_streets(streets: gpd.GeoDataFrame) -> WalkNetwork:
         n_components=int(n_comp),
         _csr=csr, _tree=shapely.STRtree(geoms),
     )
+
+
+def _unique_rows(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the unique rows of an (n, 2) array and each row's position among them.
+
+    Same result as ``np.unique(xy, axis=0, return_inverse=True)``, several times faster
+    (a lexsort of two float columns instead of a sort of void records).
+    """
+    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    sorted_xy = xy[order]
+    new = np.ones(len(xy), dtype=bool)
+    new[1:] = np.any(sorted_xy[1:] != sorted_xy[:-1], axis=1)
+    inverse = np.empty(len(xy), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return sorted_xy[new], inverse
 
 
 def _symmetric_csr(u: np.ndarray, v: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
