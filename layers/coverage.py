@@ -28,6 +28,9 @@ TIME_CLASSES: tuple[tuple[float, str], ...] = (
     (float("inf"), "#d73027"),
 )
 UNREACHABLE_COLOUR = "#9e9e9e"
+#: Where the app serves its own copy of Leaflet (static/vendor/leaflet, Streamlit static
+#: serving), so that maps need no CDN and work offline.
+LEAFLET_BASE_URL = "/app/static/vendor/leaflet"
 CIRCLE_COLOUR = "#3366cc"
 
 #: One marker colour per category (markers are circles, so no icon font is needed offline).
@@ -171,9 +174,36 @@ def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
     return element
 
 
+def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> int:
+    """Return the largest web-map zoom at which ``bounds`` (w, s, e, n degrees) fit.
+
+    Computed here rather than by Leaflet's fitBounds, which runs while the Streamlit
+    component is still hidden (zero size) and then zooms far out.
+    """
+    west, south, east, north = bounds
+    dlon = max(east - west, 1e-6)
+    merc = np.log(np.tan(np.pi / 4 + np.radians([south, north]) / 2))
+    dy = max(merc[1] - merc[0], 1e-9)
+    z_lon = np.log2(width_px * 360.0 / (256.0 * dlon))
+    z_lat = np.log2(height_px * 2 * np.pi / (256.0 * dy))
+    return int(np.clip(np.floor(min(z_lon, z_lat)), 3, 18))
+
+
+def metric_scale_bar() -> MacroElement:
+    """Return a Leaflet scale bar in metres only (the default also shows feet)."""
+    element = MacroElement()
+    element._template = Template("""
+    {% macro script(this, kwargs) %}
+    L.control.scale({metric: true, imperial: false, position: "bottomright"})
+        .addTo({{ this._parent.get_name() }});
+    {% endmacro %}
+    """)
+    return element
+
+
 def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                  circle: shapely.Geometry | None = None, lang: str = "zh",
-                 basemap: str = "osm") -> folium.Map:
+                 basemap: str = "osm", leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
     """Return the coverage map of one category: homes, facilities, circle and legend.
 
     Parameters
@@ -191,11 +221,18 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
     basemap
         ``"osm"`` for OpenStreetMap tiles, ``"none"`` for a blank background that works
         offline.
+    leaflet_base
+        URL folder of leaflet.js and leaflet.css. Only Leaflet is loaded: the map uses no
+        jQuery, Bootstrap or icon fonts, so nothing comes from a CDN.
     """
     bounds = result.homes.to_crs(WGS84).total_bounds
     centre = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
-    fmap = folium.Map(location=centre, zoom_start=15, tiles=None, control_scale=True,
+    fmap = folium.Map(location=centre, zoom_start=fit_zoom(bounds), tiles=None,
+                      control_scale=False,
                       prefer_canvas=True)
+    metric_scale_bar().add_to(fmap)
+    fmap.default_js = [("leaflet", f"{leaflet_base}/leaflet.js")]
+    fmap.default_css = [("leaflet_css", f"{leaflet_base}/leaflet.css")]
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
                          attr=t("osm_attribution", lang)).add_to(fmap)
@@ -206,7 +243,6 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
     facilities_layer(result.facilities, category, settings, lang=lang).add_to(fmap)
     legend(cat_name, lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return fmap
 
 
