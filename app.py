@@ -109,9 +109,10 @@ def _saved_upload(upload: object) -> str | None:
     if upload is None:
         return None
     data = upload.getvalue()  # type: ignore[attr-defined]
-    digest = hashlib.sha1(data).hexdigest()[:16]
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    path = UPLOAD_DIR / f"{digest}-{Path(upload.name).name}"  # type: ignore[attr-defined]
+    folder = UPLOAD_DIR / hashlib.sha1(data).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    # The user's own file name is kept, so that messages name the file they chose.
+    path = folder / Path(upload.name).name  # type: ignore[attr-defined]
     if not path.exists():
         path.write_bytes(data)
     return str(path)
@@ -156,13 +157,14 @@ def sidebar(settings: Settings) -> tuple:
 
 def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
     """Return the study for ``inputs``, or the last good one with an error shown."""
+    status = st.status(t("loading", lang), expanded=False)
     try:
-        with st.status(t("loading", lang), expanded=False) as status:
-            study = study_cache().get(inputs, progress=status.write)
-            status.update(label=t("loaded", lang), state="complete")
+        study = study_cache().get(inputs, progress=status.write)
+        status.update(label=t("loaded", lang), state="complete")
         st.session_state["good_inputs"] = inputs
         return study, inputs
     except GisError as err:
+        status.update(label=t("input_error_short", lang), state="error")
         st.error(f"{t('input_error', lang)} {err}")
         good = st.session_state["good_inputs"]
         if good == inputs:

@@ -78,8 +78,9 @@ def read_layer(path: str | Path, *, layer: str | None = None,
     try:
         gdf = gpd.read_file(path, layer=layer)
     except Exception as err:  # pyogrio raises DataSourceError, DataLayerError, ...
-        msg = (f"{where}: cannot be read as a GIS layer ({type(err).__name__}: {err}). "
-               "Use a GeoPackage, GeoJSON or zipped Shapefile.")
+        detail = str(err).replace(str(path), path.name).split(";")[0].strip()
+        msg = (f"{where}: cannot be read as a GIS layer ({detail}). Save it again as a "
+               "GeoPackage (.gpkg), GeoJSON (.geojson) or zipped Shapefile (.zip).")
         raise InputError(msg) from err
     problems: list[str] = []
     if len(gdf) == 0:

@@ -44,6 +44,7 @@ TEXT: dict[str, dict[str, str]] = {
     "computing": {"zh": "正在计算步行可达性……", "en": "Computing walking access..."},
     "input_error": {"zh": "输入数据有问题，已保留之前的研究区域：",
                     "en": "There is a problem with the input; the previous study area is kept:"},
+    "input_error_short": {"zh": "输入数据无法使用", "en": "The input cannot be used"},
     "share_covered": {"zh": "服务圈内户数占比", "en": "Households inside the circle"},
     "full_circle": {"zh": "全部服务均可达", "en": "All services within reach"},
     "households": {"zh": "户数", "en": "Households"},

@@ -145,3 +145,21 @@ def test_shenzhen_export_loads_with_streets_clipped_to_bounds(settings):
     assert study.network.n_nodes > 500
     assert study.area.local_crs.to_epsg() == 32650
     assert len(study.homes) > 0
+
+
+def test_cli_with_own_facilities_replaces_osm_ones(tmp_path):
+    own = gpd.GeoDataFrame(
+        {"category": ["养老服务", "elderly_care"], "name": ["星光老年之家", "Päiväkeskus"],
+         "franchise": ["是", "否"]},
+        geometry=gpd.points_from_xy([24.9445, 24.9410], [60.1700, 60.1665]), crs="EPSG:4326")
+    path = tmp_path / "own.gpkg"
+    own.to_file(path)
+    out = tmp_path / "own_result.gpkg"
+    assert main(["coverage", "--facilities", str(path), "--categories", "elderly_care",
+                 "--out", str(out), "--quiet", "--no-circles"]) == 0
+    fac = gpd.read_file(out, layer="facilities")
+    assert fac["name"].tolist() == ["星光老年之家", "Päiväkeskus"]
+    assert fac["franchise"].tolist() == [True, False]
+    summary = pyogrio.read_dataframe(out, layer="summary").set_index("category")
+    # Two day-care homes in the centre reach some but not all of the extract's homes.
+    assert 0 < summary.loc["elderly_care", "share_covered"] < 1
