@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from gis._errors import GisError
-from gis.coverage import area_summary, compute_coverage, service_circles
-from gis.io import write_gpkg_atomic
+from gis.coverage import area_summary, compute_coverage, service_circles, zone_summary
+from gis.crs import to_local
+from gis.io import read_zones, write_gpkg_atomic
 from gis.settings import load_settings
 from gis.study import load_study
 
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="coordinates of --facilities: wgs84, gcj02, bd09, cgcs2000, EPSG:n")
     c.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     c.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
+    c.add_argument("--communities", type=Path, help="community polygons to summarise by")
+    c.add_argument("--grids", type=Path, help="grid polygons to summarise by")
     c.add_argument("--categories", default=None,
                    help="comma-separated category ids (default: all in data/settings.toml)")
     thr = c.add_mutually_exclusive_group()
@@ -87,6 +90,12 @@ def run_coverage(args: argparse.Namespace) -> int:
                                   progress=say)
         layers["service_circles"] = circles
     layers["summary"] = summary
+    for kind, zone_path in (("communities", args.communities), ("grids", args.grids)):
+        if zone_path is not None:
+            zones = to_local(read_zones(zone_path, kind=kind), study.area.local_crs)
+            table = zone_summary(result, zones)
+            layers[f"{kind}_summary"] = table
+            _print_zones(kind, table)
     layers["load_report"] = study.report().astype({"value": "int64"})
     layers["household_rules"] = study.household_report()
     say(f"writing {args.out}")
@@ -105,6 +114,15 @@ def _print_summary(name: str, profile: str, summary: pd.DataFrame,
     table["threshold_m"] = table["threshold_m"].round(0)
     table["threshold_min"] = table["threshold_min"].round(1)
     print(table.to_string(index=False))
+
+
+def _print_zones(kind: str, table: pd.DataFrame) -> None:
+    shown = table.copy()
+    for col in shown.columns:
+        if col.startswith("share_"):
+            shown[col] = (shown[col] * 100).round(1)
+    print(f"Households and share covered (%) per {kind[:-1]}:")
+    print(shown.to_string(index=False))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

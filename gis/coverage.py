@@ -285,10 +285,10 @@ def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
     h = result.homes[result.homes["attached"]]
     cent = gpd.GeoDataFrame(h.drop(columns=h.geometry.name), geometry=h.geometry.centroid,
                             crs=h.crs)
-    joined = gpd.sjoin(cent, zones[[name_col, zones.geometry.name]], predicate="within",
-                       how="left")
+    named = zones[[name_col, zones.geometry.name]].rename(columns={name_col: "_zone"})
+    joined = gpd.sjoin(cent, named, predicate="within", how="left")
     joined = joined[~joined.index.duplicated(keep="first")]
-    zone = joined[name_col].astype(object).where(joined[name_col].notna(), "")
+    zone = joined["_zone"].astype(object).where(joined["_zone"].notna(), "")
     hh = joined["households"].astype(float)
     frame = pd.DataFrame({"zone": zone, "households": hh})
     for cid in (*result.categories, FULL_CIRCLE):

@@ -230,6 +230,29 @@ def read_buildings(path: str | Path, *, layer: str | None = None,
     return gdf
 
 
+ZONE_NAME_COLUMNS = ("name", "名称", "社区", "社区名称", "网格", "网格名称", "community", "grid",
+                     "NAME", "Name")
+
+
+def read_zones(path: str | Path, *, kind: Kind = "communities", layer: str | None = None,
+               declared_crs: str | None = None) -> gpd.GeoDataFrame:
+    """Read a communities or grids layer; return it in WGS-84 with a ``name`` column.
+
+    The name comes from the first of :data:`ZONE_NAME_COLUMNS` present, else the first
+    text column, else a running number.
+    """
+    gdf = read_layer(path, layer=layer, declared_crs=declared_crs, kind=kind)
+    gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
+    found = next((c for c in ZONE_NAME_COLUMNS if c in gdf), None)
+    if found is None:
+        text = [c for c in gdf.columns if c != gdf.geometry.name and gdf[c].dtype == object]
+        found = text[0] if text else None
+    names = (gdf[found].astype(str) if found is not None
+             else pd.Series([f"{kind[:-1]} {i + 1}" for i in range(len(gdf))], index=gdf.index))
+    gdf["name"] = names.to_numpy()
+    return gdf
+
+
 def write_gpkg_atomic(path: str | Path,
                       layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> Path:
     """Write several layers into one GeoPackage, replacing ``path`` only when all succeed.

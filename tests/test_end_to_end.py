@@ -163,3 +163,23 @@ def test_cli_with_own_facilities_replaces_osm_ones(tmp_path):
     summary = pyogrio.read_dataframe(out, layer="summary").set_index("category")
     # Two day-care homes in the centre reach some but not all of the extract's homes.
     assert 0 < summary.loc["elderly_care", "share_covered"] < 1
+
+
+def test_cli_summarises_by_community_polygons(tmp_path, capsys):
+    west = gpd.GeoSeries.from_wkt(["POLYGON((24.92 60.15, 24.945 60.15, 24.945 60.19, "
+                                   "24.92 60.19, 24.92 60.15))"], crs="EPSG:4326")
+    east = gpd.GeoSeries.from_wkt(["POLYGON((24.945 60.15, 24.97 60.15, 24.97 60.19, "
+                                   "24.945 60.19, 24.945 60.15))"], crs="EPSG:4326")
+    zones = gpd.GeoDataFrame({"社区名称": ["西社区", "东社区"]},
+                             geometry=[west.iloc[0], east.iloc[0]], crs="EPSG:4326")
+    path = tmp_path / "communities.geojson"
+    zones.to_file(path)
+    out = tmp_path / "zones.gpkg"
+    assert main(["coverage", "--communities", str(path), "--categories", "health",
+                 "--no-circles", "--quiet", "--out", str(out)]) == 0
+    table = pyogrio.read_dataframe(out, layer="communities_summary").set_index("name")
+    homes = gpd.read_file(out, layer="homes")
+    assert set(table.index) == {"西社区", "东社区"}
+    assert table["households"].sum() == homes["households"].sum()
+    assert table["share_health"].between(0, 1).all()
+    assert "西社区" in capsys.readouterr().out
