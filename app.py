@@ -81,14 +81,14 @@ class _StudyCache:
 
 @st.cache_resource(show_spinner=False)
 def study_cache() -> _StudyCache:
-    """The one store of loaded studies; the studies in it are never mutated."""
+    """Return the one store of loaded studies (the studies in it are never mutated)."""
     return _StudyCache()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
                  metres: float | None, profile: str) -> CoverageResult:
-    """Coverage of every category; ``study_key`` stands in for the study in the cache key."""
+    """Return coverage of every category; ``study_key`` stands in for the study."""
     return compute_coverage(_study.network, _study.homes, _study.facilities, load_settings(),
                             minutes=minutes, metres=metres, profile=profile,
                             home_snap=_study.home_snap)
@@ -96,7 +96,7 @@ def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def get_circle(_study: Study, study_key: tuple, category: str, threshold_m: float) -> object:
-    """The union of one category's service circles, or None when it has no facility."""
+    """Return the union of one category's service circles (None: no facility)."""
     try:
         return category_circle(_study.network, _study.facilities, category, threshold_m,
                                load_settings())

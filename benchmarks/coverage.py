@@ -96,7 +96,7 @@ def helsinki(repeat: int) -> dict:
     # tutorial: ego_graph per facility
     g = nx.Graph()
     g.add_weighted_edges_from(zip(net.edge_u.tolist(), net.edge_v.tolist(),
-                                  net.edge_length_m.tolist()), weight="length")
+                                  net.edge_length_m.tolist(), strict=True), weight="length")
 
     def tutorial():
         out = {}

@@ -9,7 +9,8 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, assume, given, settings as hyp_settings
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
@@ -233,7 +234,7 @@ def _reference_distances(lines, homes_xy, fac_xy, snap_max):
         b = tuple(np.round(line.coords[-1], 2))
         stops = [(0.0, a)] + sorted((o, ("a",) + n) for o, n in attach.get(j, [])) + \
             [(line.length, b)]
-        for (o1, n1), (o2, n2) in zip(stops, stops[1:]):
+        for (o1, n1), (o2, n2) in zip(stops, stops[1:], strict=False):
             w = o2 - o1
             if g.has_edge(n1, n2):
                 w = min(w, g[n1][n2]["weight"])
@@ -265,7 +266,8 @@ def random_layout(draw):
     return nodes, sorted(edges), homes, facs
 
 
-@hyp_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@hyp_settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(layout=random_layout())
 def test_engine_equals_networkx_on_random_graphs(layout, settings):
     nodes, edges, homes_xy, fac_xy = layout

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import geopandas as gpd
-import numpy as np
 import pyogrio
 import pytest
 
@@ -78,7 +74,7 @@ def test_coverage_never_falls_as_the_threshold_rises(helsinki, settings):
         res = compute_coverage(helsinki.network, helsinki.homes, helsinki.facilities,
                                settings, metres=metres, home_snap=helsinki.home_snap)
         shares.append(area_summary(res).set_index("category")["share_covered"])
-    for lower, higher in zip(shares, shares[1:]):
+    for lower, higher in zip(shares, shares[1:], strict=False):
         assert (higher >= lower).all()
     assert shares[-1]["health"] > shares[0]["health"]
 

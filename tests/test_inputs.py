@@ -19,7 +19,6 @@ from gis.settings import SETTINGS_PATH, load_settings, parse_settings
 from gis.sources import load_osm
 
 
-
 def _fac(tmp_path: Path, **cols: list[object]) -> Path:
     n = len(next(iter(cols.values())))
     gdf = gpd.GeoDataFrame(cols, geometry=[Point(24.94, 60.17)] * n, crs="EPSG:4326")
@@ -94,6 +93,7 @@ def test_shapefile_zip_without_prj_asks_for_a_declaration(tmp_path, settings):
     assert fac.crs.to_epsg() == 4326
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_projected_coordinates_declared_as_degrees_are_refused(tmp_path):
     gdf = gpd.GeoDataFrame({"category": ["health"]}, geometry=[Point(385000, 6672000)])
     path = tmp_path / "utm.gpkg"
