@@ -190,16 +190,23 @@ class WalkNetwork:
         A source at ``offset_m`` along edge (u, v) is joined to u with access + offset and
         to v with access + (length - offset).
         """
-        ok = sources.ok
-        e = sources.edge[ok]
-        a = sources.access_m[ok]
-        t = sources.offset_m[ok]
+        nodes, weights, _src = self._join_with_source(sources)
+        return nodes, weights
+
+    def _join_with_source(self, sources: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`_join`, also returning the position of the source of each join."""
+        pos = np.flatnonzero(sources.ok)
+        e = sources.edge[pos]
+        a = sources.access_m[pos]
+        t = sources.offset_m[pos]
         nodes = np.concatenate([self.edge_u[e], self.edge_v[e]])
         weights = np.concatenate([a + t, a + self.edge_length_m[e] - t])
-        uniq, inv = np.unique(nodes, return_inverse=True)
-        best = np.full(uniq.size, np.inf)
-        np.minimum.at(best, inv, weights)
-        return uniq, best
+        owner = np.concatenate([pos, pos])
+        order = np.lexsort((weights, nodes))
+        nodes, weights, owner = nodes[order], weights[order], owner[order]
+        first = np.ones(nodes.size, dtype=bool)
+        first[1:] = nodes[1:] != nodes[:-1]
+        return nodes[first], weights[first], owner[first]
 
     def node_distances(self, sources: Snap, *, limit_m: float | None = None) -> np.ndarray:
         """Return every node's walking distance to the nearest source, in one search.
@@ -217,12 +224,46 @@ class WalkNetwork:
         numpy.ndarray
             Distances in metres, shape (n_nodes,), access legs of the sources included.
         """
+        return self.nearest_sources(sources, limit_m=limit_m)[0]
+
+    def nearest_sources(self, sources: Snap, *, limit_m: float | None = None,
+                        with_source: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return node distances to the nearest source and, optionally, which source.
+
+        Returns
+        -------
+        tuple
+            Distances in metres (n_nodes,), and with ``with_source`` the position in
+            ``sources`` of each node's nearest source (-1 where none is reached), found
+            by following the shortest-path tree back to the source it grew from.
+        """
+        n = self.n_nodes
         if not sources.ok.any():
-            return np.full(self.n_nodes, np.inf)
-        graph = self._with_sources([self._join(sources)])
-        dist = dijkstra(graph, directed=True, indices=self.n_nodes,
-                        limit=np.inf if limit_m is None else limit_m)
-        return np.asarray(dist[: self.n_nodes])
+            return np.full(n, np.inf), (np.full(n, -1) if with_source else None)
+        nodes, weights, owner = self._join_with_source(sources)
+        graph = self._with_sources([(nodes, weights)])
+        limit = np.inf if limit_m is None else limit_m
+        if not with_source:
+            dist = dijkstra(graph, directed=True, indices=n, limit=limit)
+            return np.asarray(dist[:n]), None
+        dist, pred = dijkstra(graph, directed=True, indices=n, limit=limit,
+                              return_predecessors=True)
+        pred = np.asarray(pred[:n])
+        # root[i]: the node where i's shortest path left the virtual source; found by
+        # pointer jumping, a logarithmic number of vectorised passes.
+        root = np.where(pred == n, np.arange(n), pred)
+        root[pred < 0] = -1
+        while True:
+            ok = root >= 0
+            nxt = root.copy()
+            nxt[ok] = root[root[ok]]
+            if np.array_equal(nxt, root):
+                break
+            root = nxt
+        join_owner = np.full(n, -1, dtype=np.int64)
+        join_owner[nodes] = owner
+        src = np.where(root >= 0, join_owner[np.maximum(root, 0)], -1)
+        return np.asarray(dist[:n]), src
 
     def distances_to(self, targets: Snap, node_dist: np.ndarray,
                      sources: Snap) -> np.ndarray:
@@ -246,20 +287,37 @@ class WalkNetwork:
             Metres, aligned with ``targets.index``; ``nan`` for targets not attached,
             ``inf`` for attached targets no source reaches.
         """
+        return self.nearest_to(targets, node_dist, sources)[0]
+
+    def nearest_to(self, targets: Snap, node_dist: np.ndarray, sources: Snap,
+                   node_source: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return each target's distance to its nearest source and, optionally, which.
+
+        ``node_source`` is the second result of :meth:`nearest_sources`; with it, the
+        position of each target's nearest source is returned too (-1: none).
+        """
         n = targets.edge.size
         out = np.full(n, np.nan)
+        which = np.full(n, -1, dtype=np.int64) if node_source is not None else None
         ok = targets.ok
         e = targets.edge[ok]
         s = targets.offset_m[ok]
-        along = np.minimum(node_dist[self.edge_u[e]] + s,
-                           node_dist[self.edge_v[e]] + self.edge_length_m[e] - s)
-        src_ok = sources.ok
-        if src_ok.any():
-            se = sources.edge[src_ok]
+        via_u = node_dist[self.edge_u[e]] + s
+        via_v = node_dist[self.edge_v[e]] + self.edge_length_m[e] - s
+        along = np.minimum(via_u, via_v)
+        best_src = None
+        if node_source is not None:
+            best_src = np.where(via_u <= via_v, node_source[self.edge_u[e]],
+                                node_source[self.edge_v[e]])
+            best_src = np.where(np.isfinite(along), best_src, -1)
+        src_pos = np.flatnonzero(sources.ok)
+        if src_pos.size:
+            se = sources.edge[src_pos]
             order = np.argsort(se, kind="stable")
-            se = se[order]
-            so = sources.offset_m[src_ok][order]
-            sa = sources.access_m[src_ok][order]
+            se, src_pos = se[order], src_pos[order]
+            so = sources.offset_m[src_pos]
+            sa = sources.access_m[src_pos]
             lo = np.searchsorted(se, e, side="left")
             hi = np.searchsorted(se, e, side="right")
             cnt = hi - lo
@@ -269,9 +327,19 @@ class WalkNetwork:
                 starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
                 si = lo[ti] + (np.arange(total) - starts)
                 direct = np.abs(s[ti] - so[si]) + sa[si]
-                np.minimum.at(along, ti, direct)
+                # The best same-edge source of each target.
+                order = np.lexsort((direct, ti))
+                first = np.ones(order.size, dtype=bool)
+                first[1:] = ti[order][1:] != ti[order][:-1]
+                tb, sb, db = ti[order][first], si[order][first], direct[order][first]
+                better = db < along[tb]
+                if best_src is not None:
+                    best_src[tb[better]] = src_pos[sb[better]]
+                along[tb[better]] = db[better]
         out[ok] = targets.access_m[ok] + along
-        return out
+        if which is not None and best_src is not None:
+            which[ok] = best_src
+        return out, which
 
     def reachable_lines(self, node_dist: np.ndarray, budget_m: float,
                         sources: Snap | None = None) -> np.ndarray:

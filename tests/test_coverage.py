@@ -241,10 +241,13 @@ def _reference_distances(lines, homes_xy, fac_xy, snap_max):
             g.add_edge(n1, n2, weight=w)
     sources = [("f", i) for i in range(len(fac_xy)) if g.has_node(("f", i))]
     if not sources:
-        return None
+        return None, None
     dist = nx.multi_source_dijkstra_path_length(g, sources, weight="weight")
-    return [dist.get(("h", i), np.inf) if g.has_node(("h", i)) else np.nan
+    per_source = {i: nx.single_source_dijkstra_path_length(g, ("f", i), weight="weight")
+                  for _k, i in sources}
+    near = [dist.get(("h", i), np.inf) if g.has_node(("h", i)) else np.nan
             for i in range(len(homes_xy))]
+    return near, per_source
 
 
 @st.composite
@@ -276,13 +279,20 @@ def test_engine_equals_networkx_on_random_graphs(layout, settings):
     snap_max = 400.0
     homes = _homes(homes_xy)
     fac = _facilities(fac_xy)
-    ref = _reference_distances(lines, homes_xy, fac_xy, snap_max)
+    ref, per_source = _reference_distances(lines, homes_xy, fac_xy, snap_max)
     hs = net.snap(homes, max_m=snap_max)
     fs = net.snap(fac, max_m=snap_max)
-    got = net.distances_to(hs, net.node_distances(fs), fs)
+    node_dist, node_src = net.nearest_sources(fs, with_source=True)
+    got, which = net.nearest_to(hs, node_dist, fs, node_src)
     if ref is None:
         assert not np.isfinite(got).any()
         return
     np.testing.assert_allclose(np.nan_to_num(got, nan=-1.0),
                                np.nan_to_num(np.asarray(ref, float), nan=-1.0),
                                rtol=0, atol=1e-6)
+    # The facility named as nearest is at exactly that distance.
+    for i, (d, f) in enumerate(zip(got, which, strict=True)):
+        if np.isfinite(d):
+            assert per_source[int(f)][("h", i)] == pytest.approx(d, abs=1e-6)
+        else:
+            assert f == -1
