@@ -176,7 +176,11 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     say(f"attaching {len(facilities)} facilities to the network")
     fsnap = network.snap(facilities, max_m=snap_max)
 
-    out = homes.copy()
+    # Columns of an earlier result are recomputed, not duplicated.
+    stale = [c for c in homes.columns
+             if c in ("snap_m", "attached", "reason", "n_covered", FULL_CIRCLE)
+             or c.startswith(("dist_m_", "time_min_", "covered_"))]
+    out = homes.drop(columns=stale)
     out["snap_m"] = hsnap.access_m
     out["attached"] = hsnap.ok
     reason = np.full(len(out), "", dtype=object)

@@ -85,6 +85,10 @@ class Settings:
     circle_buffer_m: float
     households: HouseholdRules
     categories: tuple[Category, ...]
+    gap_link_m: float = 200.0
+    gap_area_buffer_m: float = 30.0
+    candidate_spacing_m: float = 100.0
+    solver_time_limit_s: float = 30.0
     source_path: str = field(default="")
 
     def category(self, category_id: str) -> Category:
@@ -163,6 +167,8 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
                f"one of the speeds: {', '.join(speeds)}.")
         raise SettingsError(msg)
     net = _get(raw, "network", dict, "")
+    gaps = _get(raw, "gaps", dict, "")
+    siting = _get(raw, "siting", dict, "")
     hh = _get(raw, "households", dict, "")
     cats_raw = _get(raw, "categories", list, "")
     categories = tuple(_parse_category(c, i) for i, c in enumerate(cats_raw))
@@ -198,6 +204,10 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
                                    (int, float), "circles")),
         households=households,
         categories=categories,
+        gap_link_m=float(_get(gaps, "link_m", (int, float), "gaps")),
+        gap_area_buffer_m=float(_get(gaps, "area_buffer_m", (int, float), "gaps")),
+        candidate_spacing_m=float(_get(siting, "candidate_spacing_m", (int, float), "siting")),
+        solver_time_limit_s=float(_get(siting, "time_limit_s", (int, float), "siting")),
         source_path=source_path,
     )
 

@@ -1,0 +1,555 @@
+"""Choose new station sites that bring the most uncovered households inside the circle.
+
+The maximal covering problem follows the spopt shape: a core constructor from a coverage
+(or cost) matrix, a thin one from the network, then ``solve()`` returning a new frozen
+:class:`SitingResult`. It is solved exactly as a mixed-integer program with HiGHS
+(``scipy.optimize.milp``) after a greedy solution gives instant feedback. The model is
+first made smaller without changing its optimum:
+
+- demand points that see exactly the same candidates are merged (weights added);
+- demand no candidate reaches, and candidates that reach no demand, are dropped;
+- a candidate whose covered set is contained in another's is dropped (keeping at least
+  ``p`` candidates), since swapping it for the larger one never lowers coverage.
+
+Also here: the fewest sites that reach a target share of households (set covering), and
+maximal covering with a capacity per site (households one station can serve).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from gis._errors import InputError, NoReachableFacilityError
+from gis.crs import require_projected
+from gis.network import Snap, WalkNetwork
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SitingResult:
+    """Chosen sites and what they achieve.
+
+    Attributes
+    ----------
+    chosen
+        Positions of the chosen candidates (in the candidate order given to the model),
+        sorted by marginal gain, largest first.
+    gains
+        Households each chosen site adds, in that order (marginal: each counted once).
+    objective
+        Households newly covered by all chosen sites together.
+    method
+        ``"greedy"``, ``"milp"`` or ``"set_cover"``.
+    optimal
+        True when the solver proved optimality.
+    mip_gap
+        Relative optimality gap reported by the solver (0 when optimal, NaN for greedy).
+    seconds
+        Wall time of the solve.
+    message
+        The solver's status message.
+    """
+
+    chosen: np.ndarray
+    gains: np.ndarray
+    objective: float
+    method: str
+    optimal: bool
+    mip_gap: float
+    seconds: float
+    message: str = ""
+    model_size: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MaxCoverageModel:
+    """Maximal covering: choose ``p`` candidates covering the most demand weight.
+
+    Build with :meth:`from_coverage` (a demand x candidate boolean matrix) or
+    :meth:`from_cost_matrix` (walking minutes), or from the network with
+    :func:`coverage_matrix`.
+    """
+
+    cover: sp.csr_matrix
+    weights: np.ndarray
+    p: int
+    capacity: np.ndarray | None = None
+
+    @classmethod
+    def from_coverage(cls, cover: sp.spmatrix | np.ndarray, weights: np.ndarray, *, p: int,
+                      capacity: float | np.ndarray | None = None) -> MaxCoverageModel:
+        """Build the model from a demand x candidate matrix of True where covered."""
+        cov = sp.csr_matrix(cover, dtype=bool)
+        w = np.asarray(weights, dtype=float)
+        if cov.shape[0] != w.size:
+            msg = (f"`weights` has {w.size} entries but `cover` has {cov.shape[0]} demand rows.")
+            raise InputError(msg)
+        n_cand = cov.shape[1]
+        if p < 1:
+            msg = f"The number of new sites must be at least 1, found {p}."
+            raise InputError(msg)
+        if p > n_cand:
+            msg = (f"Asked for {p} new sites but there are only {n_cand} candidates; lower k "
+                   "or add candidate sites.")
+            raise InputError(msg)
+        cap = None
+        if capacity is not None:
+            cap = np.broadcast_to(np.asarray(capacity, dtype=float), (n_cand,)).copy()
+            if (cap <= 0).any():
+                msg = "Every site capacity must be positive (households a station can serve)."
+                raise InputError(msg)
+        return cls(cov, w, int(p), cap)
+
+    @classmethod
+    def from_cost_matrix(cls, cost_min: np.ndarray, weights: np.ndarray, *,
+                         service_min: float, p: int) -> MaxCoverageModel:
+        """Build the model from walking minutes (demand x candidate) and a threshold."""
+        return cls.from_coverage(np.asarray(cost_min) <= service_min, weights, p=p)
+
+    # -- greedy -----------------------------------------------------------------------
+
+    def greedy(self) -> SitingResult:
+        """Return the greedy solution: repeatedly take the site adding the most."""
+        t0 = time.perf_counter()
+        csc = self.cover.tocsc()
+        remaining = self.weights.copy()
+        cap = self.capacity
+        chosen: list[int] = []
+        gains: list[float] = []
+        available = np.ones(csc.shape[1], dtype=bool)
+        for _ in range(self.p):
+            gain = csc.T @ remaining
+            if cap is not None:
+                gain = np.minimum(gain, cap)
+            gain = np.where(available, gain, -1.0)
+            j = int(np.argmax(gain))
+            if gain[j] <= 0:
+                break
+            rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            if cap is None:
+                remaining[rows] = 0.0
+            else:
+                budget = cap[j]
+                for i in rows[np.argsort(-remaining[rows])]:
+                    take = min(budget, remaining[i])
+                    remaining[i] -= take
+                    budget -= take
+                    if budget <= 0:
+                        break
+            chosen.append(j)
+            gains.append(float(gain[j]))
+            available[j] = False
+        return SitingResult(np.asarray(chosen, dtype=np.int64), np.asarray(gains),
+                            float(sum(gains)), "greedy", False, np.nan,
+                            time.perf_counter() - t0, "greedy")
+
+    # -- exact ------------------------------------------------------------------------
+
+    def reduced(self) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """Return the reduced (cover, weights, candidate positions) with the same optimum.
+
+        Only for the uncapacitated model; see the module docstring.
+        """
+        cov = self.cover.tocsr()
+        keep_rows = np.asarray(cov.sum(axis=1)).ravel() > 0
+        cov = cov[keep_rows]
+        w = self.weights[keep_rows]
+        cand = np.flatnonzero(np.asarray(cov.sum(axis=0)).ravel() > 0)
+        cov = cov[:, cand]
+        # Merge demand rows with identical candidate sets.
+        cov.sort_indices()
+        keys = [cov.indices[cov.indptr[i]:cov.indptr[i + 1]].tobytes()
+                for i in range(cov.shape[0])]
+        codes, uniq_pos = pd.factorize(pd.Series(keys))
+        w_merged = np.bincount(codes, weights=w)
+        first_row = np.zeros(len(uniq_pos), dtype=np.int64)
+        first_row[codes[::-1]] = np.arange(len(codes))[::-1]
+        cov = cov[first_row]
+        # Drop candidates dominated by another (covered set contained in theirs).
+        if cand.size > self.p:
+            a = cov.astype(np.float64).tocsc()
+            size = np.asarray(a.sum(axis=0)).ravel()
+            overlap = (a.T @ a).tocoo()
+            j, k = overlap.row, overlap.col
+            contained = (overlap.data == size[j]) & (j != k) & (
+                (size[k] > size[j]) | ((size[k] == size[j]) & (k < j)))
+            dominated = np.zeros(cand.size, dtype=bool)
+            dominated[j[contained]] = True
+            if (~dominated).sum() >= self.p:
+                keep = ~dominated
+                cand = cand[keep]
+                cov = cov[:, np.flatnonzero(keep)]
+        return cov.tocsr(), w_merged, cand
+
+    def solve(self, *, time_limit_s: float = 30.0) -> SitingResult:
+        """Solve exactly with HiGHS (``scipy.optimize.milp``) on the reduced model.
+
+        When the time limit is reached, the best solution found is returned with
+        ``optimal=False`` and the solver's optimality gap.
+        """
+        if self.capacity is not None:
+            return self._solve_capacitated(time_limit_s)
+        t0 = time.perf_counter()
+        greedy = self.greedy()
+        cov, w, cand = self.reduced()
+        n, m = cov.shape
+        size = {"demand_rows": int(self.cover.shape[0]), "demand_groups": int(n),
+                "candidates": int(self.cover.shape[1]), "candidates_kept": int(m)}
+        if m <= self.p:
+            chosen = cand
+            return self._finish(chosen, "milp", True, 0.0, t0, "all useful candidates", size)
+        # Variables: x (m candidates, binary), y (n demand groups, continuous 0..1).
+        c = np.concatenate([np.zeros(m), -w])
+        # y_i - sum of x_j over the candidates covering i <= 0
+        link = sp.hstack([-cov.astype(np.float64), sp.identity(n, format="csr")]).tocsr()
+        count = sp.csr_matrix(np.concatenate([np.ones(m), np.zeros(n)]))
+        constraints = [LinearConstraint(link, -np.inf, 0.0),
+                       LinearConstraint(count, self.p, self.p)]
+        integrality = np.concatenate([np.ones(m), np.zeros(n)])
+        res = milp(c, constraints=constraints, integrality=integrality,
+                   bounds=Bounds(0.0, 1.0),
+                   options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+        if res.x is None:
+            # No solution within the limit: fall back to greedy and say so.
+            return SitingResult(greedy.chosen, greedy.gains, greedy.objective, "greedy",
+                                False, np.nan, time.perf_counter() - t0,
+                                f"solver found no solution ({res.message}); greedy shown",
+                                size)
+        x = res.x[:m] > 0.5
+        chosen = cand[x]
+        optimal = res.status == 0
+        gap = float(getattr(res, "mip_gap", np.nan) or 0.0) if optimal else float(
+            getattr(res, "mip_gap", np.nan))
+        result = self._finish(chosen, "milp", optimal, gap, t0, res.message, size)
+        if result.objective < greedy.objective:  # a time-limited run can trail greedy
+            return SitingResult(greedy.chosen, greedy.gains, greedy.objective, "greedy",
+                                False, gap, result.seconds,
+                                f"{res.message}; greedy was better and is shown", size)
+        return result
+
+    def _finish(self, chosen: np.ndarray, method: str, optimal: bool, gap: float, t0: float,
+                message: str, size: dict[str, int]) -> SitingResult:
+        """Order chosen sites by marginal gain on the full model and compute the objective."""
+        chosen = np.asarray(chosen, dtype=np.int64)
+        csc = self.cover.tocsc()
+        remaining = self.weights.copy()
+        order: list[int] = []
+        gains: list[float] = []
+        left = list(chosen)
+        while left:
+            g = [remaining[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]].sum() for j in left]
+            best = int(np.argmax(g))
+            j = left.pop(best)
+            order.append(j)
+            gains.append(float(g[best]))
+            remaining[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = 0.0
+        return SitingResult(np.asarray(order, dtype=np.int64), np.asarray(gains),
+                            float(sum(gains)), method, optimal, gap,
+                            time.perf_counter() - t0, message, size)
+
+    def _solve_capacitated(self, time_limit_s: float) -> SitingResult:
+        t0 = time.perf_counter()
+        cap = self.capacity
+        assert cap is not None
+        coo = self.cover.tocoo()
+        n, m = self.cover.shape
+        k = coo.nnz  # assignment variables z for each (demand, candidate) pair
+        # Variables: x (m, binary), z (k, continuous 0..1 share of demand i served by j).
+        c = np.concatenate([np.zeros(m), -self.weights[coo.row]])
+        z_idx = np.arange(k)
+        once = sp.csr_matrix((np.ones(k), (coo.row, m + z_idx)), shape=(n, m + k))
+        load = sp.csr_matrix((np.concatenate([self.weights[coo.row], -cap]),
+                              (np.concatenate([coo.col, np.arange(m)]),
+                               np.concatenate([m + z_idx, np.arange(m)]))), shape=(m, m + k))
+        count = sp.csr_matrix(np.concatenate([np.ones(m), np.zeros(k)]))
+        res = milp(c, constraints=[LinearConstraint(once, -np.inf, 1.0),
+                                   LinearConstraint(load, -np.inf, 0.0),
+                                   LinearConstraint(count, self.p, self.p)],
+                   integrality=np.concatenate([np.ones(m), np.zeros(k)]),
+                   bounds=Bounds(0.0, 1.0),
+                   options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+        size = {"demand_rows": n, "candidates": m, "assignment_pairs": k}
+        if res.x is None:
+            g = self.greedy()
+            return SitingResult(g.chosen, g.gains, g.objective, "greedy", False, np.nan,
+                                time.perf_counter() - t0,
+                                f"solver found no solution ({res.message}); greedy shown", size)
+        x = res.x[:m] > 0.5
+        served = np.bincount(coo.col, weights=self.weights[coo.row] * res.x[m:], minlength=m)
+        chosen = np.flatnonzero(x)
+        order = chosen[np.argsort(-served[chosen], kind="stable")]
+        return SitingResult(order, served[order], float(-res.fun), "milp", res.status == 0,
+                            float(getattr(res, "mip_gap", np.nan)) if res.status != 0 else 0.0,
+                            time.perf_counter() - t0, res.message, size)
+
+
+def set_cover(cover: sp.spmatrix, weights: np.ndarray, *, needed: float,
+              time_limit_s: float = 30.0) -> SitingResult:
+    """Return the fewest candidates that together cover at least ``needed`` weight.
+
+    Raises
+    ------
+    InputError
+        When even every candidate together cannot reach ``needed``.
+    """
+    t0 = time.perf_counter()
+    cov = sp.csr_matrix(cover, dtype=bool)
+    w = np.asarray(weights, dtype=float)
+    reach = w[np.asarray(cov.sum(axis=1)).ravel() > 0].sum()
+    if needed <= 0:
+        return SitingResult(np.zeros(0, dtype=np.int64), np.zeros(0), 0.0, "set_cover", True,
+                            0.0, time.perf_counter() - t0, "target already met")
+    if reach + 1e-9 < needed:
+        msg = (f"The target needs {needed:.0f} more households covered, but all candidates "
+               f"together reach only {reach:.0f}; lower the target share or add candidates.")
+        raise InputError(msg)
+    n, m = cov.shape
+    c = np.concatenate([np.ones(m), np.zeros(n)])
+    link = sp.hstack([-cov.astype(np.float64), sp.identity(n, format="csr")]).tocsr()
+    total = sp.csr_matrix(np.concatenate([np.zeros(m), w]))
+    res = milp(c, constraints=[LinearConstraint(link, -np.inf, 0.0),
+                               LinearConstraint(total, needed, np.inf)],
+               integrality=np.concatenate([np.ones(m), np.zeros(n)]), bounds=Bounds(0.0, 1.0),
+               options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+    if res.x is None:
+        msg = f"The set-covering solver found no solution in {time_limit_s:.0f} s ({res.message})."
+        raise InputError(msg)
+    chosen = np.flatnonzero(res.x[:m] > 0.5)
+    model = MaxCoverageModel.from_coverage(cov, w, p=max(1, chosen.size))
+    out = model._finish(chosen, "set_cover", res.status == 0, 0.0 if res.status == 0
+                        else float(getattr(res, "mip_gap", np.nan)), t0, res.message,
+                        {"demand_rows": n, "candidates": m})
+    return out
+
+
+def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m: float, *,
+                    spacing_m: float, snap_max_m: float) -> gpd.GeoDataFrame:
+    """Return default candidate sites: network nodes that reach uncovered homes, thinned.
+
+    Every node within ``threshold_m`` walking of at least one demand home is a candidate;
+    they are thinned to one per ``spacing_m`` square, keeping in each square the node
+    closest (along the network) to a home.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Points at network nodes in the network's CRS, with ``node`` and ``to_demand_m``.
+    """
+    require_projected(("demand", demand))
+    snap = network.snap(demand, max_m=snap_max_m)
+    if not snap.ok.any():
+        msg = "No uncovered home is attached to the network; there is nothing to site for."
+        raise NoReachableFacilityError(msg)
+    nd = network.node_distances(snap, limit_m=threshold_m)
+    nodes = np.flatnonzero(np.isfinite(nd))
+    xy = network.node_xy[nodes]
+    cell = np.floor(xy / spacing_m).astype(np.int64)
+    order = np.lexsort((nd[nodes], cell[:, 1], cell[:, 0]))
+    c_o = cell[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = np.any(c_o[1:] != c_o[:-1], axis=1)
+    keep = nodes[order[first]]
+    return gpd.GeoDataFrame({"node": keep, "to_demand_m": nd[keep]},
+                            geometry=gpd.points_from_xy(network.node_xy[keep, 0],
+                                                        network.node_xy[keep, 1]),
+                            crs=network.crs)
+
+
+def coverage_matrix(network: WalkNetwork, demand: gpd.GeoDataFrame,
+                    candidates: gpd.GeoDataFrame, threshold_m: float, *, snap_max_m: float,
+                    progress: Progress | None = None) -> tuple[sp.csr_matrix, Snap]:
+    """Return the demand x candidate matrix of walking distance within ``threshold_m``.
+
+    One bounded search per candidate, run in compiled chunks; access legs of homes and
+    candidates count, as in the coverage engine.
+
+    Returns
+    -------
+    tuple
+        The boolean CSR matrix (rows aligned with ``demand``, columns with
+        ``candidates``) and the candidates' snap (candidates too far from the network
+        cover nothing).
+    """
+    say = progress or (lambda _m: None)
+    require_projected(("demand", demand), ("candidates", candidates))
+    hsnap = network.snap(demand, max_m=snap_max_m)
+    csnap = network.snap(candidates, max_m=snap_max_m)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    ok = np.flatnonzero(csnap.ok)
+    say(f"walking distances from {ok.size} candidate sites")
+    dists = network.facility_node_distances(csnap, limit_m=threshold_m)
+    for k, j in enumerate(ok):
+        one = csnap.subset(np.array([j]))
+        d = network.distances_to(hsnap, dists[k], one)
+        hit = np.flatnonzero(np.nan_to_num(d, nan=np.inf) <= threshold_m)
+        rows.append(hit)
+        cols.append(np.full(hit.size, j))
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    mat = sp.csr_matrix((np.ones(r.size, dtype=bool), (r, c)),
+                        shape=(len(demand), len(candidates)))
+    return mat, csnap
+
+
+@dataclass(frozen=True)
+class SitingPlan:
+    """Proposed new sites for one category, checked by the coverage engine.
+
+    Attributes
+    ----------
+    category
+        The category sited for.
+    sites
+        Chosen sites (local CRS), best first: ``rank``, ``gain_households`` (marginal),
+        ``community`` / ``grid`` when zones were given, and ``circle`` (its service area
+        polygon, WKT-free shapely geometry in a separate GeoSeries ``circles``).
+    circles
+        The service circle polygon of each site, aligned with ``sites``.
+    greedy, exact
+        The greedy preview and the exact (or best found) solution.
+    before, after
+        Households covered before and after, recomputed by the coverage engine with
+        the sites added as facilities (an independent check of the objective).
+    candidates
+        The candidate sites used.
+    """
+
+    category: str
+    sites: gpd.GeoDataFrame
+    circles: gpd.GeoSeries
+    greedy: SitingResult
+    exact: SitingResult
+    before: int
+    after: int
+    candidates: gpd.GeoDataFrame
+
+    @property
+    def newly_covered(self) -> int:
+        """Return households brought inside the circle, as recomputed by the engine."""
+        return self.after - self.before
+
+
+def plan_sites(network: WalkNetwork, result: object, category: str, settings: object, *,
+               k: int = 5, candidates: gpd.GeoDataFrame | None = None,
+               capacity: float | None = None, target_share: float | None = None,
+               zones: dict[str, gpd.GeoDataFrame] | None = None,
+               time_limit_s: float | None = None,
+               progress: Progress | None = None) -> SitingPlan:
+    """Propose new sites for ``category`` and check them with the coverage engine.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    result
+        The coverage result (gis.coverage.CoverageResult) to improve on.
+    category
+        The category to site for.
+    settings
+        Settings.
+    k
+        Number of new sites (ignored with ``target_share``).
+    candidates
+        Candidate premises in the network CRS (optional ``capacity`` column); default:
+        network nodes near the gaps (see :func:`candidate_sites`).
+    capacity
+        Households one new site can serve (default: unlimited, or the candidates'
+        ``capacity`` column).
+    target_share
+        With a share (0-1), choose the fewest sites that bring coverage of the category
+        to at least that share of households (set covering).
+    zones
+        Optional ``{"community": gdf, "grid": gdf}`` with a ``name`` column, to say where
+        each site falls.
+    time_limit_s
+        Solver time limit (default: settings).
+    progress
+        Called with a message per step.
+    """
+    from gis.coverage import CoverageResult, compute_coverage
+    from gis.gaps import find_gaps
+
+    assert isinstance(result, CoverageResult)
+    say = progress or (lambda _m: None)
+    limit = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
+    thr = result.thresholds[category].metres
+    say("finding uncovered homes")
+    gaps = find_gaps(network, result, category, settings)
+    demand = gaps.homes
+    if len(demand) == 0:
+        msg = f"Every household is already inside the {category} circle; no site is needed."
+        raise InputError(msg)
+    if candidates is None:
+        say("choosing candidate sites near the gaps")
+        cands = candidate_sites(network, demand, thr, spacing_m=settings.candidate_spacing_m,
+                                snap_max_m=settings.snap_max_m)
+    else:
+        require_projected(("candidates", candidates))
+        cands = candidates.reset_index(drop=True)
+    say(f"building the coverage matrix ({len(demand)} homes x {len(cands)} candidates)")
+    cover, csnap = coverage_matrix(network, demand, cands, thr, snap_max_m=settings.snap_max_m,
+                                   progress=say)
+    if candidates is not None and not csnap.ok.any():
+        msg = (f"None of the {len(cands)} candidate sites lies within {settings.snap_max_m:.0f} m "
+               "of the walking network; check the candidates' area and coordinate system "
+               "(declare gcj02 for Amap or Tencent points, bd09 for Baidu).")
+        raise NoReachableFacilityError(msg)
+    if cover.nnz == 0:
+        msg = (f"No candidate site can reach an uncovered home within {thr:.0f} m; add "
+               "candidates nearer the gaps.")
+        raise NoReachableFacilityError(msg)
+    weights = demand["households"].to_numpy(dtype=float)
+    hh = result.homes["households"].to_numpy()
+    attached = result.homes["attached"].to_numpy()
+    covered_before = int(hh[result.homes[f"covered_{category}"].to_numpy()].sum())
+    if capacity is None and "capacity" in cands and cands["capacity"].notna().any():
+        capacity = cands["capacity"].fillna(np.inf).to_numpy(dtype=float)
+    if target_share is not None:
+        needed = target_share * hh[attached].sum() - covered_before
+        say("solving the set-covering model")
+        exact = set_cover(cover, weights, needed=needed, time_limit_s=limit)
+        greedy = exact
+    else:
+        model = MaxCoverageModel.from_coverage(cover, weights, p=min(k, len(cands)),
+                                               capacity=capacity)
+        greedy = model.greedy()
+        say(f"greedy: {greedy.objective:.0f} households; solving exactly")
+        exact = model.solve(time_limit_s=limit)
+    chosen = exact.chosen
+    sites = cands.iloc[chosen].copy()
+    sites["rank"] = np.arange(1, len(chosen) + 1)
+    sites["gain_households"] = exact.gains
+    sites["category"] = category
+    sites["name"] = [f"new {category} {i}" for i in sites["rank"]]
+    for label, gdf in (zones or {}).items():
+        joined = gpd.sjoin(sites[[sites.geometry.name]], gdf[["name", gdf.geometry.name]]
+                           .to_crs(sites.crs), predicate="within", how="left")
+        joined = joined[~joined.index.duplicated()]
+        sites[label] = joined["name"].to_numpy()
+    say("checking the proposal with the coverage engine")
+    new_fac = gpd.GeoDataFrame({"category": category, "name": sites["name"].to_numpy()},
+                               geometry=sites.geometry.to_numpy(), crs=sites.crs)
+    both = gpd.GeoDataFrame(pd.concat([result.facilities[["category", "name", "geometry"]],
+                                       new_fac], ignore_index=True), crs=sites.crs)
+    check = compute_coverage(network, result.homes, both, settings, categories=[category],
+                             metres=thr, profile=result.profile)
+    covered_after = int(check.homes["households"].to_numpy()[
+        check.homes[f"covered_{category}"].to_numpy()].sum())
+    from gis.coverage import category_circle
+
+    circles = gpd.GeoSeries([category_circle(network, new_fac.iloc[[i]], category, thr,
+                                             settings) for i in range(len(new_fac))],
+                            index=sites.index, crs=sites.crs)
+    return SitingPlan(category=category, sites=gpd.GeoDataFrame(sites, crs=cands.crs),
+                      circles=circles, greedy=greedy, exact=exact, before=covered_before,
+                      after=covered_after, candidates=cands)
