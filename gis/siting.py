@@ -25,6 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import shapely
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis._errors import InputError, NoReachableFacilityError
@@ -333,16 +334,18 @@ def set_cover(cover: sp.spmatrix, weights: np.ndarray, *, needed: float,
 
 def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m: float, *,
                     spacing_m: float, snap_max_m: float) -> gpd.GeoDataFrame:
-    """Return default candidate sites: network nodes that reach uncovered homes, thinned.
+    """Return default candidate sites: street points that reach uncovered homes, thinned.
 
-    Every node within ``threshold_m`` walking of at least one demand home is a candidate;
-    they are thinned to one per ``spacing_m`` square, keeping in each square the node
-    closest (along the network) to a home.
+    Every network node, and every point each ``spacing_m`` along longer streets, within
+    ``threshold_m`` walking of at least one demand home is a candidate; they are thinned
+    to one per ``spacing_m`` square (planar), keeping in each square the one closest
+    along the network to a home.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Points at network nodes in the network's CRS, with ``node`` and ``to_demand_m``.
+        Points on the network in its CRS, with ``node`` (-1 for points along a street)
+        and ``to_demand_m``.
     """
     require_projected(("demand", demand))
     snap = network.snap(demand, max_m=snap_max_m)
@@ -351,16 +354,37 @@ def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m:
         raise NoReachableFacilityError(msg)
     nd = network.node_distances(snap, limit_m=threshold_m)
     nodes = np.flatnonzero(np.isfinite(nd))
-    xy = network.node_xy[nodes]
-    cell = np.floor(xy / spacing_m).astype(np.int64)
-    order = np.lexsort((nd[nodes], cell[:, 1], cell[:, 0]))
+    xy = [network.node_xy[nodes]]
+    reach = [nd[nodes]]
+    node_id = [nodes]
+    # Points every spacing_m along streets longer than the spacing, so that long blocks
+    # with few intersections still get candidates.
+    length = network.edge_length_m
+    long_edges = np.flatnonzero((length > spacing_m) & (np.isfinite(nd[network.edge_u])
+                                                         | np.isfinite(nd[network.edge_v])))
+    if long_edges.size:
+        counts = np.floor(length[long_edges] / spacing_m).astype(np.int64)
+        counts[np.isclose(counts * spacing_m, length[long_edges])] -= 1
+        e = np.repeat(long_edges, counts)
+        step = np.concatenate([np.arange(1, c + 1) for c in counts]) * spacing_m
+        d = np.minimum(nd[network.edge_u[e]] + step,
+                       nd[network.edge_v[e]] + length[e] - step)
+        inside = d <= threshold_m
+        pts = shapely.line_interpolate_point(network.edge_geometry[e[inside]], step[inside])
+        xy.append(shapely.get_coordinates(pts))
+        reach.append(d[inside])
+        node_id.append(np.full(int(inside.sum()), -1))
+    all_xy = np.vstack(xy)
+    all_reach = np.concatenate(reach)
+    all_node = np.concatenate(node_id)
+    cell = np.floor(all_xy / spacing_m).astype(np.int64)
+    order = np.lexsort((all_reach, cell[:, 1], cell[:, 0]))
     c_o = cell[order]
     first = np.ones(order.size, dtype=bool)
     first[1:] = np.any(c_o[1:] != c_o[:-1], axis=1)
-    keep = nodes[order[first]]
-    return gpd.GeoDataFrame({"node": keep, "to_demand_m": nd[keep]},
-                            geometry=gpd.points_from_xy(network.node_xy[keep, 0],
-                                                        network.node_xy[keep, 1]),
+    keep = order[first]
+    return gpd.GeoDataFrame({"node": all_node[keep], "to_demand_m": all_reach[keep]},
+                            geometry=gpd.points_from_xy(all_xy[keep, 0], all_xy[keep, 1]),
                             crs=network.crs)
 
 
