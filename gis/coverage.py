@@ -112,6 +112,7 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
                      minutes: float | None = None, metres: float | None = None,
                      profile: str | None = None, snap_max_m: float | None = None,
                      home_snap: Snap | None = None,
+                     thresholds: dict[str, Threshold] | None = None,
                      progress: Progress | None = None) -> CoverageResult:
     """Compute walking distance and time from every home to each category's nearest facility.
 
@@ -136,6 +137,9 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
         Points farther from the network are left out with a reason (default: settings).
     home_snap
         A snap of ``homes`` already made (the homes do not move between runs).
+    thresholds
+        The thresholds of an earlier result, to rerun with exactly the same ones
+        (overrides ``minutes``, ``metres`` and ``categories``).
     progress
         Called with a message per step.
 
@@ -155,11 +159,14 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     if "category" not in facilities:
         msg = "`facilities` has no `category` column; name each facility's service category."
         raise InputError(msg)
-    cats = tuple(categories) if categories is not None else settings.category_ids
-    for cid in cats:
-        settings.category(cid)  # raises for an unknown id
-    thresholds = resolve_thresholds(settings, cats, minutes=minutes, metres=metres,
-                                    profile=profile)
+    if thresholds is not None:
+        cats = tuple(thresholds)
+    else:
+        cats = tuple(categories) if categories is not None else settings.category_ids
+        for cid in cats:
+            settings.category(cid)  # raises for an unknown id
+        thresholds = resolve_thresholds(settings, cats, minutes=minutes, metres=metres,
+                                        profile=profile)
     snap_max = settings.snap_max_m if snap_max_m is None else snap_max_m
     homes = homes[homes["households"] > 0]
     if len(homes) == 0:
@@ -193,7 +200,6 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     fac["attached"] = fsnap.ok
     fac_cat = fac["category"].to_numpy()
 
-    speed = settings.speed(profile)
     columns: dict[str, np.ndarray] = {}
     covered_all = np.ones(len(out), dtype=bool)
     n_covered = np.zeros(len(out), dtype=np.int64)
@@ -206,7 +212,7 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
         dist = network.distances_to(hsnap, node_dist, src)
         cov = np.nan_to_num(dist, nan=np.inf) <= thr.metres
         columns[f"dist_m_{cid}"] = dist
-        columns[f"time_min_{cid}"] = dist / speed
+        columns[f"time_min_{cid}"] = dist / thr.speed_m_per_min
         columns[f"covered_{cid}"] = cov
         covered_all &= cov
         n_covered += cov

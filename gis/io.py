@@ -269,6 +269,23 @@ def write_gpkg_atomic(path: str | Path,
         Layer name to GeoDataFrame (written in WGS-84) or plain DataFrame (an attribute
         table).
     """
+    return _write_gpkg(path, layers, keep_existing=False)
+
+
+def update_gpkg_atomic(path: str | Path,
+                       layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> Path:
+    """Replace or add the given layers in a GeoPackage, keeping its other layers.
+
+    The existing file is copied to a temporary file, the layers are written into the
+    copy, and the copy is renamed over ``path``: the previous version survives any error.
+    """
+    return _write_gpkg(path, layers, keep_existing=True)
+
+
+def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *,
+                keep_existing: bool) -> Path:
+    import shutil
+
     import pyogrio
 
     path = Path(path)
@@ -277,6 +294,8 @@ def write_gpkg_atomic(path: str | Path,
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()
+    if keep_existing and path.exists():
+        shutil.copyfile(path, tmp)
     try:
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame):

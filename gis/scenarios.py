@@ -1,0 +1,384 @@
+"""What-if changes to facilities (add, move, remove) and named scenarios of them.
+
+A change to one facility only alters coverage within one threshold of it, so
+:class:`WhatIf` updates only that part: adding a station at P is one search from P bounded
+by the threshold; removing facility F is one search from F bounded by twice the threshold
+(to find the other facilities that may take over) and one search from those, bounded by
+the threshold, for the homes F used to serve. Nothing is recomputed for the rest of the
+city. A scenario (a named list of changes) is saved in the project GeoPackage atomically
+and reopened exactly; two scenarios are compared by full recomputation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis._errors import InputError
+from gis.coverage import CoverageResult, compute_coverage, zone_summary
+from gis.network import Snap, WalkNetwork
+from gis.settings import WGS84, Settings
+
+Action = Literal["add", "remove", "move"]
+SCENARIO_LAYER = "scenario_changes"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to the facilities of a category.
+
+    Attributes
+    ----------
+    action
+        ``"add"`` a new facility at (x, y); ``"remove"`` facility ``facility``;
+        ``"move"`` facility ``facility`` to (x, y).
+    category
+        The category of the facility.
+    facility
+        Index label of an existing facility (remove, move), in the coverage result.
+    x, y
+        New position in the study area's local CRS (add, move).
+    name
+        A label for the new or moved facility.
+    """
+
+    action: Action
+    category: str
+    facility: object = None
+    x: float = float("nan")
+    y: float = float("nan")
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named set of changes, applied in order."""
+
+    name: str
+    changes: tuple[Change, ...] = field(default_factory=tuple)
+
+    def with_change(self, change: Change) -> Scenario:
+        """Return a copy with ``change`` appended."""
+        return Scenario(self.name, (*self.changes, change))
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What one change did: households newly covered and no longer covered.
+
+    ``gained`` and ``lost`` are index labels of homes; ``by_zone`` gives households
+    gained and lost per zone when zones were given.
+    """
+
+    households_gained: int
+    households_lost: int
+    gained: pd.Index
+    lost: pd.Index
+    by_zone: pd.DataFrame | None = None
+
+    @property
+    def net(self) -> int:
+        """Return households gained minus lost."""
+        return self.households_gained - self.households_lost
+
+
+class WhatIf:
+    """Incremental coverage of one category under a sequence of facility changes.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    result
+        The base coverage result.
+    category
+        The category whose facilities change.
+    settings
+        Settings (snap limit).
+    zones
+        Optional polygons with a ``name`` column (communities or grids) for per-zone
+        deltas.
+    """
+
+    def __init__(self, network: WalkNetwork, result: CoverageResult, category: str,
+                 settings: Settings, *, zones: gpd.GeoDataFrame | None = None) -> None:
+        if category not in result.categories:
+            msg = f"Category `{category}` was not analysed; run coverage for it first."
+            raise InputError(msg)
+        self.network = network
+        self.category = category
+        self.settings = settings
+        self.threshold_m = result.thresholds[category].metres
+        homes = result.homes[result.homes["attached"]]
+        self.homes_index = homes.index
+        self.households = homes["households"].to_numpy(dtype=np.int64)
+        self.home_snap = network.snap(homes, max_m=settings.snap_max_m)
+        dist = homes[f"dist_m_{category}"].to_numpy(dtype=float)
+        # Distances are kept exact up to the threshold; beyond it only "not covered" counts.
+        self.dist = np.where(dist <= self.threshold_m, dist, np.inf)
+        fac = result.facilities[result.facilities["category"] == category]
+        snap = network.snap(fac, max_m=settings.snap_max_m)
+        self.fac_labels: list[object] = list(fac.index)
+        self.fac_edge = list(snap.edge)
+        self.fac_offset = list(snap.offset_m)
+        self.fac_access = list(snap.access_m)
+        self.fac_active = list(snap.ok)
+        self.zone_of: np.ndarray | None = None
+        if zones is not None:
+            cent = gpd.GeoDataFrame(geometry=homes.geometry.centroid.to_numpy(), crs=homes.crs)
+            joined = gpd.sjoin(cent, zones[["name", zones.geometry.name]].to_crs(homes.crs),
+                               predicate="within", how="left")
+            joined = joined[~joined.index.duplicated()]
+            self.zone_of = joined["name"].astype(object).where(joined["name"].notna(),
+                                                               "").to_numpy()
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def covered(self) -> np.ndarray:
+        """Return the covered flag of every attached home in the current state."""
+        return self.dist <= self.threshold_m
+
+    @property
+    def households_covered(self) -> int:
+        """Return households covered in the current state."""
+        return int(self.households[self.covered].sum())
+
+    def _snap_one(self, x: float, y: float) -> Snap:
+        pt = gpd.GeoSeries([shapely.Point(x, y)], crs=self.network.crs)
+        snap = self.network.snap(pt, max_m=self.settings.snap_max_m)
+        if not snap.ok[0]:
+            msg = (f"The point ({x:.0f}, {y:.0f}) lies {snap.access_m[0]:.0f} m from the walking "
+                   f"network (limit {self.settings.snap_max_m:.0f} m); place it by a street.")
+            raise InputError(msg)
+        return snap
+
+    def _facility_snap(self, positions: Sequence[int]) -> Snap:
+        pos = np.asarray(positions, dtype=np.int64)
+        return Snap(pd.Index(pos), np.asarray(self.fac_edge, dtype=np.int64)[pos],
+                    np.asarray(self.fac_offset)[pos], np.asarray(self.fac_access)[pos],
+                    np.zeros(pos.size, dtype=bool))
+
+    def _position(self, label: object) -> int:
+        try:
+            pos = self.fac_labels.index(label)
+        except ValueError:
+            msg = f"No {self.category} facility with id {label!r} in the study area."
+            raise InputError(msg) from None
+        if not self.fac_active[pos]:
+            msg = f"Facility {label!r} was already removed (or is too far from the network)."
+            raise InputError(msg)
+        return pos
+
+    # -- changes ----------------------------------------------------------------------
+
+    def add(self, x: float, y: float, *, name: str = "") -> Delta:
+        """Add a facility at (x, y) in the local CRS; return the change in coverage."""
+        snap = self._snap_one(x, y)
+        before = self.covered
+        nd = self.network.node_distances(snap, limit_m=self.threshold_m)
+        d = self.network.distances_to(self.home_snap, nd, snap)
+        self.dist = np.minimum(self.dist, np.where(d <= self.threshold_m, d, np.inf))
+        self.fac_labels.append(("new", len(self.fac_labels), name))
+        self.fac_edge.append(int(snap.edge[0]))
+        self.fac_offset.append(float(snap.offset_m[0]))
+        self.fac_access.append(float(snap.access_m[0]))
+        self.fac_active.append(True)
+        return self._delta(before)
+
+    def remove(self, facility: object) -> Delta:
+        """Remove a facility (by its index label); return the change in coverage."""
+        pos = self._position(facility)
+        before = self.covered
+        gone = self._facility_snap([pos])
+        t = self.threshold_m
+        # Homes the facility reached within the threshold may lose coverage.
+        nd = self.network.node_distances(gone, limit_m=2 * t)
+        d_gone = self.network.distances_to(self.home_snap, nd, gone)
+        affected = np.flatnonzero(d_gone <= t)
+        self.fac_active[pos] = False
+        others = [i for i, a in enumerate(self.fac_active) if a]
+        # Only facilities within 2 * threshold of the removed one can take those homes.
+        if others:
+            osnap = self._facility_snap(others)
+            reach = self.network.distances_to(osnap, nd, gone)
+            near = [others[i] for i in np.flatnonzero(reach <= 2 * t)]
+        else:
+            near = []
+        new = np.full(affected.size, np.inf)
+        if near and affected.size:
+            nsnap = self._facility_snap(near)
+            nd2 = self.network.node_distances(nsnap, limit_m=t)
+            sub = self.home_snap.subset(affected)
+            new = self.network.distances_to(sub, nd2, nsnap)
+        self.dist[affected] = np.where(new <= t, new, np.inf)
+        return self._delta(before)
+
+    def move(self, facility: object, x: float, y: float) -> Delta:
+        """Move a facility to (x, y); return the combined change in coverage."""
+        before = self.covered
+        self._snap_one(x, y)  # refuse before changing anything
+        self.remove(facility)
+        self.add(x, y, name=str(facility))
+        return self._delta(before)
+
+    def apply(self, change: Change) -> Delta:
+        """Apply a :class:`Change`."""
+        if change.category != self.category:
+            msg = f"The change is for `{change.category}`, this what-if for `{self.category}`."
+            raise InputError(msg)
+        if change.action == "add":
+            return self.add(change.x, change.y, name=change.name)
+        if change.action == "remove":
+            return self.remove(change.facility)
+        if change.action == "move":
+            return self.move(change.facility, change.x, change.y)
+        msg = f"Unknown change {change.action!r}; use add, remove or move."
+        raise InputError(msg)
+
+    def _delta(self, before: np.ndarray) -> Delta:
+        after = self.covered
+        gained = after & ~before
+        lost = before & ~after
+        by_zone = None
+        if self.zone_of is not None:
+            frame = pd.DataFrame({"name": self.zone_of,
+                                  "households_gained": self.households * gained,
+                                  "households_lost": self.households * lost})
+            by_zone = frame.groupby("name", as_index=False).sum()
+            by_zone = by_zone[(by_zone["households_gained"] > 0)
+                              | (by_zone["households_lost"] > 0)].reset_index(drop=True)
+        return Delta(int(self.households[gained].sum()), int(self.households[lost].sum()),
+                     self.homes_index[gained], self.homes_index[lost], by_zone)
+
+
+# -- scenarios: apply, save, reopen, compare -------------------------------------------
+
+
+def apply_scenario(facilities: gpd.GeoDataFrame, scenario: Scenario) -> gpd.GeoDataFrame:
+    """Return the facilities after the scenario's changes (local CRS kept)."""
+    fac = facilities.copy()
+    added = []
+    for ch in scenario.changes:
+        if ch.action in ("remove", "move"):
+            if ch.facility not in fac.index:
+                msg = (f"Scenario {scenario.name!r}: facility {ch.facility!r} is not in the "
+                       "study area (was it removed twice?).")
+                raise InputError(msg)
+            fac = fac.drop(index=ch.facility)
+        if ch.action in ("add", "move"):
+            added.append({"category": ch.category, "name": ch.name or str(ch.facility or ""),
+                          "franchise": False, "geometry": shapely.Point(ch.x, ch.y)})
+    if added:
+        new = gpd.GeoDataFrame(added, crs=facilities.crs)
+        new.index = [f"{scenario.name}:{i}" for i in range(len(new))]
+        fac = gpd.GeoDataFrame(pd.concat([fac, new]), crs=facilities.crs)
+    return fac
+
+
+def scenarios_frame(scenarios: Sequence[Scenario], crs: object) -> gpd.GeoDataFrame:
+    """Return the changes of all scenarios as one layer (in ``crs``, one row a change)."""
+    rows = []
+    for sc in scenarios:
+        for seq, ch in enumerate(sc.changes):
+            rows.append({"scenario": sc.name, "seq": seq, "action": ch.action,
+                         "category": ch.category,
+                         "facility": None if ch.facility is None else str(ch.facility),
+                         "name": ch.name,
+                         "geometry": shapely.Point(ch.x, ch.y) if np.isfinite(ch.x) else None})
+    if not rows:
+        return gpd.GeoDataFrame({"scenario": [], "seq": [], "action": [], "category": [],
+                                 "facility": [], "name": []},
+                                geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+def save_scenarios(path: str | Path, scenarios: Sequence[Scenario], *,
+                   crs: object) -> Path:
+    """Save scenarios into the project GeoPackage (other layers kept), atomically.
+
+    Positions are stored in WGS-84; ``crs`` is the CRS the changes' x, y are in.
+    """
+    from gis.io import update_gpkg_atomic
+
+    frame = scenarios_frame(scenarios, crs)
+    return update_gpkg_atomic(path, {SCENARIO_LAYER: frame})
+
+
+def load_scenarios(path: str | Path, *, crs: object,
+                   facility_index: pd.Index | None = None) -> list[Scenario]:
+    """Reopen the scenarios saved in a project GeoPackage, in the local ``crs``.
+
+    ``facility_index`` restores facility ids to their original type (e.g. integers).
+    """
+    import pyogrio
+
+    path = Path(path)
+    try:
+        layers = [name for name, _ in pyogrio.list_layers(path)]
+    except Exception as err:  # pyogrio DataSourceError for a corrupt file
+        msg = f"{path.name}: cannot be opened as a project GeoPackage ({err}); nothing loaded."
+        raise InputError(msg) from err
+    if SCENARIO_LAYER not in layers:
+        return []
+    frame = gpd.read_file(path, layer=SCENARIO_LAYER)
+    if frame.crs is None:
+        frame = frame.set_crs(WGS84)
+    frame = frame.to_crs(crs)
+    lookup = {str(v): v for v in facility_index} if facility_index is not None else {}
+    out: list[Scenario] = []
+    for name, part in frame.groupby("scenario", sort=False):
+        changes = []
+        for _, row in part.sort_values("seq").iterrows():
+            geom = row.geometry
+            fac = row["facility"]
+            fac = None if fac is None or (isinstance(fac, float) and np.isnan(fac)) else fac
+            changes.append(Change(
+                action=row["action"], category=row["category"],
+                facility=lookup.get(str(fac), fac) if fac is not None else None,
+                x=geom.x if geom is not None and not geom.is_empty else float("nan"),
+                y=geom.y if geom is not None and not geom.is_empty else float("nan"),
+                name=row["name"] or ""))
+        out.append(Scenario(str(name), tuple(changes)))
+    return out
+
+
+def compare_scenarios(network: WalkNetwork, result: CoverageResult, settings: Settings,
+                      a: Scenario, b: Scenario, *,
+                      zones: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """Compare households covered per category (and per zone) under two scenarios.
+
+    Each scenario is recomputed in full with the coverage engine. Returns one row per
+    (zone, category) with ``households_a``, ``households_b`` and ``difference`` (b - a);
+    without zones the zone is ``"all"``.
+    """
+    rows = []
+    for label, sc in (("a", a), ("b", b)):
+        fac = apply_scenario(result.facilities, sc)
+        res = compute_coverage(network, result.homes, fac, settings,
+                               thresholds=result.thresholds, profile=result.profile)
+        hh = res.homes["households"]
+        if zones is not None:
+            table = zone_summary(res, zones)
+            for _, z in table.iterrows():
+                for cid in res.categories:
+                    share = z[f"share_{cid}"] if z["households"] else 0.0
+                    rows.append({"zone": z["name"], "category": cid, "scenario": label,
+                                 "households": round(z["households"] * share)})
+        else:
+            for cid in res.categories:
+                rows.append({"zone": "all", "category": cid, "scenario": label,
+                             "households": int(hh[res.homes[f"covered_{cid}"]].sum())})
+    frame = pd.DataFrame(rows)
+    wide = frame.pivot_table(index=["zone", "category"], columns="scenario",
+                             values="households", aggfunc="sum").reset_index()
+    wide = wide.rename(columns={"a": "households_a", "b": "households_b"})
+    wide["difference"] = wide["households_b"] - wide["households_a"]
+    return wide

@@ -1,0 +1,146 @@
+"""What-if changes equal a full recomputation; scenarios survive save and reopen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+
+from gis._errors import InputError
+from gis.coverage import compute_coverage
+from gis.io import write_gpkg_atomic
+from gis.scenarios import (
+    Change,
+    Scenario,
+    WhatIf,
+    apply_scenario,
+    compare_scenarios,
+    load_scenarios,
+    save_scenarios,
+)
+from gis.study import load_study
+from tests.conftest import points
+
+CAT = "health"
+
+
+@pytest.fixture(scope="module")
+def helsinki(settings):
+    study = load_study(None, settings)
+    result = compute_coverage(study.network, study.homes, study.facilities, settings,
+                              categories=[CAT, "daily_retail"], home_snap=study.home_snap)
+    return study, result
+
+
+def _full(study, result, settings, scenario):
+    fac = apply_scenario(result.facilities, scenario)
+    res = compute_coverage(study.network, result.homes, fac, settings,
+                           thresholds=result.thresholds, home_snap=study.home_snap)
+    return res.homes.loc[res.homes["attached"], f"covered_{CAT}"].to_numpy()
+
+
+def test_adding_a_station_in_a_gap_gains_households_and_loses_none(straight_street, settings):
+    homes = points([(100, 0), (1500, 0), (1900, 0)], households=[10, 20, 30])
+    fac = points([(0, 0)], category=[CAT], name=["a"])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=[CAT])
+    what = WhatIf(straight_street, res, CAT, settings)
+    delta = what.add(1700, 0)
+    assert (delta.households_gained, delta.households_lost) == (50, 0)
+    delta = what.remove(0)
+    assert (delta.households_gained, delta.households_lost) == (0, 10)
+    with pytest.raises(InputError, match="already removed"):
+        what.remove(0)
+    with pytest.raises(InputError, match="from the walking"):
+        what.add(500, 900)
+
+
+def test_move_reports_the_combined_change(straight_street, settings):
+    homes = points([(100, 0), (1500, 0)], households=[10, 20])
+    fac = points([(0, 0)], category=[CAT], name=["a"])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=[CAT])
+    delta = WhatIf(straight_street, res, CAT, settings).move(0, 1400, 0)
+    assert (delta.households_gained, delta.households_lost) == (20, 10)
+
+
+@st.composite
+def change_lists(draw, n_fac, bounds):
+    minx, miny, maxx, maxy = bounds
+    changes = []
+    removed: set[int] = set()
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["add", "remove", "move"]))
+        x = draw(st.floats(minx, maxx))
+        y = draw(st.floats(miny, maxy))
+        if kind == "add":
+            changes.append(("add", None, x, y))
+        else:
+            left = [i for i in range(n_fac) if i not in removed]
+            if not left:
+                continue
+            f = draw(st.sampled_from(left))
+            removed.add(f)
+            changes.append((kind, f, x, y))
+    return changes
+
+
+@hyp_settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                     HealthCheck.too_slow])
+@given(data=st.data())
+def test_incremental_what_if_equals_full_recompute(helsinki, settings, data):
+    study, result = helsinki
+    fac = result.facilities[result.facilities["category"] == CAT]
+    bounds = result.homes.total_bounds
+    changes = data.draw(change_lists(len(fac), bounds))
+    what = WhatIf(study.network, result, CAT, settings)
+    scenario = Scenario("random")
+    for kind, f, x, y in changes:
+        label = fac.index[f] if f is not None else None
+        change = Change(kind, CAT, facility=label, x=x, y=y)
+        try:
+            what.apply(change)
+        except InputError:  # a point far from any street: refused, nothing changed
+            continue
+        scenario = scenario.with_change(change)
+    np.testing.assert_array_equal(what.covered, _full(study, result, settings, scenario))
+
+
+def test_scenarios_round_trip_through_the_project_file(tmp_path, helsinki, settings):
+    study, result = helsinki
+    fac = result.facilities[result.facilities["category"] == CAT]
+    x, y = result.homes.geometry.centroid.iloc[0].coords[0]
+    a = Scenario("方案一", (Change("add", CAT, x=x, y=y, name="新站"),
+                          Change("remove", CAT, facility=fac.index[0])))
+    b = Scenario("plan B", (Change("move", CAT, facility=fac.index[1], x=x + 50, y=y),))
+    path = tmp_path / "project.gpkg"
+    write_gpkg_atomic(path, {"facilities": fac})
+    save_scenarios(path, [a, b], crs=result.homes.crs)
+    back = load_scenarios(path, crs=result.homes.crs, facility_index=fac.index)
+    assert [s.name for s in back] == ["方案一", "plan B"]
+    assert back[0].changes[0].name == "新站"
+    assert back[0].changes[0].x == pytest.approx(x, abs=1e-3)
+    assert back[0].changes[1].facility == fac.index[0]
+    assert back[1].changes[0].action == "move"
+    # Other layers of the project file are kept.
+    import pyogrio
+    assert {n for n, _ in pyogrio.list_layers(path)} == {"facilities", "scenario_changes"}
+
+
+def test_compare_scenarios_shows_the_difference(helsinki, settings):
+    study, result = helsinki
+    fac = result.facilities[result.facilities["category"] == CAT]
+    a = Scenario("base")
+    b = Scenario("none", tuple(Change("remove", CAT, facility=i) for i in fac.index))
+    table = compare_scenarios(study.network, result, settings, a, b).set_index("category")
+    assert table.loc[CAT, "households_a"] > 0
+    assert table.loc[CAT, "difference"] == -table.loc[CAT, "households_a"]
+    assert table.loc["daily_retail", "difference"] == 0
+
+
+def test_corrupt_project_file_gives_a_clear_message(tmp_path):
+    bad = tmp_path / "project.gpkg"
+    bad.write_bytes(b"not a geopackage at all")
+    with pytest.raises(InputError, match="project.gpkg: cannot be opened"):
+        load_scenarios(bad, crs="EPSG:32635")
