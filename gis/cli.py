@@ -1,4 +1,4 @@
-"""Command line: ``python -m gis coverage ...`` writes a coverage GeoPackage and a summary.
+"""Command line: ``python -m gis coverage|gaps|sites ...`` writes a GeoPackage and a summary.
 
 Errors in the user's input print one message naming the file, the problem and the fix,
 and exit with status 2; nothing half-written is left behind.
@@ -12,14 +12,24 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 
 from gis._errors import GisError
-from gis.coverage import area_summary, compute_coverage, service_circles, zone_summary
+from gis.coverage import (
+    FULL_CIRCLE,
+    CoverageResult,
+    area_summary,
+    compute_coverage,
+    service_circles,
+    zone_summary,
+)
 from gis.crs import to_local
-from gis.io import read_zones, write_gpkg_atomic
-from gis.settings import load_settings
-from gis.study import load_study
+from gis.gaps import find_gaps, gap_table
+from gis.io import read_layer, read_zones, write_gpkg_atomic
+from gis.settings import Settings, load_settings
+from gis.siting import plan_sites
+from gis.study import Study, load_study
 
 
 class _Clock:
@@ -35,11 +45,8 @@ class _Clock:
                   flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m gis",
-                                description="Ten-minute life service circle analyses.")
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("coverage", help="walking time from every home to each service")
+def _common(c: argparse.ArgumentParser) -> None:
+    """Add the arguments every command shares: data, threshold, output."""
     c.add_argument("--source", default="default",
                    help="'default' (bundled Helsinki extract), an .osm.pbf / .osm / "
                         ".osm.bz2 file, or a place name (online)")
@@ -50,58 +57,162 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
     c.add_argument("--communities", type=Path, help="community polygons to summarise by")
     c.add_argument("--grids", type=Path, help="grid polygons to summarise by")
-    c.add_argument("--categories", default=None,
-                   help="comma-separated category ids (default: all in data/settings.toml)")
     thr = c.add_mutually_exclusive_group()
     thr.add_argument("--minutes", type=float, help="walk threshold in minutes (default 10)")
     thr.add_argument("--metres", type=float, help="walk threshold in metres")
     c.add_argument("--profile", default=None, help="walking profile: adult, elderly, frail")
     c.add_argument("--snap-max", type=float, default=None,
                    help="leave out points farther than this from the network, metres")
-    c.add_argument("--no-circles", action="store_true",
-                   help="skip the per-facility service circles (the slowest step)")
     c.add_argument("--settings", type=Path, default=None, help="another settings file")
     c.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
     c.add_argument("--quiet", action="store_true", help="no progress messages")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gis",
+                                description="Ten-minute life service circle analyses.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("coverage", help="walking time from every home to each service")
+    _common(c)
+    c.add_argument("--categories", default=None,
+                   help="comma-separated category ids (default: all in data/settings.toml)")
+    c.add_argument("--no-circles", action="store_true",
+                   help="skip the per-facility service circles (the slowest step)")
+    g = sub.add_parser("gaps", help="uncovered households and gap areas of one category")
+    _common(g)
+    g.add_argument("--category", required=True,
+                   help="category id, or full_circle (homes missing any service)")
+    s = sub.add_parser("sites", help="choose new station sites that close most of the gap")
+    _common(s)
+    s.add_argument("--category", required=True, help="category id to site for")
+    s.add_argument("-k", type=int, default=5, help="number of new sites (default 5)")
+    s.add_argument("--candidates", type=Path, help="layer of candidate premises (points)")
+    s.add_argument("--candidates-crs", default=None, help="coordinates of --candidates")
+    s.add_argument("--capacity", type=float, default=None,
+                   help="households one new site can serve (default: unlimited)")
+    s.add_argument("--target-share", type=float, default=None,
+                   help="instead of k: fewest sites reaching this share (0-1) of households")
+    s.add_argument("--time-limit", type=float, default=None,
+                   help="solver time limit in seconds (default from settings)")
     return p
 
 
-def run_coverage(args: argparse.Namespace) -> int:
-    """Run the coverage command; return the exit status."""
-    say = _Clock(args.quiet)
+def _prepare(args: argparse.Namespace, categories: list[str] | None,
+             say: _Clock) -> tuple[Settings, Study, CoverageResult, dict[str, gpd.GeoDataFrame]]:
+    """Load the study, run coverage and read the optional zone layers."""
     settings = load_settings(args.settings)
-    cats = ([c.strip() for c in args.categories.split(",") if c.strip()]
-            if args.categories else None)
     study = load_study(args.source, settings, buildings_path=args.buildings,
                        buildings_crs=args.buildings_crs, facilities_path=args.facilities,
                        facilities_crs=args.facilities_crs, snap_max_m=args.snap_max,
                        progress=say)
     result = compute_coverage(study.network, study.homes, study.facilities, settings,
-                              categories=cats, minutes=args.minutes, metres=args.metres,
+                              categories=categories, minutes=args.minutes, metres=args.metres,
                               profile=args.profile, home_snap=study.home_snap,
                               snap_max_m=study.snap_max_m, progress=say)
-    summary = area_summary(result)
-    layers: dict[str, object] = {
-        "homes": result.homes,
-        "facilities": result.facilities,
-    }
-    if not args.no_circles:
-        circles = service_circles(study.network, result.facilities, result, settings,
-                                  progress=say)
-        layers["service_circles"] = circles
-    layers["summary"] = summary
+    zones = {}
     for kind, zone_path in (("communities", args.communities), ("grids", args.grids)):
         if zone_path is not None:
-            zones = to_local(read_zones(zone_path, kind=kind), study.area.local_crs)
-            table = zone_summary(result, zones)
-            layers[f"{kind}_summary"] = table
-            _print_zones(kind, table)
+            zones[kind] = to_local(read_zones(zone_path, kind=kind), study.area.local_crs)
+    return settings, study, result, zones
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    """Run the coverage command; return the exit status."""
+    say = _Clock(args.quiet)
+    cats = ([c.strip() for c in args.categories.split(",") if c.strip()]
+            if args.categories else None)
+    settings, study, result, zones = _prepare(args, cats, say)
+    summary = area_summary(result)
+    layers: dict[str, object] = {"homes": result.homes, "facilities": result.facilities}
+    if not args.no_circles:
+        layers["service_circles"] = service_circles(study.network, result.facilities, result,
+                                                    settings, progress=say)
+    layers["summary"] = summary
     layers["load_report"] = study.report().astype({"value": "int64"})
     layers["household_rules"] = study.household_report()
+    for kind, gdf in zones.items():
+        table = zone_summary(result, gdf)
+        layers[f"{kind}_summary"] = table
+        _print_table(f"Households and share covered (%) per {kind[:-1]}:", table)
     say(f"writing {args.out}")
     write_gpkg_atomic(args.out, layers)  # type: ignore[arg-type]
     _print_summary(study.name, result.profile, summary, study.report())
     return 0
+
+
+def run_gaps(args: argparse.Namespace) -> int:
+    """Run the gaps command; return the exit status."""
+    say = _Clock(args.quiet)
+    cats = None if args.category == FULL_CIRCLE else [args.category]
+    settings, study, result, zones = _prepare(args, cats, say)
+    say("grouping uncovered homes into gap areas along the streets")
+    gaps = find_gaps(study.network, result, args.category, settings)
+    layers: dict[str, object] = {"gap_areas": gaps.areas, "uncovered_homes": gaps.homes,
+                                 "summary": area_summary(result)}
+    for kind, gdf in zones.items():
+        layers[f"gaps_by_{kind[:-1]}"] = gap_table(gaps, gdf)
+    say(f"writing {args.out}")
+    write_gpkg_atomic(args.out, layers)  # type: ignore[arg-type]
+    print(f"Study area: {study.name}   category: {args.category}")
+    print(f"  uncovered households: {gaps.households_uncovered} in {len(gaps.homes)} homes, "
+          f"{len(gaps.areas)} gap areas")
+    shown = gaps.areas.drop(columns=gaps.areas.geometry.name).head(15)
+    print(shown.round(1).to_string(index=False))
+    for kind, gdf in zones.items():
+        _print_table(f"Uncovered households per {kind[:-1]}:", gap_table(gaps, gdf))
+    return 0
+
+
+def run_sites(args: argparse.Namespace) -> int:
+    """Run the sites command; return the exit status."""
+    say = _Clock(args.quiet)
+    settings, study, result, zones = _prepare(args, [args.category], say)
+    candidates = None
+    if args.candidates is not None:
+        candidates = to_local(read_layer(args.candidates, declared_crs=args.candidates_crs,
+                                         kind="facilities"), study.area.local_crs)
+    named = {kind[:-1]: gdf for kind, gdf in zones.items()}
+    plan = plan_sites(study.network, result, args.category, settings, k=args.k,
+                      candidates=candidates, capacity=args.capacity,
+                      target_share=args.target_share, zones=named,
+                      time_limit_s=args.time_limit, progress=say)
+    sites = plan.sites.copy()
+    circles = gpd.GeoDataFrame(sites.drop(columns=sites.geometry.name),
+                               geometry=plan.circles.to_numpy(), crs=sites.crs)
+    total = int(result.homes.loc[result.homes["attached"], "households"].sum())
+    before_after = pd.DataFrame([{
+        "category": args.category, "households": total,
+        "covered_before": plan.before, "covered_after": plan.after,
+        "newly_covered": plan.newly_covered,
+        "share_before": plan.before / total if total else float("nan"),
+        "share_after": plan.after / total if total else float("nan"),
+        "greedy_objective": plan.greedy.objective, "exact_objective": plan.exact.objective,
+        "method": plan.exact.method, "optimal": plan.exact.optimal,
+        "mip_gap": plan.exact.mip_gap, "solver_seconds": plan.exact.seconds,
+        "solver_message": plan.exact.message}])
+    say(f"writing {args.out}")
+    write_gpkg_atomic(args.out, {"proposed_sites": sites, "site_circles": circles,
+                                 "candidates": plan.candidates, "before_after": before_after})
+    row = before_after.iloc[0]
+    print(f"Study area: {study.name}   category: {args.category}")
+    print(f"  households covered: {plan.before} -> {plan.after} (+{plan.newly_covered}), "
+          f"{row['share_before'] * 100:.1f} % -> {row['share_after'] * 100:.1f} %")
+    print(f"  {len(plan.candidates)} candidates; greedy {plan.greedy.objective:.0f}, "
+          f"{plan.exact.method} {plan.exact.objective:.0f} "
+          f"({'optimal' if plan.exact.optimal else 'not proven optimal'}"
+          f", gap {plan.exact.mip_gap:.3g}, {plan.exact.seconds:.2f} s)")
+    cols = [c for c in ("rank", "gain_households", "community", "grid") if c in sites]
+    print(sites[cols].to_string(index=False))
+    return 0
+
+
+def _print_table(title: str, table: pd.DataFrame) -> None:
+    shown = table.copy()
+    for col in shown.columns:
+        if col.startswith("share_"):
+            shown[col] = (shown[col] * 100).round(1)
+    print(title)
+    print(shown.to_string(index=False))
 
 
 def _print_summary(name: str, profile: str, summary: pd.DataFrame,
@@ -116,22 +227,12 @@ def _print_summary(name: str, profile: str, summary: pd.DataFrame,
     print(table.to_string(index=False))
 
 
-def _print_zones(kind: str, table: pd.DataFrame) -> None:
-    shown = table.copy()
-    for col in shown.columns:
-        if col.startswith("share_"):
-            shown[col] = (shown[col] * 100).round(1)
-    print(f"Households and share covered (%) per {kind[:-1]}:")
-    print(shown.to_string(index=False))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m gis``."""
     args = _parser().parse_args(argv)
+    commands = {"coverage": run_coverage, "gaps": run_gaps, "sites": run_sites}
     try:
-        if args.command == "coverage":
-            return run_coverage(args)
+        return commands[args.command](args)
     except GisError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 1

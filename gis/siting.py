@@ -520,6 +520,10 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
     else:
         require_projected(("candidates", candidates))
         cands = candidates.reset_index(drop=True)
+    if target_share is None and k > len(cands):
+        msg = (f"Asked for {k} new sites but there are only {len(cands)} candidates; lower k "
+               "or add candidate sites.")
+        raise InputError(msg)
     say(f"building the coverage matrix ({len(demand)} homes x {len(cands)} candidates)")
     cover, csnap = coverage_matrix(network, demand, cands, thr, snap_max_m=settings.snap_max_m,
                                    progress=say)
@@ -544,7 +548,7 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
         exact = set_cover(cover, weights, needed=needed, time_limit_s=limit)
         greedy = exact
     else:
-        model = MaxCoverageModel.from_coverage(cover, weights, p=min(k, len(cands)),
+        model = MaxCoverageModel.from_coverage(cover, weights, p=k,
                                                capacity=capacity)
         greedy = model.greedy()
         say(f"greedy: {greedy.objective:.0f} households; solving exactly")

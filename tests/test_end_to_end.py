@@ -179,3 +179,42 @@ def test_cli_summarises_by_community_polygons(tmp_path, capsys):
     assert table["households"].sum() == homes["households"].sum()
     assert table["share_health"].between(0, 1).all()
     assert "西社区" in capsys.readouterr().out
+
+
+def test_cli_gaps_writes_ranked_gap_areas(tmp_path, capsys):
+    out = tmp_path / "gaps.gpkg"
+    assert main(["gaps", "--category", "health", "--quiet",
+                 "--out", str(out)]) == 0
+    areas = gpd.read_file(out, layer="gap_areas")
+    homes = gpd.read_file(out, layer="uncovered_homes")
+    assert areas.crs.to_epsg() == 4326
+    assert areas["households"].is_monotonic_decreasing
+    assert areas["households"].sum() == homes["households"].sum()
+    assert (areas["extra_min"] >= 0).all()
+    assert "uncovered households" in capsys.readouterr().out
+
+
+def test_cli_sites_closes_the_elderly_care_gap_and_checks_itself(tmp_path):
+    out = tmp_path / "sites.gpkg"
+    assert main(["sites", "--category", "elderly_care", "-k", "3", "--quiet",
+                 "--out", str(out)]) == 0
+    sites = gpd.read_file(out, layer="proposed_sites")
+    ba = pyogrio.read_dataframe(out, layer="before_after").iloc[0]
+    assert len(sites) == 3
+    assert sites["gain_households"].is_monotonic_decreasing
+    # The engine's recount equals the solver's objective, and the exact model is at
+    # least as good as greedy.
+    assert ba["newly_covered"] == ba["exact_objective"]
+    assert ba["exact_objective"] >= ba["greedy_objective"]
+    assert bool(ba["optimal"])
+    assert len(gpd.read_file(out, layer="site_circles")) == 3
+
+
+def test_cli_sites_refuses_k_larger_than_the_candidates(tmp_path, capsys):
+    cand = gpd.GeoDataFrame(geometry=gpd.points_from_xy([24.944], [60.170]), crs="EPSG:4326")
+    path = tmp_path / "cand.geojson"
+    cand.to_file(path)
+    status = main(["sites", "--category", "health", "-k", "3", "--candidates", str(path),
+                   "--quiet", "--out", str(tmp_path / "s.gpkg")])
+    assert status == 2
+    assert "only 1 candidates" in capsys.readouterr().err
