@@ -33,6 +33,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/siting.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff
