@@ -16,18 +16,24 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import GisError
 from gis.coverage import CoverageResult, area_summary, category_circle, compute_coverage
-from gis.settings import Settings, load_settings
+from gis.gaps import GapResult, find_gaps
+from gis.scenarios import Change, Delta, Scenario, WhatIf, load_scenarios, save_scenarios
+from gis.settings import WGS84, Settings, load_settings
+from gis.siting import plan_sites
 from gis.study import Study, load_study
 from layers.coverage import coverage_map
+from layers.gaps import gaps_map
 from layers.i18n import LANGS, t
 
 SOURCE = os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
+PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_PROJECT", "projects/project.gpkg"))
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "service-circle-uploads"
 CRS_CHOICES = ("wgs84", "gcj02", "bd09", "cgcs2000")
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip"]
@@ -46,6 +52,13 @@ def init_state(settings: Settings) -> None:
         "facilities_crs": "wgs84",
         "buildings_crs": "wgs84",
         "good_inputs": (SOURCE, None, None, None, None),
+        "view": "coverage",
+        "k": 3,
+        "proposal": None,
+        "changes": [],
+        "last_click": None,
+        "click_adds": False,
+        "scenario_name": "",
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
@@ -125,6 +138,8 @@ def sidebar(settings: Settings) -> tuple:
     sb.radio(t("language", lang), LANGS, key="lang", horizontal=True,
              format_func=lambda v: {"zh": "中文", "en": "English"}[v])
     lang = st.session_state["lang"]
+    sb.radio(t("view", lang), ("coverage", "gaps"), key="view", horizontal=True,
+             format_func=lambda v: t(f"view_{v}", lang))
     sb.caption(f"{t('study_area', lang)}: "
                + (t("default_area", lang) if SOURCE == "default" else SOURCE))
     sb.selectbox(t("category", lang), settings.category_ids, key="category",
@@ -211,6 +226,16 @@ def main() -> None:
         summary = area_summary(result)
         circle = get_circle(study, used, category, result.thresholds[category].metres)
 
+    if st.session_state["view"] == "gaps":
+        gaps_view(study, used, result, settings, lang)
+    else:
+        coverage_view(study, result, summary, circle, settings, lang)
+
+
+def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
+                  circle: object, settings: Settings, lang: str) -> None:
+    """Draw the coverage view: headline numbers, map and tables."""
+    category = st.session_state["category"]
     row = summary.set_index("category")
     cols = st.columns(4)
     cols[0].metric(f"{t('share_covered', lang)} · {settings.category(category).name(lang)}",
@@ -234,5 +259,182 @@ def main() -> None:
     with st.expander(t("household_rules", lang)):
         st.dataframe(study.household_report(), hide_index=True, use_container_width=True)
 
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_gaps(_study: Study, _result: CoverageResult, key: tuple, category: str) -> GapResult:
+    """Return the gaps of ``category``; ``key`` stands in for the study and the result."""
+    return find_gaps(_study.network, _result, category, load_settings())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_site_circles(_study: Study, key: tuple, category: str, threshold_m: float,
+                     sites: tuple) -> gpd.GeoSeries:
+    """Return the service circle of each proposed site (x, y in the local CRS)."""
+    fac = gpd.GeoDataFrame({"category": [category] * len(sites)},
+                           geometry=gpd.points_from_xy([p[0] for p in sites],
+                                                       [p[1] for p in sites]),
+                           crs=_study.area.local_crs)
+    return gpd.GeoSeries([category_circle(_study.network, fac.iloc[[i]], category,
+                                          threshold_m, load_settings())
+                          for i in range(len(fac))], crs=_study.area.local_crs)
+
+
+def _what_if(study: Study, result: CoverageResult, category: str,
+             settings: Settings) -> tuple[WhatIf, Delta | None]:
+    """Replay this category's scenario changes; return the state and the last delta."""
+    what = WhatIf(study.network, result, category, settings)
+    mine = [c for c in st.session_state["changes"] if c["category"] == category]
+    pts = gpd.GeoSeries.from_xy([c["lon"] for c in mine], [c["lat"] for c in mine],
+                                crs=WGS84).to_crs(study.area.local_crs)
+    last = None
+    for ch, p in zip(mine, pts, strict=True):
+        last = what.apply(Change("add", category, x=float(p.x), y=float(p.y),
+                                 name=ch.get("name", "")))
+    return what, last
+
+
+def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Settings,
+              lang: str) -> None:
+    """Draw the gaps and siting view."""
+    category = st.session_state["category"]
+    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()))
+    gaps = get_gaps(study, result, key, category)
+    cat_name = settings.category(category).name(lang)
+    total = int(result.homes.loc[result.homes["attached"], "households"].sum())
+    cols = st.columns(3)
+    cols[0].metric(f"{t('households_uncovered', lang)} · {cat_name}",
+                   f"{gaps.households_uncovered:,}")
+    cols[1].metric(t("homes_uncovered", lang), f"{len(gaps.homes):,}")
+    cols[2].metric(t("gap_areas", lang), f"{len(gaps.areas):,}")
+
+    # Site selection: a k slider and a Run button; the proposal is kept as plain values.
+    c1, c2 = st.columns([3, 1])
+    c1.slider(t("k_sites", lang), 1, 10, key="k")
+    run = c2.button(t("run_sites", lang), key="run_sites", type="primary",
+                    disabled=gaps.households_uncovered == 0)
+    if run:
+        with st.status(t("solving", lang), expanded=True) as status:
+            try:
+                plan = plan_sites(study.network, result, category, settings,
+                                  k=int(st.session_state["k"]), progress=status.write)
+            except GisError as err:
+                status.update(label=str(err), state="error")
+                plan = None
+            else:
+                status.update(label=t("solved", lang), state="complete")
+        if plan is not None:
+            st.session_state["proposal"] = {
+                "category": category, "key": repr(key),
+                "sites": [(float(p.x), float(p.y), int(r), float(g)) for p, r, g in
+                          zip(plan.sites.geometry, plan.sites["rank"],
+                              plan.sites["gain_households"], strict=True)],
+                "before": plan.before, "after": plan.after,
+                "greedy": plan.greedy.objective, "exact": plan.exact.objective,
+                "optimal": plan.exact.optimal, "gap": plan.exact.mip_gap,
+                "seconds": plan.exact.seconds}
+    proposal = st.session_state["proposal"]
+    if proposal is not None and (proposal["category"] != category
+                                 or proposal["key"] != repr(key)):
+        proposal = None
+    sites = circles = None
+    if proposal is not None:
+        pts = proposal["sites"]
+        sites = gpd.GeoDataFrame({"rank": [p[2] for p in pts],
+                                  "gain_households": [p[3] for p in pts]},
+                                 geometry=gpd.points_from_xy([p[0] for p in pts],
+                                                             [p[1] for p in pts]),
+                                 crs=study.area.local_crs)
+        circles = get_site_circles(study, key, category, result.thresholds[category].metres,
+                                   tuple((p[0], p[1]) for p in pts))
+        m1, m2, m3 = st.columns(3)
+        m1.metric(t("covered_before_after", lang),
+                  f"{proposal['before']:,} → {proposal['after']:,}",
+                  f"+{proposal['after'] - proposal['before']:,}")
+        m2.metric(t("greedy_preview", lang), f"{proposal['greedy']:,.0f}")
+        quality = (t("optimal", lang) if proposal["optimal"]
+                   else f"{t('not_optimal', lang)} {proposal['gap']:.2%}")
+        m3.metric(t("exact_result", lang), f"{proposal['exact']:,.0f}",
+                  f"{quality} · {proposal['seconds']:.2f} s", delta_color="off")
+        if st.button(t("accept_proposals", lang), key="accept_proposals"):
+            lonlat = sites.to_crs(WGS84)
+            for (_x, _y, rank, _g), p in zip(pts, lonlat.geometry, strict=True):
+                st.session_state["changes"].append(
+                    {"action": "add", "category": category, "lon": p.x, "lat": p.y,
+                     "name": f"{t('proposed_site', lang)} {rank}"})
+
+    st.toggle(t("click_adds", lang), key="click_adds")
+    what, last = _what_if(study, result, category, settings)
+    added = [(c["lon"], c["lat"]) for c in st.session_state["changes"]
+             if c["category"] == category]
+    bounds = result.homes.to_crs(WGS84).total_bounds
+    fmap = gaps_map(gaps, result.facilities, settings, bounds=bounds, sites=sites,
+                    circles=circles, added=added, lang=lang,
+                    basemap=st.session_state["basemap"])
+    out = st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
+                    returned_objects=["last_clicked"])
+    click = (out or {}).get("last_clicked")
+    if (st.session_state["click_adds"] and click
+            and click != st.session_state["last_click"]):
+        st.session_state["last_click"] = click
+        st.session_state["changes"].append({"action": "add", "category": category,
+                                            "lon": click["lng"], "lat": click["lat"],
+                                            "name": t("added_station", lang)})
+        st.rerun()
+
+    st.subheader(t("scenario", lang))
+    if not added:
+        st.caption(t("no_changes", lang))
+    else:
+        base_cov = int(result.homes.loc[result.homes[f"covered_{category}"],
+                                        "households"].sum())
+        s1, s2 = st.columns(2)
+        if last is not None:
+            s1.metric(t("last_change", lang), f"+{last.households_gained:,}",
+                      f"-{last.households_lost:,}" if last.households_lost else None)
+        s2.metric(t("scenario_effect", lang),
+                  f"{what.households_covered / total * 100:.1f} %" if total else "—",
+                  f"+{what.households_covered - base_cov:,}")
+        st.text_input(t("scenario_name", lang), key="scenario_name",
+                      placeholder=t("scenario_default", lang))
+        b1, b2 = st.columns(2)
+        if b1.button(t("save_scenario", lang), key="save_scenario"):
+            _save_scenario(study, lang)
+        if b2.button(t("clear_scenario", lang), key="clear_scenario"):
+            st.session_state["changes"] = []
+            st.rerun()
+
+    st.subheader(t("gap_table", lang))
+    if len(gaps.areas) == 0:
+        st.success(t("no_gaps", lang))
+    else:
+        table = gaps.areas.drop(columns=gaps.areas.geometry.name).copy()
+        table["extra_min"] = table["extra_min"].round(1)
+        table["nearest_dist_m"] = table["nearest_dist_m"].round(0)
+        st.dataframe(table.rename(columns={
+            "gap_id": t("gap_id", lang), "homes": t("homes", lang),
+            "households": t("households_uncovered", lang),
+            "nearest_facility": t("nearest_facility", lang),
+            "nearest_dist_m": t("nearest_dist", lang),
+            "extra_min": f"{t('extra_walk', lang)} ({t('minutes_unit', lang)})"}),
+            hide_index=True, use_container_width=True)
+
+
+def _save_scenario(study: Study, lang: str) -> None:
+    """Save the scenario's changes into the project GeoPackage (atomic)."""
+    changes = st.session_state["changes"]
+    pts = gpd.GeoSeries.from_xy([c["lon"] for c in changes], [c["lat"] for c in changes],
+                                crs=WGS84).to_crs(study.area.local_crs)
+    name = st.session_state["scenario_name"] or t("scenario_default", lang)
+    scenario = Scenario(name, tuple(Change("add", c["category"], x=float(p.x), y=float(p.y),
+                                           name=c.get("name", ""))
+                                    for c, p in zip(changes, pts, strict=True)))
+    try:
+        kept = ([sc for sc in load_scenarios(PROJECT_PATH, crs=study.area.local_crs)
+                 if sc.name != name] if PROJECT_PATH.exists() else [])
+        path = save_scenarios(PROJECT_PATH, [*kept, scenario], crs=study.area.local_crs)
+    except (GisError, OSError) as err:
+        st.error(str(err))
+    else:
+        st.success(f"{t('saved_to', lang)} {path}")
 
 main()

@@ -17,6 +17,7 @@ from branca.element import MacroElement, Template
 
 from gis.coverage import CoverageResult
 from gis.settings import WGS84, Settings
+from layers.base import LEAFLET_BASE_URL, base_map, for_display
 from layers.i18n import t
 
 #: Walking-time classes in minutes, upper bounds, with their colours (green to red).
@@ -28,9 +29,6 @@ TIME_CLASSES: tuple[tuple[float, str], ...] = (
     (float("inf"), "#d73027"),
 )
 UNREACHABLE_COLOUR = "#9e9e9e"
-#: Where the app serves its own copy of Leaflet (static/vendor/leaflet, Streamlit static
-#: serving), so that maps need no CDN and work offline.
-LEAFLET_BASE_URL = "/app/static/vendor/leaflet"
 CIRCLE_COLOUR = "#3366cc"
 
 #: One marker colour per category (markers are circles, so no icon font is needed offline).
@@ -42,7 +40,6 @@ CATEGORY_COLOURS = {
     "daily_retail": "#1f78b4",
     "household_services": "#33a02c",
 }
-DISPLAY_SIMPLIFY_M = 0.5
 
 
 def time_colour(minutes: float) -> str:
@@ -53,15 +50,6 @@ def time_colour(minutes: float) -> str:
         if minutes <= upper:
             return colour
     return TIME_CLASSES[-1][1]
-
-
-def _for_display(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = gdf.copy()
-    if out.crs is not None and out.crs.is_projected:
-        out = out.set_geometry(out.geometry.simplify(DISPLAY_SIMPLIFY_M))
-    out = out.to_crs(WGS84)
-    return out.set_geometry(shapely.set_precision(np.asarray(out.geometry.values), 1e-6,
-                                                   mode="pointwise"))
 
 
 def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
@@ -82,7 +70,7 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
         mins = homes[f"time_min_{cid}"].to_numpy()
         props[cid] = [f"{m:.1f} {unit}" if np.isfinite(m) else t("unreachable", lang)
                       for m in mins]
-    props = _for_display(props)
+    props = for_display(props)
     fields = ["name", "hh", *cats]
     aliases = [t("name", lang), t("households", lang),
                *(settings.category(c).name(lang) for c in cats)]
@@ -106,7 +94,7 @@ def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Sett
     group = folium.FeatureGroup(name=f"{t('facilities', lang)}: {cat.name(lang)}", show=True)
     if len(fac) == 0:
         return group
-    fac = _for_display(fac)
+    fac = for_display(fac)
     colour = CATEGORY_COLOURS.get(category, "#333333")
     for _, row in fac.iterrows():
         name = row.get("name")
@@ -131,7 +119,7 @@ def circle_layer(circle: shapely.Geometry, crs: object, category_name: str, *,
                                 show=True)
     if circle is None or circle.is_empty:
         return group
-    gdf = _for_display(gpd.GeoDataFrame(geometry=[circle], crs=crs))
+    gdf = for_display(gpd.GeoDataFrame(geometry=[circle], crs=crs))
     folium.GeoJson(
         gdf.to_json(drop_id=True),
         style_function=lambda _f: {"color": CIRCLE_COLOUR, "weight": 1.5,
@@ -174,33 +162,6 @@ def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
     return element
 
 
-def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> int:
-    """Return the largest web-map zoom at which ``bounds`` (w, s, e, n degrees) fit.
-
-    Computed here rather than by Leaflet's fitBounds, which runs while the Streamlit
-    component is still hidden (zero size) and then zooms far out.
-    """
-    west, south, east, north = bounds
-    dlon = max(east - west, 1e-6)
-    merc = np.log(np.tan(np.pi / 4 + np.radians([south, north]) / 2))
-    dy = max(merc[1] - merc[0], 1e-9)
-    z_lon = np.log2(width_px * 360.0 / (256.0 * dlon))
-    z_lat = np.log2(height_px * 2 * np.pi / (256.0 * dy))
-    return int(np.clip(np.floor(min(z_lon, z_lat)), 3, 18))
-
-
-def metric_scale_bar() -> MacroElement:
-    """Return a Leaflet scale bar in metres only (the default also shows feet)."""
-    element = MacroElement()
-    element._template = Template("""
-    {% macro script(this, kwargs) %}
-    L.control.scale({metric: true, imperial: false, position: "bottomright"})
-        .addTo({{ this._parent.get_name() }});
-    {% endmacro %}
-    """)
-    return element
-
-
 def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                  circle: shapely.Geometry | None = None, lang: str = "zh",
                  basemap: str = "osm", leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
@@ -225,17 +186,8 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
         URL folder of leaflet.js and leaflet.css. Only Leaflet is loaded: the map uses no
         jQuery, Bootstrap or icon fonts, so nothing comes from a CDN.
     """
-    bounds = result.homes.to_crs(WGS84).total_bounds
-    centre = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
-    fmap = folium.Map(location=centre, zoom_start=fit_zoom(bounds), tiles=None,
-                      control_scale=False,
-                      prefer_canvas=True)
-    metric_scale_bar().add_to(fmap)
-    fmap.default_js = [("leaflet", f"{leaflet_base}/leaflet.js")]
-    fmap.default_css = [("leaflet_css", f"{leaflet_base}/leaflet.css")]
-    if basemap == "osm":
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
-                         attr=t("osm_attribution", lang)).add_to(fmap)
+    fmap = base_map(result.homes.to_crs(WGS84).total_bounds, lang=lang, basemap=basemap,
+                    leaflet_base=leaflet_base)
     cat_name = settings.category(category).name(lang)
     if circle is not None:
         circle_layer(circle, result.homes.crs, cat_name, lang=lang).add_to(fmap)
@@ -244,9 +196,3 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
     legend(cat_name, lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
-
-
-def map_size_bytes(fmap: folium.Map) -> int:
-    """Return the size of the rendered map HTML, in bytes."""
-    return len(fmap.get_root().render().encode("utf-8"))
-

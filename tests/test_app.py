@@ -74,3 +74,25 @@ def test_every_text_has_chinese_and_english():
         # Chinese entries carry Chinese characters (a few proper names aside).
         if key not in {"basemap_osm"}:
             assert re.search(r"[\u4e00-\u9fff]", entry["zh"]), key
+
+
+def test_gaps_view_runs_site_selection_and_builds_a_scenario(app, tmp_path, monkeypatch):
+    app.radio(key="view").set_value("gaps").run()
+    assert not app.exception
+    app.selectbox(key="category").set_value("elderly_care").run()
+    uncovered = int(app.metric[0].value.replace(",", ""))
+    assert uncovered > 0
+    app.slider(key="k").set_value(2).run()
+    app.button(key="run_sites").click().run()
+    assert not app.exception
+    before_after = app.metric[3].value
+    before, after = (int(v.replace(",", "")) for v in before_after.split(" → "))
+    assert after > before
+    app.button(key="accept_proposals").click().run()
+    assert not app.exception
+    assert len(app.session_state["changes"]) == 2
+    # The what-if replay of the accepted sites gains exactly what the plan promised.
+    effect = [m for m in app.metric if m.label == TEXT["scenario_effect"]["zh"]][0]
+    assert int(effect.delta.lstrip("+").replace(",", "")) == after - before
+    app.button(key="clear_scenario").click().run()
+    assert app.session_state["changes"] == []

@@ -1,0 +1,88 @@
+"""The base of every map: offline Leaflet, base tiles, scale bar, zoom, display geometry."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from branca.element import MacroElement, Template
+
+from gis.settings import WGS84
+from layers.i18n import t
+
+#: Where the app serves its own copy of Leaflet (static/vendor/leaflet, Streamlit static
+#: serving), so that maps need no CDN and work offline.
+LEAFLET_BASE_URL = "/app/static/vendor/leaflet"
+DISPLAY_SIMPLIFY_M = 0.5
+
+
+def for_display(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in WGS-84, simplified to half a metre and rounded to 1e-6 degrees."""
+    out = gdf.copy()
+    if out.crs is not None and out.crs.is_projected:
+        out = out.set_geometry(out.geometry.simplify(DISPLAY_SIMPLIFY_M))
+    out = out.to_crs(WGS84)
+    return out.set_geometry(shapely.set_precision(np.asarray(out.geometry.values), 1e-6,
+                                                   mode="pointwise"))
+
+
+def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> int:
+    """Return the largest web-map zoom at which ``bounds`` (w, s, e, n degrees) fit.
+
+    Computed here rather than by Leaflet's fitBounds, which runs while the Streamlit
+    component is still hidden (zero size) and then zooms far out.
+    """
+    west, south, east, north = bounds
+    dlon = max(east - west, 1e-6)
+    merc = np.log(np.tan(np.pi / 4 + np.radians([south, north]) / 2))
+    dy = max(merc[1] - merc[0], 1e-9)
+    z_lon = np.log2(width_px * 360.0 / (256.0 * dlon))
+    z_lat = np.log2(height_px * 2 * np.pi / (256.0 * dy))
+    return int(np.clip(np.floor(min(z_lon, z_lat)), 3, 18))
+
+
+def metric_scale_bar() -> MacroElement:
+    """Return a Leaflet scale bar in metres only (the default also shows feet)."""
+    element = MacroElement()
+    element._template = Template("""
+    {% macro script(this, kwargs) %}
+    L.control.scale({metric: true, imperial: false, position: "bottomright"})
+        .addTo({{ this._parent.get_name() }});
+    {% endmacro %}
+    """)
+    return element
+
+
+def base_map(bounds: np.ndarray, *, lang: str = "zh", basemap: str = "osm",
+             leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+    """Return an empty map fitted to ``bounds`` (w, s, e, n degrees).
+
+    Parameters
+    ----------
+    bounds
+        The area to show.
+    lang
+        ``"zh"`` or ``"en"``.
+    basemap
+        ``"osm"`` for OpenStreetMap tiles, ``"none"`` for a blank background that works
+        offline.
+    leaflet_base
+        URL folder of leaflet.js and leaflet.css. Only Leaflet is loaded: the maps use no
+        jQuery, Bootstrap or icon fonts, so nothing comes from a CDN.
+    """
+    centre = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
+    fmap = folium.Map(location=centre, zoom_start=fit_zoom(bounds), tiles=None,
+                      control_scale=False, prefer_canvas=True)
+    fmap.default_js = [("leaflet", f"{leaflet_base}/leaflet.js")]
+    fmap.default_css = [("leaflet_css", f"{leaflet_base}/leaflet.css")]
+    metric_scale_bar().add_to(fmap)
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
+                         attr=t("osm_attribution", lang)).add_to(fmap)
+    return fmap
+
+
+def map_size_bytes(fmap: folium.Map) -> int:
+    """Return the size of the rendered map HTML, in bytes."""
+    return len(fmap.get_root().render().encode("utf-8"))

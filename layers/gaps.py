@@ -1,0 +1,153 @@
+"""Folium layers of gaps and siting: gap areas, proposed sites, stations added by hand."""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+import numpy as np
+from branca.element import MacroElement, Template
+
+from gis.gaps import GapResult
+from gis.settings import WGS84, Settings
+from layers.base import LEAFLET_BASE_URL, base_map, for_display
+from layers.coverage import facilities_layer
+from layers.i18n import t
+
+#: Upper bounds of the uncovered-household classes of gap areas, with their colours.
+GAP_CLASSES: tuple[tuple[float, str], ...] = (
+    (50, "#fee5d9"), (150, "#fcae91"), (400, "#fb6a4a"), (1000, "#de2d26"),
+    (float("inf"), "#a50f15"))
+PROPOSED_COLOUR = "#7b3294"
+ADDED_COLOUR = "#008837"
+
+
+def gap_colour(households: float) -> str:
+    """Return the fill colour of a gap area with ``households`` uncovered."""
+    for upper, colour in GAP_CLASSES:
+        if households <= upper:
+            return colour
+    return GAP_CLASSES[-1][1]
+
+
+def gap_areas_layer(gaps: GapResult, *, lang: str = "zh") -> folium.FeatureGroup:
+    """Return the gap areas shaded by uncovered households, with a tooltip each."""
+    group = folium.FeatureGroup(name=t("gap_areas", lang), show=True)
+    if len(gaps.areas) == 0:
+        return group
+    areas = gaps.areas
+    unit = t("minutes_unit", lang)
+    props = gpd.GeoDataFrame({
+        "fill": [gap_colour(h) for h in areas["households"]],
+        "gap": areas["gap_id"].astype(int).to_numpy(),
+        "hh": areas["households"].astype(int).to_numpy(),
+        "homes": areas["homes"].astype(int).to_numpy(),
+        "near": [str(n) if n is not None and n == n else "—"
+                 for n in areas["nearest_facility"]],
+        "extra": [f"{m:.1f} {unit}" if np.isfinite(m) else "—" for m in areas["extra_min"]],
+    }, geometry=areas.geometry.to_numpy(), crs=areas.crs)
+    folium.GeoJson(
+        for_display(props).to_json(drop_id=True),
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#67000d",
+                                  "weight": 1, "fillOpacity": 0.6},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["gap", "hh", "homes", "near", "extra"],
+            aliases=[t("gap_id", lang), t("households_uncovered", lang), t("homes", lang),
+                     t("nearest_facility", lang), t("extra_walk", lang)]),
+    ).add_to(group)
+    return group
+
+
+def _numbered_icon(label: str, colour: str) -> folium.DivIcon:
+    return folium.DivIcon(
+        icon_size=(24, 24), icon_anchor=(12, 12),
+        html=(f'<div style="width:22px;height:22px;border-radius:4px;background:{colour};'
+              'color:#fff;border:2px solid #fff;box-shadow:0 0 3px #000;font:bold 12px/22px '
+              f'sans-serif;text-align:center">{html.escape(label)}</div>'))
+
+
+def proposed_sites_layer(sites: gpd.GeoDataFrame, circles: gpd.GeoSeries | None, *,
+                         lang: str = "zh") -> folium.FeatureGroup:
+    """Return proposed sites as numbered squares with their gains, and their circles."""
+    group = folium.FeatureGroup(name=t("proposed_sites", lang), show=True)
+    if len(sites) == 0:
+        return group
+    if circles is not None and len(circles):
+        shapes = for_display(gpd.GeoDataFrame(geometry=circles.to_numpy(), crs=circles.crs))
+        folium.GeoJson(shapes.to_json(drop_id=True), interactive=False,
+                       style_function=lambda _f: {"color": PROPOSED_COLOUR, "weight": 2,
+                                                  "dashArray": "6 4", "fillOpacity": 0.05,
+                                                  "fillColor": PROPOSED_COLOUR}).add_to(group)
+    pts = sites.to_crs(WGS84)
+    for _, row in pts.iterrows():
+        tip = (f"<b>{html.escape(t('proposed_site', lang))} {int(row['rank'])}</b><br>"
+               f"{html.escape(t('gain', lang))}: {int(row['gain_households'])}")
+        for label in ("community", "grid"):
+            if label in pts and isinstance(row.get(label), str):
+                tip += f"<br>{html.escape(t(label, lang))}: {html.escape(row[label])}"
+        folium.Marker((row.geometry.y, row.geometry.x), tooltip=tip,
+                      icon=_numbered_icon(str(int(row["rank"])), PROPOSED_COLOUR)).add_to(group)
+    return group
+
+
+def added_stations_layer(points_wgs84: list[tuple[float, float]], *,
+                         lang: str = "zh") -> folium.FeatureGroup:
+    """Return stations added by hand in the current scenario, as green '+' squares."""
+    group = folium.FeatureGroup(name=t("added_stations", lang), show=True)
+    for lon, lat in points_wgs84:
+        folium.Marker((lat, lon), tooltip=t("added_station", lang),
+                      icon=_numbered_icon("+", ADDED_COLOUR)).add_to(group)
+    return group
+
+
+def gaps_legend(*, lang: str = "zh") -> MacroElement:
+    """Return a legend of gap-area classes and site markers."""
+    rows = []
+    lower = 0.0
+    for upper, colour in GAP_CLASSES:
+        label = f"{lower:.0f}–{upper:.0f}" if np.isfinite(upper) else f"&gt; {lower:.0f}"
+        rows.append(f'<div><span style="background:{colour}"></span>{label}</div>')
+        lower = upper
+    rows.append(f'<div><span style="background:{PROPOSED_COLOUR}"></span>'
+                f'{html.escape(t("proposed_sites", lang))}</div>')
+    rows.append(f'<div><span style="background:{ADDED_COLOUR}"></span>'
+                f'{html.escape(t("added_stations", lang))}</div>')
+    title = html.escape(t("legend_gaps", lang))
+    element = MacroElement()
+    element._template = Template("""
+    {% macro html(this, kwargs) %}
+    <div class="sc-legend" style="position:absolute; z-index:9999; bottom:24px; left:12px;
+         background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
+         font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',sans-serif;
+         box-shadow:0 1px 4px rgba(0,0,0,.3)">
+      <b>""" + title + "</b>" + "".join(rows) + """
+    </div>
+    <style>.sc-legend span{display:inline-block;width:14px;height:10px;margin-right:6px;
+      border:1px solid #666}</style>
+    {% endmacro %}
+    """)
+    return element
+
+
+def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, *,
+             bounds: np.ndarray, sites: gpd.GeoDataFrame | None = None,
+             circles: gpd.GeoSeries | None = None,
+             added: list[tuple[float, float]] | None = None, lang: str = "zh",
+             basemap: str = "osm", leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+    """Return the gaps map: gap areas, existing facilities, proposals, added stations.
+
+    ``bounds`` (w, s, e, n degrees) frames the map; ``added`` are (lon, lat) points.
+    """
+    fmap = base_map(bounds, lang=lang, basemap=basemap, leaflet_base=leaflet_base)
+    gap_areas_layer(gaps, lang=lang).add_to(fmap)
+    if gaps.category in settings.category_ids:
+        facilities_layer(facilities, gaps.category, settings, lang=lang).add_to(fmap)
+    if sites is not None:
+        proposed_sites_layer(sites, circles, lang=lang).add_to(fmap)
+    if added:
+        added_stations_layer(added, lang=lang).add_to(fmap)
+    gaps_legend(lang=lang).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
