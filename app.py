@@ -24,7 +24,15 @@ from streamlit_folium import st_folium
 from gis import GisError
 from gis.coverage import CoverageResult, area_summary, category_circle, compute_coverage
 from gis.gaps import GapResult, find_gaps
-from gis.scenarios import Change, Delta, Scenario, WhatIf, load_scenarios, save_scenarios
+from gis.scenarios import (
+    Change,
+    Delta,
+    Scenario,
+    WhatIf,
+    compare_scenarios,
+    load_scenarios,
+    save_scenarios,
+)
 from gis.settings import WGS84, Settings, load_settings
 from gis.siting import plan_sites
 from gis.study import Study, load_study
@@ -403,6 +411,8 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
             st.session_state["changes"] = []
             st.rerun()
 
+    compare_block(study, result, settings, lang)
+
     st.subheader(t("gap_table", lang))
     if len(gaps.areas) == 0:
         st.success(t("no_gaps", lang))
@@ -416,6 +426,37 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
             "nearest_facility": t("nearest_facility", lang),
             "nearest_dist_m": t("nearest_dist", lang),
             "extra_min": f"{t('extra_walk', lang)} ({t('minutes_unit', lang)})"}),
+            hide_index=True, use_container_width=True)
+
+
+def compare_block(study: Study, result: CoverageResult, settings: Settings,
+                  lang: str) -> None:
+    """Compare two saved scenarios (or the current state) side by side."""
+    if not PROJECT_PATH.exists():
+        return
+    try:
+        saved = load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
+                               facility_index=result.facilities.index)
+    except GisError as err:
+        st.error(str(err))
+        return
+    if not saved:
+        return
+    options = {t("scenario_current", lang): Scenario(t("scenario_current", lang))}
+    options.update({sc.name: sc for sc in saved})
+    with st.expander(t("compare_scenarios", lang)):
+        c1, c2 = st.columns(2)
+        a = c1.selectbox("A", list(options), key="compare_a")
+        b = c2.selectbox("B", list(options), index=len(options) - 1, key="compare_b")
+        table = compare_scenarios(study.network, result, settings, options[a], options[b])
+        table["category"] = [settings.category(c).name(lang) for c in table["category"]]
+        table = table.drop(columns="zone").rename(columns={
+            "category": t("col_category", lang), "households_a": f"A · {a}",
+            "households_b": f"B · {b}", "difference": t("difference", lang)})
+        diff_col = t("difference", lang)
+        st.dataframe(table.style.map(
+            lambda v: "background-color:#c7e9c0" if v > 0 else
+            "background-color:#fcbba1" if v < 0 else "", subset=[diff_col]),
             hide_index=True, use_container_width=True)
 
 

@@ -96,3 +96,22 @@ def test_gaps_view_runs_site_selection_and_builds_a_scenario(app, tmp_path, monk
     assert int(effect.delta.lstrip("+").replace(",", "")) == after - before
     app.button(key="clear_scenario").click().run()
     assert app.session_state["changes"] == []
+
+
+def test_saved_scenario_can_be_compared_with_the_current_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVICE_CIRCLE_PROJECT", str(tmp_path / "project.gpkg"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="view").set_value("gaps").run()
+    at.selectbox(key="category").set_value("health").run()
+    at.button(key="run_sites").click().run()
+    at.button(key="accept_proposals").click().run()
+    at.text_input(key="scenario_name").set_value("三站方案").run()
+    at.button(key="save_scenario").click().run()
+    assert not at.exception
+    assert (tmp_path / "project.gpkg").exists()
+    assert any("project.gpkg" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert list(table.columns)[1:3] == ["A · 现状", "B · 三站方案"]
+    health = table[table.iloc[:, 0] == "医疗卫生"].iloc[0]
+    assert health.iloc[3] > 0

@@ -185,3 +185,14 @@ def test_plan_sites_is_confirmed_by_the_engine(river_town, settings):
     assert plan.exact.objective == 40
     assert plan.newly_covered == plan.exact.objective
     assert len(plan.circles) == 1 and plan.circles.iloc[0].area > 0
+
+
+def test_solver_time_out_returns_the_best_found_and_says_so():
+    rng = np.random.default_rng(3)
+    cover = sp.csr_matrix(rng.random((400, 300)) < 0.05)
+    w = rng.integers(1, 100, 400).astype(float)
+    res = MaxCoverageModel.from_coverage(cover, w, p=8).solve(time_limit_s=1e-6)
+    greedy = MaxCoverageModel.from_coverage(cover, w, p=8).greedy()
+    assert not res.optimal
+    assert res.objective >= greedy.objective
+    assert res.message
