@@ -73,6 +73,19 @@ class HouseholdRules:
 
 
 @dataclass(frozen=True)
+class GridRules:
+    """Grid and community sizes and how street blocks are cut; see data/settings.toml."""
+
+    target_households: int = 300
+    min_households: int = 200
+    max_households: int = 500
+    community_target_households: int = 3000
+    block_highways: frozenset[str] = frozenset()
+    min_block_m2: float = 200.0
+    compactness_weight: float = 0.05
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every configurable value, as read from the settings file."""
 
@@ -89,6 +102,7 @@ class Settings:
     gap_area_buffer_m: float = 30.0
     candidate_spacing_m: float = 100.0
     solver_time_limit_s: float = 30.0
+    grids: GridRules = field(default_factory=GridRules)
     source_path: str = field(default="")
 
     def category(self, category_id: str) -> Category:
@@ -169,6 +183,7 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
     net = _get(raw, "network", dict, "")
     gaps = _get(raw, "gaps", dict, "")
     siting = _get(raw, "siting", dict, "")
+    gr = _get(raw, "grids", dict, "")
     hh = _get(raw, "households", dict, "")
     cats_raw = _get(raw, "categories", list, "")
     categories = tuple(_parse_category(c, i) for i, c in enumerate(cats_raw))
@@ -208,6 +223,16 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
         gap_area_buffer_m=float(_get(gaps, "area_buffer_m", (int, float), "gaps")),
         candidate_spacing_m=float(_get(siting, "candidate_spacing_m", (int, float), "siting")),
         solver_time_limit_s=float(_get(siting, "time_limit_s", (int, float), "siting")),
+        grids=GridRules(
+            target_households=int(_get(gr, "target_households", int, "grids")),
+            min_households=int(_get(gr, "min_households", int, "grids")),
+            max_households=int(_get(gr, "max_households", int, "grids")),
+            community_target_households=int(
+                _get(gr, "community_target_households", int, "grids")),
+            block_highways=frozenset(_get(gr, "block_highways", list, "grids")),
+            min_block_m2=float(_get(gr, "min_block_m2", (int, float), "grids")),
+            compactness_weight=float(_get(gr, "compactness_weight", (int, float), "grids")),
+        ),
         source_path=source_path,
     )
 

@@ -50,6 +50,9 @@ class Study:
         Facilities with ``category``, local CRS.
     landuse
         Landuse polygons, local CRS.
+    streets
+        The walkable street lines with their ``highway`` type, local CRS (street blocks
+        are cut from them).
     """
 
     name: str
@@ -62,6 +65,7 @@ class Study:
     facilities: gpd.GeoDataFrame
     landuse: gpd.GeoDataFrame
     snap_max_m: float
+    streets: gpd.GeoDataFrame | None = None
 
     def report(self) -> pd.DataFrame:
         """Return what was loaded and what was left out, as (item, value) rows."""
@@ -156,4 +160,5 @@ def load_study(source: str | Path | None, settings: Settings, *,
     return Study(name=osm.name, source=osm.source,
                  area=StudyArea(boundary=osm.bounds, local_crs=local_crs, name=osm.name),
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
-                 facilities=fac_local, landuse=landuse, snap_max_m=snap_max)
+                 facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
+                 streets=streets)

@@ -1,0 +1,670 @@
+"""Street blocks, and balanced, compact community and grid partitions of them.
+
+Blocks are the faces enclosed by the streets (the study area's edge closes the outer
+ones). Every residential building belongs to exactly one block (by its centroid), so
+community and grid boundaries run along streets. A block with more households than a
+grid may hold is split by its buildings (k-means groups of building centroids, each
+part the union of its buildings' Voronoi cells inside the block).
+
+Partition (:func:`partition_blocks`): contiguous regions of a target size.
+
+1. Seeds: weighted k-means of block centroids (weight: households), one block per centre.
+2. Growth: the region with the fewest households takes its nearest unassigned neighbour
+   block, until every reachable block is assigned; regions stay contiguous by
+   construction.
+3. Refinement: boundary blocks move to a neighbouring region when that lowers the
+   objective (squared relative deviation from the target, a steep penalty outside the
+   allowed range, plus ``compactness_weight`` x normalised moment of inertia) and the
+   donor stays contiguous.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from gis._errors import EmptyInputError, InputError
+from gis.crs import require_projected
+from gis.settings import GridRules
+
+#: Two blocks are neighbours when their boundaries share at least this length, metres.
+SHARED_EDGE_MIN_M = 1.0
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Street blocks of a study area (local CRS) and their adjacency.
+
+    Attributes
+    ----------
+    gdf
+        One row per block: ``block_id`` (str), ``households``, ``buildings``,
+        ``area_m2``, ``split_from`` (the block a part was cut from, or ""), geometry.
+    adjacency
+        Symmetric boolean matrix in ``gdf`` order: True where two blocks share a street
+        side.
+    home_block
+        Block id of every residential building, indexed like the homes.
+    notes
+        What was done beyond plain polygonising (splits, homes outside every block).
+    """
+
+    gdf: gpd.GeoDataFrame
+    adjacency: sp.csr_matrix
+    home_block: pd.Series
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Return the block ids in order."""
+        return self.gdf["block_id"].to_numpy()
+
+    def neighbours(self, i: int) -> np.ndarray:
+        """Return the positions of the blocks adjacent to block position ``i``."""
+        a = self.adjacency
+        return a.indices[a.indptr[i]:a.indptr[i + 1]]
+
+
+def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridRules, *,
+                area: shapely.Geometry | None = None) -> Blocks:
+    """Cut street blocks and assign every home to one.
+
+    Parameters
+    ----------
+    streets
+        Street lines in a metric CRS with a ``highway`` column (all lines are used when
+        it is missing).
+    homes
+        Residential buildings with ``households``, same CRS.
+    rules
+        Grid rules: which highways bound blocks, the sliver size, the grid maximum.
+    area
+        The study area polygon (default: convex hull of streets and homes, 20 m wider).
+
+    Returns
+    -------
+    Blocks
+    """
+    require_projected(("streets", streets), ("homes", homes))
+    lines = streets
+    if "highway" in streets and rules.block_highways:
+        lines = streets[streets["highway"].isin(rules.block_highways)]
+    if len(lines) == 0:
+        msg = ("The study area has no streets of the kinds that bound blocks "
+               f"({', '.join(sorted(rules.block_highways))}); no street blocks can be made.")
+        raise EmptyInputError(msg)
+    if area is None:
+        coords = np.vstack([shapely.get_coordinates(np.asarray(lines.geometry.values)),
+                            shapely.get_coordinates(np.asarray(homes.geometry.values))])
+        area = shapely.convex_hull(shapely.multipoints(coords)).buffer(20.0)
+    edge = shapely.get_exterior_ring(area) if area.geom_type == "Polygon" else area.boundary
+    noded = shapely.node(shapely.union_all([*np.asarray(lines.geometry.values), edge]))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = shapely.intersection(faces, area)
+    faces = faces[shapely.get_type_id(faces) == 3]  # polygons only
+    faces = faces[shapely.area(faces) >= rules.min_block_m2]
+    if faces.size == 0:
+        msg = ("The streets enclose no street blocks (no closed faces larger than "
+               f"{rules.min_block_m2:.0f} m2); load an area with a connected street grid.")
+        raise EmptyInputError(msg)
+    blocks = gpd.GeoDataFrame({"block_id": [f"B{i + 1}" for i in range(faces.size)]},
+                              geometry=faces, crs=streets.crs)
+    notes: list[str] = []
+    home_block = _assign_homes(blocks, homes, notes)
+    blocks, home_block = _split_large(blocks, homes, home_block, rules, notes)
+    hh = homes["households"].groupby(home_block).sum()
+    n_b = homes["households"].groupby(home_block).size()
+    blocks["households"] = blocks["block_id"].map(hh).fillna(0).astype(np.int64).to_numpy()
+    blocks["buildings"] = blocks["block_id"].map(n_b).fillna(0).astype(np.int64).to_numpy()
+    blocks["area_m2"] = blocks.geometry.area.to_numpy()
+    return Blocks(blocks, block_adjacency(blocks), home_block, tuple(notes))
+
+
+def _assign_homes(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame,
+                  notes: list[str]) -> pd.Series:
+    cent = gpd.GeoDataFrame(geometry=homes.geometry.centroid.to_numpy(), index=homes.index,
+                            crs=homes.crs)
+    joined = gpd.sjoin(cent, blocks[["block_id", "geometry"]], predicate="within", how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out = joined["block_id"]
+    missing = out.isna()
+    if missing.any():
+        near = gpd.sjoin_nearest(cent[missing.to_numpy()], blocks[["block_id", "geometry"]])
+        near = near[~near.index.duplicated(keep="first")]
+        out.loc[near.index] = near["block_id"]
+        notes.append(f"{int(missing.sum())} homes whose centroid lies on a street or outside "
+                     "every block were given to the nearest block")
+    return out.astype(str)
+
+
+def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: pd.Series,
+                 rules: GridRules, notes: list[str]) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Split blocks holding more than a grid's maximum into parts by their buildings."""
+    hh = homes["households"].groupby(home_block).sum()
+    big = hh[hh > rules.max_households]
+    blocks = blocks.assign(split_from="")
+    if big.empty:
+        return blocks, home_block
+    rows = [blocks[~blocks["block_id"].isin(big.index)]]
+    home_block = home_block.copy()
+    for bid, total in big.items():
+        block = blocks.loc[blocks["block_id"] == bid].iloc[0]
+        mine = homes.loc[home_block.index[home_block == bid]]
+        parts = int(np.ceil(total / rules.target_households))
+        if len(mine) < 2:
+            notes.append(f"block {bid} ({int(total)} households) is one building and cannot "
+                         "be split; its grid will exceed the maximum")
+            rows.append(blocks[blocks["block_id"] == bid])
+            continue
+        parts = min(parts, len(mine))
+        xy = np.column_stack([mine.geometry.centroid.x, mine.geometry.centroid.y])
+        labels = _balanced_parts(xy, mine["households"].to_numpy(dtype=float), parts)
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy),
+                                                           extend_to=block.geometry))
+        cell_label = np.full(cells.size, -1)
+        tree = shapely.STRtree(cells)
+        hit = tree.query(shapely.points(xy), predicate="within")
+        cell_label[hit[1]] = labels[hit[0]]
+        pieces = []
+        for k in range(parts):
+            geom = shapely.intersection(shapely.union_all(cells[cell_label == k]),
+                                        block.geometry)
+            if not geom.is_empty:
+                pieces.append((k, geom))
+        for k, geom in pieces:
+            pid = f"{bid}-{k + 1}"
+            rows.append(gpd.GeoDataFrame({"block_id": [pid], "split_from": [bid]},
+                                         geometry=[geom], crs=blocks.crs))
+            home_block.loc[mine.index[labels == k]] = pid
+        sizes = ", ".join(str(int(mine["households"].to_numpy()[labels == k].sum()))
+                          for k, _g in pieces)
+        notes.append(f"block {bid} ({int(total)} households) was split into {len(pieces)} "
+                     f"parts of {sizes} households: its buildings were cut into groups of "
+                     "equal households along the block's longer axis, each part the Voronoi "
+                     "cells of its buildings' centroids inside the block")
+    out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=blocks.crs)
+    return out, home_block
+
+
+def block_adjacency(blocks: gpd.GeoDataFrame) -> sp.csr_matrix:
+    """Return the matrix of blocks that share a boundary of at least 1 m."""
+    geoms = np.asarray(blocks.geometry.values)
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
+                                                 shapely.boundary(geoms[j])))
+    ok = shared >= SHARED_EDGE_MIN_M
+    i, j = i[ok], j[ok]
+    n = geoms.size
+    return sp.csr_matrix((np.ones(2 * i.size, dtype=bool),
+                          (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
+
+
+def _balanced_parts(xy: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
+    """Return labels cutting points into ``parts`` groups of near-equal weight.
+
+    Recursive bisection along the longer axis of each group (weighted median cuts).
+    """
+    labels = np.zeros(xy.shape[0], dtype=np.int64)
+
+    def cut(idx: np.ndarray, k: int, first: int) -> None:
+        if k <= 1 or idx.size <= 1:
+            labels[idx] = first
+            return
+        pts = xy[idx]
+        axis = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
+        order = idx[np.argsort(pts[:, axis], kind="stable")]
+        k1 = k // 2
+        cum = np.cumsum(w[order])
+        goal = cum[-1] * k1 / k
+        pos = int(np.searchsorted(cum, goal))
+        if pos + 1 < cum.size and abs(cum[pos] - goal) > abs(cum[pos - 1] - goal if pos else 1e18):
+            pos -= 1
+        pos = int(np.clip(pos + 1, 1, order.size - 1))
+        cut(order[:pos], k1, first)
+        cut(order[pos:], k - k1, first + k1)
+
+    cut(np.arange(xy.shape[0]), parts, 0)
+    return labels
+
+
+def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0,
+            iters: int = 25) -> np.ndarray:
+    """Return weighted k-means labels (k-means++ start, fixed seed: reproducible)."""
+    rng = np.random.default_rng(seed)
+    w = np.maximum(w, 1e-6)
+    n = xy.shape[0]
+    centres = [xy[rng.choice(n, p=w / w.sum())]]
+    for _ in range(1, k):
+        d2 = np.min([((xy - c) ** 2).sum(axis=1) for c in centres], axis=0) * w
+        if d2.sum() <= 0:
+            centres.append(xy[rng.integers(n)])
+        else:
+            centres.append(xy[rng.choice(n, p=d2 / d2.sum())])
+    c = np.array(centres)
+    labels = np.zeros(n, dtype=np.int64)
+    for _ in range(iters):
+        d = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
+        labels = np.argmin(d, axis=1)
+        new = np.array([np.average(xy[labels == j], axis=0, weights=w[labels == j])
+                        if (labels == j).any() else c[j] for j in range(k)])
+        if np.allclose(new, c):
+            break
+        c = new
+    return labels
+
+
+# -- partition ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionProblem:
+    """Blocks as a graph with weights, for partitioning."""
+
+    adjacency: sp.csr_matrix
+    households: np.ndarray
+    xy: np.ndarray
+    area: np.ndarray
+
+    def neighbours(self, i: int) -> np.ndarray:
+        """Return the neighbours of node ``i``."""
+        a = self.adjacency
+        return a.indices[a.indptr[i]:a.indptr[i + 1]]
+
+
+def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float,
+                     lower: float, upper: float, compactness_weight: float = 0.05,
+                     seed: int = 0, max_sweeps: int = 60) -> np.ndarray:
+    """Partition the nodes into about ``n_regions`` contiguous regions of ``target`` size.
+
+    Refinement may empty a region when merging it into a neighbour brings both inside
+    ``[lower, upper]``; labels are then renumbered, so fewer regions can come back.
+    Nodes of a connected piece with no households get label -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Region label per node (0 .. n_regions-1, or -1).
+    """
+    n = problem.households.size
+    labels = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return labels
+    _n_comp, comp = connected_components(problem.adjacency, directed=False)
+    hh = problem.households.astype(float)
+    comp_hh = np.bincount(comp, weights=hh)
+    populated = np.flatnonzero(comp_hh > 0)
+    # Regions per connected piece, in proportion to households, at least one each.
+    share = comp_hh[populated] / comp_hh[populated].sum() * n_regions
+    alloc = np.maximum(1, np.floor(share)).astype(int)
+    while alloc.sum() < n_regions:
+        alloc[np.argmax(share - alloc)] += 1
+    next_label = 0
+    for c, k in zip(populated, alloc, strict=True):
+        nodes = np.flatnonzero(comp == c)
+        sub = _grow(problem, nodes, int(k), target=target, seed=seed)
+        sub = _refine(problem, nodes, sub, int(k), target=target, lower=lower, upper=upper,
+                      compactness_weight=compactness_weight, max_sweeps=max_sweeps)
+        used = np.unique(sub[sub >= 0])
+        renum = np.full(int(k), -1, dtype=np.int64)
+        renum[used] = np.arange(used.size) + next_label
+        labels[nodes] = np.where(sub >= 0, renum[np.maximum(sub, 0)], -1)
+        next_label += int(used.size)
+    return labels
+
+
+def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float,
+          seed: int) -> np.ndarray:
+    """Seed k regions and grow them, the smallest first, by nearest neighbour blocks."""
+    local = {int(v): i for i, v in enumerate(nodes)}
+    xy = problem.xy[nodes]
+    hh = problem.households[nodes].astype(float)
+    labels = np.full(nodes.size, -1, dtype=np.int64)
+    if k == 1:
+        labels[:] = 0
+        return labels
+    centres_lab = _kmeans(xy, hh + 1e-3, k, seed=seed)
+    seeds = []
+    for j in range(k):
+        members = np.flatnonzero(centres_lab == j)
+        if members.size == 0:
+            continue
+        cen = np.average(xy[members], axis=0, weights=hh[members] + 1e-3)
+        order = members[np.argsort(((xy[members] - cen) ** 2).sum(axis=1))]
+        pick = next((m for m in order if labels[m] < 0), None)
+        if pick is not None:
+            labels[pick] = len(seeds)
+            seeds.append(pick)
+    k_eff = len(seeds)
+    size = np.array([hh[s] for s in seeds])
+    sum_xy = np.array([xy[s] * (hh[s] + 1.0) for s in seeds])
+    weight = np.array([hh[s] + 1.0 for s in seeds])
+    frontier: list[list[tuple[float, int]]] = [[] for _ in range(k_eff)]
+
+    def push(r: int, i: int) -> None:
+        cen = sum_xy[r] / weight[r]
+        for nb in problem.neighbours(int(nodes[i])):
+            j = local.get(int(nb))
+            if j is not None and labels[j] < 0:
+                heapq.heappush(frontier[r], (float(((xy[j] - cen) ** 2).sum()), j))
+
+    for r, s in enumerate(seeds):
+        push(r, s)
+    active = set(range(k_eff))
+    while active:
+        r = min(active, key=lambda q: size[q])
+        while frontier[r] and labels[frontier[r][0][1]] >= 0:
+            heapq.heappop(frontier[r])
+        if not frontier[r]:
+            active.discard(r)
+            continue
+        _d, j = heapq.heappop(frontier[r])
+        labels[j] = r
+        size[r] += hh[j]
+        sum_xy[r] += xy[j] * (hh[j] + 1.0)
+        weight[r] += hh[j] + 1.0
+        push(r, j)
+    return labels
+
+
+def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k: int, *,
+            target: float, lower: float, upper: float, compactness_weight: float,
+            max_sweeps: int) -> np.ndarray:
+    """Move boundary blocks between regions while the objective falls."""
+    local = {int(v): i for i, v in enumerate(nodes)}
+    xy = problem.xy[nodes]
+    hh = problem.households[nodes].astype(float)
+    area = problem.area[nodes].astype(float)
+    nbrs = [np.array([local[int(v)] for v in problem.neighbours(int(u)) if int(v) in local],
+                     dtype=np.int64) for u in nodes]
+    k_eff = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    size = np.bincount(labels[labels >= 0], weights=hh[labels >= 0], minlength=k_eff)
+    a_sum = np.bincount(labels[labels >= 0], weights=area[labels >= 0], minlength=k_eff)
+    m_xy = np.zeros((k_eff, 2))
+    m_xx = np.zeros(k_eff)
+    for r in range(k_eff):
+        sel = labels == r
+        m_xy[r] = (xy[sel] * area[sel, None]).sum(axis=0)
+        m_xx[r] = (area[sel] * (xy[sel] ** 2).sum(axis=1)).sum()
+
+    def balance(s: float) -> float:
+        dev = (s - target) / target
+        out = max(0.0, lower - s) + max(0.0, s - upper)
+        return dev * dev + 10.0 * (out / target) ** 2
+
+    def inertia(a: float, mxy: np.ndarray, mxx: float) -> float:
+        if a <= 0:
+            return 0.0
+        second = mxx - (mxy ** 2).sum() / a  # moment about the region's centroid
+        return second / (a * a / (2 * np.pi))  # 1 for a disc
+
+    def cost(s: float, a: float, mxy: np.ndarray, mxx: float) -> float:
+        if a <= 1e-9:  # an emptied region disappears: a grid fewer costs nothing
+            return 0.0
+        return balance(s) + compactness_weight * (inertia(a, mxy, mxx) - 1.0)
+
+    for _ in range(max_sweeps):
+        moved = False
+        for i in np.argsort(-hh, kind="stable"):
+            a_lab = labels[i]
+            if a_lab < 0:
+                continue
+            cands = {int(labels[j]) for j in nbrs[i] if labels[j] >= 0 and labels[j] != a_lab}
+            if not cands:
+                continue
+            last = (labels == a_lab).sum() <= 1
+            p_xy = xy[i] * area[i]
+            p_xx = area[i] * (xy[i] ** 2).sum()
+            old_a = cost(size[a_lab], a_sum[a_lab], m_xy[a_lab], m_xx[a_lab])
+            new_a = cost(size[a_lab] - hh[i], a_sum[a_lab] - area[i], m_xy[a_lab] - p_xy,
+                         m_xx[a_lab] - p_xx)
+            best, best_gain = None, -1e-12
+            for b_lab in cands:
+                old_b = cost(size[b_lab], a_sum[b_lab], m_xy[b_lab], m_xx[b_lab])
+                new_b = cost(size[b_lab] + hh[i], a_sum[b_lab] + area[i], m_xy[b_lab] + p_xy,
+                             m_xx[b_lab] + p_xx)
+                gain = (old_a + old_b) - (new_a + new_b)
+                if gain > best_gain:
+                    best, best_gain = b_lab, gain
+            if best is None or (not last and not _stays_connected(labels, nbrs, a_lab, i)):
+                continue
+            labels[i] = best
+            size[a_lab] -= hh[i]
+            size[best] += hh[i]
+            a_sum[a_lab] -= area[i]
+            a_sum[best] += area[i]
+            m_xy[a_lab] -= p_xy
+            m_xy[best] += p_xy
+            m_xx[a_lab] -= p_xx
+            m_xx[best] += p_xx
+            moved = True
+        if not moved:
+            break
+    return labels
+
+
+def _stays_connected(labels: np.ndarray, nbrs: list[np.ndarray], region: int,
+                     removed: int) -> bool:
+    """Return True when ``region`` minus node ``removed`` is still one connected piece."""
+    members = np.flatnonzero(labels == region)
+    members = members[members != removed]
+    if members.size == 0:
+        return False
+    seen = {int(members[0])}
+    queue = deque([int(members[0])])
+    while queue:
+        u = queue.popleft()
+        for v in nbrs[u]:
+            v = int(v)
+            if v != removed and labels[v] == region and v not in seen:
+                seen.add(v)
+                queue.append(v)
+    return len(seen) == members.size
+
+
+def is_contiguous(adjacency: sp.csr_matrix, members: np.ndarray) -> bool:
+    """Return True when the nodes ``members`` form one connected piece of the graph."""
+    if members.size <= 1:
+        return True
+    sub = adjacency[members][:, members]
+    n_comp, _ = connected_components(sub, directed=False)
+    return n_comp == 1
+
+
+def polsby_popper(geom: shapely.Geometry) -> float:
+    """Return 4 pi A / P^2: 1 for a disc, near 0 for a thin or ragged shape."""
+    perimeter = shapely.length(geom)
+    return float(4 * np.pi * shapely.area(geom) / perimeter ** 2) if perimeter > 0 else 0.0
+
+
+# -- plans ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GridPlan:
+    """Communities and grids as block assignments; immutable, so edits make new plans.
+
+    Attributes
+    ----------
+    blocks
+        The street blocks.
+    community, grid
+        Label per block (-1: in none, e.g. a block with no homes that touches none).
+    community_names, grid_names
+        Display names per label.
+    grid_community
+        The community of each grid label.
+    workers
+        Grid worker (name, phone) per grid label: personal data, kept out of maps.
+    rules
+        Sizes the plan was made for.
+    """
+
+    blocks: Blocks
+    community: np.ndarray
+    grid: np.ndarray
+    community_names: dict[int, str]
+    grid_names: dict[int, str]
+    grid_community: dict[int, int]
+    rules: GridRules
+    workers: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def replace(self, **changes: object) -> GridPlan:
+        """Return a copy with some fields changed."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+    def _zones(self, labels: np.ndarray, names: dict[int, str]) -> gpd.GeoDataFrame:
+        b = self.blocks.gdf
+        rows, geoms = [], []
+        for lab in sorted(names):
+            sel = labels == lab
+            if not sel.any():
+                continue
+            geom = shapely.union_all(np.asarray(b.geometry.values)[sel])
+            rows.append({"label": lab, "name": names[lab],
+                         "households": int(b["households"].to_numpy()[sel].sum()),
+                         "buildings": int(b["buildings"].to_numpy()[sel].sum()),
+                         "blocks": int(sel.sum()), "area_m2": float(shapely.area(geom)),
+                         "compactness": polsby_popper(geom)})
+            geoms.append(geom)
+        return gpd.GeoDataFrame(rows, geometry=geoms, crs=b.crs) if rows else \
+            gpd.GeoDataFrame({"label": [], "name": []}, geometry=[], crs=b.crs)
+
+    def communities_gdf(self) -> gpd.GeoDataFrame:
+        """Return one polygon per community with its numbers and flags."""
+        gdf = self._zones(self.community, self.community_names)
+        target = self.rules.community_target_households
+        if len(gdf):
+            gdf["deviation"] = (gdf["households"] - target) / target
+            gdf["flag"] = np.where(gdf["households"] > 1.5 * target, "split",
+                                   np.where(gdf["households"] < 0.5 * target, "merge", ""))
+        return gdf
+
+    def grids_gdf(self, *, with_workers: bool = False) -> gpd.GeoDataFrame:
+        """Return one polygon per grid with its numbers and range flags.
+
+        Grid workers' names and phones are included only with ``with_workers`` (the
+        project file and the table export the user asks for).
+        """
+        gdf = self._zones(self.grid, self.grid_names)
+        r = self.rules
+        if len(gdf):
+            gdf["community"] = [self.community_names.get(self.grid_community.get(int(g), -1), "")
+                                for g in gdf["label"]]
+            gdf["deviation"] = (gdf["households"] - r.target_households) / r.target_households
+            gdf["flag"] = np.where(gdf["households"] > r.max_households, "above range",
+                                   np.where(gdf["households"] < r.min_households,
+                                            "below range", ""))
+            if with_workers:
+                gdf["worker"] = [self.workers.get(int(g), ("", ""))[0] for g in gdf["label"]]
+                gdf["phone"] = [self.workers.get(int(g), ("", ""))[1] for g in gdf["label"]]
+        return gdf
+
+
+def plan_grids(blocks: Blocks, rules: GridRules, *,
+               communities: gpd.GeoDataFrame | None = None, seed: int = 0) -> GridPlan:
+    """Make communities (or take them from a layer) and grids within each community.
+
+    Parameters
+    ----------
+    blocks
+        Street blocks with households.
+    rules
+        Target sizes and range.
+    communities
+        Optional polygons with a ``name`` column (local CRS); each block goes to the
+        community holding its representative point. Without it communities are
+        generated at the target size.
+    seed
+        Seed of the k-means starts (results are reproducible).
+    """
+    _check_rules(rules)
+    b = blocks.gdf
+    hh = b["households"].to_numpy(dtype=float)
+    if hh.sum() <= 0:
+        msg = "The street blocks hold no households; there is nothing to divide into grids."
+        raise EmptyInputError(msg)
+    problem = PartitionProblem(blocks.adjacency, hh,
+                               np.column_stack([b.geometry.centroid.x, b.geometry.centroid.y]),
+                               b.geometry.area.to_numpy())
+    if communities is not None:
+        require_projected(("communities", communities), ("blocks", b))
+        pts = gpd.GeoDataFrame(geometry=b.geometry.representative_point().to_numpy(),
+                               crs=b.crs)
+        joined = gpd.sjoin(pts, communities[["name", communities.geometry.name]],
+                           predicate="within", how="left")
+        joined = joined[~joined.index.duplicated()]
+        names = list(dict.fromkeys(joined["name"].dropna().astype(str)))
+        lookup = {nm: i for i, nm in enumerate(names)}
+        comm = joined["name"].map(lambda v: lookup.get(str(v), -1) if pd.notna(v) else -1)
+        comm = comm.to_numpy(dtype=np.int64)
+        comm_names = dict(enumerate(names))
+        empty = [nm for i, nm in comm_names.items() if hh[comm == i].sum() == 0]
+        if empty:
+            msg = (f"Communities without residential buildings: {', '.join(empty)}. Check the "
+                   "communities layer (area, coordinate system) or remove them.")
+            raise InputError(msg)
+    else:
+        total = hh.sum()
+        n_comm = max(1, int(round(total / rules.community_target_households)))
+        mean = total / n_comm
+        comm = partition_blocks(problem, n_comm, target=mean, lower=0.5 * mean,
+                                upper=1.5 * mean, compactness_weight=rules.compactness_weight,
+                                seed=seed)
+        comm_names = {i: f"社区{i + 1}" for i in range(n_comm)}
+    grid = np.full(hh.size, -1, dtype=np.int64)
+    grid_names: dict[int, str] = {}
+    grid_comm: dict[int, int] = {}
+    next_label = 0
+    for c in sorted(comm_names):
+        nodes = np.flatnonzero(comm == c)
+        c_hh = hh[nodes].sum()
+        n_grid = _grid_count(c_hh, rules)
+        sub = PartitionProblem(blocks.adjacency[nodes][:, nodes], hh[nodes],
+                               problem.xy[nodes], problem.area[nodes])
+        mean = c_hh / n_grid
+        labels = partition_blocks(sub, n_grid, target=mean, lower=rules.min_households,
+                                  upper=rules.max_households,
+                                  compactness_weight=rules.compactness_weight, seed=seed)
+        for g in range(n_grid):
+            if (labels == g).any():
+                grid[nodes[labels == g]] = next_label
+                grid_names[next_label] = f"{comm_names[c]}-{g + 1:02d}网格"
+                grid_comm[next_label] = c
+                next_label += 1
+    return GridPlan(blocks, comm, grid, comm_names, grid_names, grid_comm, rules)
+
+
+def _grid_count(households: float, rules: GridRules) -> int:
+    """Return the number of grids for a community: near the target, inside the range."""
+    n = max(1, int(round(households / rules.target_households)))
+    lo = int(np.ceil(households / rules.max_households))
+    hi = max(1, int(np.floor(households / rules.min_households)))
+    return int(np.clip(n, max(1, lo), max(lo, hi)))
+
+
+def _check_rules(rules: GridRules) -> None:
+    problems = []
+    if rules.target_households <= 0:
+        problems.append(f"target {rules.target_households} must be positive")
+    if not 0 < rules.min_households <= rules.target_households <= rules.max_households:
+        problems.append(f"the range must hold the target: min {rules.min_households} <= "
+                        f"target {rules.target_households} <= max {rules.max_households}")
+    if rules.community_target_households < rules.target_households:
+        problems.append(f"community target {rules.community_target_households} is smaller "
+                        f"than one grid ({rules.target_households})")
+    if problems:
+        msg = "Grid sizes: " + "; ".join(problems) + "."
+        raise InputError(msg)
