@@ -94,7 +94,71 @@ def _parser() -> argparse.ArgumentParser:
                    help="instead of k: fewest sites reaching this share (0-1) of households")
     s.add_argument("--time-limit", type=float, default=None,
                    help="solver time limit in seconds (default from settings)")
+    gr = sub.add_parser("grids", help="street blocks, communities and grids")
+    gr.add_argument("--source", default="default",
+                    help="'default' (bundled Helsinki extract), an OSM file, or a place name")
+    gr.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
+    gr.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
+    gr.add_argument("--communities", type=Path,
+                    help="community polygons to keep (default: generate them)")
+    gr.add_argument("--target", type=int, default=None, help="grid target households (300)")
+    gr.add_argument("--min", type=int, default=None, help="grid minimum households (200)")
+    gr.add_argument("--max", type=int, default=None, help="grid maximum households (500)")
+    gr.add_argument("--community-target", type=int, default=None,
+                    help="community target households (3000)")
+    gr.add_argument("--settings", type=Path, default=None, help="another settings file")
+    gr.add_argument("--out", type=Path, required=True,
+                    help="project GeoPackage to write (blocks, communities, grids, history)")
+    gr.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
+
+
+def run_grids(args: argparse.Namespace) -> int:
+    """Run the grids command; return the exit status."""
+    from dataclasses import replace
+
+    from gis.gridedit import save_project
+    from gis.grids import make_blocks, plan_grids
+
+    say = _Clock(args.quiet)
+    settings = load_settings(args.settings)
+    rules = settings.grids
+    overrides = {"target_households": args.target, "min_households": args.min,
+                 "max_households": args.max,
+                 "community_target_households": args.community_target}
+    rules = replace(rules, **{k: v for k, v in overrides.items() if v is not None})
+    study = load_study(args.source, settings, buildings_path=args.buildings,
+                       buildings_crs=args.buildings_crs, progress=say)
+    say("cutting street blocks")
+    blocks = make_blocks(study.streets, study.homes, rules)
+    communities = None
+    if args.communities is not None:
+        communities = to_local(read_zones(args.communities), study.area.local_crs)
+    say("drawing communities and grids")
+    plan = plan_grids(blocks, rules, communities=communities)
+    history = [{"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "action": "generate",
+                "detail": f"grids of {rules.target_households} households "
+                          f"({rules.min_households}-{rules.max_households}) in communities "
+                          f"of {rules.community_target_households}"}]
+    say(f"writing {args.out}")
+    save_project(args.out, plan, history)
+    comms = plan.communities_gdf()
+    grids = plan.grids_gdf()
+    print(f"Study area: {study.name}: {len(blocks.gdf)} street blocks, "
+          f"{int((blocks.gdf['households'] > 0).sum())} with homes")
+    for note in blocks.notes:
+        print(f"  note: {note}")
+    rows = []
+    for _, c in comms.iterrows():
+        mine = grids[grids["community"] == c["name"]]
+        rows.append({"community": c["name"], "households": c["households"],
+                     "deviation_%": round(c["deviation"] * 100, 1),
+                     "compactness": round(c["compactness"], 3), "flag": c["flag"],
+                     "grids": len(mine), "grid_min": int(mine["households"].min()),
+                     "grid_max": int(mine["households"].max()),
+                     "grids_out_of_range": int((mine["flag"] != "").sum())})
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
 
 
 def _prepare(args: argparse.Namespace, categories: list[str] | None,
@@ -230,7 +294,8 @@ def _print_summary(name: str, profile: str, summary: pd.DataFrame,
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m gis``."""
     args = _parser().parse_args(argv)
-    commands = {"coverage": run_coverage, "gaps": run_gaps, "sites": run_sites}
+    commands = {"coverage": run_coverage, "gaps": run_gaps, "sites": run_sites,
+                "grids": run_grids}
     try:
         return commands[args.command](args)
     except GisError as err:

@@ -93,6 +93,7 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     -------
     Blocks
     """
+    check_rules(rules)
     require_projected(("streets", streets), ("homes", homes))
     lines = streets
     if "highway" in streets and rules.block_highways:
@@ -525,6 +526,28 @@ class GridPlan:
 
         return replace(self, **changes)
 
+    def to_state(self) -> dict[str, object]:
+        """Return the plan's assignments and names as plain values (no geometry)."""
+        return {"community": [int(v) for v in self.community],
+                "grid": [int(v) for v in self.grid],
+                "community_names": {int(k): v for k, v in self.community_names.items()},
+                "grid_names": {int(k): v for k, v in self.grid_names.items()},
+                "grid_community": {int(k): int(v) for k, v in self.grid_community.items()},
+                "workers": {int(k): list(v) for k, v in self.workers.items()}}
+
+    @classmethod
+    def from_state(cls, blocks: Blocks, rules: GridRules, state: dict) -> GridPlan:
+        """Rebuild a plan from :meth:`to_state` values and its blocks."""
+        def ints(d: dict) -> dict[int, object]:
+            return {int(k): v for k, v in d.items()}
+
+        return cls(blocks, np.asarray(state["community"], dtype=np.int64),
+                   np.asarray(state["grid"], dtype=np.int64),
+                   {k: str(v) for k, v in ints(state["community_names"]).items()},
+                   {k: str(v) for k, v in ints(state["grid_names"]).items()},
+                   {k: int(v) for k, v in ints(state["grid_community"]).items()}, rules,
+                   {k: (str(v[0]), str(v[1])) for k, v in ints(state.get("workers", {})).items()})
+
     def _zones(self, labels: np.ndarray, names: dict[int, str]) -> gpd.GeoDataFrame:
         b = self.blocks.gdf
         rows, geoms = [], []
@@ -590,7 +613,7 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     seed
         Seed of the k-means starts (results are reproducible).
     """
-    _check_rules(rules)
+    check_rules(rules)
     b = blocks.gdf
     hh = b["households"].to_numpy(dtype=float)
     if hh.sum() <= 0:
@@ -655,7 +678,8 @@ def _grid_count(households: float, rules: GridRules) -> int:
     return int(np.clip(n, max(1, lo), max(lo, hi)))
 
 
-def _check_rules(rules: GridRules) -> None:
+def check_rules(rules: GridRules) -> None:
+    """Refuse grid sizes that cannot work (zero, a range without the target, ...)."""
     problems = []
     if rules.target_households <= 0:
         problems.append(f"target {rules.target_households} must be positive")

@@ -1,0 +1,413 @@
+"""Edit grids by hand with immediate checks, undo and redo; keep them in a project file.
+
+Every edit is checked at once: a move that would break a grid into pieces, or move blocks
+into a grid of another community, is refused with the reason; a grid leaving the allowed
+household range is a warning, not a refusal. The project GeoPackage holds blocks (with
+their community and grid), their adjacency, communities, grids (with grid workers:
+personal data, kept only here), the edit history with timestamps and the rules; it is
+written atomically and reopens to exactly the saved plan. Exports for sharing (GeoPackage,
+GeoJSON, zipped Shapefile) carry no personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+
+from gis._errors import InputError
+from gis.grids import Blocks, GridPlan, PartitionProblem, is_contiguous, partition_blocks
+from gis.io import write_gpkg_atomic
+from gis.settings import WGS84, GridRules
+
+#: Field names and their Chinese and English aliases, for exports and their README.
+FIELD_ALIASES: dict[str, tuple[str, str]] = {
+    "label": ("编号", "Number"),
+    "name": ("名称", "Name"),
+    "community": ("所属社区", "Community"),
+    "households": ("户数", "Households"),
+    "buildings": ("楼栋数", "Buildings"),
+    "blocks": ("街区数", "Street blocks"),
+    "area_m2": ("面积（平方米）", "Area (m²)"),
+    "compactness": ("紧凑度（Polsby-Popper）", "Compactness (Polsby-Popper)"),
+    "deviation": ("偏离目标户数比例", "Deviation from the target"),
+    "flag": ("提示", "Flag"),
+    "worker": ("网格员", "Grid worker"),
+    "phone": ("网格员电话", "Grid worker's phone"),
+}
+#: Shapefile fields are at most 10 characters.
+SHAPEFILE_NAMES = {"households": "households", "buildings": "buildings",
+                   "compactness": "compact", "deviation": "deviation", "community": "community"}
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """Outcome of one edit: done or refused, with the reason and any warnings."""
+
+    ok: bool
+    message: str
+    warnings: tuple[str, ...] = ()
+
+
+class GridEditor:
+    """Edits on a grid plan with undo and redo.
+
+    Parameters
+    ----------
+    plan
+        The plan to start from.
+    history
+        Earlier edit records (from a project file), kept and extended.
+    """
+
+    def __init__(self, plan: GridPlan, history: list[dict[str, str]] | None = None) -> None:
+        self._plans = [plan]
+        self._pos = 0
+        self.history: list[dict[str, str]] = list(history or [])
+
+    @property
+    def plan(self) -> GridPlan:
+        """Return the current plan."""
+        return self._plans[self._pos]
+
+    @property
+    def can_undo(self) -> bool:
+        """Return True when there is an edit to undo."""
+        return self._pos > 0
+
+    @property
+    def can_redo(self) -> bool:
+        """Return True when there is an undone edit to redo."""
+        return self._pos < len(self._plans) - 1
+
+    def undo(self) -> bool:
+        """Undo the last edit; return False when there is none."""
+        if not self.can_undo:
+            return False
+        self._pos -= 1
+        self._log("undo", "")
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone edit; return False when there is none."""
+        if not self.can_redo:
+            return False
+        self._pos += 1
+        self._log("redo", "")
+        return True
+
+    def _log(self, action: str, detail: str) -> None:
+        self.history.append({"time": dt.datetime.now().isoformat(timespec="seconds"),
+                             "action": action, "detail": detail})
+
+    def _commit(self, plan: GridPlan, action: str, detail: str,
+                warnings: list[str]) -> EditResult:
+        del self._plans[self._pos + 1:]
+        self._plans.append(plan)
+        self._pos += 1
+        self._log(action, detail)
+        return EditResult(True, detail, tuple(warnings))
+
+    # -- checks -----------------------------------------------------------------------
+
+    def _grid_blocks(self, plan: GridPlan, g: int) -> np.ndarray:
+        return np.flatnonzero(plan.grid == g)
+
+    def _check_grid(self, plan: GridPlan, g: int) -> None:
+        if g not in plan.grid_names:
+            msg = f"There is no grid {g}."
+            raise InputError(msg)
+
+    def _range_warnings(self, plan: GridPlan, grids: list[int]) -> list[str]:
+        r = plan.rules
+        out = []
+        hh = plan.blocks.gdf["households"].to_numpy()
+        for g in grids:
+            total = int(hh[plan.grid == g].sum())
+            if total and not r.min_households <= total <= r.max_households:
+                out.append(f"{plan.grid_names[g]} now has {total} households, outside the "
+                           f"allowed {r.min_households}-{r.max_households}")
+        return out
+
+    def _positions(self, plan: GridPlan, block_ids: list[str]) -> np.ndarray:
+        ids = plan.blocks.ids
+        lookup = {b: i for i, b in enumerate(ids)}
+        missing = [b for b in block_ids if b not in lookup]
+        if missing:
+            msg = f"Unknown blocks: {', '.join(missing)}."
+            raise InputError(msg)
+        return np.array([lookup[b] for b in block_ids], dtype=np.int64)
+
+    # -- edits ------------------------------------------------------------------------
+
+    def move_blocks(self, block_ids: list[str], to_grid: int) -> EditResult:
+        """Move blocks into a neighbouring grid of the same community."""
+        plan = self.plan
+        self._check_grid(plan, to_grid)
+        pos = self._positions(plan, block_ids)
+        target_comm = plan.grid_community[to_grid]
+        other = [plan.blocks.ids[p] for p in pos if plan.community[p] != target_comm]
+        if other:
+            msg = (f"Refused: blocks {', '.join(other)} belong to another community than "
+                   f"{plan.grid_names[to_grid]}; grids never cross a community boundary.")
+            return EditResult(False, msg)
+        new_grid = plan.grid.copy()
+        sources = sorted({int(plan.grid[p]) for p in pos if plan.grid[p] != to_grid})
+        new_grid[pos] = to_grid
+        adj = plan.blocks.adjacency
+        if not is_contiguous(adj, np.flatnonzero(new_grid == to_grid)):
+            msg = (f"Refused: {plan.grid_names[to_grid]} would not be one connected area; "
+                   "move only blocks that touch it along a street.")
+            return EditResult(False, msg)
+        for g in sources:
+            left = np.flatnonzero(new_grid == g)
+            if left.size and not is_contiguous(adj, left):
+                msg = (f"Refused: {plan.grid_names[g]} would fall into separate pieces; move "
+                       "blocks from its edge, or the piece that would be cut off too.")
+                return EditResult(False, msg)
+        names = dict(plan.grid_names)
+        gcomm = dict(plan.grid_community)
+        workers = dict(plan.workers)
+        warnings = []
+        for g in sources:
+            if not (new_grid == g).any():
+                warnings.append(f"{names[g]} is now empty and was removed")
+                names.pop(g)
+                gcomm.pop(g)
+                workers.pop(g, None)
+        new = plan.replace(grid=new_grid, grid_names=names, grid_community=gcomm,
+                           workers=workers)
+        warnings += self._range_warnings(new, [to_grid, *[g for g in sources if g in names]])
+        detail = f"moved {', '.join(block_ids)} to {plan.grid_names[to_grid]}"
+        return self._commit(new, "move", detail, warnings)
+
+    def merge(self, keep: int, other: int) -> EditResult:
+        """Merge grid ``other`` into grid ``keep`` (they must touch, in one community)."""
+        plan = self.plan
+        self._check_grid(plan, keep)
+        self._check_grid(plan, other)
+        if keep == other:
+            return EditResult(False, "Refused: choose two different grids to merge.")
+        if plan.grid_community[keep] != plan.grid_community[other]:
+            return EditResult(False, "Refused: the two grids are in different communities.")
+        new_grid = np.where(plan.grid == other, keep, plan.grid)
+        if not is_contiguous(plan.blocks.adjacency, np.flatnonzero(new_grid == keep)):
+            return EditResult(False, f"Refused: {plan.grid_names[keep]} and "
+                                     f"{plan.grid_names[other]} do not touch.")
+        names = {k: v for k, v in plan.grid_names.items() if k != other}
+        gcomm = {k: v for k, v in plan.grid_community.items() if k != other}
+        workers = {k: v for k, v in plan.workers.items() if k != other}
+        new = plan.replace(grid=new_grid, grid_names=names, grid_community=gcomm,
+                           workers=workers)
+        detail = f"merged {plan.grid_names[other]} into {plan.grid_names[keep]}"
+        return self._commit(new, "merge", detail, self._range_warnings(new, [keep]))
+
+    def split(self, g: int) -> EditResult:
+        """Split a grid into two contiguous grids of about equal households."""
+        plan = self.plan
+        self._check_grid(plan, g)
+        nodes = self._grid_blocks(plan, g)
+        if nodes.size < 2:
+            return EditResult(False, f"Refused: {plan.grid_names[g]} is a single street block; "
+                                     "it cannot be split along streets.")
+        b = plan.blocks.gdf.iloc[nodes]
+        hh = b["households"].to_numpy(dtype=float)
+        problem = PartitionProblem(plan.blocks.adjacency[nodes][:, nodes].tocsr(), hh,
+                                   np.column_stack([b.geometry.centroid.x,
+                                                    b.geometry.centroid.y]),
+                                   b.geometry.area.to_numpy())
+        half = max(hh.sum() / 2, 1.0)
+        labels = partition_blocks(problem, 2, target=half, lower=0, upper=hh.sum(),
+                                  compactness_weight=plan.rules.compactness_weight,
+                                  max_sweeps=20)
+        if len(set(labels[labels >= 0])) < 2:
+            return EditResult(False, f"Refused: {plan.grid_names[g]} has no split into two "
+                                     "connected parts.")
+        new_label = max(plan.grid_names) + 1
+        new_grid = plan.grid.copy()
+        new_grid[nodes[labels == 1]] = new_label
+        names = dict(plan.grid_names)
+        names[new_label] = f"{plan.grid_names[g]}-2"
+        gcomm = dict(plan.grid_community)
+        gcomm[new_label] = plan.grid_community[g]
+        new = plan.replace(grid=new_grid, grid_names=names, grid_community=gcomm)
+        detail = f"split {plan.grid_names[g]} into {names[g]} and {names[new_label]}"
+        return self._commit(new, "split", detail, self._range_warnings(new, [g, new_label]))
+
+    def rename(self, g: int, name: str) -> EditResult:
+        """Rename a grid."""
+        plan = self.plan
+        self._check_grid(plan, g)
+        name = name.strip()
+        if not name:
+            return EditResult(False, "Refused: a grid needs a name.")
+        if name in {v for k, v in plan.grid_names.items() if k != g}:
+            return EditResult(False, f"Refused: another grid is already called {name}.")
+        names = dict(plan.grid_names)
+        old = names[g]
+        names[g] = name
+        return self._commit(plan.replace(grid_names=names), "rename",
+                            f"renamed {old} to {name}", [])
+
+    def set_worker(self, g: int, name: str, phone: str) -> EditResult:
+        """Set a grid's worker and phone (personal data: the history does not record them)."""
+        plan = self.plan
+        self._check_grid(plan, g)
+        workers = dict(plan.workers)
+        workers[g] = (name.strip(), phone.strip())
+        return self._commit(plan.replace(workers=workers), "worker",
+                            f"set the grid worker of {plan.grid_names[g]}", [])
+
+
+# -- project file ---------------------------------------------------------------------
+
+PROJECT_LAYERS = ("blocks", "block_adjacency", "home_blocks", "communities", "grids",
+                  "edit_history", "plan_info")
+
+
+def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]) -> Path:
+    """Write the plan, its blocks and the edit history into one GeoPackage, atomically."""
+    b = plan.blocks.gdf.copy()
+    b["community"] = plan.community
+    b["grid"] = plan.grid
+    adj = sp.triu(plan.blocks.adjacency).tocoo()
+    ids = plan.blocks.ids
+    rules = plan.rules
+    info = pd.DataFrame([{
+        "crs": pyproj.CRS(b.crs).to_wkt(),
+        "rules": json.dumps({"target_households": rules.target_households,
+                             "min_households": rules.min_households,
+                             "max_households": rules.max_households,
+                             "community_target_households": rules.community_target_households,
+                             "block_highways": sorted(rules.block_highways),
+                             "min_block_m2": rules.min_block_m2,
+                             "compactness_weight": rules.compactness_weight}),
+        "state": json.dumps(plan.to_state(), ensure_ascii=False),
+        "notes": json.dumps(list(plan.blocks.notes), ensure_ascii=False),
+        "saved": dt.datetime.now().isoformat(timespec="seconds")}])
+    layers = {
+        "blocks": b,
+        "block_adjacency": pd.DataFrame({"a": ids[adj.row], "b": ids[adj.col]}),
+        "home_blocks": pd.DataFrame({"home": plan.blocks.home_block.index.astype(str),
+                                     "block_id": plan.blocks.home_block.to_numpy()}),
+        "communities": plan.communities_gdf(),
+        "grids": plan.grids_gdf(with_workers=True),
+        "edit_history": pd.DataFrame(history or [], columns=["time", "action", "detail"]),
+        "plan_info": info,
+    }
+    return write_gpkg_atomic(path, layers)
+
+
+def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
+    """Reopen a project GeoPackage: the plan exactly as saved, and its edit history."""
+    import pyogrio
+
+    path = Path(path)
+    try:
+        present = {name for name, _ in pyogrio.list_layers(path)}
+    except Exception as err:  # pyogrio DataSourceError on a corrupt or foreign file
+        msg = (f"{path.name}: cannot be opened as a project GeoPackage ({err}). The file may "
+               "be damaged; open the previous copy or generate the grids again.")
+        raise InputError(msg) from err
+    missing = [n for n in PROJECT_LAYERS if n not in present]
+    if missing:
+        msg = (f"{path.name}: not a grid project file (missing layers: {', '.join(missing)}). "
+               "Open a file saved by this tool.")
+        raise InputError(msg)
+    info = pyogrio.read_dataframe(path, layer="plan_info").iloc[0]
+    crs = pyproj.CRS.from_wkt(info["crs"])
+    raw_rules = json.loads(info["rules"])
+    raw_rules["block_highways"] = frozenset(raw_rules["block_highways"])
+    rules = GridRules(**raw_rules)
+    b = gpd.read_file(path, layer="blocks").to_crs(crs)
+    ids = b["block_id"].astype(str).to_numpy()
+    pos = {v: i for i, v in enumerate(ids)}
+    adj_t = pyogrio.read_dataframe(path, layer="block_adjacency")
+    i = adj_t["a"].map(pos).to_numpy(dtype=np.int64)
+    j = adj_t["b"].map(pos).to_numpy(dtype=np.int64)
+    adjacency = sp.csr_matrix((np.ones(2 * i.size, dtype=bool),
+                               (np.concatenate([i, j]), np.concatenate([j, i]))),
+                              shape=(ids.size, ids.size))
+    hb = pyogrio.read_dataframe(path, layer="home_blocks")
+    home_block = pd.Series(hb["block_id"].astype(str).to_numpy(), index=hb["home"].astype(str))
+    blocks = Blocks(b.drop(columns=["community", "grid"]), adjacency, home_block,
+                    tuple(json.loads(info["notes"])))
+    plan = GridPlan.from_state(blocks, rules, json.loads(info["state"]))
+    hist = pyogrio.read_dataframe(path, layer="edit_history")
+    history = [{k: str(v) for k, v in row.items()} for row in
+               hist[["time", "action", "detail"]].to_dict("records")]
+    return plan, history
+
+
+# -- exports --------------------------------------------------------------------------
+
+ExportFormat = Literal["gpkg", "geojson", "shp"]
+
+
+def export_zones(plan: GridPlan, path: str | Path, *, fmt: ExportFormat) -> Path:
+    """Export grids and communities in WGS-84 for sharing, without personal data.
+
+    ``gpkg``: one file with layers ``grids`` and ``communities``; ``geojson``: the grids
+    at ``path`` and the communities beside it (``*_communities.geojson``); ``shp``: one
+    zip with both Shapefiles, UTF-8 (``.cpg``) so Chinese names survive.
+    """
+    path = Path(path)
+    grids = plan.grids_gdf(with_workers=False).to_crs(WGS84)
+    comms = plan.communities_gdf().to_crs(WGS84)
+    if fmt == "gpkg":
+        return write_gpkg_atomic(path, {"grids": grids, "communities": comms})
+    if fmt == "geojson":
+        other = path.with_name(f"{path.stem}_communities.geojson")
+        for frame, target in ((grids, path), (comms, other)):
+            _atomic_file(target, lambda tmp, f=frame: f.to_file(tmp, driver="GeoJSON"))
+        return path
+    if fmt == "shp":
+        def write_zip(tmp: Path) -> None:
+            with tempfile.TemporaryDirectory() as d:
+                for frame, stem in ((grids, "grids"), (comms, "communities")):
+                    frame.rename(columns=SHAPEFILE_NAMES).to_file(
+                        Path(d) / f"{stem}.shp", encoding="UTF-8")
+                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for f in sorted(Path(d).iterdir()):
+                        zf.write(f, f.name)
+
+        return _atomic_file(path, write_zip)
+    msg = f"Unknown export format {fmt!r}; use gpkg, geojson or shp."
+    raise InputError(msg)
+
+
+def export_grid_table(plan: GridPlan, path: str | Path, *, with_workers: bool = False) -> Path:
+    """Export the grid table (CSV or XLSX by the file's suffix); workers only when asked."""
+    path = Path(path)
+    table = pd.DataFrame(plan.grids_gdf(with_workers=with_workers).drop(columns="geometry"))
+    if path.suffix.lower() == ".xlsx":
+        return _atomic_file(path, lambda tmp: table.to_excel(tmp, index=False))
+    return _atomic_file(path, lambda tmp: table.to_csv(tmp, index=False,
+                                                       encoding="utf-8-sig"))
+
+
+def _atomic_file(path: Path, write: object) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()
+    try:
+        write(tmp)  # type: ignore[operator]
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
