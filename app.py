@@ -24,6 +24,15 @@ from streamlit_folium import st_folium
 from gis import GisError
 from gis.coverage import CoverageResult, area_summary, category_circle, compute_coverage
 from gis.gaps import GapResult, find_gaps
+from gis.gridedit import (
+    EditResult,
+    GridEditor,
+    export_grid_table,
+    export_zones,
+    load_project,
+    save_project,
+)
+from gis.grids import Blocks, GridPlan, make_blocks, plan_grids
 from gis.scenarios import (
     Change,
     Delta,
@@ -33,15 +42,18 @@ from gis.scenarios import (
     load_scenarios,
     save_scenarios,
 )
-from gis.settings import WGS84, Settings, load_settings
+from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
 from gis.study import Study, load_study
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
+from layers.grids import grids_map
 from layers.i18n import LANGS, t
 
 SOURCE = os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
 PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_PROJECT", "projects/project.gpkg"))
+GRID_PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_GRIDS",
+                                        "projects/grids_project.gpkg"))
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "service-circle-uploads"
 CRS_CHOICES = ("wgs84", "gcj02", "bd09", "cgcs2000")
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip"]
@@ -67,6 +79,17 @@ def init_state(settings: Settings) -> None:
         "last_click": None,
         "click_adds": False,
         "scenario_name": "",
+        "grid_target": settings.grids.target_households,
+        "grid_min": settings.grids.min_households,
+        "grid_max": settings.grids.max_households,
+        "comm_target": settings.grids.community_target_households,
+        "grid_state": None,
+        "grid_rules": None,
+        "grid_undo": [],
+        "grid_redo": [],
+        "grid_history": [],
+        "grid_message": None,
+        "with_workers": False,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
@@ -146,7 +169,7 @@ def sidebar(settings: Settings) -> tuple:
     sb.radio(t("language", lang), LANGS, key="lang", horizontal=True,
              format_func=lambda v: {"zh": "中文", "en": "English"}[v])
     lang = st.session_state["lang"]
-    sb.radio(t("view", lang), ("coverage", "gaps"), key="view", horizontal=True,
+    sb.radio(t("view", lang), ("coverage", "gaps", "grids"), key="view",
              format_func=lambda v: t(f"view_{v}", lang))
     sb.caption(f"{t('study_area', lang)}: "
                + (t("default_area", lang) if SOURCE == "default" else SOURCE))
@@ -236,6 +259,8 @@ def main() -> None:
 
     if st.session_state["view"] == "gaps":
         gaps_view(study, used, result, settings, lang)
+    elif st.session_state["view"] == "grids":
+        grids_view(study, used, settings, lang)
     else:
         coverage_view(study, result, summary, circle, settings, lang)
 
@@ -477,5 +502,221 @@ def _save_scenario(study: Study, lang: str) -> None:
         st.error(str(err))
     else:
         st.success(f"{t('saved_to', lang)} {path}")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def get_blocks(_study: Study, key: tuple, rules_key: tuple) -> Blocks:
+    """Return the street blocks of the study for these grid rules (never mutated)."""
+    return make_blocks(_study.streets, _study.homes, _rules_from_key(rules_key))
+
+
+def _rules_key() -> tuple:
+    ss = st.session_state
+    return (int(ss["grid_target"]), int(ss["grid_min"]), int(ss["grid_max"]),
+            int(ss["comm_target"]))
+
+
+def _rules_from_key(key: tuple) -> GridRules:
+    from dataclasses import replace
+
+    base = load_settings().grids
+    return replace(base, target_households=key[0], min_households=key[1],
+                   max_households=key[2], community_target_households=key[3])
+
+
+def _grid_edit(editor: GridEditor, outcome: EditResult) -> None:
+    """Keep an edit's result: push the old state for undo, show the message."""
+    ss = st.session_state
+    if outcome.ok:
+        ss["grid_undo"].append(ss["grid_state"])
+        ss["grid_redo"] = []
+        ss["grid_state"] = editor.plan.to_state()
+        ss["grid_history"] = editor.history
+    ss["grid_message"] = {"ok": outcome.ok, "text": outcome.message,
+                          "warnings": list(outcome.warnings)}
+
+
+def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None:
+    """Draw the communities and grids view: generate, look, edit, undo, save, export."""
+    ss = st.session_state
+    c = st.columns(5)
+    c[0].number_input(t("grid_target", lang), 10, 5000, step=10, key="grid_target")
+    c[1].number_input(t("grid_min", lang), 1, 5000, step=10, key="grid_min")
+    c[2].number_input(t("grid_max", lang), 10, 10000, step=10, key="grid_max")
+    c[3].number_input(t("comm_target", lang), 100, 50000, step=100, key="comm_target")
+    generate = c[4].button(t("generate_grids", lang), key="grid_generate", type="primary")
+    o1, o2 = st.columns(2)
+    if o1.button(t("open_project", lang), key="grid_open",
+                 disabled=not GRID_PROJECT_PATH.exists()):
+        try:
+            plan, history = load_project(GRID_PROJECT_PATH)
+        except GisError as err:
+            st.error(str(err))
+        else:
+            r = plan.rules
+            ss["grid_rules"] = (r.target_households, r.min_households, r.max_households,
+                                r.community_target_households)
+            ss["grid_state"] = plan.to_state()
+            ss["grid_history"] = history
+            ss["grid_undo"], ss["grid_redo"] = [], []
+            loaded_blocks()[repr(used)] = plan.blocks
+    if generate:
+        key = _rules_key()
+        try:
+            with st.spinner(t("generate_grids", lang)):
+                blocks = get_blocks(study, used, key)
+                plan = plan_grids(blocks, _rules_from_key(key))
+        except GisError as err:
+            st.error(str(err))
+        else:
+            ss["grid_rules"] = key
+            ss["grid_state"] = plan.to_state()
+            ss["grid_undo"], ss["grid_redo"] = [], []
+            ss["grid_history"] = [{"time": pd.Timestamp.now().isoformat(timespec="seconds"),
+                                   "action": "generate", "detail": str(key)}]
+            loaded_blocks().pop(repr(used), None)
+    if ss["grid_state"] is None:
+        st.info(t("no_plan", lang))
+        return
+    rules = _rules_from_key(ss["grid_rules"])
+    blocks = loaded_blocks().get(repr(used)) or get_blocks(study, used, ss["grid_rules"])
+    plan = GridPlan.from_state(blocks, rules, ss["grid_state"])
+    editor = GridEditor(plan, ss["grid_history"])
+    grids = plan.grids_gdf()
+    m = st.columns(3)
+    m[0].metric(t("n_communities", lang), len(plan.communities_gdf()))
+    m[1].metric(t("n_grids", lang), len(grids))
+    m[2].metric(t("grids_out_of_range", lang), int((grids["flag"] != "").sum()))
+    msg = ss["grid_message"]
+    if msg:
+        (st.success if msg["ok"] else st.error)(msg["text"])
+        for w in msg["warnings"]:
+            st.warning(w)
+    out = st_folium(grids_map(plan, lang=lang, basemap=ss["basemap"]), key="grids_map",
+                    height=600, use_container_width=True,
+                    returned_objects=["last_active_drawing"])
+    clicked = ((out or {}).get("last_active_drawing") or {}).get("properties", {})
+    if clicked.get("block_id") in set(plan.blocks.ids):
+        ss["edit_block"] = clicked["block_id"]
+
+    with st.expander(t("edit", lang), expanded=True):
+        names = plan.grid_names
+        labels = sorted(names)
+
+        def label_of(g: int) -> str:
+            return names.get(g, str(g))
+
+        e1, e2, e3 = st.columns([2, 2, 1])
+        ids = list(plan.blocks.ids)
+        e1.selectbox(t("block", lang), ids, key="edit_block")
+        e2.selectbox(t("to_grid", lang), labels, key="edit_to", format_func=label_of)
+        if e3.button(t("move", lang), key="grid_move"):
+            _grid_edit(editor, editor.move_blocks([ss["edit_block"]], int(ss["edit_to"])))
+            st.rerun()
+        f1, f2, f3 = st.columns([2, 2, 1])
+        f1.selectbox(t("merge", lang), labels, key="merge_a", format_func=label_of)
+        f2.selectbox("+", labels, key="merge_b", format_func=label_of,
+                     index=min(1, len(labels) - 1))
+        if f3.button(t("merge", lang), key="grid_merge"):
+            _grid_edit(editor, editor.merge(int(ss["merge_a"]), int(ss["merge_b"])))
+            st.rerun()
+        g1, g2, g3 = st.columns([2, 2, 1])
+        g1.selectbox(t("split", lang), labels, key="split_g", format_func=label_of)
+        if g3.button(t("split", lang), key="grid_split"):
+            _grid_edit(editor, editor.split(int(ss["split_g"])))
+            st.rerun()
+        h1, h2, h3 = st.columns([2, 2, 1])
+        h1.selectbox(t("rename", lang), labels, key="rename_g", format_func=label_of)
+        h2.text_input(t("new_name", lang), key="rename_to")
+        if h3.button(t("rename", lang), key="grid_rename"):
+            _grid_edit(editor, editor.rename(int(ss["rename_g"]), ss["rename_to"]))
+            st.rerun()
+        w1, w2, w3, w4 = st.columns([2, 1, 1, 1])
+        w1.selectbox(t("set_worker", lang), labels, key="worker_g", format_func=label_of)
+        w2.text_input(t("worker_name", lang), key="worker_name")
+        w3.text_input(t("worker_phone", lang), key="worker_phone")
+        if w4.button(t("set_worker", lang)[:4], key="grid_worker"):
+            _grid_edit(editor, editor.set_worker(int(ss["worker_g"]), ss["worker_name"],
+                                                 ss["worker_phone"]))
+            st.rerun()
+        u1, u2, u3 = st.columns(3)
+        if u1.button(t("undo", lang), key="grid_undo_btn", disabled=not ss["grid_undo"]):
+            ss["grid_redo"].append(ss["grid_state"])
+            ss["grid_state"] = ss["grid_undo"].pop()
+            ss["grid_history"] = [*ss["grid_history"], {
+                "time": pd.Timestamp.now().isoformat(timespec="seconds"), "action": "undo",
+                "detail": ""}]
+            st.rerun()
+        if u2.button(t("redo", lang), key="grid_redo_btn", disabled=not ss["grid_redo"]):
+            ss["grid_undo"].append(ss["grid_state"])
+            ss["grid_state"] = ss["grid_redo"].pop()
+            ss["grid_history"] = [*ss["grid_history"], {
+                "time": pd.Timestamp.now().isoformat(timespec="seconds"), "action": "redo",
+                "detail": ""}]
+            st.rerun()
+        if u3.button(t("save_project", lang), key="grid_save"):
+            try:
+                path = save_project(GRID_PROJECT_PATH, plan, ss["grid_history"])
+            except (GisError, OSError) as err:
+                st.error(str(err))
+            else:
+                st.success(f"{t('saved_to', lang)} {path}")
+
+    st.subheader(t("households_per_grid", lang))
+    chart = pd.DataFrame({"grid": grids["name"], "households": grids["households"]})
+    st.altair_chart(_range_chart(chart, rules), use_container_width=True)
+    table = pd.DataFrame(grids.drop(columns="geometry"))
+    table["compactness"] = table["compactness"].round(3)
+    table["deviation"] = (table["deviation"] * 100).round(1)
+    st.dataframe(table.drop(columns=["label"]), hide_index=True, use_container_width=True)
+    _exports(plan, lang)
+    with st.expander(t("edit_history", lang)):
+        st.dataframe(pd.DataFrame(ss["grid_history"]), hide_index=True,
+                     use_container_width=True)
+    if plan.blocks.notes:
+        with st.expander(t("block_notes", lang)):
+            for note in plan.blocks.notes:
+                st.write(note)
+
+
+@st.cache_resource(show_spinner=False)
+def loaded_blocks() -> dict[str, Blocks]:
+    """Return the blocks of project files opened in this server, by study key."""
+    return {}
+
+
+def _range_chart(chart: pd.DataFrame, rules: GridRules) -> object:
+    import altair as alt
+
+    bars = alt.Chart(chart).mark_bar().encode(
+        x=alt.X("grid:N", sort=None, title=None), y=alt.Y("households:Q", title=None),
+        color=alt.condition((alt.datum.households < rules.min_households)
+                            | (alt.datum.households > rules.max_households),
+                            alt.value("#d7301f"), alt.value("#4c78a8")))
+    lines = alt.Chart(pd.DataFrame({"y": [rules.min_households, rules.max_households]})
+                      ).mark_rule(strokeDash=[6, 4], color="#555").encode(y="y:Q")
+    return bars + lines
+
+
+def _exports(plan: GridPlan, lang: str) -> None:
+    """Download buttons: zones without personal data, and the grid table."""
+    import tempfile as tf
+
+    with st.expander(t("exports", lang)):
+        st.checkbox(t("with_workers", lang), key="with_workers")
+        cols = st.columns(4)
+        with tf.TemporaryDirectory() as d:
+            files = {
+                "gpkg": export_zones(plan, Path(d) / "grids.gpkg", fmt="gpkg"),
+                "geojson": export_zones(plan, Path(d) / "grids.geojson", fmt="geojson"),
+                "shp": export_zones(plan, Path(d) / "grids.zip", fmt="shp"),
+                "xlsx": export_grid_table(plan, Path(d) / "grids.xlsx",
+                                          with_workers=st.session_state["with_workers"]),
+            }
+            for col, (fmt, path) in zip(cols, files.items(), strict=True):
+                col.download_button(t(f"download_{fmt}", lang),
+                                    path.read_bytes(), file_name=path.name,
+                                    key=f"download_{fmt}")
+
 
 main()

@@ -239,30 +239,33 @@ def _balanced_parts(xy: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
     return labels
 
 
-def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0,
-            iters: int = 25) -> np.ndarray:
-    """Return weighted k-means labels (k-means++ start, fixed seed: reproducible)."""
+def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0, iters: int = 25,
+            restarts: int = 8) -> np.ndarray:
+    """Return weighted k-means labels: best of ``restarts`` k-means++ starts (seeded)."""
     rng = np.random.default_rng(seed)
     w = np.maximum(w, 1e-6)
     n = xy.shape[0]
-    centres = [xy[rng.choice(n, p=w / w.sum())]]
-    for _ in range(1, k):
-        d2 = np.min([((xy - c) ** 2).sum(axis=1) for c in centres], axis=0) * w
-        if d2.sum() <= 0:
-            centres.append(xy[rng.integers(n)])
-        else:
-            centres.append(xy[rng.choice(n, p=d2 / d2.sum())])
-    c = np.array(centres)
-    labels = np.zeros(n, dtype=np.int64)
-    for _ in range(iters):
-        d = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
-        labels = np.argmin(d, axis=1)
-        new = np.array([np.average(xy[labels == j], axis=0, weights=w[labels == j])
-                        if (labels == j).any() else c[j] for j in range(k)])
-        if np.allclose(new, c):
-            break
-        c = new
-    return labels
+    best_labels, best_cost = np.zeros(n, dtype=np.int64), np.inf
+    for _ in range(restarts):
+        centres = [xy[rng.choice(n, p=w / w.sum())]]
+        for _j in range(1, k):
+            d2 = np.min([((xy - c) ** 2).sum(axis=1) for c in centres], axis=0) * w
+            centres.append(xy[rng.choice(n, p=d2 / d2.sum())] if d2.sum() > 0
+                           else xy[rng.integers(n)])
+        c = np.array(centres)
+        labels = np.zeros(n, dtype=np.int64)
+        for _it in range(iters):
+            d = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
+            labels = np.argmin(d, axis=1)
+            new = np.array([np.average(xy[labels == j], axis=0, weights=w[labels == j])
+                            if (labels == j).any() else c[j] for j in range(k)])
+            if np.allclose(new, c):
+                break
+            c = new
+        cost = float((w * ((xy - c[labels]) ** 2).sum(axis=1)).sum())
+        if cost < best_cost - 1e-9:
+            best_labels, best_cost = labels, cost
+    return best_labels
 
 
 # -- partition ------------------------------------------------------------------------
@@ -285,11 +288,14 @@ class PartitionProblem:
 
 def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float,
                      lower: float, upper: float, compactness_weight: float = 0.05,
-                     seed: int = 0, max_sweeps: int = 60) -> np.ndarray:
+                     seed: int = 0, max_sweeps: int = 60, tries: int = 6,
+                     kmeans_restarts: int = 8) -> np.ndarray:
     """Partition the nodes into about ``n_regions`` contiguous regions of ``target`` size.
 
     Refinement may empty a region when merging it into a neighbour brings both inside
     ``[lower, upper]``; labels are then renumbered, so fewer regions can come back.
+    ``tries`` seeded starts are made and the best kept: fewest regions outside the range,
+    then the smallest worst deviation, then the lowest balance + compactness objective.
     Nodes of a connected piece with no households get label -1.
 
     Returns
@@ -313,9 +319,26 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
     next_label = 0
     for c, k in zip(populated, alloc, strict=True):
         nodes = np.flatnonzero(comp == c)
-        sub = _grow(problem, nodes, int(k), target=target, seed=seed)
-        sub = _refine(problem, nodes, sub, int(k), target=target, lower=lower, upper=upper,
-                      compactness_weight=compactness_weight, max_sweeps=max_sweeps)
+        best, best_score = None, None
+        for attempt in range(tries):
+            # The first start is the best of several k-means runs; later ones are single
+            # runs with other seeds, for variety.
+            cand = _grow(problem, nodes, int(k), target=target, seed=seed + attempt,
+                         restarts=kmeans_restarts if attempt == 0 else 1)
+            cand = _refine(problem, nodes, cand, int(k), target=target, lower=lower,
+                           upper=upper, compactness_weight=compactness_weight,
+                           max_sweeps=max_sweeps)
+            sizes = np.bincount(cand[cand >= 0], weights=problem.households[nodes][cand >= 0])
+            if (sizes[sizes > 0] < lower).any():
+                # Leftover regions too small to reach the range may be merged away.
+                cand = _refine(problem, nodes, cand, int(k), target=target, lower=lower,
+                               upper=upper, compactness_weight=compactness_weight,
+                               max_sweeps=max_sweeps, allow_empty=True)
+            score = _score(problem, nodes, cand, target=target, lower=lower, upper=upper,
+                           compactness_weight=compactness_weight)
+            if best_score is None or score < best_score:
+                best, best_score = cand, score
+        sub = best
         used = np.unique(sub[sub >= 0])
         renum = np.full(int(k), -1, dtype=np.int64)
         renum[used] = np.arange(used.size) + next_label
@@ -325,7 +348,7 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
 
 
 def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float,
-          seed: int) -> np.ndarray:
+          seed: int, restarts: int = 8) -> np.ndarray:
     """Seed k regions and grow them, the smallest first, by nearest neighbour blocks."""
     local = {int(v): i for i, v in enumerate(nodes)}
     xy = problem.xy[nodes]
@@ -334,7 +357,7 @@ def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float
     if k == 1:
         labels[:] = 0
         return labels
-    centres_lab = _kmeans(xy, hh + 1e-3, k, seed=seed)
+    centres_lab = _kmeans(xy, hh + 1e-3, k, seed=seed, restarts=restarts)
     seeds = []
     for j in range(k):
         members = np.flatnonzero(centres_lab == j)
@@ -380,8 +403,12 @@ def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float
 
 def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k: int, *,
             target: float, lower: float, upper: float, compactness_weight: float,
-            max_sweeps: int) -> np.ndarray:
-    """Move boundary blocks between regions while the objective falls."""
+            max_sweeps: int, allow_empty: bool = False) -> np.ndarray:
+    """Move boundary blocks between regions while the objective falls.
+
+    With ``allow_empty``, a region below ``lower`` may give away its last block (it
+    disappears); otherwise the number of regions stays fixed.
+    """
     local = {int(v): i for i, v in enumerate(nodes)}
     xy = problem.xy[nodes]
     hh = problem.households[nodes].astype(float)
@@ -424,6 +451,8 @@ def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k:
             if not cands:
                 continue
             last = (labels == a_lab).sum() <= 1
+            if last and not (allow_empty and size[a_lab] < lower):
+                continue
             p_xy = xy[i] * area[i]
             p_xx = area[i] * (xy[i] ** 2).sum()
             old_a = cost(size[a_lab], a_sum[a_lab], m_xy[a_lab], m_xx[a_lab])
@@ -452,6 +481,29 @@ def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k:
         if not moved:
             break
     return labels
+
+
+def _score(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
+           target: float, lower: float, upper: float,
+           compactness_weight: float) -> tuple[int, float, float]:
+    """Return (regions outside the range, worst relative deviation, objective)."""
+    hh = problem.households[nodes].astype(float)
+    xy = problem.xy[nodes]
+    area = problem.area[nodes].astype(float)
+    out = 0
+    worst = 0.0
+    total = 0.0
+    for r in np.unique(labels[labels >= 0]):
+        sel = labels == r
+        s = hh[sel].sum()
+        out += int(s < lower or s > upper)
+        dev = abs(s - target) / target
+        worst = max(worst, dev)
+        a = area[sel].sum()
+        cen = (xy[sel] * area[sel, None]).sum(axis=0) / a
+        second = (area[sel] * ((xy[sel] - cen) ** 2).sum(axis=1)).sum()
+        total += dev * dev + compactness_weight * (second / (a * a / (2 * np.pi)) - 1.0)
+    return out, round(worst, 6), total
 
 
 def _stays_connected(labels: np.ndarray, nbrs: list[np.ndarray], region: int,
@@ -639,35 +691,63 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
             msg = (f"Communities without residential buildings: {', '.join(empty)}. Check the "
                    "communities layer (area, coordinate system) or remove them.")
             raise InputError(msg)
-    else:
-        total = hh.sum()
-        n_comm = max(1, int(round(total / rules.community_target_households)))
-        mean = total / n_comm
+        grid, grid_names, grid_comm, _score_c = _grids_within(blocks, problem, comm,
+                                                              comm_names, rules, seed)
+        return GridPlan(blocks, comm, grid, comm_names, grid_names, grid_comm, rules)
+    total = hh.sum()
+    n_comm = max(1, int(round(total / rules.community_target_households)))
+    mean = total / n_comm
+    comm_names = {i: f"社区{i + 1}" for i in range(n_comm)}
+    # Community candidates are judged by the grids they allow: fewest grids outside the
+    # range, then the smallest worst deviation.
+    best = None
+    for attempt in range(COMMUNITY_TRIES if n_comm > 1 else 1):
         comm = partition_blocks(problem, n_comm, target=mean, lower=0.5 * mean,
                                 upper=1.5 * mean, compactness_weight=rules.compactness_weight,
-                                seed=seed)
-        comm_names = {i: f"社区{i + 1}" for i in range(n_comm)}
+                                seed=seed + attempt, tries=1,
+                                kmeans_restarts=8 if attempt == 0 else 1)
+        names = {i: comm_names[i] for i in np.unique(comm[comm >= 0])}
+        grid, grid_names, grid_comm, score = _grids_within(blocks, problem, comm, names,
+                                                           rules, seed)
+        if best is None or score < best[0]:
+            best = (score, comm, names, grid, grid_names, grid_comm)
+    _s, comm, names, grid, grid_names, grid_comm = best
+    return GridPlan(blocks, comm, grid, names, grid_names, grid_comm, rules)
+
+
+#: Community partitions tried when communities are generated (each judged by its grids).
+COMMUNITY_TRIES = 6
+
+
+def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
+                  comm_names: dict[int, str], rules: GridRules, seed: int,
+                  ) -> tuple[np.ndarray, dict[int, str], dict[int, int], tuple]:
+    """Partition each community into grids; return labels, names and a quality score."""
+    hh = problem.households
     grid = np.full(hh.size, -1, dtype=np.int64)
     grid_names: dict[int, str] = {}
     grid_comm: dict[int, int] = {}
     next_label = 0
+    out_of_range, worst = 0, 0.0
     for c in sorted(comm_names):
         nodes = np.flatnonzero(comm == c)
         c_hh = hh[nodes].sum()
         n_grid = _grid_count(c_hh, rules)
         sub = PartitionProblem(blocks.adjacency[nodes][:, nodes], hh[nodes],
                                problem.xy[nodes], problem.area[nodes])
-        mean = c_hh / n_grid
-        labels = partition_blocks(sub, n_grid, target=mean, lower=rules.min_households,
-                                  upper=rules.max_households,
+        labels = partition_blocks(sub, n_grid, target=c_hh / n_grid,
+                                  lower=rules.min_households, upper=rules.max_households,
                                   compactness_weight=rules.compactness_weight, seed=seed)
-        for g in range(n_grid):
-            if (labels == g).any():
-                grid[nodes[labels == g]] = next_label
-                grid_names[next_label] = f"{comm_names[c]}-{g + 1:02d}网格"
-                grid_comm[next_label] = c
-                next_label += 1
-    return GridPlan(blocks, comm, grid, comm_names, grid_names, grid_comm, rules)
+        for g in np.unique(labels[labels >= 0]):
+            size = hh[nodes[labels == g]].sum()
+            out_of_range += int(size < rules.min_households or size > rules.max_households)
+            worst = max(worst, abs(size - rules.target_households) / rules.target_households)
+            grid[nodes[labels == g]] = next_label
+            number = sum(1 for v in grid_comm.values() if v == c) + 1
+            grid_names[next_label] = f"{comm_names[c]}-{number:02d}网格"
+            grid_comm[next_label] = c
+            next_label += 1
+    return grid, grid_names, grid_comm, (out_of_range, round(worst, 6))
 
 
 def _grid_count(households: float, rules: GridRules) -> int:

@@ -115,3 +115,32 @@ def test_saved_scenario_can_be_compared_with_the_current_state(tmp_path, monkeyp
     assert list(table.columns)[1:3] == ["A · 现状", "B · 三站方案"]
     health = table[table.iloc[:, 0] == "医疗卫生"].iloc[0]
     assert health.iloc[3] > 0
+
+
+def test_grids_view_generates_edits_undoes_and_saves(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVICE_CIRCLE_GRIDS", str(tmp_path / "grids.gpkg"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="view").set_value("grids").run()
+    assert not at.exception
+    at.button(key="grid_generate").click().run()
+    assert not at.exception
+    n_grids = int(at.metric[1].value)
+    assert n_grids >= 15
+    assert at.metric[2].value == "0"
+    # Split grids until one has more than one block: one more grid, then undo and redo.
+    for i in range(len(at.selectbox(key="split_g").options)):
+        at.selectbox(key="split_g").select_index(i)
+        at.button(key="grid_split").click().run()
+        if at.session_state["grid_message"]["ok"]:
+            break
+    assert not at.exception
+    assert at.session_state["grid_message"]["ok"]
+    assert int(at.metric[1].value) == n_grids + 1
+    at.button(key="grid_undo_btn").click().run()
+    assert int(at.metric[1].value) == n_grids
+    at.button(key="grid_redo_btn").click().run()
+    assert int(at.metric[1].value) == n_grids + 1
+    at.button(key="grid_save").click().run()
+    assert not at.exception
+    assert (tmp_path / "grids.gpkg").exists()

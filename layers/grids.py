@@ -1,0 +1,141 @@
+"""Folium layers of communities, grids and street blocks, with household labels.
+
+Grid workers' names and phones never reach these layers: tooltips show names, households
+and communities only, so a shared or exported HTML map carries no personal data.
+"""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+import numpy as np
+from branca.element import MacroElement, Template
+
+from gis.grids import GridPlan
+from gis.settings import WGS84
+from layers.base import LEAFLET_BASE_URL, base_map, for_display
+from layers.i18n import t
+
+#: Twelve distinguishable fill colours for neighbouring grids (ColorBrewer Set3).
+PALETTE = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
+           "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
+OUT_OF_RANGE = "#d7301f"
+
+
+def _colours(plan: GridPlan) -> dict[int, str]:
+    """Give neighbouring grids different colours (greedy graph colouring)."""
+    adj = plan.blocks.adjacency.tocoo()
+    g = plan.grid
+    pairs = {(int(g[i]), int(g[j])) for i, j in zip(adj.row, adj.col, strict=True)
+             if g[i] >= 0 and g[j] >= 0 and g[i] != g[j]}
+    out: dict[int, str] = {}
+    for lab in sorted(plan.grid_names):
+        taken = {out[b] for a, b in pairs if a == lab and b in out}
+        out[lab] = next((c for c in PALETTE if c not in taken), PALETTE[lab % len(PALETTE)])
+    return out
+
+
+def grids_layer(plan: GridPlan, *, lang: str = "zh") -> folium.FeatureGroup:
+    """Return grids coloured apart from their neighbours, outlined red when out of range."""
+    group = folium.FeatureGroup(name=t("grids", lang), show=True)
+    grids = plan.grids_gdf(with_workers=False)
+    if len(grids) == 0:
+        return group
+    colours = _colours(plan)
+    props = gpd.GeoDataFrame({
+        "fill": [colours[int(lab)] for lab in grids["label"]],
+        "edge": [OUT_OF_RANGE if f else "#333333" for f in grids["flag"]],
+        "name": grids["name"].to_numpy(), "hh": grids["households"].astype(int).to_numpy(),
+        "community": grids["community"].to_numpy(),
+        "compact": grids["compactness"].round(2).to_numpy(),
+    }, geometry=grids.geometry.to_numpy(), crs=grids.crs)
+    folium.GeoJson(
+        for_display(props).to_json(drop_id=True),
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.55,
+                                  "color": f["properties"]["edge"], "weight": 2},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "hh", "community", "compact"],
+            aliases=[t("grid", lang), t("households", lang), t("community", lang),
+                     t("compactness", lang)]),
+    ).add_to(group)
+    for _, row in grids.to_crs(WGS84).iterrows():
+        p = row.geometry.representative_point()
+        folium.Marker((p.y, p.x), icon=folium.DivIcon(
+            icon_size=(60, 16), icon_anchor=(30, 8),
+            html=(f'<div style="font:bold 11px sans-serif;text-align:center;color:#111;'
+                  f'text-shadow:0 0 3px #fff,0 0 3px #fff">{int(row["households"])}</div>')),
+        ).add_to(group)
+    return group
+
+
+def blocks_layer(plan: GridPlan, *, lang: str = "zh") -> folium.FeatureGroup:
+    """Return street blocks as thin outlines; clicking one selects it for editing."""
+    group = folium.FeatureGroup(name=t("blocks", lang), show=True)
+    b = plan.blocks.gdf
+    names = [plan.grid_names.get(int(g), "") for g in plan.grid]
+    props = gpd.GeoDataFrame({"block_id": b["block_id"].to_numpy(),
+                              "hh": b["households"].astype(int).to_numpy(), "grid": names},
+                             geometry=b.geometry.to_numpy(), crs=b.crs)
+    folium.GeoJson(
+        for_display(props).to_json(drop_id=True),
+        style_function=lambda _f: {"fillOpacity": 0.0, "color": "#555555", "weight": 0.6},
+        highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=["block_id", "hh", "grid"],
+                                      aliases=[t("block", lang), t("households", lang),
+                                               t("grid", lang)]),
+    ).add_to(group)
+    return group
+
+
+def communities_layer(plan: GridPlan, *, lang: str = "zh") -> folium.FeatureGroup:
+    """Return community boundaries as thick lines with their names."""
+    group = folium.FeatureGroup(name=t("communities", lang), show=True)
+    comms = plan.communities_gdf()
+    if len(comms) == 0:
+        return group
+    props = gpd.GeoDataFrame({"name": comms["name"].to_numpy(),
+                              "hh": comms["households"].astype(int).to_numpy()},
+                             geometry=comms.geometry.boundary.to_numpy(), crs=comms.crs)
+    folium.GeoJson(for_display(props).to_json(drop_id=True), interactive=False,
+                   style_function=lambda _f: {"color": "#08306b", "weight": 4}).add_to(group)
+    return group
+
+
+def grids_legend(plan: GridPlan, *, lang: str = "zh") -> MacroElement:
+    """Return a legend: grid colours, the out-of-range outline, labels in households."""
+    r = plan.rules
+    title = html.escape(t("legend_grids", lang))
+    text = html.escape(t("legend_grids_text", lang, lo=r.min_households,
+                         hi=r.max_households))
+    element = MacroElement()
+    element._template = Template("""
+    {% macro html(this, kwargs) %}
+    <div style="position:absolute; z-index:9999; bottom:24px; left:12px;
+         background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
+         font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',sans-serif; max-width:260px;
+         box-shadow:0 1px 4px rgba(0,0,0,.3)">
+      <b>""" + title + """</b><br>""" + text + """<br>
+      <span style="display:inline-block;width:14px;height:10px;border:2px solid """
+                                 + OUT_OF_RANGE + """"></span> """
+                                 + html.escape(t("out_of_range", lang)) + """<br>
+      <span style="display:inline-block;width:14px;height:4px;background:#08306b"></span> """
+                                 + html.escape(t("communities", lang)) + """
+    </div>
+    {% endmacro %}
+    """)
+    return element
+
+
+def grids_map(plan: GridPlan, *, lang: str = "zh", basemap: str = "osm",
+              leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+    """Return the grids map: grids, street blocks, community lines and a legend."""
+    bounds = plan.blocks.gdf.to_crs(WGS84).total_bounds
+    fmap = base_map(np.asarray(bounds), lang=lang, basemap=basemap, leaflet_base=leaflet_base)
+    grids_layer(plan, lang=lang).add_to(fmap)
+    blocks_layer(plan, lang=lang).add_to(fmap)
+    communities_layer(plan, lang=lang).add_to(fmap)
+    grids_legend(plan, lang=lang).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap

@@ -1,0 +1,288 @@
+"""Street blocks, community and grid partitions, editing and the project file."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, box
+
+from gis._errors import EmptyInputError, InputError
+from gis.gridedit import (
+    GridEditor,
+    export_grid_table,
+    export_zones,
+    load_project,
+    save_project,
+)
+from gis.grids import is_contiguous, make_blocks, plan_grids
+from gis.study import load_study
+from tests.conftest import UTM
+
+
+def lattice(n: int = 4, size: float = 100.0, households=None, jitter=None):
+    """An n x n lattice of square blocks, each with one home at its centre."""
+    lines = [LineString([(0, i * size), (n * size, i * size)]) for i in range(n + 1)]
+    lines += [LineString([(i * size, 0), (i * size, n * size)]) for i in range(n + 1)]
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * len(lines)}, geometry=lines,
+                               crs=UTM)
+    pts, hh = [], []
+    for i in range(n):
+        for j in range(n):
+            pts.append(box(i * size + 30, j * size + 30, i * size + 70, j * size + 70))
+            hh.append(75 if households is None else households[i * n + j])
+    homes = gpd.GeoDataFrame({"households": hh}, geometry=pts, crs=UTM)
+    return streets, homes
+
+
+@pytest.fixture
+def rules(settings):
+    return settings.grids
+
+
+def test_lattice_of_equal_blocks_splits_into_four_equal_squares(rules):
+    streets, homes = lattice()
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 400, 400))
+    assert len(blocks.gdf) == 16
+    assert (blocks.gdf["households"] == 75).all()
+    plan = plan_grids(blocks, replace(rules, community_target_households=1200))
+    grids = plan.grids_gdf()
+    assert len(grids) == 4
+    assert (grids["households"] == 300).all()
+    # Each grid is a 200 m x 200 m square: Polsby-Popper of a square is pi/4.
+    assert grids["compactness"].to_numpy() == pytest.approx(np.pi / 4, abs=1e-6)
+    assert grids["area_m2"].to_numpy() == pytest.approx(40_000)
+
+
+def test_block_above_the_maximum_is_split_by_its_buildings(rules):
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * 4}, geometry=[
+        LineString([(0, 0), (400, 0)]), LineString([(400, 0), (400, 200)]),
+        LineString([(400, 200), (0, 200)]), LineString([(0, 200), (0, 0)])], crs=UTM)
+    homes = gpd.GeoDataFrame({"households": [200] * 4},
+                             geometry=[box(x, 80, x + 40, 120) for x in (30, 130, 230, 330)],
+                             crs=UTM)
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 400, 200))
+    assert len(blocks.gdf) == 3  # 800 households -> ceil(800 / 300) parts
+    assert sorted(blocks.gdf["households"]) == [200, 200, 400]
+    assert any("split into 3 parts" in n for n in blocks.notes)
+    assert shapely.union_all(blocks.gdf.geometry.values).area == pytest.approx(80_000)
+
+
+def _check_invariants(plan, homes):
+    b = plan.blocks.gdf
+    # Every home in exactly one block, and households preserved.
+    assert plan.blocks.home_block.index.equals(homes.index)
+    assert b["households"].sum() == homes["households"].sum()
+    residential = b["households"].to_numpy() > 0
+    assert (plan.grid[residential] >= 0).all()
+    assert (plan.community[residential] >= 0).all()
+    for g, c in plan.grid_community.items():
+        members = np.flatnonzero(plan.grid == g)
+        # Grids nested in communities, contiguous.
+        assert (plan.community[members] == c).all()
+        assert is_contiguous(plan.blocks.adjacency, members)
+    geoms = np.asarray(b.geometry.values)
+    for c in plan.community_names:
+        in_c = plan.community == c
+        comm_geom = shapely.union_all(geoms[in_c])
+        grid_geom = shapely.union_all(geoms[in_c & (plan.grid >= 0)])
+        assert grid_geom.symmetric_difference(comm_geom).area < 1e-3
+    grids = plan.grids_gdf()
+    assert grids["households"].sum() == homes["households"].sum()
+
+
+@hyp_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hh=st.lists(st.integers(0, 400), min_size=25, max_size=25))
+def test_random_layouts_keep_every_invariant(hh, settings):
+    if sum(hh) == 0:
+        hh[0] = 50
+    streets, homes = lattice(5, households=hh)
+    homes = homes[homes["households"] > 0]
+    blocks = make_blocks(streets, homes, settings.grids, area=box(0, 0, 500, 500))
+    plan = plan_grids(blocks, replace(settings.grids, community_target_households=1500))
+    _check_invariants(plan, homes)
+
+
+@pytest.fixture(scope="module")
+def helsinki_plan(settings):
+    study = load_study(None, settings)
+    blocks = make_blocks(study.streets, study.homes, settings.grids)
+    return study, plan_grids(blocks, settings.grids)
+
+
+def test_helsinki_grids_keep_every_invariant_and_the_range(helsinki_plan):
+    study, plan = helsinki_plan
+    _check_invariants(plan, study.homes)
+    grids = plan.grids_gdf()
+    assert (grids["flag"] == "").all()
+    assert len(plan.communities_gdf()) == 2
+
+
+def test_bad_sizes_and_empty_areas_are_refused(rules):
+    streets, homes = lattice()
+    with pytest.raises(InputError, match="must be positive"):
+        make_blocks(streets, homes, replace(rules, target_households=0))
+    with pytest.raises(InputError, match="smaller than one grid"):
+        make_blocks(streets, homes, replace(rules, community_target_households=10))
+    only_paths = streets.assign(highway="footway")
+    with pytest.raises(EmptyInputError, match="no streets of the kinds"):
+        make_blocks(only_paths, homes, rules)
+
+
+def test_a_community_without_homes_is_reported(rules):
+    streets, homes = lattice()
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 400, 400))
+    comms = gpd.GeoDataFrame({"name": ["有人", "空社区"]},
+                             geometry=[box(-1, -1, 401, 401), box(1000, 1000, 1100, 1100)],
+                             crs=UTM)
+    # The empty community gets no block, so it is not in the plan; one inside the area
+    # with no homes is refused with its name.
+    comms_inside = gpd.GeoDataFrame({"name": ["甲", "乙"]},
+                                    geometry=[box(-1, -1, 401, 201), box(-1, 201, 401, 401)],
+                                    crs=UTM)
+    plan = plan_grids(blocks, rules, communities=comms)
+    assert list(plan.community_names.values()) == ["有人"]
+    empty_homes = homes.copy()
+    empty_homes.loc[empty_homes.geometry.centroid.y > 200, "households"] = 0
+    blocks2 = make_blocks(streets, empty_homes[empty_homes["households"] > 0], rules,
+                          area=box(0, 0, 400, 400))
+    with pytest.raises(InputError, match="乙"):
+        plan_grids(blocks2, rules, communities=comms_inside)
+
+
+def _editor(rules):
+    streets, homes = lattice()
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 400, 400))
+    return GridEditor(plan_grids(blocks, replace(rules, community_target_households=1200)))
+
+
+def _block_at(plan, x, y):
+    pt = shapely.Point(x, y)
+    return plan.blocks.ids[int(np.flatnonzero(plan.blocks.gdf.contains(pt))[0])]
+
+
+def test_moving_a_block_recounts_both_grids_and_warns_outside_the_range(rules):
+    ed = _editor(rules)
+    plan = ed.plan
+    src = _block_at(plan, 150, 150)
+    g_src = int(plan.grid[list(plan.blocks.ids).index(src)])
+    g_dst = int(plan.grid[list(plan.blocks.ids).index(_block_at(plan, 250, 150))])
+    assert g_src != g_dst
+    res = ed.move_blocks([src], g_dst)
+    assert res.ok
+    grids = ed.plan.grids_gdf().set_index("label")
+    assert grids.loc[g_dst, "households"] == 375
+    assert grids.loc[g_src, "households"] == 225
+    assert res.warnings == ()
+    # Moving one more block drops the source below 200: a warning, not a refusal.
+    res2 = ed.move_blocks([_block_at(plan, 150, 50)], g_dst)
+    assert res2.ok and any("outside the allowed" in w for w in res2.warnings)
+
+
+def test_moves_that_break_contiguity_are_refused(rules):
+    ed = _editor(rules)
+    plan = ed.plan
+    far = _block_at(plan, 50, 50)
+    g_far = int(plan.grid[list(plan.blocks.ids).index(_block_at(plan, 350, 350))])
+    res = ed.move_blocks([far], g_far)
+    assert not res.ok and "connected" in res.message
+    assert ed.plan is plan  # nothing changed
+
+
+def test_merge_split_rename_worker_undo_redo(rules):
+    ed = _editor(rules)
+    a = int(ed.plan.grid[list(ed.plan.blocks.ids).index(_block_at(ed.plan, 50, 50))])
+    b = int(ed.plan.grid[list(ed.plan.blocks.ids).index(_block_at(ed.plan, 250, 50))])
+    res = ed.merge(a, b)
+    assert res.ok and any("600" in w for w in res.warnings)
+    assert len(ed.plan.grids_gdf()) == 3
+    res = ed.split(a)
+    assert res.ok
+    assert sorted(ed.plan.grids_gdf()["households"]) == [300, 300, 300, 300]
+    assert ed.rename(a, "东风网格").ok
+    assert ed.set_worker(a, "张三", "13800000000").ok
+    assert not ed.rename(a, "").ok
+    assert ed.undo() and ed.undo()
+    assert "东风网格" not in ed.plan.grid_names.values()
+    assert ed.redo()
+    assert "东风网格" in ed.plan.grid_names.values()
+    assert [h["action"] for h in ed.history][:3] == ["merge", "split", "rename"]
+    assert all("张三" not in h["detail"] and "138" not in h["detail"] for h in ed.history)
+
+
+def test_edit_save_kill_reopen_loses_nothing(rules, tmp_path, monkeypatch):
+    ed = _editor(rules)
+    g = int(ed.plan.grid[0])
+    ed.rename(g, "幸福网格")
+    ed.set_worker(g, "李四", "13900000000")
+    path = tmp_path / "project.gpkg"
+    save_project(path, ed.plan, ed.history)
+    before = path.read_bytes()
+    # A crash half-way through a save (here: the disk fails on the fourth layer) keeps
+    # the previous file whole and leaves no temporary file behind.
+    real = pyogrio.write_dataframe
+    calls = []
+
+    def failing(df, target, **kw):
+        calls.append(kw.get("layer"))
+        if len(calls) == 4:
+            msg = "disk full"
+            raise OSError(msg)
+        return real(df, target, **kw)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", failing)
+    ed.rename(g, "改了但没存")
+    with pytest.raises(OSError, match="disk full"):
+        save_project(path, ed.plan, ed.history)
+    monkeypatch.setattr(pyogrio, "write_dataframe", real)
+    ed.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["project.gpkg"]
+    plan, history = load_project(path)
+    assert np.array_equal(plan.grid, ed.plan.grid)
+    assert np.array_equal(plan.community, ed.plan.community)
+    assert plan.grid_names == ed.plan.grid_names
+    assert plan.workers == {g: ("李四", "13900000000")}
+    assert history == ed.history[:2]
+    assert plan.blocks.home_block.tolist() == ed.plan.blocks.home_block.tolist()
+    assert (plan.blocks.adjacency != ed.plan.blocks.adjacency).nnz == 0
+    # The reopened plan can be edited on.
+    assert GridEditor(plan, history).split(g).ok
+
+
+def test_corrupt_project_file_is_refused_clearly(tmp_path):
+    bad = tmp_path / "project.gpkg"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(InputError, match="project.gpkg: cannot be opened"):
+        load_project(bad)
+
+
+def test_exports_are_wgs84_without_personal_data_and_keep_chinese(rules, tmp_path):
+    ed = _editor(rules)
+    g = int(ed.plan.grid[0])
+    ed.rename(g, "幸福网格")
+    ed.set_worker(g, "李四", "13900000000")
+    gpkg = export_zones(ed.plan, tmp_path / "grids.gpkg", fmt="gpkg")
+    grids = gpd.read_file(gpkg, layer="grids")
+    assert grids.crs.to_epsg() == 4326
+    assert "worker" not in grids and "phone" not in grids
+    assert "幸福网格" in set(grids["name"])
+    gj = export_zones(ed.plan, tmp_path / "grids.geojson", fmt="geojson")
+    assert "李四" not in gj.read_text(encoding="utf-8")
+    assert (tmp_path / "grids_communities.geojson").exists()
+    shp = export_zones(ed.plan, tmp_path / "grids.zip", fmt="shp")
+    with zipfile.ZipFile(shp) as zf:
+        assert {"grids.shp", "grids.cpg", "communities.dbf"} <= set(zf.namelist())
+    assert "幸福网格" in set(gpd.read_file(f"/vsizip/{shp}/grids.shp")["name"])
+    table = export_grid_table(ed.plan, tmp_path / "grids.xlsx", with_workers=True)
+    import pandas as pd
+    assert "李四" in set(pd.read_excel(table)["worker"])
+    assert pyogrio.list_layers(gpkg)[:, 0].tolist() == ["grids", "communities"]
