@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/siting.py
+	$(BIN)/python benchmarks/grids.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff
