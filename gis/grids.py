@@ -279,6 +279,7 @@ class PartitionProblem:
     households: np.ndarray
     xy: np.ndarray
     area: np.ndarray
+    geoms: np.ndarray | None = None
 
     def neighbours(self, i: int) -> np.ndarray:
         """Return the neighbours of node ``i``."""
@@ -339,6 +340,9 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
             if best_score is None or score < best_score:
                 best, best_score = cand, score
         sub = best
+        if problem.geoms is not None:
+            sub = _polish(problem, nodes, sub, target=target, lower=lower, upper=upper,
+                          worst=best_score[1])
         used = np.unique(sub[sub >= 0])
         renum = np.full(int(k), -1, dtype=np.int64)
         renum[used] = np.arange(used.size) + next_label
@@ -486,13 +490,18 @@ def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k:
 def _score(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
            target: float, lower: float, upper: float,
            compactness_weight: float) -> tuple[int, float, float]:
-    """Return (regions outside the range, worst relative deviation, objective)."""
+    """Return (regions outside the range, worst deviation to 0.01, compactness term).
+
+    The compactness term is minus the median Polsby-Popper score of the regions when the
+    block geometries are known, else the balance + inertia objective.
+    """
     hh = problem.households[nodes].astype(float)
     xy = problem.xy[nodes]
     area = problem.area[nodes].astype(float)
     out = 0
     worst = 0.0
     total = 0.0
+    pp = []
     for r in np.unique(labels[labels >= 0]):
         sel = labels == r
         s = hh[sel].sum()
@@ -503,7 +512,59 @@ def _score(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
         cen = (xy[sel] * area[sel, None]).sum(axis=0) / a
         second = (area[sel] * ((xy[sel] - cen) ** 2).sum(axis=1)).sum()
         total += dev * dev + compactness_weight * (second / (a * a / (2 * np.pi)) - 1.0)
-    return out, round(worst, 6), total
+        if problem.geoms is not None:
+            pp.append(polsby_popper(shapely.union_all(problem.geoms[nodes][sel])))
+    shape = -float(np.median(pp)) if pp else total
+    return out, round(worst, 2), shape
+
+
+def _polish(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
+            target: float, lower: float, upper: float, worst: float,
+            max_sweeps: int = 20) -> np.ndarray:
+    """Move boundary blocks when the two regions' Polsby-Popper scores rise together.
+
+    Balance never gets worse than it is: a move must keep both regions inside the range
+    and within the current worst deviation from the target.
+    """
+    labels = labels.copy()
+    local = {int(v): i for i, v in enumerate(nodes)}
+    geoms = problem.geoms[nodes]
+    hh = problem.households[nodes].astype(float)
+    nbrs = [np.array([local[int(v)] for v in problem.neighbours(int(u)) if int(v) in local],
+                     dtype=np.int64) for u in nodes]
+    size = {int(r): hh[labels == r].sum() for r in np.unique(labels[labels >= 0])}
+    shape = {r: shapely.union_all(geoms[labels == r]) for r in size}
+    score = {r: polsby_popper(g) for r, g in shape.items()}
+
+    def fits(s: float) -> bool:
+        return lower <= s <= upper and abs(s - target) / target <= worst + 1e-9
+
+    for _ in range(max_sweeps):
+        moved = False
+        for i in range(nodes.size):
+            a = int(labels[i])
+            if a < 0 or (labels == a).sum() <= 1:
+                continue
+            for b in {int(labels[j]) for j in nbrs[i] if labels[j] >= 0 and labels[j] != a}:
+                if not (fits(size[a] - hh[i]) and fits(size[b] + hh[i])):
+                    continue
+                new_a = shapely.union_all(geoms[(labels == a) & (np.arange(nodes.size) != i)])
+                new_b = shapely.union(shape[b], geoms[i])
+                pa, pb = polsby_popper(new_a), polsby_popper(new_b)
+                if pa + pb <= score[a] + score[b] + 1e-6:
+                    continue
+                if not _stays_connected(labels, nbrs, a, i):
+                    continue
+                labels[i] = b
+                size[a] -= hh[i]
+                size[b] += hh[i]
+                shape[a], shape[b] = new_a, new_b
+                score[a], score[b] = pa, pb
+                moved = True
+                break
+        if not moved:
+            break
+    return labels
 
 
 def _stays_connected(labels: np.ndarray, nbrs: list[np.ndarray], region: int,
@@ -673,7 +734,7 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
         raise EmptyInputError(msg)
     problem = PartitionProblem(blocks.adjacency, hh,
                                np.column_stack([b.geometry.centroid.x, b.geometry.centroid.y]),
-                               b.geometry.area.to_numpy())
+                               b.geometry.area.to_numpy(), np.asarray(b.geometry.values))
     if communities is not None:
         require_projected(("communities", communities), ("blocks", b))
         pts = gpd.GeoDataFrame(geometry=b.geometry.representative_point().to_numpy(),
@@ -734,7 +795,8 @@ def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
         c_hh = hh[nodes].sum()
         n_grid = _grid_count(c_hh, rules)
         sub = PartitionProblem(blocks.adjacency[nodes][:, nodes], hh[nodes],
-                               problem.xy[nodes], problem.area[nodes])
+                               problem.xy[nodes], problem.area[nodes],
+                               None if problem.geoms is None else problem.geoms[nodes])
         labels = partition_blocks(sub, n_grid, target=c_hh / n_grid,
                                   lower=rules.min_households, upper=rules.max_households,
                                   compactness_weight=rules.compactness_weight, seed=seed)
