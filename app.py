@@ -22,7 +22,13 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import GisError
-from gis.coverage import CoverageResult, area_summary, category_circle, compute_coverage
+from gis.coverage import (
+    CoverageResult,
+    area_summary,
+    category_circle,
+    compute_coverage,
+    zone_summary,
+)
 from gis.gaps import GapResult, find_gaps
 from gis.gridedit import (
     EditResult,
@@ -33,6 +39,7 @@ from gis.gridedit import (
     save_project,
 )
 from gis.grids import Blocks, GridPlan, make_blocks, plan_grids
+from gis.io import write_gpkg_atomic
 from gis.scenarios import (
     Change,
     Delta,
@@ -45,10 +52,12 @@ from gis.scenarios import (
 from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
 from gis.study import Study, load_study
+from layers.base import standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
 from layers.grids import grids_map
 from layers.i18n import LANGS, t
+from layers.report import meeting_report
 
 SOURCE = os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
 PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_PROJECT", "projects/project.gpkg"))
@@ -169,7 +178,7 @@ def sidebar(settings: Settings) -> tuple:
     sb.radio(t("language", lang), LANGS, key="lang", horizontal=True,
              format_func=lambda v: {"zh": "中文", "en": "English"}[v])
     lang = st.session_state["lang"]
-    sb.radio(t("view", lang), ("coverage", "gaps", "grids"), key="view",
+    sb.radio(t("view", lang), ("coverage", "gaps", "grids", "report"), key="view",
              format_func=lambda v: t(f"view_{v}", lang))
     sb.caption(f"{t('study_area', lang)}: "
                + (t("default_area", lang) if SOURCE == "default" else SOURCE))
@@ -261,6 +270,8 @@ def main() -> None:
         gaps_view(study, used, result, settings, lang)
     elif st.session_state["view"] == "grids":
         grids_view(study, used, settings, lang)
+    elif st.session_state["view"] == "report":
+        report_view(study, used, result, circle, settings, lang)
     else:
         coverage_view(study, result, summary, circle, settings, lang)
 
@@ -717,6 +728,77 @@ def _exports(plan: GridPlan, lang: str) -> None:
                 col.download_button(t(f"download_{fmt}", lang),
                                     path.read_bytes(), file_name=path.name,
                                     key=f"download_{fmt}")
+
+
+
+def _current_plan(study: Study, used: tuple) -> GridPlan | None:
+    """Return the grid plan of this session, if one was generated or opened."""
+    ss = st.session_state
+    if ss.get("grid_state") is None:
+        return None
+    blocks = loaded_blocks().get(repr(used)) or get_blocks(study, used, ss["grid_rules"])
+    return GridPlan.from_state(blocks, _rules_from_key(ss["grid_rules"]), ss["grid_state"])
+
+
+def report_view(study: Study, used: tuple, result: CoverageResult, circle: object,
+                settings: Settings, lang: str) -> None:
+    """Draw the report view: the meeting report and every export, ready to download."""
+    category = st.session_state["category"]
+    st.caption(t("report_note", lang))
+    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()))
+    gaps = get_gaps(study, result, key, category)
+    plan = _current_plan(study, used)
+    communities = plan.communities_gdf() if plan is not None else None
+    proposal = st.session_state.get("proposal")
+    sites = None
+    if proposal is not None and proposal["category"] == category:
+        pts = proposal["sites"]
+        sites = gpd.GeoDataFrame({"rank": [p[2] for p in pts],
+                                  "gain_households": [p[3] for p in pts]},
+                                 geometry=gpd.points_from_xy([p[0] for p in pts],
+                                                             [p[1] for p in pts]),
+                                 crs=study.area.local_crs)
+    if st.button(t("make_report", lang), key="make_report", type="primary"):
+        with st.spinner(t("make_report", lang)):
+            report = meeting_report(result, settings, category, lang=lang, circle=circle,
+                                    communities=communities, gaps=gaps.areas, sites=sites,
+                                    study_name=study.name)
+        st.session_state["report_ready"] = True
+        c1, c2 = st.columns(2)
+        c1.download_button(t("download_pdf", lang), report.pdf, file_name="report.pdf",
+                           mime="application/pdf", key="download_pdf")
+        c2.download_button(t("download_png", lang), report.png, file_name="map.png",
+                           mime="image/png", key="download_png")
+        st.image(report.png)
+    st.subheader(t("exports", lang))
+    e = st.columns(4)
+    fmap = coverage_map(result, category, settings, circle=circle, lang=lang, basemap="none")
+    e[0].download_button(t("download_html", lang), standalone_html(fmap).encode("utf-8"),
+                         file_name="coverage_map.html", mime="text/html",
+                         key="download_html")
+    layers = {"homes": result.homes, "facilities": result.facilities,
+              "gap_areas": gaps.areas, "summary": area_summary(result)}
+    if plan is not None:
+        layers["communities"] = plan.communities_gdf()
+        layers["grids"] = plan.grids_gdf(with_workers=False)
+    with tempfile.TemporaryDirectory() as d:
+        gpkg = write_gpkg_atomic(Path(d) / "layers.gpkg", layers)
+        e[1].download_button(t("download_layers", lang), gpkg.read_bytes(),
+                             file_name="service_circles.gpkg", key="download_layers")
+        table = pd.DataFrame(result.homes.drop(columns=result.homes.geometry.name))
+        e[2].download_button(t("download_csv", lang),
+                             table.to_csv(index=False).encode("utf-8-sig"),
+                             file_name="homes_coverage.csv", mime="text/csv",
+                             key="download_csv")
+        xlsx = Path(d) / "coverage.xlsx"
+        with pd.ExcelWriter(xlsx) as writer:
+            summary_table(area_summary(result), settings, lang).to_excel(
+                writer, sheet_name="summary", index=False)
+            if communities is not None:
+                zone_summary(result, communities).to_excel(writer, sheet_name="communities",
+                                                           index=False)
+        e[3].download_button(t("download_table_xlsx", lang), xlsx.read_bytes(),
+                             file_name="coverage.xlsx", key="download_table_xlsx")
 
 
 main()

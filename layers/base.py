@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -14,6 +17,7 @@ from layers.i18n import t
 #: Where the app serves its own copy of Leaflet (static/vendor/leaflet, Streamlit static
 #: serving), so that maps need no CDN and work offline.
 LEAFLET_BASE_URL = "/app/static/vendor/leaflet"
+LEAFLET_DIR = Path(__file__).resolve().parent.parent / "static" / "vendor" / "leaflet"
 DISPLAY_SIMPLIFY_M = 0.5
 
 
@@ -86,3 +90,24 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh", basemap: str = "osm",
 def map_size_bytes(fmap: folium.Map) -> int:
     """Return the size of the rendered map HTML, in bytes."""
     return len(fmap.get_root().render().encode("utf-8"))
+
+
+def standalone_html(fmap: folium.Map, *, static_dir: str | Path | None = None) -> str:
+    """Return the map as one HTML file that works offline: Leaflet is written inline.
+
+    Parameters
+    ----------
+    fmap
+        A map made with :func:`base_map` (it loads only leaflet.js and leaflet.css).
+    static_dir
+        The folder holding leaflet.js and leaflet.css (default: static/vendor/leaflet).
+    """
+    folder = Path(static_dir) if static_dir is not None else LEAFLET_DIR
+    page = fmap.get_root().render()
+    js = (folder / "leaflet.js").read_text(encoding="utf-8")
+    css = (folder / "leaflet.css").read_text(encoding="utf-8")
+    page = re.sub(r'<script src="[^"]*leaflet\.js"></script>',
+                  lambda _m: f"<script>{js}</script>", page)
+    page = re.sub(r'<link rel="stylesheet" href="[^"]*leaflet\.css"\s*/?>',
+                  lambda _m: f"<style>{css}</style>", page)
+    return page

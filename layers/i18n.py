@@ -167,6 +167,24 @@ TEXT: dict[str, dict[str, str]] = {
     "download_xlsx": {"zh": "下载网格表（XLSX）", "en": "Download the grid table (XLSX)"},
     "edit_history": {"zh": "修改记录", "en": "Edit history"},
     "block_notes": {"zh": "街区说明", "en": "Notes on the blocks"},
+    "north": {"zh": "北", "en": "N"},
+    "headline": {"zh": "服务圈内户数占比", "en": "Households inside the circle"},
+    "table_per_community": {"zh": "各社区覆盖情况", "en": "Coverage per community"},
+    "view_report": {"zh": "会议报告", "en": "Meeting report"},
+    "make_report": {"zh": "生成会议报告", "en": "Make the meeting report"},
+    "download_pdf": {"zh": "下载 PDF 报告", "en": "Download the PDF report"},
+    "download_png": {"zh": "下载地图 PNG", "en": "Download the map (PNG)"},
+    "download_html": {"zh": "下载离线 HTML 地图", "en": "Download the offline HTML map"},
+    "download_layers": {"zh": "下载全部图层（GeoPackage）",
+                        "en": "Download all layers (GeoPackage)"},
+    "download_csv": {"zh": "下载覆盖表（CSV）", "en": "Download the coverage table (CSV)"},
+    "download_table_xlsx": {"zh": "下载覆盖表（XLSX）",
+                            "en": "Download the coverage table (XLSX)"},
+    "report_note": {"zh": "报告包含覆盖地图（图例、比例尺、指北针）、主要数字、各社区表格、"
+                          "缺口清单和建议站点。",
+                    "en": "The report holds the coverage map (legend, scale bar, north "
+                          "arrow), the headline numbers, a table per community, the gap "
+                          "list and proposed sites."},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }

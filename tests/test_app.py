@@ -144,3 +144,42 @@ def test_grids_view_generates_edits_undoes_and_saves(tmp_path, monkeypatch):
     at.button(key="grid_save").click().run()
     assert not at.exception
     assert (tmp_path / "grids.gpkg").exists()
+
+
+def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):
+    import io
+
+    from pypdf import PdfReader
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.radio(key="view").set_value("grids").run()
+    at.button(key="grid_generate").click().run()
+    at.radio(key="view").set_value("report").run()
+    assert not at.exception
+    at.button(key="make_report").click().run()
+    assert not at.exception
+    assert at.session_state["report_ready"]
+    # The same report, made directly, holds the Chinese headings and community names.
+    from gis.coverage import compute_coverage
+    from gis.grids import make_blocks, plan_grids
+    from gis.settings import load_settings
+    from gis.study import load_study
+    from layers.report import cjk_font, meeting_report
+
+    if cjk_font() is None:
+        pytest.fail("no CJK font: `make test` installs fonts-noto-cjk; run it as root")
+    settings = load_settings()
+    study = load_study(None, settings)
+    result = compute_coverage(study.network, study.homes, study.facilities, settings,
+                              home_snap=study.home_snap)
+    plan = plan_grids(make_blocks(study.streets, study.homes, settings.grids),
+                      settings.grids)
+    report = meeting_report(result, settings, "health", communities=plan.communities_gdf(),
+                            study_name=study.name)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(report.pdf)).pages)
+    for heading in ("十分钟生活服务圈", "服务圈内户数占比", "各社区覆盖情况", "医疗卫生"):
+        assert heading in text
+    for name in plan.community_names.values():
+        assert name in text
+    assert report.png.startswith(b"\x89PNG")
