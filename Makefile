@@ -12,7 +12,18 @@ PORT ?= 8501
 
 .PHONY: run test bench lint setup clean
 
+# System packages: a CJK font for the Chinese PDF report and Debian's chromium for the
+# real-browser test. Installed with apt-get (as root, or through sudo) when missing.
+SYSDEPS := fonts-noto-cjk chromium
+
 $(STAMP): requirements.txt
+	@if ! (fc-list 2>/dev/null | grep -q "Noto Sans CJK") || ! command -v chromium >/dev/null; then \
+		echo "installing $(SYSDEPS) with apt-get"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SYSDEPS) fontconfig >/dev/null || \
+		echo "warning: could not install $(SYSDEPS); the PDF report falls back to English and the browser test cannot run"; \
+	fi
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt

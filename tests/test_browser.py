@@ -1,0 +1,103 @@
+"""The app in a real browser: streamlit run app.py, driven by Playwright in Debian's chromium.
+
+The test starts the app on a free port, waits for the map's vector layers, toggles a
+layer, switches the language, adds a station by clicking the map in the gaps view, and
+saves screenshots to tests/artifacts/. Chromium is installed by ``make test``; without it
+the test is skipped with the reason (and fails under CI, where it must run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        pytest.fail("chromium is missing under CI; `make test` installs Debian's chromium",
+                    pytrace=False)
+    pytest.skip("Debian's chromium is not installed (make test installs it)",
+                allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, SERVICE_CIRCLE_PROJECT=str(tmp_path_factory.mktemp("p") / "p.gpkg"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the app did not start within 90 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def _map_frame(page):
+    page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', state="visible",
+                           timeout=90_000)
+    return page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+
+
+def test_map_layers_language_and_click_to_add_a_station(app_url):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        frame = _map_frame(page)
+        # Vector layers drawn by Leaflet (homes, circle): SVG paths or a canvas.
+        frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
+            .wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "coverage_zh.png"))
+        # Toggle the homes layer off in the layer control.
+        toggle = frame.locator(".leaflet-control-layers-overlays label", has_text="住宅建筑")
+        toggle.locator("input").uncheck()
+        assert not toggle.locator("input").is_checked()
+        # Switch the language: the title changes.
+        page.get_by_text("English", exact=True).click()
+        page.get_by_text("Ten-minute life service circle").wait_for(timeout=60_000)
+        # Gaps view: turn on click-to-add and click the map.
+        page.get_by_text("Gaps and siting", exact=True).click()
+        page.get_by_text("Click the map to add a station", exact=True).click()
+        frame = _map_frame(page)
+        frame.locator(".leaflet-container").click(position={"x": 400, "y": 250})
+        page.get_by_text("Whole scenario").wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "gaps_station_added_en.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "gaps_station_added_en.png").stat().st_size > 10_000
