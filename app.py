@@ -157,9 +157,18 @@ def get_circle(_study: Study, study_key: tuple, category: str, threshold_m: floa
         return None
 
 
-def _saved_upload(upload: object) -> str | None:
-    """Keep an uploaded file on disk under a name derived from its content."""
+def _saved_upload(upload: object, settings: Settings, lang: str) -> str | None:
+    """Keep an uploaded file on disk under its own name, in a folder named by its content.
+
+    Files larger than the settings' limit are refused with a message (and ignored).
+    """
     if upload is None:
+        return None
+    size_mb = upload.size / 1e6  # type: ignore[attr-defined]
+    if size_mb > settings.max_upload_mb:
+        name = upload.name  # type: ignore[attr-defined]
+        st.sidebar.error(t("too_large", lang, name=name, size=f"{size_mb:.0f}",
+                           limit=f"{settings.max_upload_mb:.0f}"))
         return None
     data = upload.getvalue()  # type: ignore[attr-defined]
     folder = UPLOAD_DIR / hashlib.sha1(data).hexdigest()[:16]
@@ -180,8 +189,14 @@ def sidebar(settings: Settings) -> tuple:
     lang = st.session_state["lang"]
     sb.radio(t("view", lang), ("coverage", "gaps", "grids", "report"), key="view",
              format_func=lambda v: t(f"view_{v}", lang))
-    sb.caption(f"{t('study_area', lang)}: "
-               + (t("default_area", lang) if SOURCE == "default" else SOURCE))
+    with sb.expander(f"{t('study_area', lang)}: "
+                     + (t("default_area", lang) if SOURCE == "default" else SOURCE)):
+        area_up = st.file_uploader(t("upload_area", lang), type=["pbf", "osm", "bz2"],
+                                   key="area_upload")
+        st.text_input(t("place_name", lang), key="place_input",
+                      placeholder="Xuhui District, Shanghai")
+        if st.button(t("load_place", lang), key="load_place"):
+            st.session_state["place"] = st.session_state["place_input"].strip() or None
     sb.selectbox(t("category", lang), settings.category_ids, key="category",
                  format_func=lambda c: settings.category(c).name(lang))
     sb.radio(t("threshold_mode", lang), ("minutes", "metres"), key="threshold_mode",
@@ -193,8 +208,10 @@ def sidebar(settings: Settings) -> tuple:
         sb.select_slider(t("metres", lang), options=presets, key="threshold_m")
     sb.radio(t("profile", lang), tuple(settings.speeds_m_per_min), key="profile",
              format_func=lambda p: t(f"profile_{p}", lang, default=p))
-    sb.radio(t("basemap", lang), ("osm", "none"), key="basemap",
-             format_func=lambda b: t(f"basemap_{b}", lang))
+    bases = ("osm", "custom", "none") if settings.tile_url else ("osm", "none")
+    sb.radio(t("basemap", lang), bases, key="basemap",
+             format_func=lambda b: settings.tile_name if b == "custom"
+             else t(f"basemap_{b}", lang))
     with sb.expander(t("own_data", lang)):
         fac_up = st.file_uploader(t("upload_facilities", lang), type=UPLOAD_TYPES,
                                   key="facilities_upload")
@@ -204,10 +221,20 @@ def sidebar(settings: Settings) -> tuple:
                                   key="buildings_upload")
         st.selectbox(t("declared_crs", lang), CRS_CHOICES, key="buildings_crs",
                      format_func=lambda c: t(f"crs_{c}", lang))
-    fac_path = _saved_upload(fac_up)
-    bld_path = _saved_upload(bld_up)
-    return (SOURCE, fac_path, st.session_state["facilities_crs"] if fac_path else None,
+    fac_path = _saved_upload(fac_up, settings, lang)
+    bld_path = _saved_upload(bld_up, settings, lang)
+    area_path = _saved_upload(area_up, settings, lang)
+    source = area_path or st.session_state.get("place") or SOURCE
+    return (source, fac_path, st.session_state["facilities_crs"] if fac_path else None,
             bld_path, st.session_state["buildings_crs"] if bld_path else None)
+
+
+def basemap_choice(settings: Settings) -> str | tuple[str, str, str]:
+    """Return the base map for the layers: osm, none, or the custom tiles of settings."""
+    choice = st.session_state["basemap"]
+    if choice == "custom" and settings.tile_url:
+        return (settings.tile_url, settings.tile_attribution, settings.tile_name)
+    return "none" if choice == "custom" else choice
 
 
 def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
@@ -273,12 +300,17 @@ def main() -> None:
     elif st.session_state["view"] == "report":
         report_view(study, used, result, circle, settings, lang)
     else:
-        coverage_view(study, result, summary, circle, settings, lang)
+        coverage_view(study, result, summary, circle, settings, lang,
+                      plan=_current_plan(study, used))
 
 
 def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
-                  circle: object, settings: Settings, lang: str) -> None:
-    """Draw the coverage view: headline numbers, map and tables."""
+                  circle: object, settings: Settings, lang: str, *,
+                  plan: GridPlan | None = None) -> None:
+    """Draw the coverage view: headline numbers, map and tables.
+
+    With a grid plan in the session, also a table and chart per community and per grid.
+    """
     category = st.session_state["category"]
     row = summary.set_index("category")
     cols = st.columns(4)
@@ -291,13 +323,31 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
         st.info(t("no_facility", lang))
 
     fmap = coverage_map(result, category, settings, circle=circle, lang=lang,
-                        basemap=st.session_state["basemap"])
+                        basemap=basemap_choice(settings))
     st_folium(fmap, key="map", height=620, use_container_width=True, returned_objects=[])
     st.caption(t("osm_attribution", lang))
 
     st.subheader(t("summary_table", lang))
     st.dataframe(summary_table(summary, settings, lang), hide_index=True,
                  use_container_width=True)
+    if plan is not None:
+        for heading, zones in ((t("table_per_community", lang), plan.communities_gdf()),
+                               (t("table_per_grid", lang), plan.grids_gdf())):
+            table = zone_summary(result, zones)
+            st.subheader(heading)
+            chart = pd.DataFrame({"zone": table["name"],
+                                  "share": table[f"share_{category}"] * 100})
+            st.bar_chart(chart, x="zone", y="share", height=220)
+            shown = table.copy()
+            for col in shown.columns:
+                if col.startswith("share_"):
+                    cid = col[6:]
+                    label = (t("full_circle", lang) if cid == "full_circle"
+                             else settings.category(cid).name(lang))
+                    shown[label] = (shown.pop(col) * 100).round(1)
+            st.dataframe(shown.rename(columns={"name": t("name", lang),
+                                               "households": t("households", lang)}),
+                         hide_index=True, use_container_width=True)
     with st.expander(t("load_report", lang)):
         st.dataframe(study.report(), hide_index=True, use_container_width=True)
     with st.expander(t("household_rules", lang)):
@@ -413,7 +463,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     bounds = result.homes.to_crs(WGS84).total_bounds
     fmap = gaps_map(gaps, result.facilities, settings, bounds=bounds, sites=sites,
                     circles=circles, added=added, lang=lang,
-                    basemap=st.session_state["basemap"])
+                    basemap=basemap_choice(settings))
     out = st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
                     returned_objects=["last_clicked"])
     click = (out or {}).get("last_clicked")
@@ -603,11 +653,14 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         (st.success if msg["ok"] else st.error)(msg["text"])
         for w in msg["warnings"]:
             st.warning(w)
-    out = st_folium(grids_map(plan, lang=lang, basemap=ss["basemap"]), key="grids_map",
+    out = st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings)),
+                    key="grids_map",
                     height=600, use_container_width=True,
                     returned_objects=["last_active_drawing"])
     clicked = ((out or {}).get("last_active_drawing") or {}).get("properties", {})
-    if clicked.get("block_id") in set(plan.blocks.ids):
+    if (clicked.get("block_id") in set(plan.blocks.ids)
+            and clicked.get("block_id") != ss.get("last_block_click")):
+        ss["last_block_click"] = clicked["block_id"]
         ss["edit_block"] = clicked["block_id"]
 
     with st.expander(t("edit", lang), expanded=True):

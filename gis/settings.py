@@ -103,6 +103,10 @@ class Settings:
     candidate_spacing_m: float = 100.0
     solver_time_limit_s: float = 30.0
     grids: GridRules = field(default_factory=GridRules)
+    tile_url: str = ""
+    tile_attribution: str = ""
+    tile_name: str = "Custom tiles"
+    max_upload_mb: float = 300.0
     source_path: str = field(default="")
 
     def category(self, category_id: str) -> Category:
@@ -184,6 +188,11 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
     gaps = _get(raw, "gaps", dict, "")
     siting = _get(raw, "siting", dict, "")
     gr = _get(raw, "grids", dict, "")
+    mp = raw.get("map", {})
+    if mp.get("tile_url") and not mp.get("tile_attribution"):
+        msg = ("Settings file: `map.tile_url` is set but `map.tile_attribution` is empty; "
+               "name the tile provider (its licence requires it).")
+        raise SettingsError(msg)
     hh = _get(raw, "households", dict, "")
     cats_raw = _get(raw, "categories", list, "")
     categories = tuple(_parse_category(c, i) for i, c in enumerate(cats_raw))
@@ -233,6 +242,10 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
             min_block_m2=float(_get(gr, "min_block_m2", (int, float), "grids")),
             compactness_weight=float(_get(gr, "compactness_weight", (int, float), "grids")),
         ),
+        tile_url=str(mp.get("tile_url", "")),
+        tile_attribution=str(mp.get("tile_attribution", "")),
+        tile_name=str(mp.get("tile_name", "Custom tiles")),
+        max_upload_mb=float(mp.get("max_upload_mb", 300)),
         source_path=source_path,
     )
 

@@ -58,7 +58,8 @@ def metric_scale_bar() -> MacroElement:
     return element
 
 
-def base_map(bounds: np.ndarray, *, lang: str = "zh", basemap: str = "osm",
+def base_map(bounds: np.ndarray, *, lang: str = "zh",
+             basemap: str | tuple[str, str, str] = "osm",
              leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
     """Return an empty map fitted to ``bounds`` (w, s, e, n degrees).
 
@@ -70,7 +71,7 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh", basemap: str = "osm",
         ``"zh"`` or ``"en"``.
     basemap
         ``"osm"`` for OpenStreetMap tiles, ``"none"`` for a blank background that works
-        offline.
+        offline, or (XYZ tile URL template, attribution, layer name) for other tiles.
     leaflet_base
         URL folder of leaflet.js and leaflet.css. Only Leaflet is loaded: the maps use no
         jQuery, Bootstrap or icon fonts, so nothing comes from a CDN.
@@ -84,6 +85,9 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh", basemap: str = "osm",
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap",
                          attr=t("osm_attribution", lang)).add_to(fmap)
+    elif isinstance(basemap, tuple):
+        url, attribution, name = basemap
+        folium.TileLayer(url, name=name, attr=attribution).add_to(fmap)
     return fmap
 
 

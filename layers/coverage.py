@@ -164,7 +164,8 @@ def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
 
 def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                  circle: shapely.Geometry | None = None, lang: str = "zh",
-                 basemap: str = "osm", leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+                 basemap: str | tuple[str, str, str] = "osm",
+                 leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
     """Return the coverage map of one category: homes, facilities, circle and legend.
 
     Parameters

@@ -134,7 +134,8 @@ def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, 
              bounds: np.ndarray, sites: gpd.GeoDataFrame | None = None,
              circles: gpd.GeoSeries | None = None,
              added: list[tuple[float, float]] | None = None, lang: str = "zh",
-             basemap: str = "osm", leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+             basemap: str | tuple[str, str, str] = "osm",
+                 leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
     """Return the gaps map: gap areas, existing facilities, proposals, added stations.
 
     ``bounds`` (w, s, e, n degrees) frames the map; ``added`` are (lon, lat) points.

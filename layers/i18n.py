@@ -185,6 +185,14 @@ TEXT: dict[str, dict[str, str]] = {
                     "en": "The report holds the coverage map (legend, scale bar, north "
                           "arrow), the headline numbers, a table per community, the gap "
                           "list and proposed sites."},
+    "upload_area": {"zh": "另一个研究区域（.osm.pbf / .osm / .osm.bz2）",
+                    "en": "Another study area (.osm.pbf / .osm / .osm.bz2)"},
+    "place_name": {"zh": "或在线地名（需联网）", "en": "Or a place name online (needs internet)"},
+    "load_place": {"zh": "在线加载", "en": "Load online"},
+    "too_large": {"zh": "{name} 有 {size} MB，超过上限 {limit} MB：请裁剪到街道办范围后再上传。",
+                  "en": "{name} is {size} MB, above the {limit} MB limit: clip it to the "
+                        "street office's area and upload again."},
+    "table_per_grid": {"zh": "各网格覆盖情况", "en": "Coverage per grid"},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }

@@ -183,3 +183,18 @@ def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):
     for name in plan.community_names.values():
         assert name in text
     assert report.png.startswith(b"\x89PNG")
+
+
+def test_coverage_view_shows_tables_per_community_and_grid_after_grids(tmp_path):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="view").set_value("grids").run()
+    at.button(key="grid_generate").click().run()
+    at.radio(key="view").set_value("coverage").run()
+    assert not at.exception
+    headers = [h.value for h in at.subheader]
+    assert TEXT["table_per_community"]["zh"] in headers
+    assert TEXT["table_per_grid"]["zh"] in headers
+    per_grid = at.dataframe[2].value
+    assert per_grid[TEXT["households"]["zh"]].sum() == at.dataframe[0].value.iloc[0, 3]
+
