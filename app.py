@@ -304,6 +304,21 @@ def main() -> None:
                       plan=_current_plan(study, used))
 
 
+def _map_key(result: CoverageResult, category: str, lang: str, settings: Settings) -> tuple:
+    """Return what identifies a coverage map: study, thresholds, category, language, tiles."""
+    return (st.session_state["good_inputs"],
+            tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
+            category, lang, repr(basemap_choice(settings)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def get_coverage_map(_result: CoverageResult, key: tuple, category: str, _circle: object,
+                     lang: str, basemap: object) -> object:
+    """Return the folium coverage map, built once per key (switching back is instant)."""
+    return coverage_map(_result, category, load_settings(), circle=_circle, lang=lang,
+                        basemap=basemap)
+
+
 def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
                   circle: object, settings: Settings, lang: str, *,
                   plan: GridPlan | None = None) -> None:
@@ -322,14 +337,14 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
     if row.loc[category, "facilities"] == 0:
         st.info(t("no_facility", lang))
 
-    fmap = coverage_map(result, category, settings, circle=circle, lang=lang,
-                        basemap=basemap_choice(settings))
+    fmap = get_coverage_map(result, _map_key(result, category, lang, settings), category,
+                            circle, lang, basemap_choice(settings))
     st_folium(fmap, key="map", height=620, use_container_width=True, returned_objects=[])
     st.caption(t("osm_attribution", lang))
 
     st.subheader(t("summary_table", lang))
     st.dataframe(summary_table(summary, settings, lang), hide_index=True,
-                 use_container_width=True)
+                 width="stretch")
     if plan is not None:
         for heading, zones in ((t("table_per_community", lang), plan.communities_gdf()),
                                (t("table_per_grid", lang), plan.grids_gdf())):
@@ -347,11 +362,11 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
                     shown[label] = (shown.pop(col) * 100).round(1)
             st.dataframe(shown.rename(columns={"name": t("name", lang),
                                                "households": t("households", lang)}),
-                         hide_index=True, use_container_width=True)
+                         hide_index=True, width="stretch")
     with st.expander(t("load_report", lang)):
-        st.dataframe(study.report(), hide_index=True, use_container_width=True)
+        st.dataframe(study.report(), hide_index=True, width="stretch")
     with st.expander(t("household_rules", lang)):
-        st.dataframe(study.household_report(), hide_index=True, use_container_width=True)
+        st.dataframe(study.household_report(), hide_index=True, width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -512,7 +527,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
             "nearest_facility": t("nearest_facility", lang),
             "nearest_dist_m": t("nearest_dist", lang),
             "extra_min": f"{t('extra_walk', lang)} ({t('minutes_unit', lang)})"}),
-            hide_index=True, use_container_width=True)
+            hide_index=True, width="stretch")
 
 
 def compare_block(study: Study, result: CoverageResult, settings: Settings,
@@ -543,7 +558,7 @@ def compare_block(study: Study, result: CoverageResult, settings: Settings,
         st.dataframe(table.style.map(
             lambda v: "background-color:#c7e9c0" if v > 0 else
             "background-color:#fcbba1" if v < 0 else "", subset=[diff_col]),
-            hide_index=True, use_container_width=True)
+            hide_index=True, width="stretch")
 
 
 def _save_scenario(study: Study, lang: str) -> None:
@@ -728,15 +743,15 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
 
     st.subheader(t("households_per_grid", lang))
     chart = pd.DataFrame({"grid": grids["name"], "households": grids["households"]})
-    st.altair_chart(_range_chart(chart, rules), use_container_width=True)
+    st.altair_chart(_range_chart(chart, rules), width="stretch")
     table = pd.DataFrame(grids.drop(columns="geometry"))
     table["compactness"] = table["compactness"].round(3)
     table["deviation"] = (table["deviation"] * 100).round(1)
-    st.dataframe(table.drop(columns=["label"]), hide_index=True, use_container_width=True)
+    st.dataframe(table.drop(columns=["label"]), hide_index=True, width="stretch")
     _exports(plan, lang)
     with st.expander(t("edit_history", lang)):
         st.dataframe(pd.DataFrame(ss["grid_history"]), hide_index=True,
-                     use_container_width=True)
+                     width="stretch")
     if plan.blocks.notes:
         with st.expander(t("block_notes", lang)):
             for note in plan.blocks.notes:

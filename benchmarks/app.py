@@ -1,0 +1,132 @@
+"""Benchmark the app as a user meets it: cold start, switching, and map payload.
+
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/app.py``); needs Debian's chromium
+(``make test`` installs it). Appends a dated section to benchmarks/RESULTS.md.
+
+- Cold start: from launching ``streamlit run app.py`` to the coverage map's vector layers
+  drawn in headless chromium (targets: under 15 s).
+- Switching category and walking profile: from the click on the choice to the headline
+  number changing on screen (target: under 1 s).
+- Map payload on the default area: the rendered map of this app (geometry simplified to
+  0.5 m, coordinates rounded to 1e-6 degrees, only Leaflet loaded) against the usual
+  approach, ``GeoDataFrame.explore()`` of the same homes (target: under 5 MB).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def payload() -> tuple[int, int]:
+    from gis.coverage import compute_coverage
+    from gis.settings import load_settings
+    from gis.study import load_study
+    from layers.base import map_size_bytes
+    from layers.coverage import coverage_map
+
+    settings = load_settings()
+    study = load_study(None, settings)
+    result = compute_coverage(study.network, study.homes, study.facilities, settings,
+                              home_snap=study.home_snap)
+    ours = map_size_bytes(coverage_map(result, "health", settings))
+    homes = result.homes.to_crs("EPSG:4326")
+    usual = len(homes[[homes.geometry.name, "households", "time_min_health"]]
+                .explore().get_root().render().encode("utf-8"))
+    return ours, usual
+
+
+def browser_timings() -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                             "--server.headless", "true", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            while True:
+                try:
+                    page.goto(f"http://127.0.0.1:{port}", timeout=2000)
+                    break
+                except Exception:  # server not listening yet
+                    if time.perf_counter() - t0 > 120:
+                        raise
+                    time.sleep(0.2)
+            frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+            frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
+                .wait_for(timeout=120_000)
+            out["cold start to rendered map"] = time.perf_counter() - t0
+            metric = page.locator("[data-testid=stMetricValue]").first
+
+            def timed_change(action, prepare=None) -> float:
+                if prepare is not None:
+                    prepare()
+                before = metric.inner_text()
+                start = time.perf_counter()
+                action()
+                while metric.inner_text() == before:
+                    if time.perf_counter() - start > 30:
+                        break
+                    time.sleep(0.02)
+                return time.perf_counter() - start
+
+            def open_list():
+                page.locator("[data-testid=stSelectbox]").first.click()
+
+            out["switch category (first time: computes the circle)"] = timed_change(
+                lambda: page.get_by_role("option", name="医疗卫生").click(), open_list)
+            out["switch category"] = timed_change(
+                lambda: page.get_by_role("option", name="日常购物").click(), open_list)
+            out["switch back to a category seen before"] = timed_change(
+                lambda: page.get_by_role("option", name="医疗卫生").click(), open_list)
+            out["switch walking profile (threshold in metres changes)"] = timed_change(
+                lambda: page.get_by_text("老年人（60 米/分）").click())
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return out
+
+
+def main() -> None:
+    ours, usual = payload()
+    timings = browser_timings()
+    lines = [f"## App, {dt.datetime.now():%Y-%m-%d %H:%M}", "",
+             f"Command: `python benchmarks/app.py`. Machine: {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}, headless Debian chromium.", "",
+             "| measure | value |", "| --- | ---: |"]
+    for name, sec in timings.items():
+        lines.append(f"| {name} | {sec:.2f} s |")
+    lines.append(f"| map payload, this app (default area, health) | {ours / 1e6:.2f} MB |")
+    lines.append(f"| map payload, GeoDataFrame.explore() of the same homes | "
+                 f"{usual / 1e6:.2f} MB |")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    with RESULTS.open("a", encoding="utf-8") as f:
+        f.write(report + "\n")
+
+
+if __name__ == "__main__":
+    main()
