@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/siting.py
 	$(BIN)/python benchmarks/grids.py
+	$(BIN)/python benchmarks/app.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff

@@ -187,7 +187,7 @@ def sidebar(settings: Settings) -> tuple:
     sb.radio(t("language", lang), LANGS, key="lang", horizontal=True,
              format_func=lambda v: {"zh": "中文", "en": "English"}[v])
     lang = st.session_state["lang"]
-    sb.radio(t("view", lang), ("coverage", "gaps", "grids", "report"), key="view",
+    sb.radio(t("view", lang), ("coverage", "gaps", "scenarios", "grids", "report"), key="view",
              format_func=lambda v: t(f"view_{v}", lang))
     with sb.expander(f"{t('study_area', lang)}: "
                      + (t("default_area", lang) if SOURCE == "default" else SOURCE)):
@@ -297,6 +297,8 @@ def main() -> None:
         gaps_view(study, used, result, settings, lang)
     elif st.session_state["view"] == "grids":
         grids_view(study, used, settings, lang)
+    elif st.session_state["view"] == "scenarios":
+        scenarios_view(study, result, settings, lang)
     elif st.session_state["view"] == "report":
         report_view(study, used, result, circle, settings, lang)
     else:
@@ -559,6 +561,28 @@ def compare_block(study: Study, result: CoverageResult, settings: Settings,
             lambda v: "background-color:#c7e9c0" if v > 0 else
             "background-color:#fcbba1" if v < 0 else "", subset=[diff_col]),
             hide_index=True, width="stretch")
+
+
+def scenarios_view(study: Study, result: CoverageResult, settings: Settings,
+                   lang: str) -> None:
+    """Draw the scenarios view: the saved scenarios, their changes, and a comparison."""
+    if not PROJECT_PATH.exists():
+        st.info(t("no_scenarios", lang))
+        return
+    try:
+        saved = load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
+                               facility_index=result.facilities.index)
+    except GisError as err:
+        st.error(str(err))
+        return
+    if not saved:
+        st.info(t("no_scenarios", lang))
+        return
+    rows = [{t("scenario", lang): sc.name, t("col_category", lang):
+             settings.category(ch.category).name(lang), t("change", lang): ch.action,
+             t("name", lang): ch.name} for sc in saved for ch in sc.changes]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    compare_block(study, result, settings, lang)
 
 
 def _save_scenario(study: Study, lang: str) -> None:

@@ -193,6 +193,10 @@ TEXT: dict[str, dict[str, str]] = {
                   "en": "{name} is {size} MB, above the {limit} MB limit: clip it to the "
                         "street office's area and upload again."},
     "table_per_grid": {"zh": "各网格覆盖情况", "en": "Coverage per grid"},
+    "view_scenarios": {"zh": "方案比较", "en": "Scenarios"},
+    "no_scenarios": {"zh": "还没有保存的方案：在“缺口与选址”中建立并保存。",
+                     "en": "No saved scenarios yet: build and save one in Gaps and siting."},
+    "change": {"zh": "改动", "en": "Change"},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }

@@ -198,3 +198,15 @@ def test_coverage_view_shows_tables_per_community_and_grid_after_grids(tmp_path)
     per_grid = at.dataframe[2].value
     assert per_grid[TEXT["households"]["zh"]].sum() == at.dataframe[0].value.iloc[0, 3]
 
+
+
+@pytest.mark.parametrize("view", ["coverage", "gaps", "scenarios", "grids", "report"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_view_renders_in_both_languages(view, lang, tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVICE_CIRCLE_PROJECT", str(tmp_path / "none.gpkg"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="lang").set_value(lang).run()
+    at.radio(key="view").set_value(view).run()
+    assert not at.exception
+    assert at.title[0].value == TEXT["app_title"][lang]
