@@ -27,6 +27,7 @@ from gis.coverage import (
     area_summary,
     category_circle,
     compute_coverage,
+    households_served,
     zone_summary,
 )
 from gis.gaps import GapResult, find_gaps
@@ -314,11 +315,13 @@ def _map_key(result: CoverageResult, category: str, lang: str, settings: Setting
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def get_coverage_map(_result: CoverageResult, key: tuple, category: str, _circle: object,
-                     lang: str, basemap: object) -> object:
+def get_coverage_map(_study: Study, _result: CoverageResult, key: tuple, category: str,
+                     _circle: object, lang: str, basemap: object) -> object:
     """Return the folium coverage map, built once per key (switching back is instant)."""
-    return coverage_map(_result, category, load_settings(), circle=_circle, lang=lang,
-                        basemap=basemap)
+    settings = load_settings()
+    served = households_served(_study.network, _result, category, settings)
+    return coverage_map(_result, category, settings, circle=_circle, lang=lang,
+                        basemap=basemap, served=served)
 
 
 def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
@@ -339,8 +342,8 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
     if row.loc[category, "facilities"] == 0:
         st.info(t("no_facility", lang))
 
-    fmap = get_coverage_map(result, _map_key(result, category, lang, settings), category,
-                            circle, lang, basemap_choice(settings))
+    fmap = get_coverage_map(study, result, _map_key(result, category, lang, settings),
+                            category, circle, lang, basemap_choice(settings))
     st_folium(fmap, key="map", height=620, use_container_width=True, returned_objects=[])
     st.caption(t("osm_attribution", lang))
 

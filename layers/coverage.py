@@ -12,6 +12,7 @@ import html
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement, Template
 
@@ -87,8 +88,13 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
 
 
 def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Settings, *,
-                     lang: str = "zh") -> folium.FeatureGroup:
-    """Return the facilities of ``category`` as markers; franchise merchants ringed gold."""
+                     lang: str = "zh", served: pd.Series | None = None,
+                     ) -> folium.FeatureGroup:
+    """Return the facilities of ``category`` as markers; franchise merchants ringed gold.
+
+    ``served`` (households within each facility's circle, indexed like ``facilities``)
+    goes into the tooltip.
+    """
     cat = settings.category(category)
     fac = facilities[facilities["category"] == category]
     group = folium.FeatureGroup(name=f"{t('facilities', lang)}: {cat.name(lang)}", show=True)
@@ -104,6 +110,8 @@ def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Sett
                 else t("candidate_merchant", lang) if cat.merchant
                 else t("public_facility", lang))
         tip = f"<b>{html.escape(name)}</b><br>{html.escape(cat.name(lang))} · {kind}"
+        if served is not None and row.name in served.index:
+            tip += f"<br>{html.escape(t('households_in_circle', lang))}: {served[row.name]:,}"
         folium.CircleMarker(
             location=(row.geometry.y, row.geometry.x), radius=7 if franchise else 6,
             color="#d4a017" if franchise else "#ffffff", weight=3 if franchise else 1.5,
@@ -164,6 +172,7 @@ def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
 
 def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                  circle: shapely.Geometry | None = None, lang: str = "zh",
+                 served: pd.Series | None = None,
                  basemap: str | tuple[str, str, str] = "osm",
                  leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
     """Return the coverage map of one category: homes, facilities, circle and legend.
@@ -193,7 +202,8 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
     if circle is not None:
         circle_layer(circle, result.homes.crs, cat_name, lang=lang).add_to(fmap)
     homes_layer(result, category, settings, lang=lang).add_to(fmap)
-    facilities_layer(result.facilities, category, settings, lang=lang).add_to(fmap)
+    facilities_layer(result.facilities, category, settings, lang=lang,
+                     served=served).add_to(fmap)
     legend(cat_name, lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

@@ -197,6 +197,7 @@ TEXT: dict[str, dict[str, str]] = {
     "no_scenarios": {"zh": "还没有保存的方案：在“缺口与选址”中建立并保存。",
                      "en": "No saved scenarios yet: build and save one in Gaps and siting."},
     "change": {"zh": "改动", "en": "Change"},
+    "households_in_circle": {"zh": "服务圈内户数", "en": "Households inside its circle"},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }

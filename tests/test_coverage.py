@@ -296,3 +296,15 @@ def test_engine_equals_networkx_on_random_graphs(layout, settings):
             assert per_source[int(f)][("h", i)] == pytest.approx(d, abs=1e-6)
         else:
             assert f == -1
+
+
+def test_households_served_counts_each_facility_own_circle(straight_street, settings):
+    from gis.coverage import households_served
+
+    homes = _homes([(100, 0), (900, 0), (1800, 0)], households=[10, 20, 40])
+    fac = _facilities([(0, 0), (1000, 0)])
+    res = compute_coverage(straight_street, homes, fac, settings, categories=["health"])
+    served = households_served(straight_street, res, "health", settings)
+    # 800 m: the first reaches the home at 100 m only (900 m is too far); the second the
+    # homes at 900 m (100 m away) and 1,800 m (exactly 800 m away).
+    assert served.tolist() == [10, 60]
