@@ -248,11 +248,30 @@ def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
         return study, inputs
     except GisError as err:
         status.update(label=t("input_error_short", lang), state="error")
-        st.error(f"{t('input_error', lang)} {err}")
+        show_error(err, lang, lead=t("input_error", lang))
         good = st.session_state["good_inputs"]
         if good == inputs:
             st.stop()
         return study_cache().get(good), good
+
+
+ERROR_HEADLINES = {
+    "EmptyInputError": "error_empty",
+    "InputError": "error_input",
+    "CRSMismatchError": "error_crs",
+    "NoReachableFacilityError": "error_unreachable",
+    "SettingsError": "error_settings",
+}
+
+
+def show_error(err: Exception, lang: str, *, lead: str = "") -> None:
+    """Show an error: a headline in the user's language, then the message itself.
+
+    The message names the file, the problem and the fix (written in English by gis/).
+    """
+    key = ERROR_HEADLINES.get(type(err).__name__, "error_other")
+    headline = f"{lead} {t(key, lang)}".strip()
+    st.error(f"**{headline}**\n\n{err}")
 
 
 def summary_table(summary: pd.DataFrame, settings: Settings, lang: str) -> pd.DataFrame:
@@ -544,7 +563,7 @@ def compare_block(study: Study, result: CoverageResult, settings: Settings,
         saved = load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
                                facility_index=result.facilities.index)
     except GisError as err:
-        st.error(str(err))
+        show_error(err, lang)
         return
     if not saved:
         return
@@ -576,7 +595,7 @@ def scenarios_view(study: Study, result: CoverageResult, settings: Settings,
         saved = load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
                                facility_index=result.facilities.index)
     except GisError as err:
-        st.error(str(err))
+        show_error(err, lang)
         return
     if not saved:
         st.info(t("no_scenarios", lang))
@@ -602,7 +621,7 @@ def _save_scenario(study: Study, lang: str) -> None:
                  if sc.name != name] if PROJECT_PATH.exists() else [])
         path = save_scenarios(PROJECT_PATH, [*kept, scenario], crs=study.area.local_crs)
     except (GisError, OSError) as err:
-        st.error(str(err))
+        show_error(err, lang)
     else:
         st.success(f"{t('saved_to', lang)} {path}")
 
@@ -654,7 +673,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         try:
             plan, history = load_project(GRID_PROJECT_PATH)
         except GisError as err:
-            st.error(str(err))
+            show_error(err, lang)
         else:
             r = plan.rules
             ss["grid_rules"] = (r.target_households, r.min_households, r.max_households,
@@ -670,7 +689,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
                 blocks = get_blocks(study, used, key)
                 plan = plan_grids(blocks, _rules_from_key(key))
         except GisError as err:
-            st.error(str(err))
+            show_error(err, lang)
         else:
             ss["grid_rules"] = key
             ss["grid_state"] = plan.to_state()
@@ -764,7 +783,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
             try:
                 path = save_project(GRID_PROJECT_PATH, plan, ss["grid_history"])
             except (GisError, OSError) as err:
-                st.error(str(err))
+                show_error(err, lang)
             else:
                 st.success(f"{t('saved_to', lang)} {path}")
 

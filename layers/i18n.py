@@ -198,6 +198,16 @@ TEXT: dict[str, dict[str, str]] = {
                      "en": "No saved scenarios yet: build and save one in Gaps and siting."},
     "change": {"zh": "改动", "en": "Change"},
     "households_in_circle": {"zh": "服务圈内户数", "en": "Households inside its circle"},
+    "error_empty": {"zh": "文件或图层没有可用的数据。",
+                    "en": "The file or layer has no usable data."},
+    "error_input": {"zh": "文件无法按要求使用，请按下方说明修改后重新上传。",
+                    "en": "The file cannot be used as it is; fix it as described below."},
+    "error_crs": {"zh": "坐标系不一致。", "en": "The coordinate systems do not match."},
+    "error_unreachable": {"zh": "设施或候选点不在路网附近（可能是坐标系未声明，如高德 GCJ-02）。",
+                          "en": "Facilities or candidates lie far from the streets (an "
+                                "undeclared coordinate system such as GCJ-02?)."},
+    "error_settings": {"zh": "设置文件有误。", "en": "The settings file has an error."},
+    "error_other": {"zh": "无法完成这一步。", "en": "This step could not be done."},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }
