@@ -9,6 +9,7 @@ or place.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -32,6 +33,7 @@ from gis.coverage import (
 )
 from gis.gaps import GapResult, find_gaps
 from gis.gridedit import (
+    FIELD_ALIASES,
     EditResult,
     GridEditor,
     export_grid_table,
@@ -57,7 +59,7 @@ from layers.base import standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
 from layers.grids import grids_map
-from layers.i18n import LANGS, t
+from layers.i18n import LANGS, t, translate_message
 from layers.report import meeting_report
 
 SOURCE = os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
@@ -264,6 +266,12 @@ ERROR_HEADLINES = {
 }
 
 
+def _tr(text: object, lang: str) -> str:
+    """Translate a gis message (a Msg or plain text) into ``lang``."""
+    return translate_message(str(text), getattr(text, "key", None),
+                             getattr(text, "params", None), lang)
+
+
 def show_error(err: Exception, lang: str, *, lead: str = "") -> None:
     """Show an error: a headline in the user's language, then the message itself.
 
@@ -271,7 +279,9 @@ def show_error(err: Exception, lang: str, *, lead: str = "") -> None:
     """
     key = ERROR_HEADLINES.get(type(err).__name__, "error_other")
     headline = f"{lead} {t(key, lang)}".strip()
-    st.error(f"**{headline}**\n\n{err}")
+    body = translate_message(str(err), getattr(err, "key", None),
+                             getattr(err, "params", None), lang)
+    st.error(f"**{headline}**\n\n{body}")
 
 
 def summary_table(summary: pd.DataFrame, settings: Settings, lang: str) -> pd.DataFrame:
@@ -388,9 +398,18 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
                                                "households": t("households", lang)}),
                          hide_index=True, width="stretch")
     with st.expander(t("load_report", lang)):
-        st.dataframe(study.report(), hide_index=True, width="stretch")
+        report = study.report()
+        report["item"] = [_tr(item, lang) for item in report["item"]]
+        st.dataframe(report.rename(columns={"item": t("item", lang),
+                                            "value": t("value", lang)}),
+                     hide_index=True, width="stretch")
     with st.expander(t("household_rules", lang)):
-        st.dataframe(study.household_report(), hide_index=True, width="stretch")
+        rules = study.household_report()
+        rules["rule"] = [translate_message(r, r, {}, lang) for r in rules["rule"]]
+        st.dataframe(rules.rename(columns={
+            "rule": t("rule", lang), "buildings": t("col_buildings", lang),
+            "households": t("households", lang), "residential": t("residential", lang)}),
+            hide_index=True, width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -654,8 +673,12 @@ def _grid_edit(editor: GridEditor, outcome: EditResult) -> None:
         ss["grid_redo"] = []
         ss["grid_state"] = editor.plan.to_state()
         ss["grid_history"] = editor.history
-    ss["grid_message"] = {"ok": outcome.ok, "text": outcome.message,
-                          "warnings": list(outcome.warnings)}
+    ss["grid_message"] = {
+        "ok": outcome.ok,
+        "text": [str(outcome.message), getattr(outcome.message, "key", None),
+                 getattr(outcome.message, "params", {})],
+        "warnings": [[str(w), getattr(w, "key", None), getattr(w, "params", {})]
+                     for w in outcome.warnings]}
 
 
 def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None:
@@ -711,9 +734,9 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
     m[2].metric(t("grids_out_of_range", lang), int((grids["flag"] != "").sum()))
     msg = ss["grid_message"]
     if msg:
-        (st.success if msg["ok"] else st.error)(msg["text"])
+        (st.success if msg["ok"] else st.error)(translate_message(*msg["text"], lang))
         for w in msg["warnings"]:
-            st.warning(w)
+            st.warning(translate_message(*w, lang))
     out = st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings)),
                     key="grids_map",
                     height=600, use_container_width=True,
@@ -793,15 +816,25 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
     table = pd.DataFrame(grids.drop(columns="geometry"))
     table["compactness"] = table["compactness"].round(3)
     table["deviation"] = (table["deviation"] * 100).round(1)
-    st.dataframe(table.drop(columns=["label"]), hide_index=True, width="stretch")
+    table["flag"] = [translate_message(f, f, {}, lang) if f else "" for f in table["flag"]]
+    col = 0 if lang == "zh" else 1
+    st.dataframe(table.drop(columns=["label"]).rename(
+        columns={k: v[col] for k, v in FIELD_ALIASES.items()}), hide_index=True,
+        width="stretch")
     _exports(plan, lang)
     with st.expander(t("edit_history", lang)):
-        st.dataframe(pd.DataFrame(ss["grid_history"]), hide_index=True,
-                     width="stretch")
+        rows = [{t("time", lang): h.get("time", ""),
+                 t("action", lang): t(f"action_{h.get('action', '')}", lang,
+                                      default=h.get("action", "")),
+                 t("detail", lang): translate_message(
+                     h.get("detail", ""), h.get("key") or None,
+                     json.loads(h["params"]) if h.get("params") else {}, lang)}
+                for h in ss["grid_history"]]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if plan.blocks.notes:
         with st.expander(t("block_notes", lang)):
             for note in plan.blocks.notes:
-                st.write(note)
+                st.write(_tr(note, lang))
 
 
 @st.cache_resource(show_spinner=False)

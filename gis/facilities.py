@@ -101,5 +101,6 @@ def normalise_categories(values: pd.Series, settings: Settings, *,
         known = ", ".join(f"{c.id} / {c.name_zh}" for c in settings.categories)
         msg = (f"{where}: {len(unknown)} facilities have an unknown category: {listing}. "
                f"Use one of: {known} (or add the category to data/settings.toml).")
-        raise InputError(msg)
+        raise InputError(msg, key="unknown_categories", where=where, n=len(unknown),
+                         listing=listing, known=known)
     return mapped

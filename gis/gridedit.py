@@ -26,7 +26,7 @@ import pandas as pd
 import pyproj
 import scipy.sparse as sp
 
-from gis._errors import InputError
+from gis._errors import InputError, Msg
 from gis.grids import Blocks, GridPlan, PartitionProblem, is_contiguous, partition_blocks
 from gis.io import write_gpkg_atomic
 from gis.settings import WGS84, GridRules
@@ -109,7 +109,10 @@ class GridEditor:
 
     def _log(self, action: str, detail: str) -> None:
         self.history.append({"time": dt.datetime.now().isoformat(timespec="seconds"),
-                             "action": action, "detail": detail})
+                             "action": action, "detail": str(detail),
+                             "key": getattr(detail, "key", "") or "",
+                             "params": json.dumps(getattr(detail, "params", {}),
+                                                  ensure_ascii=False, default=str)})
 
     def _commit(self, plan: GridPlan, action: str, detail: str,
                 warnings: list[str]) -> EditResult:
@@ -136,8 +139,10 @@ class GridEditor:
         for g in grids:
             total = int(hh[plan.grid == g].sum())
             if total and not r.min_households <= total <= r.max_households:
-                out.append(f"{plan.grid_names[g]} now has {total} households, outside the "
-                           f"allowed {r.min_households}-{r.max_households}")
+                out.append(Msg(f"{plan.grid_names[g]} now has {total} households, outside "
+                               f"the allowed {r.min_households}-{r.max_households}",
+                               "out_of_range", grid=plan.grid_names[g], n=total,
+                               lo=r.min_households, hi=r.max_households))
         return out
 
     def _positions(self, plan: GridPlan, block_ids: list[str]) -> np.ndarray:
@@ -159,22 +164,26 @@ class GridEditor:
         target_comm = plan.grid_community[to_grid]
         other = [plan.blocks.ids[p] for p in pos if plan.community[p] != target_comm]
         if other:
-            msg = (f"Refused: blocks {', '.join(other)} belong to another community than "
-                   f"{plan.grid_names[to_grid]}; grids never cross a community boundary.")
+            msg = Msg(f"Refused: blocks {', '.join(other)} belong to another community than "
+                      f"{plan.grid_names[to_grid]}; grids never cross a community boundary.",
+                      "refuse_cross_community", blocks=", ".join(other),
+                      grid=plan.grid_names[to_grid])
             return EditResult(False, msg)
         new_grid = plan.grid.copy()
         sources = sorted({int(plan.grid[p]) for p in pos if plan.grid[p] != to_grid})
         new_grid[pos] = to_grid
         adj = plan.blocks.adjacency
         if not is_contiguous(adj, np.flatnonzero(new_grid == to_grid)):
-            msg = (f"Refused: {plan.grid_names[to_grid]} would not be one connected area; "
-                   "move only blocks that touch it along a street.")
+            msg = Msg(f"Refused: {plan.grid_names[to_grid]} would not be one connected area; "
+                      "move only blocks that touch it along a street.",
+                      "refuse_not_touching", grid=plan.grid_names[to_grid])
             return EditResult(False, msg)
         for g in sources:
             left = np.flatnonzero(new_grid == g)
             if left.size and not is_contiguous(adj, left):
-                msg = (f"Refused: {plan.grid_names[g]} would fall into separate pieces; move "
-                       "blocks from its edge, or the piece that would be cut off too.")
+                msg = Msg(f"Refused: {plan.grid_names[g]} would fall into separate pieces; "
+                          "move blocks from its edge, or the piece that would be cut off too.",
+                          "refuse_breaks_grid", grid=plan.grid_names[g])
                 return EditResult(False, msg)
         names = dict(plan.grid_names)
         gcomm = dict(plan.grid_community)
@@ -182,14 +191,16 @@ class GridEditor:
         warnings = []
         for g in sources:
             if not (new_grid == g).any():
-                warnings.append(f"{names[g]} is now empty and was removed")
+                warnings.append(Msg(f"{names[g]} is now empty and was removed",
+                                    "grid_emptied", grid=names[g]))
                 names.pop(g)
                 gcomm.pop(g)
                 workers.pop(g, None)
         new = plan.replace(grid=new_grid, grid_names=names, grid_community=gcomm,
                            workers=workers)
         warnings += self._range_warnings(new, [to_grid, *[g for g in sources if g in names]])
-        detail = f"moved {', '.join(block_ids)} to {plan.grid_names[to_grid]}"
+        detail = Msg(f"moved {', '.join(block_ids)} to {plan.grid_names[to_grid]}",
+                     "moved", blocks=", ".join(block_ids), grid=plan.grid_names[to_grid])
         return self._commit(new, "move", detail, warnings)
 
     def merge(self, keep: int, other: int) -> EditResult:
@@ -198,19 +209,24 @@ class GridEditor:
         self._check_grid(plan, keep)
         self._check_grid(plan, other)
         if keep == other:
-            return EditResult(False, "Refused: choose two different grids to merge.")
+            return EditResult(False, Msg("Refused: choose two different grids to merge.",
+                                         "refuse_same_grid"))
         if plan.grid_community[keep] != plan.grid_community[other]:
-            return EditResult(False, "Refused: the two grids are in different communities.")
+            return EditResult(False, Msg("Refused: the two grids are in different "
+                                         "communities.", "refuse_two_communities"))
         new_grid = np.where(plan.grid == other, keep, plan.grid)
         if not is_contiguous(plan.blocks.adjacency, np.flatnonzero(new_grid == keep)):
-            return EditResult(False, f"Refused: {plan.grid_names[keep]} and "
-                                     f"{plan.grid_names[other]} do not touch.")
+            return EditResult(False, Msg(f"Refused: {plan.grid_names[keep]} and "
+                                         f"{plan.grid_names[other]} do not touch.",
+                                         "refuse_merge_apart", a=plan.grid_names[keep],
+                                         b=plan.grid_names[other]))
         names = {k: v for k, v in plan.grid_names.items() if k != other}
         gcomm = {k: v for k, v in plan.grid_community.items() if k != other}
         workers = {k: v for k, v in plan.workers.items() if k != other}
         new = plan.replace(grid=new_grid, grid_names=names, grid_community=gcomm,
                            workers=workers)
-        detail = f"merged {plan.grid_names[other]} into {plan.grid_names[keep]}"
+        detail = Msg(f"merged {plan.grid_names[other]} into {plan.grid_names[keep]}",
+                     "merged", a=plan.grid_names[other], b=plan.grid_names[keep])
         return self._commit(new, "merge", detail, self._range_warnings(new, [keep]))
 
     def split(self, g: int) -> EditResult:
@@ -219,8 +235,9 @@ class GridEditor:
         self._check_grid(plan, g)
         nodes = self._grid_blocks(plan, g)
         if nodes.size < 2:
-            return EditResult(False, f"Refused: {plan.grid_names[g]} is a single street block; "
-                                     "it cannot be split along streets.")
+            return EditResult(False, Msg(f"Refused: {plan.grid_names[g]} is a single street "
+                                         "block; it cannot be split along streets.",
+                                         "refuse_single_block", grid=plan.grid_names[g]))
         b = plan.blocks.gdf.iloc[nodes]
         hh = b["households"].to_numpy(dtype=float)
         problem = PartitionProblem(plan.blocks.adjacency[nodes][:, nodes].tocsr(), hh,
@@ -232,8 +249,9 @@ class GridEditor:
                                   compactness_weight=plan.rules.compactness_weight,
                                   max_sweeps=20)
         if len(set(labels[labels >= 0])) < 2:
-            return EditResult(False, f"Refused: {plan.grid_names[g]} has no split into two "
-                                     "connected parts.")
+            return EditResult(False, Msg(f"Refused: {plan.grid_names[g]} has no split into "
+                                         "two connected parts.", "refuse_no_split",
+                                         grid=plan.grid_names[g]))
         new_label = max(plan.grid_names) + 1
         new_grid = plan.grid.copy()
         new_grid[nodes[labels == 1]] = new_label
@@ -242,7 +260,8 @@ class GridEditor:
         gcomm = dict(plan.grid_community)
         gcomm[new_label] = plan.grid_community[g]
         new = plan.replace(grid=new_grid, grid_names=names, grid_community=gcomm)
-        detail = f"split {plan.grid_names[g]} into {names[g]} and {names[new_label]}"
+        detail = Msg(f"split {plan.grid_names[g]} into {names[g]} and {names[new_label]}",
+                     "split_done", grid=plan.grid_names[g], a=names[g], b=names[new_label])
         return self._commit(new, "split", detail, self._range_warnings(new, [g, new_label]))
 
     def rename(self, g: int, name: str) -> EditResult:
@@ -251,14 +270,15 @@ class GridEditor:
         self._check_grid(plan, g)
         name = name.strip()
         if not name:
-            return EditResult(False, "Refused: a grid needs a name.")
+            return EditResult(False, Msg("Refused: a grid needs a name.", "refuse_no_name"))
         if name in {v for k, v in plan.grid_names.items() if k != g}:
-            return EditResult(False, f"Refused: another grid is already called {name}.")
+            return EditResult(False, Msg(f"Refused: another grid is already called {name}.",
+                                         "refuse_name_taken", name=name))
         names = dict(plan.grid_names)
         old = names[g]
         names[g] = name
         return self._commit(plan.replace(grid_names=names), "rename",
-                            f"renamed {old} to {name}", [])
+                            Msg(f"renamed {old} to {name}", "renamed", old=old, new=name), [])
 
     def set_worker(self, g: int, name: str, phone: str) -> EditResult:
         """Set a grid's worker and phone (personal data: the history does not record them)."""
@@ -267,11 +287,13 @@ class GridEditor:
         workers = dict(plan.workers)
         workers[g] = (name.strip(), phone.strip())
         return self._commit(plan.replace(workers=workers), "worker",
-                            f"set the grid worker of {plan.grid_names[g]}", [])
+                            Msg(f"set the grid worker of {plan.grid_names[g]}", "worker_set",
+                                grid=plan.grid_names[g]), [])
 
 
 # -- project file ---------------------------------------------------------------------
 
+HISTORY_COLUMNS = ("time", "action", "detail", "key", "params")
 PROJECT_LAYERS = ("blocks", "block_adjacency", "home_blocks", "communities", "grids",
                   "edit_history", "plan_info")
 
@@ -303,7 +325,7 @@ def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]
                                      "block_id": plan.blocks.home_block.to_numpy()}),
         "communities": plan.communities_gdf(),
         "grids": plan.grids_gdf(with_workers=True),
-        "edit_history": pd.DataFrame(history or [], columns=["time", "action", "detail"]),
+        "edit_history": pd.DataFrame(history or [], columns=HISTORY_COLUMNS).fillna(""),
         "plan_info": info,
     }
     return write_gpkg_atomic(path, layers)
@@ -319,12 +341,12 @@ def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
     except Exception as err:  # pyogrio DataSourceError on a corrupt or foreign file
         msg = (f"{path.name}: cannot be opened as a project GeoPackage ({err}). The file may "
                "be damaged; open the previous copy or generate the grids again.")
-        raise InputError(msg) from err
+        raise InputError(msg, key="bad_project", where=path.name) from err
     missing = [n for n in PROJECT_LAYERS if n not in present]
     if missing:
         msg = (f"{path.name}: not a grid project file (missing layers: {', '.join(missing)}). "
                "Open a file saved by this tool.")
-        raise InputError(msg)
+        raise InputError(msg, key="not_a_project", where=path.name)
     info = pyogrio.read_dataframe(path, layer="plan_info").iloc[0]
     crs = pyproj.CRS.from_wkt(info["crs"])
     raw_rules = json.loads(info["rules"])
@@ -345,8 +367,11 @@ def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
                     tuple(json.loads(info["notes"])))
     plan = GridPlan.from_state(blocks, rules, json.loads(info["state"]))
     hist = pyogrio.read_dataframe(path, layer="edit_history")
-    history = [{k: str(v) for k, v in row.items()} for row in
-               hist[["time", "action", "detail"]].to_dict("records")]
+    for col in HISTORY_COLUMNS:
+        if col not in hist:
+            hist[col] = ""
+    history = [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in
+               hist[list(HISTORY_COLUMNS)].to_dict("records")]
     return plan, history
 
 

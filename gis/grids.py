@@ -31,7 +31,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from gis._errors import EmptyInputError, InputError
+from gis._errors import EmptyInputError, InputError, Msg
 from gis.crs import require_projected
 from gis.settings import GridRules
 
@@ -101,7 +101,7 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     if len(lines) == 0:
         msg = ("The study area has no streets of the kinds that bound blocks "
                f"({', '.join(sorted(rules.block_highways))}); no street blocks can be made.")
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="no_block_streets")
     if area is None:
         coords = np.vstack([shapely.get_coordinates(np.asarray(lines.geometry.values)),
                             shapely.get_coordinates(np.asarray(homes.geometry.values))])
@@ -115,7 +115,7 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     if faces.size == 0:
         msg = ("The streets enclose no street blocks (no closed faces larger than "
                f"{rules.min_block_m2:.0f} m2); load an area with a connected street grid.")
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="no_blocks")
     blocks = gpd.GeoDataFrame({"block_id": [f"B{i + 1}" for i in range(faces.size)]},
                               geometry=faces, crs=streets.crs)
     notes: list[str] = []
@@ -141,8 +141,9 @@ def _assign_homes(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame,
         near = gpd.sjoin_nearest(cent[missing.to_numpy()], blocks[["block_id", "geometry"]])
         near = near[~near.index.duplicated(keep="first")]
         out.loc[near.index] = near["block_id"]
-        notes.append(f"{int(missing.sum())} homes whose centroid lies on a street or outside "
-                     "every block were given to the nearest block")
+        notes.append(Msg(f"{int(missing.sum())} homes whose centroid lies on a street or "
+                         "outside every block were given to the nearest block",
+                         "note_nearest_block", n=int(missing.sum())))
     return out.astype(str)
 
 
@@ -161,8 +162,9 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
         mine = homes.loc[home_block.index[home_block == bid]]
         parts = int(np.ceil(total / rules.target_households))
         if len(mine) < 2:
-            notes.append(f"block {bid} ({int(total)} households) is one building and cannot "
-                         "be split; its grid will exceed the maximum")
+            notes.append(Msg(f"block {bid} ({int(total)} households) is one building and "
+                             "cannot be split; its grid will exceed the maximum",
+                             "note_one_building", block=bid, n=int(total)))
             rows.append(blocks[blocks["block_id"] == bid])
             continue
         parts = min(parts, len(mine))
@@ -187,10 +189,12 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
             home_block.loc[mine.index[labels == k]] = pid
         sizes = ", ".join(str(int(mine["households"].to_numpy()[labels == k].sum()))
                           for k, _g in pieces)
-        notes.append(f"block {bid} ({int(total)} households) was split into {len(pieces)} "
-                     f"parts of {sizes} households: its buildings were cut into groups of "
-                     "equal households along the block's longer axis, each part the Voronoi "
-                     "cells of its buildings' centroids inside the block")
+        notes.append(Msg(f"block {bid} ({int(total)} households) was split into "
+                         f"{len(pieces)} parts of {sizes} households: its buildings were cut "
+                         "into groups of equal households along the block's longer axis, each "
+                         "part the Voronoi cells of its buildings' centroids inside the block",
+                         "note_split", block=bid, n=int(total), parts=len(pieces),
+                         sizes=sizes))
     out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=blocks.crs)
     return out, home_block
 
@@ -731,7 +735,7 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     hh = b["households"].to_numpy(dtype=float)
     if hh.sum() <= 0:
         msg = "The street blocks hold no households; there is nothing to divide into grids."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="blocks_no_households")
     problem = PartitionProblem(blocks.adjacency, hh,
                                np.column_stack([b.geometry.centroid.x, b.geometry.centroid.y]),
                                b.geometry.area.to_numpy(), np.asarray(b.geometry.values))
@@ -751,7 +755,7 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
         if empty:
             msg = (f"Communities without residential buildings: {', '.join(empty)}. Check the "
                    "communities layer (area, coordinate system) or remove them.")
-            raise InputError(msg)
+            raise InputError(msg, key="empty_communities", names=", ".join(empty))
         grid, grid_names, grid_comm, _score_c = _grids_within(blocks, problem, comm,
                                                               comm_names, rules, seed)
         return GridPlan(blocks, comm, grid, comm_names, grid_names, grid_comm, rules)
@@ -833,4 +837,6 @@ def check_rules(rules: GridRules) -> None:
                         f"than one grid ({rules.target_households})")
     if problems:
         msg = "Grid sizes: " + "; ".join(problems) + "."
-        raise InputError(msg)
+        raise InputError(msg, key="bad_grid_sizes", target=rules.target_households,
+                         lo=rules.min_households, hi=rules.max_households,
+                         community=rules.community_target_households)

@@ -69,10 +69,10 @@ def read_layer(path: str | Path, *, layer: str | None = None,
     where = _describe(path, layer)
     if not path.is_file():
         msg = f"{where}: file not found; check the path."
-        raise InputError(msg)
+        raise InputError(msg, key="file_not_found", where=where)
     if path.stat().st_size == 0:
         msg = f"{where}: the file is empty; export the layer again."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="file_empty", where=where)
     if path.suffix.lower() == ".zip":
         _check_shapefile_zip(path)
     try:
@@ -81,16 +81,16 @@ def read_layer(path: str | Path, *, layer: str | None = None,
         detail = str(err).replace(str(path), path.name).split(";")[0].strip()
         msg = (f"{where}: cannot be read as a GIS layer ({detail}). Save it again as a "
                "GeoPackage (.gpkg), GeoJSON (.geojson) or zipped Shapefile (.zip).")
-        raise InputError(msg) from err
-    problems: list[str] = []
+        raise InputError(msg, key="not_gis_layer", where=where, detail=detail) from err
+    problems: list[tuple[str, str, dict[str, str]]] = []
     if len(gdf) == 0:
         msg = f"{where}: the layer has no features; choose a layer with data."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="layer_no_features", where=where)
     geoms = np.asarray(gdf.geometry.values)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.all():
         msg = f"{where}: every feature has an empty geometry; export the layer again."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="layer_empty_geometries", where=where)
     gdf = gdf[~missing].copy()
     invalid = ~shapely.is_valid(np.asarray(gdf.geometry.values))
     if invalid.any():
@@ -100,12 +100,15 @@ def read_layer(path: str | Path, *, layer: str | None = None,
     if allowed is not None:
         wrong = ~gdf.geom_type.isin(allowed)
         if wrong.all():
-            problems.append(f"it holds {', '.join(sorted(set(gdf.geom_type)))} geometries "
-                            f"but {kind} need {' or '.join(allowed)}")
+            found = ", ".join(sorted(set(gdf.geom_type)))
+            need = " or ".join(allowed)
+            problems.append((f"it holds {found} geometries but {kind} need {need}",
+                             "p_geometry_type", {"found": found, "need": need}))
     gdf = _apply_crs(gdf, declared_crs, where, problems)
     if problems:
-        msg = f"{where}: " + "; ".join(problems) + "."
-        raise InputError(msg)
+        msg = f"{where}: " + "; ".join(text for text, _k, _p in problems) + "."
+        raise InputError(msg, key="layer_problems", where=where,
+                         items=[(k, p) for _t, k, p in problems])
     if missing.any():
         gdf.attrs["dropped_empty"] = int(missing.sum())
     return gdf
@@ -117,20 +120,22 @@ def _check_shapefile_zip(path: Path) -> None:
             names = [n.lower() for n in zf.namelist()]
     except zipfile.BadZipFile as err:
         msg = f"{path.name}: not a valid zip file; zip the Shapefile's files again."
-        raise InputError(msg) from err
+        raise InputError(msg, key="bad_zip", where=path.name) from err
     shp = [n for n in names if n.endswith(".shp")]
     if not shp and not any(n.endswith((".gpkg", ".geojson", ".json")) for n in names):
         msg = f"{path.name}: the zip holds no .shp file; zip the .shp, .shx, .dbf and .prj."
-        raise InputError(msg)
+        raise InputError(msg, key="zip_no_shp", where=path.name)
 
 
 def _apply_crs(gdf: gpd.GeoDataFrame, declared: str | None, where: str,
-               problems: list[str]) -> gpd.GeoDataFrame:
+               problems: list[tuple[str, str, dict[str, str]]]) -> gpd.GeoDataFrame:
     decl = (declared or "").strip().lower()
     if decl in ("gcj02", "gcj-02", "bd09", "bd-09"):
         if gdf.crs is not None and not pyproj.CRS(gdf.crs).is_geographic:
-            problems.append(f"it is declared {declared} but its CRS is projected "
-                            f"({gdf.crs.to_string()}); GCJ-02/BD-09 are degrees")
+            problems.append((f"it is declared {declared} but its CRS is projected "
+                             f"({gdf.crs.to_string()}); GCJ-02/BD-09 are degrees",
+                             "p_shifted_projected", {"declared": declared,
+                                                     "crs": gdf.crs.to_string()}))
             return gdf
         _check_degrees(gdf, where, problems)
         return unshift_to_wgs84(gdf, "gcj02" if decl.startswith("gcj") else "bd09")
@@ -139,30 +144,34 @@ def _apply_crs(gdf: gpd.GeoDataFrame, declared: str | None, where: str,
         try:
             crs = pyproj.CRS.from_user_input(target)
         except pyproj.exceptions.CRSError:
-            problems.append(f"the declared coordinate system {declared!r} is unknown; use "
-                            f"{DECLARED_CRS_HELP}")
+            problems.append((f"the declared coordinate system {declared!r} is unknown; use "
+                             f"{DECLARED_CRS_HELP}", "p_unknown_crs", {"declared": declared}))
             return gdf
         if gdf.crs is None:
             gdf = gdf.set_crs(crs)
         elif not pyproj.CRS(gdf.crs).equals(crs) and not (
                 pyproj.CRS(gdf.crs).is_geographic and crs.is_geographic):
-            problems.append(f"it is declared {declared} but the file says "
-                            f"{gdf.crs.to_string()}; drop the declaration or fix the file")
+            problems.append((f"it is declared {declared} but the file says "
+                             f"{gdf.crs.to_string()}; drop the declaration or fix the file",
+                             "p_crs_conflict", {"declared": declared,
+                                                "crs": gdf.crs.to_string()}))
             return gdf
     if gdf.crs is None:
-        problems.append("it has no coordinate system (no .prj, or none in the file); "
-                        f"declare one: {DECLARED_CRS_HELP}")
+        problems.append(("it has no coordinate system (no .prj, or none in the file); "
+                         f"declare one: {DECLARED_CRS_HELP}", "p_no_crs", {}))
         return gdf
     if pyproj.CRS(gdf.crs).is_geographic:
         _check_degrees(gdf, where, problems)
     return gdf.to_crs(WGS84)
 
 
-def _check_degrees(gdf: gpd.GeoDataFrame, where: str, problems: list[str]) -> None:
+def _check_degrees(gdf: gpd.GeoDataFrame, where: str,
+                   problems: list[tuple[str, str, dict[str, str]]]) -> None:
     minx, miny, maxx, maxy = gdf.total_bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        problems.append(f"its coordinates ({minx:.0f}, {miny:.0f}) .. ({maxx:.0f}, {maxy:.0f}) "
-                        "are not degrees; declare its projected CRS as EPSG:n")
+        box = f"({minx:.0f}, {miny:.0f}) .. ({maxx:.0f}, {maxy:.0f})"
+        problems.append((f"its coordinates {box} are not degrees; declare its projected "
+                         "CRS as EPSG:n", "p_not_degrees", {"box": box}))
 
 
 def read_facilities(path: str | Path, settings: Settings, *, layer: str | None = None,
@@ -181,7 +190,8 @@ def read_facilities(path: str | Path, settings: Settings, *, layer: str | None =
         msg = (f"{where}: no `{category_col}` column, so facilities cannot be matched to "
                f"services. Columns found: {cols}. Add a `{category_col}` column with one of "
                f"{', '.join(settings.category_ids)}.")
-        raise InputError(msg)
+        raise InputError(msg, key="no_category_column", where=where, column=category_col,
+                         columns=cols, known=", ".join(settings.category_ids))
     cats = normalise_categories(gdf[category_col], settings, where=where)
     merchant = {c.id: c.merchant for c in settings.categories}
     franchise = (gdf["franchise"].map(_truthy) if "franchise" in gdf
@@ -223,7 +233,7 @@ def read_buildings(path: str | Path, *, layer: str | None = None,
         if num.notna().sum() == 0:
             msg = (f"{_describe(path, layer)}: the `households` column holds no numbers; "
                    "fill it with household counts or remove it to estimate them.")
-            raise InputError(msg)
+            raise InputError(msg, key="households_not_numbers", where=_describe(path, layer))
         gdf["households"] = num
     if "building" not in gdf:
         gdf["building"] = "residential"

@@ -157,7 +157,8 @@ class WhatIf:
         if not snap.ok[0]:
             msg = (f"The point ({x:.0f}, {y:.0f}) lies {snap.access_m[0]:.0f} m from the walking "
                    f"network (limit {self.settings.snap_max_m:.0f} m); place it by a street.")
-            raise InputError(msg)
+            raise InputError(msg, key="point_far", dist=f"{snap.access_m[0]:.0f}",
+                             limit=f"{self.settings.snap_max_m:.0f}")
         return snap
 
     def _facility_snap(self, positions: Sequence[int]) -> Snap:
@@ -325,7 +326,7 @@ def load_scenarios(path: str | Path, *, crs: object,
         layers = [name for name, _ in pyogrio.list_layers(path)]
     except Exception as err:  # pyogrio DataSourceError for a corrupt file
         msg = f"{path.name}: cannot be opened as a project GeoPackage ({err}); nothing loaded."
-        raise InputError(msg) from err
+        raise InputError(msg, key="bad_project", where=path.name) from err
     if SCENARIO_LAYER not in layers:
         return []
     frame = gpd.read_file(path, layer=SCENARIO_LAYER)

@@ -97,17 +97,17 @@ class MaxCoverageModel:
         n_cand = cov.shape[1]
         if p < 1:
             msg = f"The number of new sites must be at least 1, found {p}."
-            raise InputError(msg)
+            raise InputError(msg, key="k_too_small", k=p)
         if p > n_cand:
             msg = (f"Asked for {p} new sites but there are only {n_cand} candidates; lower k "
                    "or add candidate sites.")
-            raise InputError(msg)
+            raise InputError(msg, key="k_too_large", k=p, n=n_cand)
         cap = None
         if capacity is not None:
             cap = np.broadcast_to(np.asarray(capacity, dtype=float), (n_cand,)).copy()
             if (cap <= 0).any():
                 msg = "Every site capacity must be positive (households a station can serve)."
-                raise InputError(msg)
+                raise InputError(msg, key="capacity_not_positive")
         return cls(cov, w, int(p), cap)
 
     @classmethod
@@ -312,7 +312,8 @@ def set_cover(cover: sp.spmatrix, weights: np.ndarray, *, needed: float,
     if reach + 1e-9 < needed:
         msg = (f"The target needs {needed:.0f} more households covered, but all candidates "
                f"together reach only {reach:.0f}; lower the target share or add candidates.")
-        raise InputError(msg)
+        raise InputError(msg, key="target_unreachable", needed=f"{needed:.0f}",
+                         reach=f"{reach:.0f}")
     n, m = cov.shape
     c = np.concatenate([np.ones(m), np.zeros(n)])
     link = sp.hstack([-cov.astype(np.float64), sp.identity(n, format="csr")]).tocsr()
@@ -351,7 +352,7 @@ def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m:
     snap = network.snap(demand, max_m=snap_max_m)
     if not snap.ok.any():
         msg = "No uncovered home is attached to the network; there is nothing to site for."
-        raise NoReachableFacilityError(msg)
+        raise NoReachableFacilityError(msg, key="nothing_to_site")
     nd = network.node_distances(snap, limit_m=threshold_m)
     nodes = np.flatnonzero(np.isfinite(nd))
     xy = [network.node_xy[nodes]]
@@ -512,7 +513,7 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
     demand = gaps.homes
     if len(demand) == 0:
         msg = f"Every household is already inside the {category} circle; no site is needed."
-        raise InputError(msg)
+        raise InputError(msg, key="no_gap", category=category)
     if candidates is None:
         say("choosing candidate sites near the gaps")
         cands = candidate_sites(network, demand, thr, spacing_m=settings.candidate_spacing_m,
@@ -523,7 +524,7 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
     if target_share is None and k > len(cands):
         msg = (f"Asked for {k} new sites but there are only {len(cands)} candidates; lower k "
                "or add candidate sites.")
-        raise InputError(msg)
+        raise InputError(msg, key="k_too_large", k=k, n=len(cands))
     say(f"building the coverage matrix ({len(demand)} homes x {len(cands)} candidates)")
     cover, csnap = coverage_matrix(network, demand, cands, thr, snap_max_m=settings.snap_max_m,
                                    progress=say)
@@ -531,11 +532,13 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
         msg = (f"None of the {len(cands)} candidate sites lies within {settings.snap_max_m:.0f} m "
                "of the walking network; check the candidates' area and coordinate system "
                "(declare gcj02 for Amap or Tencent points, bd09 for Baidu).")
-        raise NoReachableFacilityError(msg)
+        raise NoReachableFacilityError(msg, key="candidates_far", n=len(cands),
+                                       limit=f"{settings.snap_max_m:.0f}")
     if cover.nnz == 0:
         msg = (f"No candidate site can reach an uncovered home within {thr:.0f} m; add "
                "candidates nearer the gaps.")
-        raise NoReachableFacilityError(msg)
+        raise NoReachableFacilityError(msg, key="candidates_reach_nothing",
+                                       limit=f"{thr:.0f}")
     weights = demand["households"].to_numpy(dtype=float)
     hh = result.homes["households"].to_numpy()
     attached = result.homes["attached"].to_numpy()

@@ -181,10 +181,10 @@ def load_pbf(path: str | Path, settings: Settings, *,
     say = progress or (lambda _m: None)
     if not path.is_file():
         msg = f"{path}: file not found; check the path or choose another study area."
-        raise InputError(msg)
+        raise InputError(msg, key="area_not_found", where=path.name)
     if path.stat().st_size == 0:
         msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="area_empty", where=path.name)
     keys = poi_keys(settings)
     try:
         osm = pyrosm.OSM(str(path))
@@ -201,11 +201,11 @@ def load_pbf(path: str | Path, settings: Settings, *,
             pyrosm.exceptions.PBFException) as err:
         msg = (f"{path}: cannot be read as an OpenStreetMap .osm.pbf file ({type(err).__name__}: "
                f"{err}). The file may be corrupt or truncated; download or export it again.")
-        raise InputError(msg) from err
+        raise InputError(msg, key="bad_pbf", where=path.name) from err
     if edges is None or len(edges) == 0:
         msg = (f"{path}: the extract has no walkable streets; choose a file that covers a "
                "built-up area.")
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="area_no_streets", where=path.name)
     streets = _tidy(_explode_lines(edges), BASE_TAGS, ("LineString",))
     streets = walkable(streets, settings)
     return OsmData(
@@ -246,10 +246,10 @@ def load_xml(path: str | Path, settings: Settings, *,
     say = progress or (lambda _m: None)
     if not path.is_file():
         msg = f"{path}: file not found; check the path or choose another study area."
-        raise InputError(msg)
+        raise InputError(msg, key="area_not_found", where=path.name)
     if path.stat().st_size == 0:
         msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="area_empty", where=path.name)
     way_tags = ["highway", "name", "foot", "access", "name:zh", "name:en"]
     old_tags = ox.settings.useful_tags_way
     ox.settings.useful_tags_way = list(dict.fromkeys([*old_tags, *way_tags]))
@@ -263,24 +263,24 @@ def load_xml(path: str | Path, settings: Settings, *,
     except (ValueError, KeyError, OSError, EOFError) as err:
         msg = (f"{path}: cannot be read as OpenStreetMap XML ({type(err).__name__}: {err}). "
                "Export the area again (.osm or .osm.bz2).")
-        raise InputError(msg) from err
+        raise InputError(msg, key="bad_xml", where=path.name) from err
     except Exception as err:  # osmnx raises its own classes and ElementTree errors
         if type(err).__name__ in {"ParseError", "InsufficientResponseError"}:
             msg = (f"{path}: cannot be read as OpenStreetMap XML ({err}). "
                    "Export the area again (.osm or .osm.bz2).")
-            raise InputError(msg) from err
+            raise InputError(msg, key="bad_xml", where=path.name) from err
         raise
     finally:
         ox.settings.useful_tags_way = old_tags
     if graph.number_of_edges() == 0:
         msg = f"{path}: the file has no streets; choose a file that covers a built-up area."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="area_no_streets", where=path.name)
     streets = _streets_from_graph(graph, settings)
     bounds = _xml_bounds(path) or box(*streets.total_bounds)
     streets = _clip(streets, bounds)
     if len(streets) == 0:
         msg = f"{path}: the file has no walkable streets inside its bounds."
-        raise EmptyInputError(msg)
+        raise EmptyInputError(msg, key="area_no_streets", where=path.name)
     buildings, pois, landuse = _split_features(features, settings)
     return OsmData(
         name=path.name.split(".")[0],
@@ -378,7 +378,7 @@ def load_place(query: str, settings: Settings, *,
         msg = (f"{query!r}: could not be downloaded from OpenStreetMap ({type(err).__name__}: "
                f"{err}). Check the internet connection and the place name, or load a local "
                ".osm.pbf / .osm file instead.")
-        raise InputError(msg) from err
+        raise InputError(msg, key="download_failed", where=query) from err
     streets = _streets_from_graph(graph, settings)
     buildings, pois, landuse = _split_features(features, settings)
     return OsmData(name=query, source=query, streets=streets, buildings=buildings, pois=pois,
@@ -411,5 +411,5 @@ def load_osm(source: str | Path | None, settings: Settings, *,
     if Path(text).exists():
         msg = (f"{text}: unknown file type; the study area must be .osm.pbf, .osm, .osm.bz2, "
                "or a place name (user layers go to --buildings / --facilities).")
-        raise InputError(msg)
+        raise InputError(msg, key="area_unknown_type", where=Path(text).name)
     return load_place(text, settings, progress=progress)

@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis._errors import NoReachableFacilityError
+from gis._errors import Msg, NoReachableFacilityError
 from gis.crs import StudyArea, choose_local_crs, to_local
 from gis.facilities import facilities_from_osm
 from gis.households import estimate_households, household_report
@@ -71,24 +71,26 @@ class Study:
         """Return what was loaded and what was left out, as (item, value) rows."""
         too_far = ~self.home_snap.ok
         fac_snap = self.network.snap(self.facilities, max_m=self.snap_max_m)
+        limit = f"{self.snap_max_m:.0f}"
         rows = [
-            ("network nodes kept", self.network.n_nodes),
-            ("network edges kept", self.network.n_edges),
-            ("network pieces in the source", self.network.n_components),
-            ("network nodes dropped (outside the largest piece)",
+            ("network nodes kept", "r_nodes", {}, self.network.n_nodes),
+            ("network edges kept", "r_edges", {}, self.network.n_edges),
+            ("network pieces in the source", "r_pieces", {}, self.network.n_components),
+            ("network nodes dropped (outside the largest piece)", "r_dropped", {},
              self.network.n_dropped_nodes),
-            ("buildings", len(self.buildings)),
-            ("residential buildings", len(self.homes)),
-            ("households", int(self.homes["households"].sum())),
-            (f"homes farther than {self.snap_max_m:.0f} m from the network (left out)",
-             int(too_far.sum())),
-            ("households in homes left out",
+            ("buildings", "r_buildings", {}, len(self.buildings)),
+            ("residential buildings", "r_homes", {}, len(self.homes)),
+            ("households", "r_households", {}, int(self.homes["households"].sum())),
+            (f"homes farther than {limit} m from the network (left out)", "r_homes_far",
+             {"limit": limit}, int(too_far.sum())),
+            ("households in homes left out", "r_households_far", {},
              int(self.homes["households"].to_numpy()[too_far].sum())),
-            ("facilities", len(self.facilities)),
-            (f"facilities farther than {self.snap_max_m:.0f} m from the network (left out)",
-             int((~fac_snap.ok).sum())),
+            ("facilities", "r_facilities", {}, len(self.facilities)),
+            (f"facilities farther than {limit} m from the network (left out)",
+             "r_facilities_far", {"limit": limit}, int((~fac_snap.ok).sum())),
         ]
-        return pd.DataFrame(rows, columns=["item", "value"])
+        return pd.DataFrame([(Msg(text, key, **params), value)
+                             for text, key, params, value in rows], columns=["item", "value"])
 
     def household_report(self) -> pd.DataFrame:
         """Return buildings and households by classification rule."""
@@ -154,7 +156,9 @@ def load_study(source: str | Path | None, settings: Settings, *,
                    f"within {snap_max:.0f} m of the study area's walking network (median "
                    f"distance {median_km:.1f} km). Check that the layer covers this area; "
                    "if its points come from Amap or Tencent declare gcj02, from Baidu bd09.")
-            raise NoReachableFacilityError(msg)
+            raise NoReachableFacilityError(msg, key="facilities_far", where=Path(
+                facilities_path).name, n=len(fac_local), limit=f"{snap_max:.0f}",
+                km=f"{median_km:.1f}")
     say("attaching homes to the network")
     home_snap = network.snap(homes, max_m=snap_max)
     return Study(name=osm.name, source=osm.source,

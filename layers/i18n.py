@@ -208,6 +208,22 @@ TEXT: dict[str, dict[str, str]] = {
                                 "undeclared coordinate system such as GCJ-02?)."},
     "error_settings": {"zh": "设置文件有误。", "en": "The settings file has an error."},
     "error_other": {"zh": "无法完成这一步。", "en": "This step could not be done."},
+    "item": {"zh": "项目", "en": "Item"},
+    "value": {"zh": "数值", "en": "Value"},
+    "rule": {"zh": "规则", "en": "Rule"},
+    "col_buildings": {"zh": "建筑数", "en": "Buildings"},
+    "residential": {"zh": "计为住宅", "en": "Counted as homes"},
+    "time": {"zh": "时间", "en": "Time"},
+    "action": {"zh": "操作", "en": "Action"},
+    "detail": {"zh": "内容", "en": "Detail"},
+    "action_generate": {"zh": "生成", "en": "generate"},
+    "action_move": {"zh": "移动街区", "en": "move"},
+    "action_merge": {"zh": "合并", "en": "merge"},
+    "action_split": {"zh": "拆分", "en": "split"},
+    "action_rename": {"zh": "重命名", "en": "rename"},
+    "action_worker": {"zh": "设置网格员", "en": "grid worker"},
+    "action_undo": {"zh": "撤销", "en": "undo"},
+    "action_redo": {"zh": "重做", "en": "redo"},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }
@@ -224,3 +240,118 @@ def t(key: str, lang: str = "zh", *, default: str | None = None, **fmt: object) 
     entry = TEXT[key]
     text = entry.get(lang) or entry["zh"]
     return text.format(**fmt) if fmt else text
+
+
+#: Chinese templates of the messages that gis/ raises or returns (keyed by the ``key`` of
+#: a GisError or a Msg); English is the message's own text.
+MESSAGES_ZH: dict[str, str] = {
+    "file_not_found": "{where}：找不到文件，请检查路径。",
+    "file_empty": "{where}：文件是空的，请重新导出该图层。",
+    "not_gis_layer": "{where}：无法作为 GIS 图层读取（{detail}）。请另存为 GeoPackage（.gpkg）、"
+                     "GeoJSON（.geojson）或 Shapefile 压缩包（.zip）。",
+    "layer_no_features": "{where}：图层中没有要素，请选择有数据的图层。",
+    "layer_empty_geometries": "{where}：所有要素的几何都是空的，请重新导出该图层。",
+    "layer_problems": "{where}：图层有以下问题：{items}。",
+    "p_geometry_type": "图层中是 {found} 几何，而这里需要 {need}",
+    "p_shifted_projected": "声明为 {declared}，但文件的坐标系是投影坐标（{crs}）；"
+                           "GCJ-02/BD-09 应为经纬度",
+    "p_unknown_crs": "无法识别声明的坐标系 {declared}；请使用 wgs84、gcj02（高德、腾讯）、"
+                     "bd09（百度）、cgcs2000 或 EPSG:编号",
+    "p_crs_conflict": "声明为 {declared}，但文件写的是 {crs}；请去掉声明或修正文件",
+    "p_no_crs": "没有坐标系（缺少 .prj 或文件中未写明）；请声明坐标系：wgs84、gcj02（高德、腾讯）、"
+                "bd09（百度）、cgcs2000 或 EPSG:编号",
+    "p_not_degrees": "坐标 {box} 不是经纬度；请以 EPSG:编号 声明其投影坐标系",
+    "bad_zip": "{where}：不是有效的 zip 文件，请重新压缩 Shapefile 的各个文件。",
+    "zip_no_shp": "{where}：压缩包中没有 .shp 文件；请把 .shp、.shx、.dbf 和 .prj 一起压缩。",
+    "no_category_column": "{where}：没有“{column}”字段，无法把设施对应到服务类别。现有字段：{columns}。"
+                          "请添加“{column}”字段，取值为：{known}。",
+    "households_not_numbers": "{where}：households（户数）字段中没有数字；请填写户数，"
+                              "或删除该字段以自动估算。",
+    "area_not_found": "{where}：找不到研究区域文件，请检查路径或选择其他研究区域。",
+    "area_empty": "{where}：文件是空的，请重新从 OpenStreetMap 导出该区域。",
+    "bad_pbf": "{where}：无法作为 OpenStreetMap .osm.pbf 文件读取，文件可能损坏或不完整；"
+               "请重新下载或导出。",
+    "area_no_streets": "{where}：文件中没有可步行的道路；请选择覆盖建成区的文件。",
+    "bad_xml": "{where}：无法作为 OpenStreetMap XML 读取；请重新导出（.osm 或 .osm.bz2）。",
+    "download_failed": "{where}：无法从 OpenStreetMap 下载。请检查网络和地名，或改用本地 "
+                       ".osm.pbf / .osm 文件。",
+    "area_unknown_type": "{where}：无法识别的文件类型；研究区域须为 .osm.pbf、.osm、.osm.bz2 "
+                         "或地名（自有图层请作为设施或建筑上传）。",
+    "facilities_far": "{where}：{n} 个设施都不在研究区域路网 {limit} 米以内（中位距离 {km} 公里）。"
+                      "请确认图层覆盖本区域；若坐标来自高德或腾讯请声明 gcj02，来自百度请声明 bd09。",
+    "unknown_categories": "{where}：有 {n} 个设施的类别无法识别：{listing}。可用类别：{known}"
+                          "（或在 data/settings.toml 中添加该类别）。",
+    "k_too_large": "要求 {k} 个新站点，但只有 {n} 个候选点；请减少站点数或增加候选点。",
+    "k_too_small": "新站点数量至少为 1，当前为 {k}。",
+    "capacity_not_positive": "每个站点的服务能力（可服务户数）必须大于 0。",
+    "target_unreachable": "达到目标还需新增覆盖 {needed} 户，但全部候选点合计只能覆盖 {reach} 户；"
+                          "请降低目标比例或增加候选点。",
+    "nothing_to_site": "没有接入路网的未覆盖住宅，无需选址。",
+    "no_gap": "所有户都已在“{category}”服务圈内，无需新站点。",
+    "candidates_far": "{n} 个候选点都不在路网 {limit} 米以内；请检查候选点的范围和坐标系"
+                      "（高德、腾讯坐标请声明 gcj02，百度请声明 bd09）。",
+    "candidates_reach_nothing": "没有候选点能在 {limit} 米内到达未覆盖的住宅；请在缺口附近增加候选点。",
+    "point_far": "该点距步行路网 {dist} 米（上限 {limit} 米）；请放在街道旁。",
+    "bad_project": "{where}：无法作为项目文件（GeoPackage）打开，文件可能已损坏；"
+                   "请打开之前的副本或重新生成。",
+    "not_a_project": "{where}：不是本工具保存的网格项目文件。",
+    "no_block_streets": "研究区域内没有可围合街区的道路类型，无法生成街区。",
+    "no_blocks": "道路没有围合出任何街区；请加载道路连通的区域。",
+    "blocks_no_households": "街区中没有住户，无法划分网格。",
+    "empty_communities": "以下社区内没有住宅建筑：{names}。请检查社区图层（范围、坐标系）或删除这些社区。",
+    "bad_grid_sizes": "网格户数设置不合理：需满足 0 < 最少户数 {lo} ≤ 目标户数 {target} ≤ 最多户数 "
+                      "{hi}，且社区目标户数 {community} 不小于网格目标户数。",
+    "out_of_range": "{grid} 现有 {n} 户，超出允许范围 {lo}–{hi}",
+    "refuse_cross_community": "已拒绝：街区 {blocks} 不属于 {grid} 所在社区；网格不能跨越社区边界。",
+    "refuse_not_touching": "已拒绝：{grid} 将不再连成一片；只能移动沿街道与其相邻的街区。",
+    "refuse_breaks_grid": "已拒绝：{grid} 将被分割成几块；请从边缘移动街区，或把将被切断的部分一起移动。",
+    "grid_emptied": "{grid} 已没有街区，已删除",
+    "moved": "已把 {blocks} 移入 {grid}",
+    "refuse_same_grid": "已拒绝：请选择两个不同的网格进行合并。",
+    "refuse_two_communities": "已拒绝：两个网格属于不同社区。",
+    "refuse_merge_apart": "已拒绝：{a} 与 {b} 不相邻。",
+    "merged": "已把 {a} 并入 {b}",
+    "refuse_single_block": "已拒绝：{grid} 只有一个街区，无法沿街道拆分。",
+    "refuse_no_split": "已拒绝：{grid} 无法拆成两个相连的部分。",
+    "split_done": "已把 {grid} 拆分为 {a} 和 {b}",
+    "refuse_no_name": "已拒绝：网格需要名称。",
+    "refuse_name_taken": "已拒绝：已有网格名为 {name}。",
+    "renamed": "已把 {old} 改名为 {new}",
+    "worker_set": "已设置 {grid} 的网格员",
+}
+
+
+def translate_message(text: str, key: str | None, params: dict[str, object] | None,
+                      lang: str) -> str:
+    """Return a gis message in ``lang``: its Chinese template, or the English text itself."""
+    if lang != "zh" or not key or key not in MESSAGES_ZH:
+        return text
+    values = dict(params or {})
+    if key == "layer_problems":
+        values["items"] = "；".join(translate_message("", k, p, lang)
+                                   for k, p in values.get("items", []))
+    try:
+        return MESSAGES_ZH[key].format(**values)
+    except (KeyError, IndexError):
+        return text
+
+MESSAGES_ZH.update({
+    "note_nearest_block": "{n} 座住宅的中心点落在道路上或街区之外，已归入最近的街区",
+    "note_one_building": "街区 {block}（{n} 户）只有一栋楼，无法拆分；其所在网格将超过上限",
+    "note_split": "街区 {block}（{n} 户）已按楼栋拆分为 {parts} 部分（各 {sizes} 户）：沿街区长轴把楼栋"
+                  "分成户数相等的几组，每部分为其楼栋中心点在街区内的泰森多边形",
+    "r_nodes": "保留的路网节点", "r_edges": "保留的路段", "r_pieces": "原始路网的连通片数",
+    "r_dropped": "删除的路网节点（不在最大连通片中）", "r_buildings": "建筑", "r_homes": "住宅建筑",
+    "r_households": "户数", "r_homes_far": "距路网超过 {limit} 米的住宅（未计入）",
+    "r_households_far": "未计入住宅中的户数", "r_facilities": "设施",
+    "r_facilities_far": "距路网超过 {limit} 米的设施（未计入）",
+    # Household rules (gis.households) and grid flags.
+    "given": "图层给定户数", "residential type": "住宅类建筑",
+    "generic in residential landuse": "居住用地内的一般建筑",
+    "generic, no other use": "无其他用途标记的一般建筑",
+    "non-residential tag": "带有非居住用途标记", "non-residential type": "非住宅类建筑",
+    "generic in non-residential landuse": "非居住用地内的一般建筑",
+    "generic, too small": "面积过小的一般建筑（棚屋、亭）",
+    "above range": "超过上限", "below range": "低于下限", "split": "建议拆分",
+    "merge": "建议合并",
+})
