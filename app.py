@@ -783,7 +783,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         w1.selectbox(t("set_worker", lang), labels, key="worker_g", format_func=label_of)
         w2.text_input(t("worker_name", lang), key="worker_name")
         w3.text_input(t("worker_phone", lang), key="worker_phone")
-        if w4.button(t("set_worker", lang)[:4], key="grid_worker"):
+        if w4.button(t("set", lang), key="grid_worker"):
             _grid_edit(editor, editor.set_worker(int(ss["worker_g"]), ss["worker_name"],
                                                  ss["worker_phone"]))
             st.rerun()
@@ -816,6 +816,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
     table = pd.DataFrame(grids.drop(columns="geometry"))
     table["compactness"] = table["compactness"].round(3)
     table["deviation"] = (table["deviation"] * 100).round(1)
+    table["area_m2"] = table["area_m2"].round(0).astype(int)
     table["flag"] = [translate_message(f, f, {}, lang) if f else "" for f in table["flag"]]
     col = 0 if lang == "zh" else 1
     st.dataframe(table.drop(columns=["label"]).rename(

@@ -209,6 +209,7 @@ TEXT: dict[str, dict[str, str]] = {
     "error_settings": {"zh": "设置文件有误。", "en": "The settings file has an error."},
     "error_other": {"zh": "无法完成这一步。", "en": "This step could not be done."},
     "item": {"zh": "项目", "en": "Item"},
+    "set": {"zh": "设置", "en": "Set"},
     "value": {"zh": "数值", "en": "Value"},
     "rule": {"zh": "规则", "en": "Rule"},
     "col_buildings": {"zh": "建筑数", "en": "Buildings"},
