@@ -58,7 +58,7 @@ from gis.study import Study, load_study
 from layers.base import standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
-from layers.grids import grids_map
+from layers.grids import communities_layer, grids_layer, grids_map
 from layers.i18n import LANGS, t, translate_message
 from layers.report import meeting_report
 
@@ -345,12 +345,19 @@ def _map_key(result: CoverageResult, category: str, lang: str, settings: Setting
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def get_coverage_map(_study: Study, _result: CoverageResult, key: tuple, category: str,
-                     _circle: object, lang: str, basemap: object) -> object:
-    """Return the folium coverage map, built once per key (switching back is instant)."""
+                     _circle: object, lang: str, basemap: object,
+                     _plan: GridPlan | None, plan_key: str) -> object:
+    """Return the folium coverage map, built once per key (switching back is instant).
+
+    With a grid plan (``plan_key`` names its state), its community boundaries and grids
+    are layers the user can switch on.
+    """
     settings = load_settings()
     served = households_served(_study.network, _result, category, settings)
+    extra = ([communities_layer(_plan, lang=lang), grids_layer(_plan, lang=lang, show=False)]
+             if _plan is not None else [])
     return coverage_map(_result, category, settings, circle=_circle, lang=lang,
-                        basemap=basemap, served=served)
+                        basemap=basemap, served=served, extra_layers=extra)
 
 
 def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
@@ -371,8 +378,10 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
     if row.loc[category, "facilities"] == 0:
         st.info(t("no_facility", lang))
 
+    plan_key = (hashlib.sha1(json.dumps(st.session_state["grid_state"]).encode()).hexdigest()
+                if plan is not None else "")
     fmap = get_coverage_map(study, result, _map_key(result, category, lang, settings),
-                            category, circle, lang, basemap_choice(settings))
+                            category, circle, lang, basemap_choice(settings), plan, plan_key)
     st_folium(fmap, key="map", height=620, use_container_width=True, returned_objects=[])
     st.caption(t("osm_attribution", lang))
 

@@ -172,7 +172,7 @@ def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
 
 def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                  circle: shapely.Geometry | None = None, lang: str = "zh",
-                 served: pd.Series | None = None,
+                 served: pd.Series | None = None, extra_layers: list | None = None,
                  basemap: str | tuple[str, str, str] = "osm",
                  leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
     """Return the coverage map of one category: homes, facilities, circle and legend.
@@ -195,6 +195,10 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
     leaflet_base
         URL folder of leaflet.js and leaflet.css. Only Leaflet is loaded: the map uses no
         jQuery, Bootstrap or icon fonts, so nothing comes from a CDN.
+    served
+        Households inside each facility's circle, for the facility tooltips.
+    extra_layers
+        Further folium layers to add (e.g. communities and grids), toggled in the control.
     """
     fmap = base_map(result.homes.to_crs(WGS84).total_bounds, lang=lang, basemap=basemap,
                     leaflet_base=leaflet_base)
@@ -204,6 +208,8 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
     homes_layer(result, category, settings, lang=lang).add_to(fmap)
     facilities_layer(result.facilities, category, settings, lang=lang,
                      served=served).add_to(fmap)
+    for layer in extra_layers or []:
+        layer.add_to(fmap)
     legend(cat_name, lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

@@ -37,9 +37,9 @@ def _colours(plan: GridPlan) -> dict[int, str]:
     return out
 
 
-def grids_layer(plan: GridPlan, *, lang: str = "zh") -> folium.FeatureGroup:
+def grids_layer(plan: GridPlan, *, lang: str = "zh", show: bool = True) -> folium.FeatureGroup:
     """Return grids coloured apart from their neighbours, outlined red when out of range."""
-    group = folium.FeatureGroup(name=t("grids", lang), show=True)
+    group = folium.FeatureGroup(name=t("grids", lang), show=show)
     grids = plan.grids_gdf(with_workers=False)
     if len(grids) == 0:
         return group
