@@ -582,17 +582,22 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
             hide_index=True, width="stretch")
 
 
+def saved_scenarios(study: Study, result: CoverageResult, lang: str) -> list[Scenario]:
+    """Return the scenarios saved in the project file (none, with a message if unreadable)."""
+    if not PROJECT_PATH.exists():
+        return []
+    try:
+        return load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
+                              facility_index=result.facilities.index)
+    except GisError as err:
+        show_error(err, lang)
+        return []
+
+
 def compare_block(study: Study, result: CoverageResult, settings: Settings,
                   lang: str) -> None:
     """Compare two saved scenarios (or the current state) side by side."""
-    if not PROJECT_PATH.exists():
-        return
-    try:
-        saved = load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
-                               facility_index=result.facilities.index)
-    except GisError as err:
-        show_error(err, lang)
-        return
+    saved = saved_scenarios(study, result, lang)
     if not saved:
         return
     options = {t("scenario_current", lang): Scenario(t("scenario_current", lang))}
@@ -616,15 +621,7 @@ def compare_block(study: Study, result: CoverageResult, settings: Settings,
 def scenarios_view(study: Study, result: CoverageResult, settings: Settings,
                    lang: str) -> None:
     """Draw the scenarios view: the saved scenarios, their changes, and a comparison."""
-    if not PROJECT_PATH.exists():
-        st.info(t("no_scenarios", lang))
-        return
-    try:
-        saved = load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
-                               facility_index=result.facilities.index)
-    except GisError as err:
-        show_error(err, lang)
-        return
+    saved = saved_scenarios(study, result, lang)
     if not saved:
         st.info(t("no_scenarios", lang))
         return
