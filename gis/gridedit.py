@@ -34,6 +34,7 @@ from gis.settings import WGS84, GridRules
 #: Field names and their Chinese and English aliases, for exports and their README.
 FIELD_ALIASES: dict[str, tuple[str, str]] = {
     "label": ("编号", "Number"),
+    "code": ("网格编码（CJ/T 349）", "Grid code (CJ/T 349)"),
     "name": ("名称", "Name"),
     "community": ("所属社区", "Community"),
     "households": ("户数", "Households"),
@@ -117,7 +118,7 @@ class GridEditor:
     def _commit(self, plan: GridPlan, action: str, detail: str,
                 warnings: list[str]) -> EditResult:
         del self._plans[self._pos + 1:]
-        self._plans.append(plan)
+        self._plans.append(plan.with_codes())
         self._pos += 1
         self._log(action, detail)
         return EditResult(True, detail, tuple(warnings))
@@ -314,7 +315,8 @@ def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]
                              "community_target_households": rules.community_target_households,
                              "block_highways": sorted(rules.block_highways),
                              "min_block_m2": rules.min_block_m2,
-                             "compactness_weight": rules.compactness_weight}),
+                             "compactness_weight": rules.compactness_weight,
+                             "code_prefix": rules.code_prefix}),
         "state": json.dumps(plan.to_state(), ensure_ascii=False),
         "notes": json.dumps(list(plan.blocks.notes), ensure_ascii=False),
         "saved": dt.datetime.now().isoformat(timespec="seconds")}])

@@ -636,6 +636,28 @@ class GridPlan:
     grid_community: dict[int, int]
     rules: GridRules
     workers: dict[int, tuple[str, str]] = field(default_factory=dict)
+    community_codes: dict[int, str] = field(default_factory=dict)
+    grid_codes: dict[int, str] = field(default_factory=dict)
+
+    def with_codes(self) -> GridPlan:
+        """Return the plan with a code for every community and grid that has none.
+
+        Codes follow CJ/T 349-2010: ``rules.code_prefix`` (division and street codes),
+        a 3-digit community number, then a 3-digit grid number within the community.
+        Existing codes never change; a new grid takes the next free number.
+        """
+        comm = {c: v for c, v in self.community_codes.items() if c in self.community_names}
+        for c in sorted(self.community_names):
+            if c not in comm:
+                used = {int(v[-3:]) for v in comm.values()}
+                comm[c] = f"{self.rules.code_prefix}{(max(used, default=0) + 1):03d}"
+        grid = {g: v for g, v in self.grid_codes.items() if g in self.grid_names}
+        for g in sorted(self.grid_names):
+            if g not in grid:
+                c_code = comm[self.grid_community[g]]
+                used = {int(v[-3:]) for v in grid.values() if v.startswith(c_code)}
+                grid[g] = f"{c_code}{(max(used, default=0) + 1):03d}"
+        return self.replace(community_codes=comm, grid_codes=grid)
 
     def replace(self, **changes: object) -> GridPlan:
         """Return a copy with some fields changed."""
@@ -650,7 +672,9 @@ class GridPlan:
                 "community_names": {int(k): v for k, v in self.community_names.items()},
                 "grid_names": {int(k): v for k, v in self.grid_names.items()},
                 "grid_community": {int(k): int(v) for k, v in self.grid_community.items()},
-                "workers": {int(k): list(v) for k, v in self.workers.items()}}
+                "workers": {int(k): list(v) for k, v in self.workers.items()},
+                "community_codes": {int(k): v for k, v in self.community_codes.items()},
+                "grid_codes": {int(k): v for k, v in self.grid_codes.items()}}
 
     @classmethod
     def from_state(cls, blocks: Blocks, rules: GridRules, state: dict) -> GridPlan:
@@ -663,9 +687,12 @@ class GridPlan:
                    {k: str(v) for k, v in ints(state["community_names"]).items()},
                    {k: str(v) for k, v in ints(state["grid_names"]).items()},
                    {k: int(v) for k, v in ints(state["grid_community"]).items()}, rules,
-                   {k: (str(v[0]), str(v[1])) for k, v in ints(state.get("workers", {})).items()})
+                   {k: (str(v[0]), str(v[1])) for k, v in ints(state.get("workers", {})).items()},
+                   {k: str(v) for k, v in ints(state.get("community_codes", {})).items()},
+                   {k: str(v) for k, v in ints(state.get("grid_codes", {})).items()})
 
-    def _zones(self, labels: np.ndarray, names: dict[int, str]) -> gpd.GeoDataFrame:
+    def _zones(self, labels: np.ndarray, names: dict[int, str],
+               codes: dict[int, str]) -> gpd.GeoDataFrame:
         b = self.blocks.gdf
         rows, geoms = [], []
         for lab in sorted(names):
@@ -673,7 +700,7 @@ class GridPlan:
             if not sel.any():
                 continue
             geom = shapely.union_all(np.asarray(b.geometry.values)[sel])
-            rows.append({"label": lab, "name": names[lab],
+            rows.append({"label": lab, "code": codes.get(lab, ""), "name": names[lab],
                          "households": int(b["households"].to_numpy()[sel].sum()),
                          "buildings": int(b["buildings"].to_numpy()[sel].sum()),
                          "blocks": int(sel.sum()), "area_m2": float(shapely.area(geom)),
@@ -684,7 +711,7 @@ class GridPlan:
 
     def communities_gdf(self) -> gpd.GeoDataFrame:
         """Return one polygon per community with its numbers and flags."""
-        gdf = self._zones(self.community, self.community_names)
+        gdf = self._zones(self.community, self.community_names, self.community_codes)
         target = self.rules.community_target_households
         if len(gdf):
             gdf["deviation"] = (gdf["households"] - target) / target
@@ -698,7 +725,7 @@ class GridPlan:
         Grid workers' names and phones are included only with ``with_workers`` (the
         project file and the table export the user asks for).
         """
-        gdf = self._zones(self.grid, self.grid_names)
+        gdf = self._zones(self.grid, self.grid_names, self.grid_codes)
         r = self.rules
         if len(gdf):
             gdf["community"] = [self.community_names.get(self.grid_community.get(int(g), -1), "")
@@ -758,7 +785,8 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
             raise InputError(msg, key="empty_communities", names=", ".join(empty))
         grid, grid_names, grid_comm, _score_c = _grids_within(blocks, problem, comm,
                                                               comm_names, rules, seed)
-        return GridPlan(blocks, comm, grid, comm_names, grid_names, grid_comm, rules)
+        return GridPlan(blocks, comm, grid, comm_names, grid_names, grid_comm,
+                        rules).with_codes()
     total = hh.sum()
     n_comm = max(1, int(round(total / rules.community_target_households)))
     mean = total / n_comm
@@ -777,7 +805,7 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
         if best is None or score < best[0]:
             best = (score, comm, names, grid, grid_names, grid_comm)
     _s, comm, names, grid, grid_names, grid_comm = best
-    return GridPlan(blocks, comm, grid, names, grid_names, grid_comm, rules)
+    return GridPlan(blocks, comm, grid, names, grid_names, grid_comm, rules).with_codes()
 
 
 #: Community partitions tried when communities are generated (each judged by its grids).

@@ -83,6 +83,7 @@ class GridRules:
     block_highways: frozenset[str] = frozenset()
     min_block_m2: float = 200.0
     compactness_weight: float = 0.05
+    code_prefix: str = "000000001"
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,7 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
             block_highways=frozenset(_get(gr, "block_highways", list, "grids")),
             min_block_m2=float(_get(gr, "min_block_m2", (int, float), "grids")),
             compactness_weight=float(_get(gr, "compactness_weight", (int, float), "grids")),
+            code_prefix=str(gr.get("code_prefix", "000000001")),
         ),
         tile_url=str(mp.get("tile_url", "")),
         tile_attribution=str(mp.get("tile_attribution", "")),

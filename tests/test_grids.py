@@ -286,3 +286,28 @@ def test_exports_are_wgs84_without_personal_data_and_keep_chinese(rules, tmp_pat
     import pandas as pd
     assert "李四" in set(pd.read_excel(table)["worker"])
     assert pyogrio.list_layers(gpkg)[:, 0].tolist() == ["grids", "communities"]
+
+
+def test_grid_codes_follow_the_prefix_and_survive_edits_save_and_reopen(rules, tmp_path):
+    ed = _editor(replace(rules, code_prefix="310113001"))
+    codes = dict(ed.plan.grid_codes)
+    assert sorted(codes.values()) == [f"310113001001{n:03d}" for n in range(1, 5)]
+    assert ed.plan.community_codes == {0: "310113001001"}
+    a = int(ed.plan.grid[list(ed.plan.blocks.ids).index(_block_at(ed.plan, 50, 50))])
+    b = int(ed.plan.grid[list(ed.plan.blocks.ids).index(_block_at(ed.plan, 250, 50))])
+    # A move keeps every code; a merge retires the merged grid's code; a split adds a
+    # new number and never changes the others.
+    assert ed.move_blocks([_block_at(ed.plan, 150, 50)], b).ok
+    assert ed.plan.grid_codes == codes
+    assert ed.merge(a, b).ok
+    assert ed.plan.grid_codes == {g: c for g, c in codes.items() if g != b}
+    assert ed.split(a).ok
+    new = set(ed.plan.grid_codes.values()) - set(codes.values())
+    assert len(new) == 1 and ed.plan.grid_codes[a] == codes[a]
+    path = tmp_path / "p.gpkg"
+    save_project(path, ed.plan, ed.history)
+    plan, _ = load_project(path)
+    assert plan.grid_codes == ed.plan.grid_codes
+    exported = gpd.read_file(export_zones(plan, tmp_path / "g.gpkg", fmt="gpkg"),
+                             layer="grids")
+    assert set(exported["code"]) == set(plan.grid_codes.values())
