@@ -50,7 +50,9 @@ def _common(c: argparse.ArgumentParser) -> None:
     c.add_argument("--source", default="default",
                    help="'default' (bundled Helsinki extract), an .osm.pbf / .osm / "
                         ".osm.bz2 file, or a place name (online)")
-    c.add_argument("--facilities", type=Path, help="facilities layer replacing OSM's")
+    c.add_argument("--facilities", type=Path,
+                   help="facilities replacing OSM's: a GIS layer with a category column, or "
+                        "an Amap / Baidu POI export (.csv / .json)")
     c.add_argument("--facilities-crs", default=None,
                    help="coordinates of --facilities: wgs84, gcj02, bd09, cgcs2000, EPSG:n")
     c.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
@@ -173,6 +175,9 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
                               categories=categories, minutes=args.minutes, metres=args.metres,
                               profile=args.profile, home_snap=study.home_snap,
                               snap_max_m=study.snap_max_m, progress=say)
+    if study.poi_report is not None and len(study.poi_report):
+        _print_table(f"POI rows not used ({int(study.poi_report['rows'].sum())}):",
+                     study.poi_report)
     zones = {}
     for kind, zone_path in (("communities", args.communities), ("grids", args.grids)):
         if zone_path is not None:
@@ -194,6 +199,8 @@ def run_coverage(args: argparse.Namespace) -> int:
     layers["summary"] = summary
     layers["load_report"] = study.report().astype({"value": "int64"})
     layers["household_rules"] = study.household_report()
+    if study.poi_report is not None and len(study.poi_report):
+        layers["poi_rows_not_used"] = study.poi_report
     for kind, gdf in zones.items():
         table = zone_summary(result, gdf)
         layers[f"{kind}_summary"] = table

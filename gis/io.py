@@ -183,6 +183,14 @@ def read_facilities(path: str | Path, settings: Settings, *, layer: str | None =
     standard facility columns (see gis.facilities) in WGS-84, polygons as points.
     """
     path = Path(path)
+    if _is_poi_export(path):
+        from gis.poi import read_poi_export
+
+        provider = {"gcj02": "amap", "bd09": "baidu"}.get((declared_crs or "").lower(), "auto")
+        imported = read_poi_export(path, settings, provider=provider)  # type: ignore[arg-type]
+        out = imported.facilities
+        out.attrs["poi_report"] = imported.report
+        return out
     gdf = read_layer(path, layer=layer, declared_crs=declared_crs, kind="facilities")
     where = _describe(path, layer)
     if category_col not in gdf:
@@ -208,6 +216,18 @@ def read_facilities(path: str | Path, settings: Settings, *, layer: str | None =
         if extra in gdf:
             out[extra] = pd.to_numeric(gdf[extra], errors="coerce").to_numpy()
     return out
+
+
+def _is_poi_export(path: Path) -> bool:
+    """Return True for an Amap / Baidu POI export (CSV, or JSON that is not GeoJSON)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return True
+    if suffix == ".json" and path.is_file():
+        with path.open("rb") as f:
+            head = f.read(2048).decode("utf-8", errors="ignore")
+        return "FeatureCollection" not in head and '"features"' not in head
+    return False
 
 
 def _truthy(value: object) -> bool:

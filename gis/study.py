@@ -66,6 +66,7 @@ class Study:
     landuse: gpd.GeoDataFrame
     snap_max_m: float
     streets: gpd.GeoDataFrame | None = None
+    poi_report: pd.DataFrame | None = None
 
     def report(self) -> pd.DataFrame:
         """Return what was loaded and what was left out, as (item, value) rows."""
@@ -127,6 +128,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
     """
     say = progress or (lambda _m: None)
     snap_max = settings.snap_max_m if snap_max_m is None else snap_max_m
+    poi_report = None
     osm = load_osm(source, settings, progress=say)
     buildings = osm.buildings
     if buildings_path is not None:
@@ -135,6 +137,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
     if facilities_path is not None:
         say(f"reading facilities from {Path(facilities_path).name}")
         facilities = read_facilities(facilities_path, settings, declared_crs=facilities_crs)
+        poi_report = facilities.attrs.get("poi_report")
     else:
         facilities = facilities_from_osm(osm.pois, settings)
     local_crs = choose_local_crs(osm.streets)
@@ -165,4 +168,4 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  area=StudyArea(boundary=osm.bounds, local_crs=local_crs, name=osm.name),
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
-                 streets=streets)
+                 streets=streets, poi_report=poi_report)

@@ -356,3 +356,13 @@ MESSAGES_ZH.update({
     "above range": "超过上限", "below range": "低于下限", "split": "建议拆分",
     "merge": "建议合并",
 })
+
+MESSAGES_ZH.update({
+    "bad_mapping": "{where}：无法读取 POI 类型对应表，请修正或恢复该文件。",
+    "mapping_unknown_category": "{where}：对应规则中有未知的服务类别 {names}。",
+    "csv_encoding": "{where}：CSV 既不是 UTF-8 也不是 GB18030 编码，请另存为 UTF-8。",
+    "bad_json": "{where}：不是有效的 JSON，请重新导出搜索结果。",
+    "not_poi_export": "{where}：不是高德或百度的 POI 导出文件（没有 pois 或 results 列表），请重新导出。",
+    "poi_nothing_usable": "{where}：全部 {n} 行都无法使用（缺少坐标、坐标不在中国范围内或类型无法对应）；"
+                          "请在 data/poi_mapping.toml 中补充类型或修正坐标。",
+})
