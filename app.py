@@ -246,6 +246,12 @@ def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
     try:
         study = study_cache().get(inputs, progress=status.write)
         status.update(label=t("loaded", lang), state="complete")
+        for warning in study.warnings:
+            st.warning(_tr(warning, lang))
+        if study.poi_report is not None and len(study.poi_report):
+            with st.expander(t("poi_not_used", lang,
+                               n=int(study.poi_report["rows"].sum()))):
+                st.dataframe(study.poi_report, hide_index=True, width="stretch")
         st.session_state["good_inputs"] = inputs
         return study, inputs
     except GisError as err:

@@ -175,6 +175,8 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
                               categories=categories, minutes=args.minutes, metres=args.metres,
                               profile=args.profile, home_snap=study.home_snap,
                               snap_max_m=study.snap_max_m, progress=say)
+    for warning in study.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if study.poi_report is not None and len(study.poi_report):
         _print_table(f"POI rows not used ({int(study.poi_report['rows'].sum())}):",
                      study.poi_report)

@@ -10,6 +10,7 @@ iteration to well under a centimetre.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -208,3 +209,35 @@ def unshift_to_wgs84(gdf: gpd.GeoDataFrame, shifted: ShiftedCRS) -> gpd.GeoDataF
     out = out.set_geometry(shapely.transform(np.asarray(gdf.geometry.values), _transform),
                            crs=WGS84)
     return out
+
+
+def looks_like_gcj02(points: gpd.GeoDataFrame, distance_to_streets: Callable[[gpd.GeoDataFrame],
+                                                                             np.ndarray]
+                     ) -> tuple[bool, float, float]:
+    """Tell whether WGS-84 points are really GCJ-02 (Amap / Tencent) left unconverted.
+
+    GCJ-02 shifts points in China by a few hundred metres in a smooth, systematic way, so
+    shops that stand on their streets sit off them. The points are measured to the
+    streets as they are and as if converted from GCJ-02; when the conversion brings the
+    median distance under half and the points were more than 30 m off, they look like
+    GCJ-02.
+
+    Parameters
+    ----------
+    points
+        Points in WGS-84 (EPSG:4326).
+    distance_to_streets
+        Returns each point's distance to the nearest street, in metres.
+
+    Returns
+    -------
+    tuple
+        (looks like GCJ-02, median metres as given, median metres if converted).
+    """
+    inside = ~_out_of_china(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    if inside.sum() < 3:
+        return False, float("nan"), float("nan")
+    pts = points[inside]
+    as_given = float(np.median(distance_to_streets(pts)))
+    converted = float(np.median(distance_to_streets(unshift_to_wgs84(pts, "gcj02"))))
+    return (as_given > 30.0 and converted < 0.5 * as_given), as_given, converted

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis._errors import Msg, NoReachableFacilityError
-from gis.crs import StudyArea, choose_local_crs, to_local
+from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
 from gis.facilities import facilities_from_osm
 from gis.households import estimate_households, household_report
 from gis.io import read_buildings, read_facilities
@@ -53,6 +53,10 @@ class Study:
     streets
         The walkable street lines with their ``highway`` type, local CRS (street blocks
         are cut from them).
+    poi_report
+        Rows of a POI export that could not be used, when facilities came from one.
+    warnings
+        Things the user should check (e.g. facilities that look like undeclared GCJ-02).
     """
 
     name: str
@@ -67,6 +71,7 @@ class Study:
     snap_max_m: float
     streets: gpd.GeoDataFrame | None = None
     poi_report: pd.DataFrame | None = None
+    warnings: tuple[str, ...] = ()
 
     def report(self) -> pd.DataFrame:
         """Return what was loaded and what was left out, as (item, value) rows."""
@@ -162,10 +167,24 @@ def load_study(source: str | Path | None, settings: Settings, *,
             raise NoReachableFacilityError(msg, key="facilities_far", where=Path(
                 facilities_path).name, n=len(fac_local), limit=f"{snap_max:.0f}",
                 km=f"{median_km:.1f}")
+    warnings: list[str] = []
+    declared = (facilities_crs or "").lower()
+    if facilities_path is not None and declared not in ("gcj02", "gcj-02", "bd09", "bd-09"):
+        def dist(pts: gpd.GeoDataFrame) -> np.ndarray:
+            return network.snap(to_local(pts, local_crs), max_m=np.inf).access_m
+
+        shifted, given_m, conv_m = looks_like_gcj02(facilities, dist)
+        if shifted:
+            name = Path(facilities_path).name
+            warnings.append(Msg(
+                f"{name}: its points lie a median {given_m:.0f} m from the streets, but "
+                f"{conv_m:.0f} m if read as GCJ-02: they look like Amap or Tencent "
+                "coordinates. Declare the layer gcj02 (or bd09 for Baidu).",
+                "looks_gcj02", where=name, given=f"{given_m:.0f}", converted=f"{conv_m:.0f}"))
     say("attaching homes to the network")
     home_snap = network.snap(homes, max_m=snap_max)
     return Study(name=osm.name, source=osm.source,
                  area=StudyArea(boundary=osm.bounds, local_crs=local_crs, name=osm.name),
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
-                 streets=streets, poi_report=poi_report)
+                 streets=streets, poi_report=poi_report, warnings=tuple(warnings))

@@ -225,6 +225,8 @@ TEXT: dict[str, dict[str, str]] = {
     "action_worker": {"zh": "设置网格员", "en": "grid worker"},
     "action_undo": {"zh": "撤销", "en": "undo"},
     "action_redo": {"zh": "重做", "en": "redo"},
+    "poi_not_used": {"zh": "POI 导出中有 {n} 行未使用（点开查看原因）",
+                     "en": "{n} rows of the POI export were not used (open for the reasons)"},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }
@@ -365,4 +367,9 @@ MESSAGES_ZH.update({
     "not_poi_export": "{where}：不是高德或百度的 POI 导出文件（没有 pois 或 results 列表），请重新导出。",
     "poi_nothing_usable": "{where}：全部 {n} 行都无法使用（缺少坐标、坐标不在中国范围内或类型无法对应）；"
                           "请在 data/poi_mapping.toml 中补充类型或修正坐标。",
+})
+
+MESSAGES_ZH.update({
+    "looks_gcj02": "{where}：这些点距街道的中位距离为 {given} 米，若按 GCJ-02 换算则为 {converted} 米，"
+                   "看起来是高德或腾讯坐标。请将该图层声明为 gcj02（百度坐标声明为 bd09）。",
 })

@@ -104,3 +104,37 @@ def test_require_projected_names_every_bad_layer():
     assert "`facilities` is in geographic" in text
     assert "`zones` is in EPSG:32635" in text
     assert "to_local" in text
+
+
+def test_undeclared_gcj02_points_are_recognised_and_true_wgs84_ones_are_not():
+    import shapely
+
+    from gis.crs import choose_local_crs, looks_like_gcj02, to_local
+    from gis.network import network_from_streets
+
+    # A 2 km street grid in Shanghai (WGS-84), shops standing on its streets.
+    lng0, lat0, step = 121.45, 31.22, 0.002
+    lines = []  # one segment between each pair of neighbouring intersections
+    for i in range(11):
+        for j in range(10):
+            x, y = lng0 + i * step, lat0 + j * step
+            lines.append(shapely.LineString([(x, y), (x, y + step)]))
+            x, y = lng0 + j * step, lat0 + i * step
+            lines.append(shapely.LineString([(x, y), (x + step, y)]))
+    streets = gpd.GeoDataFrame(geometry=lines, crs="EPSG:4326")
+    crs = choose_local_crs(streets)
+    net = network_from_streets(to_local(streets, crs))
+    rng = np.random.default_rng(1)
+    true = gpd.GeoDataFrame(geometry=[shapely.Point(lng0 + rng.integers(0, 11) * step,
+                                                    lat0 + rng.random() * 10 * step)
+                                      for _ in range(20)], crs="EPSG:4326")
+
+    def dist(pts):
+        return net.snap(to_local(pts, crs), max_m=np.inf).access_m
+
+    as_amap = true.copy()
+    glng, glat = wgs84_to_gcj02(true.geometry.x.to_numpy(), true.geometry.y.to_numpy())
+    as_amap = gpd.GeoDataFrame(geometry=gpd.points_from_xy(glng, glat), crs="EPSG:4326")
+    shifted, given_m, converted_m = looks_like_gcj02(as_amap, dist)
+    assert shifted and given_m > 100 and converted_m < 1
+    assert not looks_like_gcj02(true, dist)[0]
