@@ -136,5 +136,7 @@ def test_undeclared_gcj02_points_are_recognised_and_true_wgs84_ones_are_not():
     glng, glat = wgs84_to_gcj02(true.geometry.x.to_numpy(), true.geometry.y.to_numpy())
     as_amap = gpd.GeoDataFrame(geometry=gpd.points_from_xy(glng, glat), crs="EPSG:4326")
     shifted, given_m, converted_m = looks_like_gcj02(as_amap, dist)
-    assert shifted and given_m > 100 and converted_m < 1
+    # On a 200 m grid a shifted shop often lands near another street: still tens of
+    # metres off, against centimetres once converted.
+    assert shifted and given_m > 30 and converted_m < 1
     assert not looks_like_gcj02(true, dist)[0]
