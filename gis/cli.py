@@ -26,7 +26,7 @@ from gis.coverage import (
 )
 from gis.crs import to_local
 from gis.gaps import find_gaps, gap_table
-from gis.io import read_layer, read_zones, write_gpkg_atomic
+from gis.io import read_layer, read_zones, write_file_atomic, write_gpkg_atomic
 from gis.settings import Settings, load_settings
 from gis.siting import plan_sites
 from gis.study import Study, load_study
@@ -112,7 +112,53 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--out", type=Path, required=True,
                     help="project GeoPackage to write (blocks, communities, grids, history)")
     gr.add_argument("--quiet", action="store_true", help="no progress messages")
+    sd = sub.add_parser("standards", help="life-circle standards checklist per community "
+                                          "and grid")
+    _common(sd)
+    sd.add_argument("--rules", type=Path, default=None,
+                    help="standards file (default data/standards.toml)")
+    sd.add_argument("--gpkg", action="store_true",
+                    help="also write a GeoPackage of the zones with their attainment beside "
+                         "the XLSX")
     return p
+
+
+def run_standards(args: argparse.Namespace) -> int:
+    """Run the standards command; return the exit status."""
+    from gis.standards import check_standards, load_standards
+
+    say = _Clock(args.quiet)
+    settings, study, result, zones = _prepare(args, None, say)
+    standards = load_standards(args.rules, settings)
+    named = {kind[:-1]: gdf for kind, gdf in zones.items()}
+    say("checking the standards")
+    report = check_standards(result, standards, named)
+    say(f"writing {args.out}")
+    out = Path(args.out)
+    def write(tmp: Path) -> None:
+        with pd.ExcelWriter(tmp) as writer:
+            for sheet, table in report.sheets().items():
+                table.to_excel(writer, sheet_name=sheet, index=False)
+
+    write_file_atomic(out, write)
+    if args.gpkg:
+        layers = {}
+        for kind, gdf in named.items():
+            att = report.attainment[report.attainment["zone_kind"] == kind]
+            layers[f"{kind}_attainment"] = gdf.merge(att, left_on="name", right_on="zone")
+        layers["checklist"] = report.checklist
+        layers["shortfall"] = report.shortfall
+        write_gpkg_atomic(out.with_suffix(".gpkg"), layers)  # type: ignore[arg-type]
+    att = report.attainment.copy()
+    att["attainment_rate"] = (att["attainment_rate"] * 100).round(1)
+    print(f"Study area: {study.name}   standards: {Path(standards.source_path).name} "
+          f"(pass when {standards.pass_share:.0%} of households reach)")
+    print(att.to_string(index=False))
+    top = report.shortfall.head(10)[["zone", "level_en", "type_en",
+                                     "households_not_reached"]]
+    print("Shortfalls, most households first:")
+    print(top.to_string(index=False))
+    return 0
 
 
 def run_grids(args: argparse.Namespace) -> int:
@@ -304,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m gis``."""
     args = _parser().parse_args(argv)
     commands = {"coverage": run_coverage, "gaps": run_gaps, "sites": run_sites,
-                "grids": run_grids}
+                "grids": run_grids, "standards": run_standards}
     try:
         return commands[args.command](args)
     except GisError as err:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import scipy.sparse as sp
 
 from gis._errors import InputError, Msg
 from gis.grids import Blocks, GridPlan, PartitionProblem, is_contiguous, partition_blocks
-from gis.io import write_gpkg_atomic
+from gis.io import write_file_atomic, write_gpkg_atomic
 from gis.settings import WGS84, GridRules
 
 #: Field names and their Chinese and English aliases, for exports and their README.
@@ -397,7 +396,7 @@ def export_zones(plan: GridPlan, path: str | Path, *, fmt: ExportFormat) -> Path
     if fmt == "geojson":
         other = path.with_name(f"{path.stem}_communities.geojson")
         for frame, target in ((grids, path), (comms, other)):
-            _atomic_file(target, lambda tmp, f=frame: f.to_file(tmp, driver="GeoJSON"))
+            write_file_atomic(target, lambda tmp, f=frame: f.to_file(tmp, driver="GeoJSON"))
         return path
     if fmt == "shp":
         def write_zip(tmp: Path) -> None:
@@ -409,7 +408,7 @@ def export_zones(plan: GridPlan, path: str | Path, *, fmt: ExportFormat) -> Path
                     for f in sorted(Path(d).iterdir()):
                         zf.write(f, f.name)
 
-        return _atomic_file(path, write_zip)
+        return write_file_atomic(path, write_zip)
     msg = f"Unknown export format {fmt!r}; use gpkg, geojson or shp."
     raise InputError(msg)
 
@@ -419,22 +418,6 @@ def export_grid_table(plan: GridPlan, path: str | Path, *, with_workers: bool = 
     path = Path(path)
     table = pd.DataFrame(plan.grids_gdf(with_workers=with_workers).drop(columns="geometry"))
     if path.suffix.lower() == ".xlsx":
-        return _atomic_file(path, lambda tmp: table.to_excel(tmp, index=False))
-    return _atomic_file(path, lambda tmp: table.to_csv(tmp, index=False,
+        return write_file_atomic(path, lambda tmp: table.to_excel(tmp, index=False))
+    return write_file_atomic(path, lambda tmp: table.to_csv(tmp, index=False,
                                                        encoding="utf-8-sig"))
-
-
-def _atomic_file(path: Path, write: object) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()
-    try:
-        write(tmp)  # type: ignore[operator]
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path

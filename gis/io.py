@@ -353,3 +353,19 @@ def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
                                                                                 bool))
                                     else str(v))
     return out
+
+
+def write_file_atomic(path: Path, write: object) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()
+    try:
+        write(tmp)  # type: ignore[operator]
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

@@ -373,3 +373,9 @@ MESSAGES_ZH.update({
     "looks_gcj02": "{where}：这些点距街道的中位距离为 {given} 米，若按 GCJ-02 换算则为 {converted} 米，"
                    "看起来是高德或腾讯坐标。请将该图层声明为 gcj02（百度坐标声明为 bd09）。",
 })
+
+MESSAGES_ZH.update({
+    "bad_standards": "{where}：无法读取标准文件，请按提示修正相应行。",
+    "standards_problems": "{where}：标准文件有误：{problems}。",
+    "standards_need_categories": "覆盖分析未包含标准所需的类别 {names}；请对全部类别进行分析。",
+})
