@@ -54,6 +54,7 @@ from gis.scenarios import (
 )
 from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
+from gis.standards import check_standards, load_standards
 from gis.study import Study, load_study
 from layers.base import standalone_html
 from layers.coverage import coverage_map
@@ -891,6 +892,44 @@ def _exports(plan: GridPlan, lang: str) -> None:
 
 
 
+def standards_block(result: CoverageResult, settings: Settings, lang: str,
+                    plan: GridPlan | None) -> None:
+    """Show the standards checklist: attainment per zone, the shortfall list, XLSX."""
+    st.subheader(t("standards", lang))
+    try:
+        standards = load_standards(None, settings)
+        zones = ({"community": plan.communities_gdf(), "grid": plan.grids_gdf()}
+                 if plan is not None else None)
+        report = check_standards(result, standards, zones)
+    except GisError as err:
+        show_error(err, lang)
+        return
+    zh = lang == "zh"
+    att = report.attainment.copy()
+    att["attainment_rate"] = (att["attainment_rate"] * 100).round(1)
+    att["zone_kind"] = [t(f"zone_{k}", lang) for k in att["zone_kind"]]
+    st.dataframe(att.rename(columns={
+        "zone_kind": t("zone_kind", lang), "zone": t("name", lang),
+        "households": t("households", lang), "rules": t("rules_required", lang),
+        "passed": t("rules_passed", lang), "attainment_rate": t("attainment", lang) + " %"}),
+        hide_index=True, width="stretch")
+    short = report.shortfall.head(20)
+    st.caption(t("shortfall", lang))
+    st.dataframe(pd.DataFrame({
+        t("name", lang): short["zone"],
+        t("level", lang): short["level_zh" if zh else "level_en"],
+        t("facility_type", lang): short["type_zh" if zh else "type_en"],
+        t("households_not_reached", lang): short["households_not_reached"]}),
+        hide_index=True, width="stretch")
+    with tempfile.TemporaryDirectory() as d:
+        xlsx = Path(d) / "standards.xlsx"
+        with pd.ExcelWriter(xlsx) as writer:
+            for sheet, table in report.sheets().items():
+                table.to_excel(writer, sheet_name=sheet, index=False)
+        st.download_button(t("download_standards", lang), xlsx.read_bytes(),
+                           file_name="standards.xlsx", key="download_standards")
+
+
 def _current_plan(study: Study, used: tuple) -> GridPlan | None:
     """Return the grid plan of this session, if one was generated or opened."""
     ss = st.session_state
@@ -920,9 +959,15 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
                                  crs=study.area.local_crs)
     if st.button(t("make_report", lang), key="make_report", type="primary"):
         with st.spinner(t("make_report", lang)):
+            try:
+                attainment = check_standards(result, load_standards(None, settings),
+                                             {"community": communities}
+                                             if communities is not None else None).attainment
+            except GisError:
+                attainment = None
             report = meeting_report(result, settings, category, lang=lang, circle=circle,
                                     communities=communities, gaps=gaps.areas, sites=sites,
-                                    study_name=study.name)
+                                    study_name=study.name, attainment=attainment)
         st.session_state["report_ready"] = True
         c1, c2 = st.columns(2)
         c1.download_button(t("download_pdf", lang), report.pdf, file_name="report.pdf",
@@ -930,6 +975,7 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
         c2.download_button(t("download_png", lang), report.png, file_name="map.png",
                            mime="image/png", key="download_png")
         st.image(report.png)
+    standards_block(result, settings, lang, plan)
     st.subheader(t("exports", lang))
     e = st.columns(4)
     fmap = coverage_map(result, category, settings, circle=circle, lang=lang, basemap="none")

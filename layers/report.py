@@ -188,7 +188,7 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
                    communities: gpd.GeoDataFrame | None = None,
                    gaps: gpd.GeoDataFrame | None = None,
                    sites: gpd.GeoDataFrame | None = None,
-                   study_name: str = "") -> Report:
+                   study_name: str = "", attainment: pd.DataFrame | None = None) -> Report:
     """Return the meeting report of a coverage result as PDF and PNG.
 
     Parameters
@@ -211,6 +211,8 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
         Proposed sites with ``rank`` and ``gain_households`` to mark and list.
     study_name
         Shown in the title.
+    attainment
+        The standards attainment per zone (gis.standards), listed when given.
     """
     family = cjk_font()
     rc = {"pdf.fonttype": 42, "font.size": 9}
@@ -236,6 +238,14 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
             table[t("full_circle", lang)] = (zs["share_full_circle"] * 100).round(1).astype(
                 str) + " %"
             tables.append((t("table_per_community", lang), table))
+        if attainment is not None and len(attainment):
+            tables.append((t("standards", lang), pd.DataFrame({
+                t("name", lang): attainment["zone"],
+                t("rules_passed", lang): [f"{int(p)}/{int(r)}" for p, r in
+                                          zip(attainment["passed"], attainment["rules"],
+                                              strict=True)],
+                t("attainment", lang): (attainment["attainment_rate"] * 100).round(1).astype(
+                    str) + " %"})))
         if gaps is not None and len(gaps):
             g = gaps.drop(columns=gaps.geometry.name).head(12)
             tables.append((t("gap_table", lang), pd.DataFrame({
