@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis._errors import GisError
+from gis.compounds import compounds_from_layers, gate_effect
 from gis.coverage import (
     FULL_CIRCLE,
     CoverageResult,
@@ -65,6 +66,13 @@ def _common(c: argparse.ArgumentParser) -> None:
     c.add_argument("--profile", default=None, help="walking profile: adult, elderly, frail")
     c.add_argument("--snap-max", type=float, default=None,
                    help="leave out points farther than this from the network, metres")
+    c.add_argument("--gates", choices=("off", "day", "night"), default="off",
+                   help="route homes in walled compounds through their gates (night: shut "
+                        "the gates closed at night); compounds come from OSM or the layers "
+                        "below")
+    c.add_argument("--compounds", type=Path, help="compound outlines (polygons)")
+    c.add_argument("--compound-gates", type=Path,
+                   help="compound gates (points; optional night_closed column)")
     c.add_argument("--settings", type=Path, default=None, help="another settings file")
     c.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
     c.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -217,10 +225,29 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
                        buildings_crs=args.buildings_crs, facilities_path=args.facilities,
                        facilities_crs=args.facilities_crs, snap_max_m=args.snap_max,
                        progress=say)
+    compounds = None
+    if args.gates != "off":
+        compounds = study.compounds
+        if args.compounds is not None:
+            areas = to_local(read_layer(args.compounds, kind="communities"),
+                             study.area.local_crs)
+            gates = (to_local(read_layer(args.compound_gates, kind="facilities"),
+                              study.area.local_crs) if args.compound_gates is not None
+                     else areas.iloc[:0].set_geometry(areas.geometry.centroid))
+            compounds = compounds_from_layers(areas, gates)
     result = compute_coverage(study.network, study.homes, study.facilities, settings,
                               categories=categories, minutes=args.minutes, metres=args.metres,
                               profile=args.profile, home_snap=study.home_snap,
-                              snap_max_m=study.snap_max_m, progress=say)
+                              snap_max_m=study.snap_max_m, compounds=compounds,
+                              night=args.gates == "night", progress=say)
+    if compounds is not None:
+        plain = compute_coverage(study.network, study.homes, study.facilities, settings,
+                                 thresholds=result.thresholds, profile=result.profile,
+                                 home_snap=study.home_snap)
+        effect = gate_effect(plain, result, None)
+        print(f"Gates honoured ({args.gates}): {len(compounds)} compounds, "
+              f"{len(compounds.gates)} gates")
+        print(effect.to_string(index=False))
     for warning in study.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if study.poi_report is not None and len(study.poi_report):

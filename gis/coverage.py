@@ -19,6 +19,7 @@ import pyproj
 import shapely
 
 from gis._errors import CRSMismatchError, EmptyInputError, InputError, NoReachableFacilityError
+from gis.compounds import Compounds, gate_access, through_gates
 from gis.crs import require_projected
 from gis.network import Snap, WalkNetwork
 from gis.settings import Settings
@@ -113,6 +114,7 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
                      profile: str | None = None, snap_max_m: float | None = None,
                      home_snap: Snap | None = None,
                      thresholds: dict[str, Threshold] | None = None,
+                     compounds: Compounds | None = None, night: bool = False,
                      progress: Progress | None = None) -> CoverageResult:
     """Compute walking distance and time from every home to each category's nearest facility.
 
@@ -140,6 +142,11 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     thresholds
         The thresholds of an earlier result, to rerun with exactly the same ones
         (overrides ``minutes``, ``metres`` and ``categories``).
+    compounds
+        Walled compounds: their homes reach the streets only through the gates (see
+        gis.compounds).
+    night
+        With compounds, shut the gates marked closed at night.
     progress
         Called with a message per step.
 
@@ -200,6 +207,10 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     fac["attached"] = fsnap.ok
     fac_cat = fac["category"].to_numpy()
 
+    access = None
+    if compounds is not None and len(compounds):
+        say(f"routing homes in {len(compounds)} walled compounds through their gates")
+        access = gate_access(network, homes, compounds, night=night, snap_max_m=snap_max)
     columns: dict[str, np.ndarray] = {}
     covered_all = np.ones(len(out), dtype=bool)
     n_covered = np.zeros(len(out), dtype=np.int64)
@@ -210,6 +221,9 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
         say(f"searching walking distances to {cid} ({int(src.ok.sum())} facilities)")
         node_dist = network.node_distances(src)
         dist = network.distances_to(hsnap, node_dist, src)
+        if access is not None:
+            gated = through_gates(network, access, node_dist, src, len(dist))
+            dist = np.where(np.isnan(gated), dist, gated)
         cov = np.nan_to_num(dist, nan=np.inf) <= thr.metres
         columns[f"dist_m_{cid}"] = dist
         columns[f"time_min_{cid}"] = dist / thr.speed_m_per_min

@@ -30,6 +30,7 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyInputError, InputError
+from gis.compounds import GATE_VALUES, WALL_VALUES
 from gis.settings import WGS84, Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class OsmData:
     pois: gpd.GeoDataFrame
     landuse: gpd.GeoDataFrame
     bounds: BaseGeometry
+    barriers: gpd.GeoDataFrame | None = None
 
 
 def default_extract_path() -> Path:
@@ -197,6 +199,10 @@ def load_pbf(path: str | Path, settings: Settings, *,
         pois = osm.get_pois(custom_filter={k: True for k in _primary_keys(settings)})
         say("reading landuse")
         landuse = osm.get_landuse()
+        say("reading walls, fences and gates")
+        barriers = osm.get_data_by_custom_criteria(
+            custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES]}, filter_type="keep",
+            keep_nodes=True, keep_ways=True, keep_relations=False)
     except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
             pyrosm.exceptions.PBFException) as err:
         msg = (f"{path}: cannot be read as an OpenStreetMap .osm.pbf file ({type(err).__name__}: "
@@ -218,6 +224,8 @@ def load_pbf(path: str | Path, settings: Settings, *,
                    ("Point", "Polygon", "MultiPolygon")),
         landuse=_tidy(landuse, ("landuse",), ("Polygon", "MultiPolygon")),
         bounds=box(*streets.total_bounds),
+        barriers=_tidy(barriers, ("barrier", "opening_hours"),
+                       ("Point", "LineString", "Polygon", "MultiPolygon")),
     )
 
 
@@ -258,7 +266,8 @@ def load_xml(path: str | Path, settings: Settings, *,
         graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
         say("reading buildings, points of interest and landuse")
         tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
-        tags.update({"building": True, "landuse": True})
+        tags.update({"building": True, "landuse": True,
+                     "barrier": [*WALL_VALUES, *GATE_VALUES]})
         features = ox.features_from_xml(path, tags=tags)
     except (ValueError, KeyError, OSError, EOFError) as err:
         msg = (f"{path}: cannot be read as OpenStreetMap XML ({type(err).__name__}: {err}). "
@@ -281,7 +290,7 @@ def load_xml(path: str | Path, settings: Settings, *,
     if len(streets) == 0:
         msg = f"{path}: the file has no walkable streets inside its bounds."
         raise EmptyInputError(msg, key="area_no_streets", where=path.name)
-    buildings, pois, landuse = _split_features(features, settings)
+    buildings, pois, landuse, barriers = _split_features(features, settings)
     return OsmData(
         name=path.name.split(".")[0],
         source=str(path),
@@ -290,6 +299,7 @@ def load_xml(path: str | Path, settings: Settings, *,
         pois=_clip(pois, bounds, centroid=True),
         landuse=landuse,
         bounds=bounds,
+        barriers=barriers,
     )
 
 
@@ -310,7 +320,8 @@ def _streets_from_graph(graph: object, settings: Settings) -> gpd.GeoDataFrame:
 
 
 def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
-                    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+                    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame,
+                               gpd.GeoDataFrame]:
     """Split osmnx features into buildings, points of interest and landuse."""
     feats = features if features is not None else gpd.GeoDataFrame(geometry=[], crs=WGS84)
     none = pd.Series(False, index=feats.index)
@@ -325,7 +336,10 @@ def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
     pois = _tidy(feats[is_poi], (*BASE_TAGS, *poi_keys(settings)),
                  ("Point", "Polygon", "MultiPolygon"))
     landuse = _tidy(feats[is_lu], ("landuse",), ("Polygon", "MultiPolygon"))
-    return buildings, pois, landuse
+    is_bar = feats["barrier"].notna() if "barrier" in feats else none
+    barriers = _tidy(feats[is_bar], ("barrier", "opening_hours"),
+                     ("Point", "LineString", "Polygon", "MultiPolygon"))
+    return buildings, pois, landuse, barriers
 
 
 def _clip(gdf: gpd.GeoDataFrame, bounds: BaseGeometry, *,
@@ -355,7 +369,7 @@ def load_place(query: str, settings: Settings, *,
 
     say = progress or (lambda _m: None)
     tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
-    tags.update({"building": True, "landuse": True})
+    tags.update({"building": True, "landuse": True, "barrier": [*WALL_VALUES, *GATE_VALUES]})
     ox.settings.useful_tags_way = list(dict.fromkeys(
         [*ox.settings.useful_tags_way, "highway", "name", "foot", "access"]))
     try:
@@ -380,9 +394,9 @@ def load_place(query: str, settings: Settings, *,
                ".osm.pbf / .osm file instead.")
         raise InputError(msg, key="download_failed", where=query) from err
     streets = _streets_from_graph(graph, settings)
-    buildings, pois, landuse = _split_features(features, settings)
+    buildings, pois, landuse, barriers = _split_features(features, settings)
     return OsmData(name=query, source=query, streets=streets, buildings=buildings, pois=pois,
-                   landuse=landuse, bounds=bounds)
+                   landuse=landuse, bounds=bounds, barriers=barriers)
 
 
 def load_osm(source: str | Path | None, settings: Settings, *,

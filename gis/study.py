@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis._errors import Msg, NoReachableFacilityError
+from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
 from gis.facilities import facilities_from_osm
 from gis.households import estimate_households, household_report
@@ -72,6 +73,7 @@ class Study:
     streets: gpd.GeoDataFrame | None = None
     poi_report: pd.DataFrame | None = None
     warnings: tuple[str, ...] = ()
+    compounds: Compounds | None = None
 
     def report(self) -> pd.DataFrame:
         """Return what was loaded and what was left out, as (item, value) rows."""
@@ -94,6 +96,10 @@ class Study:
             ("facilities", "r_facilities", {}, len(self.facilities)),
             (f"facilities farther than {limit} m from the network (left out)",
              "r_facilities_far", {"limit": limit}, int((~fac_snap.ok).sum())),
+            ("walled compounds found (landuse=residential inside walls or fences)",
+             "r_compounds", {}, len(self.compounds) if self.compounds is not None else 0),
+            ("gates of walled compounds", "r_gates", {},
+             len(self.compounds.gates) if self.compounds is not None else 0),
         ]
         return pd.DataFrame([(Msg(text, key, **params), value)
                              for text, key, params, value in rows], columns=["item", "value"])
@@ -181,10 +187,15 @@ def load_study(source: str | Path | None, settings: Settings, *,
                 f"{conv_m:.0f} m if read as GCJ-02: they look like Amap or Tencent "
                 "coordinates. Declare the layer gcj02 (or bd09 for Baidu).",
                 "looks_gcj02", where=name, given=f"{given_m:.0f}", converted=f"{conv_m:.0f}"))
+    compounds = None
+    if osm.barriers is not None:
+        say("finding walled compounds and their gates")
+        compounds = compounds_from_osm(landuse, to_local(osm.barriers, local_crs))
     say("attaching homes to the network")
     home_snap = network.snap(homes, max_m=snap_max)
     return Study(name=osm.name, source=osm.source,
                  area=StudyArea(boundary=osm.bounds, local_crs=local_crs, name=osm.name),
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
-                 streets=streets, poi_report=poi_report, warnings=tuple(warnings))
+                 streets=streets, poi_report=poi_report, warnings=tuple(warnings),
+                 compounds=compounds)

@@ -392,3 +392,8 @@ MESSAGES_ZH.update({
     "standards_problems": "{where}：标准文件有误：{problems}。",
     "standards_need_categories": "覆盖分析未包含标准所需的类别 {names}；请对全部类别进行分析。",
 })
+
+MESSAGES_ZH.update({
+    "r_compounds": "识别出的封闭小区（围墙或围栏内的居住用地）",
+    "r_gates": "封闭小区的出入口",
+})
