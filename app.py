@@ -78,6 +78,7 @@ def init_state(settings: Settings) -> None:
         "lang": "zh",
         "category": settings.category_ids[0],
         "threshold_mode": "minutes",
+        "gates": "off",
         "threshold_min": float(settings.threshold_min),
         "threshold_m": 800.0,
         "profile": settings.default_profile,
@@ -144,11 +145,13 @@ def study_cache() -> _StudyCache:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
-                 metres: float | None, profile: str) -> CoverageResult:
+                 metres: float | None, profile: str, gates: str = "off") -> CoverageResult:
     """Return coverage of every category; ``study_key`` stands in for the study."""
     return compute_coverage(_study.network, _study.homes, _study.facilities, load_settings(),
                             minutes=minutes, metres=metres, profile=profile,
-                            home_snap=_study.home_snap)
+                            home_snap=_study.home_snap,
+                            compounds=_study.compounds if gates != "off" else None,
+                            night=gates == "night")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -213,6 +216,8 @@ def sidebar(settings: Settings) -> tuple:
     sb.radio(t("profile", lang), tuple(settings.speeds_m_per_min), key="profile",
              format_func=lambda p: t(f"profile_{p}", lang, default=p))
     bases = ("osm", "custom", "none") if settings.tile_url else ("osm", "none")
+    sb.radio(t("gates", lang), ("off", "day", "night"), key="gates", horizontal=True,
+             format_func=lambda g: t(f"gates_{g}", lang))
     sb.radio(t("basemap", lang), bases, key="basemap",
              format_func=lambda b: settings.tile_name if b == "custom"
              else t(f"basemap_{b}", lang))
@@ -326,7 +331,8 @@ def main() -> None:
     profile = st.session_state["profile"]
     category = st.session_state["category"]
     with st.spinner(t("computing", lang)):
-        result = get_coverage(study, used, minutes, metres, profile)
+        result = get_coverage(study, used, minutes, metres, profile,
+                              st.session_state["gates"])
         summary = area_summary(result)
         circle = get_circle(study, used, category, result.thresholds[category].metres)
 
@@ -347,7 +353,7 @@ def _map_key(result: CoverageResult, category: str, lang: str, settings: Setting
     """Return what identifies a coverage map: study, thresholds, category, language, tiles."""
     return (st.session_state["good_inputs"],
             tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
-            category, lang, repr(basemap_choice(settings)))
+            category, lang, repr(basemap_choice(settings)), st.session_state["gates"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -465,7 +471,8 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
               lang: str) -> None:
     """Draw the gaps and siting view."""
     category = st.session_state["category"]
-    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()))
+    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
+           st.session_state["gates"])
     gaps = get_gaps(study, result, key, category)
     cat_name = settings.category(category).name(lang)
     total = int(result.homes.loc[result.homes["attached"], "households"].sum())
@@ -944,7 +951,8 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
     """Draw the report view: the meeting report and every export, ready to download."""
     category = st.session_state["category"]
     st.caption(t("report_note", lang))
-    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()))
+    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
+           st.session_state["gates"])
     gaps = get_gaps(study, result, key, category)
     plan = _current_plan(study, used)
     communities = plan.communities_gdf() if plan is not None else None

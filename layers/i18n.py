@@ -240,6 +240,10 @@ TEXT: dict[str, dict[str, str]] = {
     "zone_area": {"zh": "全区域", "en": "Whole area"},
     "zone_community": {"zh": "社区", "en": "Community"},
     "zone_grid": {"zh": "网格", "en": "Grid"},
+    "gates": {"zh": "小区门禁", "en": "Compound gates"},
+    "gates_off": {"zh": "不考虑", "en": "Ignore"},
+    "gates_day": {"zh": "白天", "en": "Day"},
+    "gates_night": {"zh": "夜间", "en": "Night"},
     "osm_attribution": {"zh": "数据 © OpenStreetMap 贡献者，ODbL 许可",
                         "en": "Data © OpenStreetMap contributors, ODbL"},
 }

@@ -210,3 +210,12 @@ def test_every_view_renders_in_both_languages(view, lang, tmp_path, monkeypatch)
     at.radio(key="view").set_value(view).run()
     assert not at.exception
     assert at.title[0].value == TEXT["app_title"][lang]
+
+
+def test_gates_choice_runs_and_never_raises_coverage(app):
+    app.selectbox(key="category").set_value("health").run()
+    plain = _percent(app.metric[0])
+    app.radio(key="gates").set_value("night").run()
+    assert not app.exception
+    # Honouring gates can only lengthen walks: coverage never rises.
+    assert _percent(app.metric[0]) <= plain
