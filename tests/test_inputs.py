@@ -185,3 +185,31 @@ def test_invalid_toml_names_the_file(tmp_path):
     bad.write_text("[walk\nthreshold_min = 10", encoding="utf-8")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings(bad)
+
+
+def test_cgcs2000_gauss_kruger_zone_layers_are_accepted(tmp_path):
+    # EPSG:4549 is CGCS2000 / 3-degree Gauss-Kruger CM 120E (Shanghai, Suzhou).
+    pt = gpd.GeoSeries([Point(121.47, 31.23)], crs="EPSG:4326").to_crs("EPSG:4549")
+    gdf = gpd.GeoDataFrame({"category": ["health"], "name": ["徐汇区卫生服务中心"]},
+                           geometry=pt.values, crs="EPSG:4549")
+    path = tmp_path / "survey.gpkg"
+    gdf.to_file(path)
+    out = read_layer(path)
+    assert out.crs.to_epsg() == 4326
+    assert abs(out.geometry.iloc[0].x - 121.47) < 1e-6
+    assert out["name"].iloc[0] == "徐汇区卫生服务中心"
+
+
+def test_chinese_names_round_trip_through_every_format(tmp_path):
+    import pandas as pd
+
+    gdf = gpd.GeoDataFrame({"name": ["幸福社区-01网格"], "households": [300]},
+                           geometry=[Point(121.47, 31.23).buffer(0.001)], crs="EPSG:4326")
+    gdf.to_file(tmp_path / "a.geojson")
+    gdf.to_file(tmp_path / "a.gpkg")
+    gdf.to_file(tmp_path / "a.shp", encoding="UTF-8")
+    assert (tmp_path / "a.cpg").read_text().strip().upper().replace("-", "") == "UTF8"
+    pd.DataFrame(gdf.drop(columns="geometry")).to_excel(tmp_path / "a.xlsx", index=False)
+    for name in ("a.geojson", "a.gpkg", "a.shp"):
+        assert read_layer(tmp_path / name)["name"].iloc[0] == "幸福社区-01网格"
+    assert pd.read_excel(tmp_path / "a.xlsx")["name"].iloc[0] == "幸福社区-01网格"
