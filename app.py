@@ -69,7 +69,7 @@ GRID_PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_GRIDS",
                                         "projects/grids_project.gpkg"))
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "service-circle-uploads"
 CRS_CHOICES = ("wgs84", "gcj02", "bd09", "cgcs2000")
-UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip"]
+UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "csv"]
 
 
 def init_state(settings: Settings) -> None:
@@ -968,14 +968,16 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
     if st.button(t("make_report", lang), key="make_report", type="primary"):
         with st.spinner(t("make_report", lang)):
             try:
-                attainment = check_standards(result, load_standards(None, settings),
-                                             {"community": communities}
-                                             if communities is not None else None).attainment
+                checked = check_standards(result, load_standards(None, settings),
+                                          {"community": communities}
+                                          if communities is not None else None)
+                attainment, shortfall = checked.attainment, checked.shortfall
             except GisError:
-                attainment = None
+                attainment = shortfall = None
             report = meeting_report(result, settings, category, lang=lang, circle=circle,
                                     communities=communities, gaps=gaps.areas, sites=sites,
-                                    study_name=study.name, attainment=attainment)
+                                    study_name=study.name, attainment=attainment,
+                                    shortfall=shortfall)
         st.session_state["report_ready"] = True
         c1, c2 = st.columns(2)
         c1.download_button(t("download_pdf", lang), report.pdf, file_name="report.pdf",

@@ -244,7 +244,10 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
         plain = compute_coverage(study.network, study.homes, study.facilities, settings,
                                  thresholds=result.thresholds, profile=result.profile,
                                  home_snap=study.home_snap)
-        effect = gate_effect(plain, result, None)
+        zone_path = args.communities or args.grids
+        zone_gdf = (to_local(read_zones(zone_path), study.area.local_crs)
+                    if zone_path is not None else None)
+        effect = gate_effect(plain, result, zone_gdf)
         print(f"Gates honoured ({args.gates}): {len(compounds)} compounds, "
               f"{len(compounds.gates)} gates")
         print(effect.to_string(index=False))

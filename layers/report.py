@@ -188,7 +188,8 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
                    communities: gpd.GeoDataFrame | None = None,
                    gaps: gpd.GeoDataFrame | None = None,
                    sites: gpd.GeoDataFrame | None = None,
-                   study_name: str = "", attainment: pd.DataFrame | None = None) -> Report:
+                   study_name: str = "", attainment: pd.DataFrame | None = None,
+                   shortfall: pd.DataFrame | None = None) -> Report:
     """Return the meeting report of a coverage result as PDF and PNG.
 
     Parameters
@@ -211,8 +212,8 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
         Proposed sites with ``rank`` and ``gain_households`` to mark and list.
     study_name
         Shown in the title.
-    attainment
-        The standards attainment per zone (gis.standards), listed when given.
+    attainment, shortfall
+        The standards attainment per zone and the shortfall list (gis.standards).
     """
     family = cjk_font()
     rc = {"pdf.fonttype": 42, "font.size": 9}
@@ -246,6 +247,14 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
                                               strict=True)],
                 t("attainment", lang): (attainment["attainment_rate"] * 100).round(1).astype(
                     str) + " %"})))
+        if shortfall is not None and len(shortfall):
+            s = shortfall.head(10)
+            zh = lang == "zh"
+            tables.append((t("shortfall", lang), pd.DataFrame({
+                t("name", lang): s["zone"],
+                t("level", lang): s["level_zh" if zh else "level_en"],
+                t("facility_type", lang): s["type_zh" if zh else "type_en"],
+                t("households_not_reached", lang): s["households_not_reached"]})))
         if gaps is not None and len(gaps):
             g = gaps.drop(columns=gaps.geometry.name).head(12)
             tables.append((t("gap_table", lang), pd.DataFrame({
@@ -262,13 +271,14 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
                 t("col_category", lang): [t("full_circle", lang) if c == FULL_CIRCLE
                                           else names[c] for c in summary["category"]],
                 t("col_share", lang): (summary["share_covered"] * 100).round(1)})))
-        table_fig = _table_page(title, tables)
+        table_figs = [_table_page(title, tables[i:i + 2]) for i in range(0, len(tables), 2)]
         pdf_buf = io.BytesIO()
         with PdfPages(pdf_buf) as pdf:
             pdf.savefig(map_fig)
-            pdf.savefig(table_fig)
+            for fig in table_figs:
+                pdf.savefig(fig)
         png_buf = io.BytesIO()
         map_fig.savefig(png_buf, format="png", dpi=150)
-        plt.close(map_fig)
-        plt.close(table_fig)
+        for fig in (map_fig, *table_figs):
+            plt.close(fig)
     return Report(pdf_buf.getvalue(), png_buf.getvalue(), lang)
