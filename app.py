@@ -701,6 +701,17 @@ def _grid_edit(editor: GridEditor, outcome: EditResult) -> None:
                      for w in outcome.warnings]}
 
 
+def _step_back(source: str, target: str, action: str) -> None:
+    """Undo (or redo): restore the last state of ``source``, keep the current in ``target``."""
+    ss = st.session_state
+    ss[target].append(ss["grid_state"])
+    ss["grid_state"] = ss[source].pop()
+    ss["grid_history"] = [*ss["grid_history"], {
+        "time": pd.Timestamp.now().isoformat(timespec="seconds"), "action": action,
+        "detail": ""}]
+    st.rerun()
+
+
 def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None:
     """Draw the communities and grids view: generate, look, edit, undo, save, export."""
     ss = st.session_state
@@ -809,19 +820,9 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
             st.rerun()
         u1, u2, u3 = st.columns(3)
         if u1.button(t("undo", lang), key="grid_undo_btn", disabled=not ss["grid_undo"]):
-            ss["grid_redo"].append(ss["grid_state"])
-            ss["grid_state"] = ss["grid_undo"].pop()
-            ss["grid_history"] = [*ss["grid_history"], {
-                "time": pd.Timestamp.now().isoformat(timespec="seconds"), "action": "undo",
-                "detail": ""}]
-            st.rerun()
+            _step_back("grid_undo", "grid_redo", "undo")
         if u2.button(t("redo", lang), key="grid_redo_btn", disabled=not ss["grid_redo"]):
-            ss["grid_undo"].append(ss["grid_state"])
-            ss["grid_state"] = ss["grid_redo"].pop()
-            ss["grid_history"] = [*ss["grid_history"], {
-                "time": pd.Timestamp.now().isoformat(timespec="seconds"), "action": "redo",
-                "detail": ""}]
-            st.rerun()
+            _step_back("grid_redo", "grid_undo", "redo")
         if u3.button(t("save_project", lang), key="grid_save"):
             try:
                 path = save_project(GRID_PROJECT_PATH, plan, ss["grid_history"])
