@@ -23,6 +23,9 @@ from gis.crs import require_projected
 from gis.network import Snap, WalkNetwork
 
 WALL_VALUES = ("wall", "fence", "city_wall", "retaining_wall")
+#: entrance=* values that open a compound (on its edge); building entrances inside a
+#: compound are not on its edge and so never become gates.
+ENTRANCE_VALUES = ("main", "yes", "service")
 GATE_VALUES = ("gate", "entrance", "lift_gate", "swing_gate", "sliding_gate", "turnstile",
                "kissing_gate", "full-height_turnstile")
 
@@ -56,8 +59,8 @@ def compounds_from_osm(landuse: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
         Landuse polygons with ``landuse``.
     barriers
         Barrier features with ``barrier`` (walls and fences as lines or areas, gates as
-        points); ``opening_hours`` on a gate, when it does not say 24/7, marks it closed at
-        night.
+        points) and ``entrance`` (entrance nodes on the edge are gates too);
+        ``opening_hours`` on a gate, when it does not say 24/7, marks it closed at night.
     wall_share
         Share of a residential area's edge that must run along walls or fences.
     gate_tolerance_m
@@ -88,7 +91,10 @@ def compounds_from_osm(landuse: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
     crs = landuse.crs
     comp = gpd.GeoDataFrame({"compound_id": np.arange(1, len(areas) + 1)},
                             geometry=areas, crs=crs)
-    gates = barriers[btype.isin(GATE_VALUES).to_numpy() &
+    is_gate = btype.isin(GATE_VALUES)
+    if "entrance" in barriers and len(barriers):
+        is_gate |= barriers["entrance"].astype(str).isin(ENTRANCE_VALUES)
+    gates = barriers[is_gate.to_numpy() &
                      (barriers.geom_type == "Point").to_numpy()] if len(barriers) else barriers
     night = (gates["opening_hours"].astype(str).str.strip().ne("24/7")
              & gates["opening_hours"].notna()) if "opening_hours" in gates else \

@@ -201,7 +201,8 @@ def load_pbf(path: str | Path, settings: Settings, *,
         landuse = osm.get_landuse()
         say("reading walls, fences and gates")
         barriers = osm.get_data_by_custom_criteria(
-            custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES]}, filter_type="keep",
+            custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True},
+            filter_type="keep",
             keep_nodes=True, keep_ways=True, keep_relations=False)
     except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
             pyrosm.exceptions.PBFException) as err:
@@ -224,7 +225,7 @@ def load_pbf(path: str | Path, settings: Settings, *,
                    ("Point", "Polygon", "MultiPolygon")),
         landuse=_tidy(landuse, ("landuse",), ("Polygon", "MultiPolygon")),
         bounds=box(*streets.total_bounds),
-        barriers=_tidy(barriers, ("barrier", "opening_hours"),
+        barriers=_tidy(barriers, ("barrier", "entrance", "opening_hours"),
                        ("Point", "LineString", "Polygon", "MultiPolygon")),
     )
 
@@ -267,7 +268,7 @@ def load_xml(path: str | Path, settings: Settings, *,
         say("reading buildings, points of interest and landuse")
         tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
         tags.update({"building": True, "landuse": True,
-                     "barrier": [*WALL_VALUES, *GATE_VALUES]})
+                     "barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True})
         features = ox.features_from_xml(path, tags=tags)
     except (ValueError, KeyError, OSError, EOFError) as err:
         msg = (f"{path}: cannot be read as OpenStreetMap XML ({type(err).__name__}: {err}). "
@@ -336,8 +337,11 @@ def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
     pois = _tidy(feats[is_poi], (*BASE_TAGS, *poi_keys(settings)),
                  ("Point", "Polygon", "MultiPolygon"))
     landuse = _tidy(feats[is_lu], ("landuse",), ("Polygon", "MultiPolygon"))
-    is_bar = feats["barrier"].notna() if "barrier" in feats else none
-    barriers = _tidy(feats[is_bar], ("barrier", "opening_hours"),
+    is_bar = none.copy()
+    for key in ("barrier", "entrance"):
+        if key in feats:
+            is_bar |= feats[key].notna()
+    barriers = _tidy(feats[is_bar], ("barrier", "entrance", "opening_hours"),
                      ("Point", "LineString", "Polygon", "MultiPolygon"))
     return buildings, pois, landuse, barriers
 
@@ -369,7 +373,8 @@ def load_place(query: str, settings: Settings, *,
 
     say = progress or (lambda _m: None)
     tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
-    tags.update({"building": True, "landuse": True, "barrier": [*WALL_VALUES, *GATE_VALUES]})
+    tags.update({"building": True, "landuse": True, "barrier": [*WALL_VALUES, *GATE_VALUES],
+                 "entrance": True})
     ox.settings.useful_tags_way = list(dict.fromkeys(
         [*ox.settings.useful_tags_way, "highway", "name", "foot", "access"]))
     try:

@@ -108,3 +108,14 @@ def test_cli_reports_the_gate_effect_on_helsinki(tmp_path, capsys):
     # honouring their gates changes.
     assert "Gates honoured (night)" in out
     assert "walled compounds found" in out
+
+
+def test_entrance_nodes_on_the_edge_are_gates(settings):
+    landuse = gpd.GeoDataFrame({"landuse": ["residential"]}, geometry=[box(0, 0, 100, 100)],
+                               crs=UTM)
+    barriers = gpd.GeoDataFrame({"barrier": ["wall", None, None],
+                                 "entrance": [None, "main", "staircase"]},
+                                geometry=[box(0, 0, 100, 100).exterior, Point(100, 50),
+                                          Point(99, 60)], crs=UTM)
+    comp = compounds_from_osm(landuse, barriers)
+    assert len(comp.gates) == 1  # the main entrance; a staircase door is no gate
