@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
+import hypothesis
 import pytest
 from shapely.geometry import LineString, Point
 
@@ -13,6 +14,12 @@ from gis.network import WalkNetwork, network_from_streets
 from gis.settings import Settings, load_settings
 
 UTM = "EPSG:32633"
+
+# Under CI the property-based tests replay a fixed set of examples, so a run is
+# reproducible; on a developer's machine they explore new examples every time.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", ROOT.parent / "shared" / "data"))
 
