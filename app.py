@@ -198,7 +198,7 @@ def sidebar(settings: Settings) -> tuple:
              format_func=lambda v: t(f"view_{v}", lang))
     with sb.expander(f"{t('study_area', lang)}: "
                      + (t("default_area", lang) if SOURCE == "default" else SOURCE)):
-        area_up = st.file_uploader(t("upload_area", lang), type=["pbf", "osm", "bz2"],
+        area_up = st.file_uploader(t("upload_area", lang), type=["pbf", "osm", "bz2", "gpkg"],
                                    key="area_upload")
         st.text_input(t("place_name", lang), key="place_input",
                       placeholder="Xuhui District, Shanghai")

@@ -404,6 +404,57 @@ def load_place(query: str, settings: Settings, *,
                    landuse=landuse, bounds=bounds, barriers=barriers)
 
 
+STREET_LAYERS = ("streets", "roads", "道路", "road")
+BUILDING_LAYERS = ("buildings", "building", "建筑", "residential")
+
+
+def load_gpkg_area(path: str | Path, settings: Settings, *,
+                   progress: Progress | None = None) -> OsmData:
+    """Read a study area from a GeoPackage of the user's own layers (e.g. a surveyed map).
+
+    It needs a line layer named ``streets`` or ``roads`` (optional ``highway`` column; lines
+    are split where they cross, as on a flat street map) and may hold ``buildings``
+    (optional ``households``). Facilities come separately (the facilities upload).
+    """
+    import pyogrio
+
+    from gis.io import read_layer
+
+    path = Path(path)
+    say = progress or (lambda _m: None)
+    try:
+        names = [n for n, _g in pyogrio.list_layers(path)]
+    except Exception as err:  # DataSourceError on a corrupt file
+        msg = f"{path.name}: cannot be opened as a GeoPackage ({err}); export it again."
+        raise InputError(msg, key="not_gis_layer", where=path.name, detail=str(err)) from err
+    street_layer = next((n for n in names if n.lower() in STREET_LAYERS), None)
+    if street_layer is None:
+        msg = (f"{path.name}: no street layer (named streets or roads) among its layers "
+               f"{', '.join(names)}; add the walking network as a line layer named streets.")
+        raise InputError(msg, key="gpkg_no_streets", where=path.name, layers=", ".join(names))
+    say(f"reading streets from {path.name}")
+    lines = read_layer(path, layer=street_layer)
+    lines = lines[lines.geom_type.isin(["LineString", "MultiLineString"])]
+    noded = shapely.get_parts(shapely.node(shapely.union_all(
+        np.asarray(lines.explode(index_parts=False).geometry.values))))
+    highway = "residential"
+    streets = gpd.GeoDataFrame({"osm_id": np.arange(noded.size), "highway": highway,
+                                "name": None, "foot": None, "access": None},
+                               geometry=noded, crs=WGS84)
+    building_layer = next((n for n in names if n.lower() in BUILDING_LAYERS), None)
+    if building_layer is not None:
+        say(f"reading buildings from {path.name}")
+        buildings = read_layer(path, layer=building_layer)
+        if "building" not in buildings:
+            buildings["building"] = "residential"
+    else:
+        buildings = _tidy(None, BASE_TAGS, ("Polygon",))
+    empty = _tidy(None, ("landuse",), ("Polygon",))
+    return OsmData(name=path.stem, source=str(path), streets=streets, buildings=buildings,
+                   pois=_tidy(None, (*BASE_TAGS, *poi_keys(settings)), ("Point",)),
+                   landuse=empty, bounds=box(*streets.total_bounds), barriers=None)
+
+
 def load_osm(source: str | Path | None, settings: Settings, *,
              progress: Progress | None = None) -> OsmData:
     """Load a study area from any OSM source: ``None``/``"default"``, a file, or a place.
@@ -412,7 +463,8 @@ def load_osm(source: str | Path | None, settings: Settings, *,
     ----------
     source
         ``None`` or ``"default"`` for the bundled Helsinki extract; a path ending in
-        ``.osm.pbf``, ``.pbf``, ``.osm``, ``.xml`` or ``.osm.bz2``; otherwise a place name or
+        ``.osm.pbf``, ``.pbf``, ``.osm``, ``.xml`` or ``.osm.bz2``; a ``.gpkg`` of the user's
+        own streets and buildings (see :func:`load_gpkg_area`); otherwise a place name or
         ``"bbox:w,s,e,n"`` downloaded online.
     settings
         Settings with the category catalogue (its tag filters decide which POIs are read).
@@ -425,6 +477,8 @@ def load_osm(source: str | Path | None, settings: Settings, *,
     lower = text.lower()
     if lower.endswith(".pbf"):
         return load_pbf(text, settings, progress=progress)
+    if lower.endswith(".gpkg"):
+        return load_gpkg_area(text, settings, progress=progress)
     if lower.endswith((".osm", ".xml", ".osm.bz2", ".bz2")):
         return load_xml(text, settings, progress=progress)
     if Path(text).exists():

@@ -185,8 +185,8 @@ TEXT: dict[str, dict[str, str]] = {
                     "en": "The report holds the coverage map (legend, scale bar, north "
                           "arrow), the headline numbers, a table per community, the gap "
                           "list and proposed sites."},
-    "upload_area": {"zh": "另一个研究区域（.osm.pbf / .osm / .osm.bz2）",
-                    "en": "Another study area (.osm.pbf / .osm / .osm.bz2)"},
+    "upload_area": {"zh": "另一个研究区域（.osm.pbf / .osm / .osm.bz2，或含 streets 道路图层的 GeoPackage）",
+                    "en": "Another study area (.osm.pbf / .osm / .osm.bz2, or a GeoPackage with a streets layer)"},
     "place_name": {"zh": "或在线地名（需联网）", "en": "Or a place name online (needs internet)"},
     "load_place": {"zh": "在线加载", "en": "Load online"},
     "too_large": {"zh": "{name} 有 {size} MB，超过上限 {limit} MB：请裁剪到街道办范围后再上传。",
@@ -400,4 +400,8 @@ MESSAGES_ZH.update({
 MESSAGES_ZH.update({
     "r_compounds": "识别出的封闭小区（围墙或围栏内的居住用地）",
     "r_gates": "封闭小区的出入口",
+})
+
+MESSAGES_ZH.update({
+    "gpkg_no_streets": "{where}：图层 {layers} 中没有道路图层（名为 streets 或 roads）；请把步行路网作为名为 streets 的线图层加入。",
 })

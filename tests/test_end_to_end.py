@@ -218,3 +218,34 @@ def test_cli_sites_refuses_k_larger_than_the_candidates(tmp_path, capsys):
                    "--quiet", "--out", str(tmp_path / "s.gpkg")])
     assert status == 2
     assert "only 1 candidates" in capsys.readouterr().err
+
+
+def test_a_geopackage_of_own_streets_and_buildings_is_a_study_area(tmp_path, settings):
+    from shapely.geometry import LineString, box
+
+    # A 3 x 3 street grid drawn as long lines that cross (as in a surveyed map), in
+    # CGCS2000 degrees near Shanghai, with four apartment blocks and a clinic.
+    x0, y0, d = 121.45, 31.22, 0.003
+    lines = ([LineString([(x0, y0 + i * d), (x0 + 3 * d, y0 + i * d)]) for i in range(4)]
+             + [LineString([(x0 + i * d, y0), (x0 + i * d, y0 + 3 * d)]) for i in range(4)])
+    streets = gpd.GeoDataFrame({"名称": ["路"] * 8}, geometry=lines, crs="EPSG:4490")
+    homes = gpd.GeoDataFrame({"households": [120, 80, 60, 40]},
+                             geometry=[box(x0 + i * d + 0.0008, y0 + 0.0008,
+                                           x0 + i * d + 0.0016, y0 + 0.0016)
+                                       for i in range(3)] + [box(x0 + 0.0008, y0 + 2 * d +
+                                                                 0.0008, x0 + 0.0016,
+                                                                 y0 + 2 * d + 0.0016)],
+                             crs="EPSG:4490")
+    path = tmp_path / "街道.gpkg"
+    streets.to_file(path, layer="streets")
+    homes.to_file(path, layer="buildings")
+    study = load_study(path, settings)
+    # The crossing lines were split into a connected grid: 16 intersections.
+    assert study.network.n_nodes == 16 and study.network.n_dropped_nodes == 0
+    assert int(study.homes["households"].sum()) == 300
+    clinic = gpd.GeoDataFrame({"category": ["health"]},
+                              geometry=gpd.points_from_xy([x0 + 0.0001], [y0 + 0.0001]),
+                              crs="EPSG:4326")
+    res = compute_coverage(study.network, study.homes, clinic.to_crs(study.area.local_crs),
+                           settings, categories=["health"], home_snap=study.home_snap)
+    assert 0 < res.share_covered["health"] <= 1
