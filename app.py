@@ -349,11 +349,17 @@ def main() -> None:
                       plan=_current_plan(study, used))
 
 
-def _map_key(result: CoverageResult, category: str, lang: str, settings: Settings) -> tuple:
-    """Return what identifies a coverage map: study, thresholds, category, language, tiles."""
-    return (st.session_state["good_inputs"],
+def analysis_key(used: tuple, result: CoverageResult) -> tuple:
+    """Return what identifies an analysis: the study inputs, thresholds and gate choice."""
+    return (used,
             tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
-            category, lang, repr(basemap_choice(settings)), st.session_state["gates"])
+            st.session_state["gates"])
+
+
+def _map_key(result: CoverageResult, category: str, lang: str, settings: Settings) -> tuple:
+    """Return what identifies a coverage map: the analysis, category, language, tiles."""
+    return (*analysis_key(st.session_state["good_inputs"], result), category, lang,
+            repr(basemap_choice(settings)))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -467,12 +473,26 @@ def _what_if(study: Study, result: CoverageResult, category: str,
     return what, last
 
 
+def _proposal(study: Study, key: tuple,
+              category: str) -> tuple[dict | None, gpd.GeoDataFrame | None]:
+    """Return this session's site proposal and its sites, if made for this analysis."""
+    proposal = st.session_state.get("proposal")
+    if proposal is None or proposal["category"] != category or proposal["key"] != repr(key):
+        return None, None
+    pts = proposal["sites"]
+    sites = gpd.GeoDataFrame({"rank": [p[2] for p in pts],
+                              "gain_households": [p[3] for p in pts]},
+                             geometry=gpd.points_from_xy([p[0] for p in pts],
+                                                         [p[1] for p in pts]),
+                             crs=study.area.local_crs)
+    return proposal, sites
+
+
 def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Settings,
               lang: str) -> None:
     """Draw the gaps and siting view."""
     category = st.session_state["category"]
-    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
-           st.session_state["gates"])
+    key = analysis_key(used, result)
     gaps = get_gaps(study, result, key, category)
     cat_name = settings.category(category).name(lang)
     total = int(result.homes.loc[result.homes["attached"], "households"].sum())
@@ -507,18 +527,10 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
                 "greedy": plan.greedy.objective, "exact": plan.exact.objective,
                 "optimal": plan.exact.optimal, "gap": plan.exact.mip_gap,
                 "seconds": plan.exact.seconds}
-    proposal = st.session_state["proposal"]
-    if proposal is not None and (proposal["category"] != category
-                                 or proposal["key"] != repr(key)):
-        proposal = None
-    sites = circles = None
+    proposal, sites = _proposal(study, key, category)
+    circles = None
     if proposal is not None:
         pts = proposal["sites"]
-        sites = gpd.GeoDataFrame({"rank": [p[2] for p in pts],
-                                  "gain_households": [p[3] for p in pts]},
-                                 geometry=gpd.points_from_xy([p[0] for p in pts],
-                                                             [p[1] for p in pts]),
-                                 crs=study.area.local_crs)
         circles = get_site_circles(study, key, category, result.thresholds[category].metres,
                                    tuple((p[0], p[1]) for p in pts))
         m1, m2, m3 = st.columns(3)
@@ -952,20 +964,11 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
     """Draw the report view: the meeting report and every export, ready to download."""
     category = st.session_state["category"]
     st.caption(t("report_note", lang))
-    key = (used, tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
-           st.session_state["gates"])
+    key = analysis_key(used, result)
     gaps = get_gaps(study, result, key, category)
     plan = _current_plan(study, used)
     communities = plan.communities_gdf() if plan is not None else None
-    proposal = st.session_state.get("proposal")
-    sites = None
-    if proposal is not None and proposal["category"] == category:
-        pts = proposal["sites"]
-        sites = gpd.GeoDataFrame({"rank": [p[2] for p in pts],
-                                  "gain_households": [p[3] for p in pts]},
-                                 geometry=gpd.points_from_xy([p[0] for p in pts],
-                                                             [p[1] for p in pts]),
-                                 crs=study.area.local_crs)
+    _unused, sites = _proposal(study, key, category)
     if st.button(t("make_report", lang), key="make_report", type="primary"):
         with st.spinner(t("make_report", lang)):
             try:

@@ -9,7 +9,7 @@ search runs per facility, except to draw each facility's own service circle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -347,13 +347,23 @@ def households_served(network: WalkNetwork, result: CoverageResult, category: st
     hsnap = network.snap(homes, max_m=settings.snap_max_m)
     fsnap = network.snap(fac, max_m=settings.snap_max_m)
     hh = homes["households"].to_numpy()
-    pos = np.flatnonzero(fsnap.ok)
-    dists = network.facility_node_distances(fsnap, limit_m=thr)
-    for k, i in enumerate(pos):
-        one = fsnap.subset(np.array([i]))
-        d = network.distances_to(hsnap, dists[k], one)
+    for i, one, node_dist in _each_facility(network, fsnap, np.flatnonzero(fsnap.ok), thr):
+        d = network.distances_to(hsnap, node_dist, one)
         out.iloc[i] = int(hh[np.nan_to_num(d, nan=np.inf) <= thr].sum())
     return out
+
+
+def _each_facility(network: WalkNetwork, fsnap: Snap, positions: np.ndarray,
+                   threshold_m: float) -> Iterator[tuple[int, Snap, np.ndarray]]:
+    """Yield (position, that facility's snap, its node distances) for each facility.
+
+    The bounded searches run as compiled multi-row searches (see
+    WalkNetwork.facility_node_distances); distances beyond ``threshold_m`` are inf.
+    """
+    sub = fsnap.subset(positions)
+    dists = network.facility_node_distances(sub, limit_m=threshold_m)
+    for k, i in enumerate(positions):
+        yield int(i), sub.subset(np.array([k])), dists[k]
 
 
 def service_circles(network: WalkNetwork, facilities: gpd.GeoDataFrame,
@@ -402,16 +412,13 @@ def service_circles(network: WalkNetwork, facilities: gpd.GeoDataFrame,
         if pos.size == 0:
             continue
         say(f"drawing {pos.size} service circles of {cid}")
-        sub = fsnap.subset(pos)
-        dists = network.facility_node_distances(sub, limit_m=thr)
-        for k, i in enumerate(pos):
-            one = sub.subset(np.array([k]))
-            lines = network.reachable_lines(dists[k], thr, one)
+        for i, one, node_dist in _each_facility(network, fsnap, pos, thr):
+            lines = network.reachable_lines(node_dist, thr, one)
             if lines.size == 0:
                 continue
             poly = _band(lines, buf)
             hull = shapely.convex_hull(shapely.multilinestrings(lines))
-            served = network.distances_to(hsnap, dists[k], one) <= thr
+            served = network.distances_to(hsnap, node_dist, one) <= thr
             row = fac.iloc[i]
             records.append({
                 "facility": fac.index[i], "category": cid,

@@ -15,10 +15,11 @@ plain columns. Sources:
 from __future__ import annotations
 
 import bz2
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,29 +260,25 @@ def load_xml(path: str | Path, settings: Settings, *,
     if path.stat().st_size == 0:
         msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
         raise EmptyInputError(msg, key="area_empty", where=path.name)
-    way_tags = ["highway", "name", "foot", "access", "name:zh", "name:en"]
-    old_tags = ox.settings.useful_tags_way
-    ox.settings.useful_tags_way = list(dict.fromkeys([*old_tags, *way_tags]))
-    try:
-        say("reading walkable streets")
-        graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
-        say("reading buildings, points of interest and landuse")
-        tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
-        tags.update({"building": True, "landuse": True,
-                     "barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True})
-        features = ox.features_from_xml(path, tags=tags)
-    except (ValueError, KeyError, OSError, EOFError) as err:
-        msg = (f"{path}: cannot be read as OpenStreetMap XML ({type(err).__name__}: {err}). "
-               "Export the area again (.osm or .osm.bz2).")
-        raise InputError(msg, key="bad_xml", where=path.name) from err
-    except Exception as err:  # osmnx raises its own classes and ElementTree errors
-        if type(err).__name__ in {"ParseError", "InsufficientResponseError"}:
-            msg = (f"{path}: cannot be read as OpenStreetMap XML ({err}). "
+    with _osmnx_way_tags():
+        try:
+            say("reading walkable streets")
+            graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+            say("reading buildings, points of interest and landuse")
+            tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
+            tags.update({"building": True, "landuse": True,
+                         "barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True})
+            features = ox.features_from_xml(path, tags=tags)
+        except (ValueError, KeyError, OSError, EOFError) as err:
+            msg = (f"{path}: cannot be read as OpenStreetMap XML ({type(err).__name__}: {err}). "
                    "Export the area again (.osm or .osm.bz2).")
             raise InputError(msg, key="bad_xml", where=path.name) from err
-        raise
-    finally:
-        ox.settings.useful_tags_way = old_tags
+        except Exception as err:  # osmnx raises its own classes and ElementTree errors
+            if type(err).__name__ in {"ParseError", "InsufficientResponseError"}:
+                msg = (f"{path}: cannot be read as OpenStreetMap XML ({err}). "
+                       "Export the area again (.osm or .osm.bz2).")
+                raise InputError(msg, key="bad_xml", where=path.name) from err
+            raise
     if graph.number_of_edges() == 0:
         msg = f"{path}: the file has no streets; choose a file that covers a built-up area."
         raise EmptyInputError(msg, key="area_no_streets", where=path.name)
@@ -360,6 +357,20 @@ def _clip(gdf: gpd.GeoDataFrame, bounds: BaseGeometry, *,
     return _explode_lines(clipped)
 
 
+@contextlib.contextmanager
+def _osmnx_way_tags() -> Iterator[None]:
+    """Let osmnx keep the way tags the loaders read, restoring its setting afterwards."""
+    import osmnx as ox
+
+    old = ox.settings.useful_tags_way
+    ox.settings.useful_tags_way = list(dict.fromkeys(
+        [*old, "highway", "name", "foot", "access", "name:zh", "name:en"]))
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = old
+
+
 def load_place(query: str, settings: Settings, *,
                progress: Progress | None = None) -> OsmData:
     """Download a study area from OpenStreetMap with osmnx (needs internet).
@@ -375,29 +386,28 @@ def load_place(query: str, settings: Settings, *,
     tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
     tags.update({"building": True, "landuse": True, "barrier": [*WALL_VALUES, *GATE_VALUES],
                  "entrance": True})
-    ox.settings.useful_tags_way = list(dict.fromkeys(
-        [*ox.settings.useful_tags_way, "highway", "name", "foot", "access"]))
-    try:
-        if query.startswith("bbox:"):
-            west, south, east, north = (float(v) for v in query[5:].split(","))
-            say("downloading walkable streets")
-            graph = ox.graph_from_bbox((west, south, east, north), network_type="walk",
-                                       retain_all=True, simplify=False)
-            say("downloading buildings and points of interest")
-            features = ox.features_from_bbox((west, south, east, north), tags=tags)
-            bounds = box(west, south, east, north)
-        else:
-            say("downloading walkable streets")
-            graph = ox.graph_from_place(query, network_type="walk", retain_all=True,
-                                        simplify=False)
-            say("downloading buildings and points of interest")
-            features = ox.features_from_place(query, tags=tags)
-            bounds = ox.geocode_to_gdf(query).geometry.iloc[0]
-    except Exception as err:  # network, geocoding and Overpass errors of every kind
-        msg = (f"{query!r}: could not be downloaded from OpenStreetMap ({type(err).__name__}: "
-               f"{err}). Check the internet connection and the place name, or load a local "
-               ".osm.pbf / .osm file instead.")
-        raise InputError(msg, key="download_failed", where=query) from err
+    with _osmnx_way_tags():
+        try:
+            if query.startswith("bbox:"):
+                west, south, east, north = (float(v) for v in query[5:].split(","))
+                say("downloading walkable streets")
+                graph = ox.graph_from_bbox((west, south, east, north), network_type="walk",
+                                           retain_all=True, simplify=False)
+                say("downloading buildings and points of interest")
+                features = ox.features_from_bbox((west, south, east, north), tags=tags)
+                bounds = box(west, south, east, north)
+            else:
+                say("downloading walkable streets")
+                graph = ox.graph_from_place(query, network_type="walk", retain_all=True,
+                                            simplify=False)
+                say("downloading buildings and points of interest")
+                features = ox.features_from_place(query, tags=tags)
+                bounds = ox.geocode_to_gdf(query).geometry.iloc[0]
+        except Exception as err:  # network, geocoding and Overpass errors of every kind
+            msg = (f"{query!r}: could not be downloaded from OpenStreetMap ({type(err).__name__}: "
+                   f"{err}). Check the internet connection and the place name, or load a local "
+                   ".osm.pbf / .osm file instead.")
+            raise InputError(msg, key="download_failed", where=query) from err
     streets = _streets_from_graph(graph, settings)
     buildings, pois, landuse, barriers = _split_features(features, settings)
     return OsmData(name=query, source=query, streets=streets, buildings=buildings, pois=pois,
