@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -115,3 +116,29 @@ def standalone_html(fmap: folium.Map, *, static_dir: str | Path | None = None) -
     page = re.sub(r'<link rel="stylesheet" href="[^"]*leaflet\.css"\s*/?>',
                   lambda _m: f"<style>{css}</style>", page)
     return page
+
+
+def legend_box(title: str, rows: list[str]) -> MacroElement:
+    """Return a fixed legend in the lower left: an escaped title over HTML rows.
+
+    A row is ``swatch(colour, text)`` or any small HTML; text in rows must be escaped.
+    """
+    element = MacroElement()
+    element._template = Template("""
+    {% macro html(this, kwargs) %}
+    <div class="sc-legend" style="position:absolute; z-index:9999; bottom:24px; left:12px;
+         background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
+         font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',sans-serif; max-width:280px;
+         box-shadow:0 1px 4px rgba(0,0,0,.3)">
+      <b>""" + html.escape(title) + "</b>" + "".join(rows) + """
+    </div>
+    <style>.sc-legend span{display:inline-block;width:14px;height:10px;margin-right:6px;
+      border:1px solid #666}</style>
+    {% endmacro %}
+    """)
+    return element
+
+
+def swatch(style: str, text: str) -> str:
+    """Return one legend row: a small box styled by ``style`` (CSS) and escaped ``text``."""
+    return f'<div><span style="{style}"></span>{html.escape(text)}</div>'

@@ -14,11 +14,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement, Template
+from branca.element import MacroElement
 
 from gis.coverage import CoverageResult
 from gis.settings import WGS84, Settings
-from layers.base import LEAFLET_BASE_URL, base_map, for_display
+from layers.base import LEAFLET_BASE_URL, base_map, for_display, legend_box, swatch
 from layers.i18n import t
 
 #: Walking-time classes in minutes, upper bounds, with their colours (green to red).
@@ -144,30 +144,12 @@ def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
     lower = 0.0
     for upper, colour in TIME_CLASSES:
         label = (f"{lower:.0f}–{upper:.0f} {unit}" if np.isfinite(upper)
-                 else f"&gt; {lower:.0f} {unit}")
-        rows.append(f'<div><span style="background:{colour}"></span>{label}</div>')
+                 else f"> {lower:.0f} {unit}")
+        rows.append(swatch(f"background:{colour}", label))
         lower = upper
-    rows.append(f'<div><span style="background:{UNREACHABLE_COLOUR}"></span>'
-                f'{html.escape(t("unreachable", lang))}</div>')
-    rows.append(f'<div><span style="background:{CIRCLE_COLOUR};opacity:.35"></span>'
-                f'{html.escape(t("service_circle", lang))}</div>')
-    title = html.escape(t("legend_title", lang, cat=category_name))
-    template = """
-    {% macro html(this, kwargs) %}
-    <div class="sc-legend" style="position:absolute; z-index:9999; bottom:24px; left:12px;
-         background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
-         font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',sans-serif;
-         box-shadow:0 1px 4px rgba(0,0,0,.3)">
-      <b>""" + title + """</b>
-      """ + "".join(rows) + """
-    </div>
-    <style>.sc-legend span{display:inline-block;width:14px;height:10px;margin-right:6px;
-      border:1px solid #666}</style>
-    {% endmacro %}
-    """
-    element = MacroElement()
-    element._template = Template(template)
-    return element
+    rows.append(swatch(f"background:{UNREACHABLE_COLOUR}", t("unreachable", lang)))
+    rows.append(swatch(f"background:{CIRCLE_COLOUR};opacity:.35", t("service_circle", lang)))
+    return legend_box(t("legend_title", lang, cat=category_name), rows)
 
 
 def coverage_map(result: CoverageResult, category: str, settings: Settings, *,

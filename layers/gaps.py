@@ -7,11 +7,11 @@ import html
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import MacroElement, Template
+from branca.element import MacroElement
 
 from gis.gaps import GapResult
 from gis.settings import WGS84, Settings
-from layers.base import LEAFLET_BASE_URL, base_map, for_display
+from layers.base import LEAFLET_BASE_URL, base_map, for_display, legend_box, swatch
 from layers.coverage import facilities_layer
 from layers.i18n import t
 
@@ -106,28 +106,12 @@ def gaps_legend(*, lang: str = "zh") -> MacroElement:
     rows = []
     lower = 0.0
     for upper, colour in GAP_CLASSES:
-        label = f"{lower:.0f}–{upper:.0f}" if np.isfinite(upper) else f"&gt; {lower:.0f}"
-        rows.append(f'<div><span style="background:{colour}"></span>{label}</div>')
+        label = f"{lower:.0f}–{upper:.0f}" if np.isfinite(upper) else f"> {lower:.0f}"
+        rows.append(swatch(f"background:{colour}", label))
         lower = upper
-    rows.append(f'<div><span style="background:{PROPOSED_COLOUR}"></span>'
-                f'{html.escape(t("proposed_sites", lang))}</div>')
-    rows.append(f'<div><span style="background:{ADDED_COLOUR}"></span>'
-                f'{html.escape(t("added_stations", lang))}</div>')
-    title = html.escape(t("legend_gaps", lang))
-    element = MacroElement()
-    element._template = Template("""
-    {% macro html(this, kwargs) %}
-    <div class="sc-legend" style="position:absolute; z-index:9999; bottom:24px; left:12px;
-         background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
-         font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',sans-serif;
-         box-shadow:0 1px 4px rgba(0,0,0,.3)">
-      <b>""" + title + "</b>" + "".join(rows) + """
-    </div>
-    <style>.sc-legend span{display:inline-block;width:14px;height:10px;margin-right:6px;
-      border:1px solid #666}</style>
-    {% endmacro %}
-    """)
-    return element
+    rows.append(swatch(f"background:{PROPOSED_COLOUR}", t("proposed_sites", lang)))
+    rows.append(swatch(f"background:{ADDED_COLOUR}", t("added_stations", lang)))
+    return legend_box(t("legend_gaps", lang), rows)
 
 
 def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, *,

@@ -11,11 +11,11 @@ import html
 import folium
 import geopandas as gpd
 import numpy as np
-from branca.element import MacroElement, Template
+from branca.element import MacroElement
 
 from gis.grids import GridPlan
 from gis.settings import WGS84
-from layers.base import LEAFLET_BASE_URL, base_map, for_display
+from layers.base import LEAFLET_BASE_URL, base_map, for_display, legend_box, swatch
 from layers.i18n import t
 
 #: Twelve distinguishable fill colours for neighbouring grids (ColorBrewer Set3).
@@ -106,26 +106,11 @@ def communities_layer(plan: GridPlan, *, lang: str = "zh") -> folium.FeatureGrou
 def grids_legend(plan: GridPlan, *, lang: str = "zh") -> MacroElement:
     """Return a legend: grid colours, the out-of-range outline, labels in households."""
     r = plan.rules
-    title = html.escape(t("legend_grids", lang))
-    text = html.escape(t("legend_grids_text", lang, lo=r.min_households,
-                         hi=r.max_households))
-    element = MacroElement()
-    element._template = Template("""
-    {% macro html(this, kwargs) %}
-    <div style="position:absolute; z-index:9999; bottom:24px; left:12px;
-         background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
-         font:12px/1.5 'Noto Sans CJK SC','Microsoft YaHei',sans-serif; max-width:260px;
-         box-shadow:0 1px 4px rgba(0,0,0,.3)">
-      <b>""" + title + """</b><br>""" + text + """<br>
-      <span style="display:inline-block;width:14px;height:10px;border:2px solid """
-                                 + OUT_OF_RANGE + """"></span> """
-                                 + html.escape(t("out_of_range", lang)) + """<br>
-      <span style="display:inline-block;width:14px;height:4px;background:#08306b"></span> """
-                                 + html.escape(t("communities", lang)) + """
-    </div>
-    {% endmacro %}
-    """)
-    return element
+    text = t("legend_grids_text", lang, lo=r.min_households, hi=r.max_households)
+    return legend_box(t("legend_grids", lang), [
+        f"<div>{html.escape(text)}</div>",
+        swatch(f"border:2px solid {OUT_OF_RANGE}", t("out_of_range", lang)),
+        swatch("height:4px;background:#08306b;border:none", t("communities", lang))])
 
 
 def grids_map(plan: GridPlan, *, lang: str = "zh", basemap: str | tuple[str, str, str] = "osm",
