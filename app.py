@@ -8,7 +8,9 @@ or place.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -23,6 +25,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import GisError
+from gis.access import Access
 from gis.coverage import (
     CoverageResult,
     area_summary,
@@ -51,6 +54,7 @@ from gis.scenarios import (
     compare_scenarios,
     load_scenarios,
     save_scenarios,
+    snap_point,
 )
 from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
@@ -104,6 +108,7 @@ def init_state(settings: Settings) -> None:
         "grid_history": [],
         "grid_message": None,
         "with_workers": False,
+        "grid_blocks": None,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
@@ -120,20 +125,32 @@ class _StudyCache:
     def __init__(self, size: int = 3) -> None:
         self.size = size
         self.items: OrderedDict[tuple, Study] = OrderedDict()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards the two dicts only, never a load
+        self.loading: dict[tuple, threading.Lock] = {}
 
     def get(self, inputs: tuple, progress: Callable[[str], object] | None = None) -> Study:
+        """Return the study of ``inputs``, loading it once; other inputs never wait."""
         with self.lock:
             if inputs in self.items:
                 self.items.move_to_end(inputs)
                 return self.items[inputs]
+            key_lock = self.loading.setdefault(inputs, threading.Lock())
+        with key_lock:  # sessions asking for the same area wait for one load
+            with self.lock:
+                if inputs in self.items:
+                    return self.items[inputs]
             source, fac, fac_crs, bld, bld_crs = inputs
-            study = load_study(source, load_settings(), facilities_path=fac,
-                               facilities_crs=fac_crs, buildings_path=bld,
-                               buildings_crs=bld_crs, progress=progress)
-            self.items[inputs] = study
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            try:
+                study = load_study(source, load_settings(), facilities_path=fac,
+                                   facilities_crs=fac_crs, buildings_path=bld,
+                                   buildings_crs=bld_crs, progress=progress)
+            finally:
+                with self.lock:
+                    self.loading.pop(inputs, None)
+            with self.lock:
+                self.items[inputs] = study
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
             return study
 
 
@@ -143,23 +160,30 @@ def study_cache() -> _StudyCache:
     return _StudyCache()
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=16)
+def get_access(_study: Study, study_key: tuple, gates: str = "off") -> Access:
+    """Return how the study's homes reach the streets (shared, never mutated)."""
+    return _study.access(gates=gates)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
 def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
                  metres: float | None, profile: str, gates: str = "off") -> CoverageResult:
-    """Return coverage of every category; ``study_key`` stands in for the study."""
-    return compute_coverage(_study.network, _study.homes, _study.facilities, load_settings(),
-                            minutes=minutes, metres=metres, profile=profile,
-                            home_snap=_study.home_snap,
-                            compounds=_study.compounds if gates != "off" else None,
-                            night=gates == "night")
+    """Return coverage of every category; ``study_key`` stands in for the study.
+
+    Shared by every session and never mutated (the result carries its access model,
+    which is too large to copy into each session).
+    """
+    return compute_coverage(get_access(_study, study_key, gates), _study.facilities,
+                            load_settings(), minutes=minutes, metres=metres, profile=profile)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def get_circle(_study: Study, study_key: tuple, category: str, threshold_m: float) -> object:
     """Return the union of one category's service circles (None: no facility)."""
     try:
-        return category_circle(_study.network, _study.facilities, category, threshold_m,
-                               load_settings())
+        return category_circle(get_access(_study, study_key), _study.facilities, category,
+                               threshold_m, load_settings())
     except GisError:
         return None
 
@@ -372,7 +396,7 @@ def get_coverage_map(_study: Study, _result: CoverageResult, key: tuple, categor
     are layers the user can switch on.
     """
     settings = load_settings()
-    served = households_served(_study.network, _result, category, settings)
+    served = households_served(_result, category)
     extra = ([communities_layer(_plan, lang=lang), grids_layer(_plan, lang=lang, show=False)]
              if _plan is not None else [])
     return coverage_map(_result, category, settings, circle=_circle, lang=lang,
@@ -443,33 +467,45 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
 @st.cache_data(show_spinner=False, max_entries=32)
 def get_gaps(_study: Study, _result: CoverageResult, key: tuple, category: str) -> GapResult:
     """Return the gaps of ``category``; ``key`` stands in for the study and the result."""
-    return find_gaps(_study.network, _result, category, load_settings())
+    return find_gaps(_result, category, load_settings())
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def get_site_circles(_study: Study, key: tuple, category: str, threshold_m: float,
+def get_site_circles(_result: CoverageResult, key: tuple, category: str, threshold_m: float,
                      sites: tuple) -> gpd.GeoSeries:
-    """Return the service circle of each proposed site (x, y in the local CRS)."""
+    """Return the service circle of each proposed site (x, y in the local CRS).
+
+    Sites attach under the analysis' own access model, as plan_sites did.
+    """
     fac = gpd.GeoDataFrame({"category": [category] * len(sites)},
                            geometry=gpd.points_from_xy([p[0] for p in sites],
                                                        [p[1] for p in sites]),
-                           crs=_study.area.local_crs)
-    return gpd.GeoSeries([category_circle(_study.network, fac.iloc[[i]], category,
+                           crs=_result.local_crs)
+    return gpd.GeoSeries([category_circle(_result.access, fac.iloc[[i]], category,
                                           threshold_m, load_settings())
-                          for i in range(len(fac))], crs=_study.area.local_crs)
+                          for i in range(len(fac))], crs=_result.local_crs)
 
 
 def _what_if(study: Study, result: CoverageResult, category: str,
              settings: Settings) -> tuple[WhatIf, Delta | None]:
-    """Replay this category's scenario changes; return the state and the last delta."""
-    what = WhatIf(study.network, result, category, settings)
+    """Replay this category's scenario changes; return the state and the last delta.
+
+    A stored change that the current analysis refuses (e.g. a station that is too far
+    from the streets under another snap limit) is dropped with a message, so the view
+    always renders and its clear button stays reachable.
+    """
+    what = WhatIf(result, category, settings)
     mine = [c for c in st.session_state["changes"] if c["category"] == category]
     pts = gpd.GeoSeries.from_xy([c["lon"] for c in mine], [c["lat"] for c in mine],
                                 crs=WGS84).to_crs(study.area.local_crs)
     last = None
     for ch, p in zip(mine, pts, strict=True):
-        last = what.apply(Change("add", category, x=float(p.x), y=float(p.y),
-                                 name=ch.get("name", "")))
+        try:
+            last = what.apply(Change("add", category, x=float(p.x), y=float(p.y),
+                                     name=ch.get("name", "")))
+        except GisError as err:
+            st.session_state["changes"].remove(ch)
+            show_error(err, st.session_state["lang"])
     return what, last
 
 
@@ -510,7 +546,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     if run:
         with st.status(t("solving", lang), expanded=True) as status:
             try:
-                plan = plan_sites(study.network, result, category, settings,
+                plan = plan_sites(result, category, settings,
                                   k=int(st.session_state["k"]), progress=status.write)
             except GisError as err:
                 status.update(label=str(err), state="error")
@@ -531,7 +567,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     circles = None
     if proposal is not None:
         pts = proposal["sites"]
-        circles = get_site_circles(study, key, category, result.thresholds[category].metres,
+        circles = get_site_circles(result, key, category, result.thresholds[category].metres,
                                    tuple((p[0], p[1]) for p in pts))
         m1, m2, m3 = st.columns(3)
         m1.metric(t("covered_before_after", lang),
@@ -563,10 +599,19 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     if (st.session_state["click_adds"] and click
             and click != st.session_state["last_click"]):
         st.session_state["last_click"] = click
-        st.session_state["changes"].append({"action": "add", "category": category,
-                                            "lon": click["lng"], "lat": click["lat"],
-                                            "name": t("added_station", lang)})
-        st.rerun()
+        # Check the point before storing it: a click far from every street is refused
+        # with a message and never becomes part of the scenario.
+        try:
+            here = gpd.GeoSeries.from_xy([click["lng"]], [click["lat"]],
+                                         crs=WGS84).to_crs(result.local_crs)
+            snap_point(result.access, float(here.x.iloc[0]), float(here.y.iloc[0]))
+        except GisError as err:
+            show_error(err, lang)
+        else:
+            st.session_state["changes"].append({"action": "add", "category": category,
+                                                "lon": click["lng"], "lat": click["lat"],
+                                                "name": t("added_station", lang)})
+            st.rerun()
 
     st.subheader(t("scenario", lang))
     if not added:
@@ -632,7 +677,8 @@ def compare_block(study: Study, result: CoverageResult, settings: Settings,
         c1, c2 = st.columns(2)
         a = c1.selectbox("A", list(options), key="compare_a")
         b = c2.selectbox("B", list(options), index=len(options) - 1, key="compare_b")
-        table = compare_scenarios(study.network, result, settings, options[a], options[b])
+        table = get_comparison(result, analysis_key(st.session_state["good_inputs"], result),
+                               options[a], options[b]).copy()
         table["category"] = [settings.category(c).name(lang) for c in table["category"]]
         table = table.drop(columns="zone").rename(columns={
             "category": t("col_category", lang), "households_a": f"A · {a}",
@@ -642,6 +688,13 @@ def compare_block(study: Study, result: CoverageResult, settings: Settings,
             lambda v: "background-color:#c7e9c0" if v > 0 else
             "background-color:#fcbba1" if v < 0 else "", subset=[diff_col]),
             hide_index=True, width="stretch")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_comparison(_result: CoverageResult, key: tuple, a: Scenario, b: Scenario
+                   ) -> pd.DataFrame:
+    """Return the comparison of two scenarios, computed once per analysis and pair."""
+    return compare_scenarios(_result, load_settings(), a, b)
 
 
 def scenarios_view(study: Study, result: CoverageResult, settings: Settings,
@@ -747,7 +800,9 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
             ss["grid_state"] = plan.to_state()
             ss["grid_history"] = history
             ss["grid_undo"], ss["grid_redo"] = [], []
-            loaded_blocks()[repr(used)] = plan.blocks
+            digest = hashlib.sha1(GRID_PROJECT_PATH.read_bytes()).hexdigest()
+            opened_blocks()[digest] = plan.blocks
+            ss["grid_blocks"] = (repr(used), digest)
     if generate:
         key = _rules_key()
         try:
@@ -762,13 +817,12 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
             ss["grid_undo"], ss["grid_redo"] = [], []
             ss["grid_history"] = [{"time": pd.Timestamp.now().isoformat(timespec="seconds"),
                                    "action": "generate", "detail": str(key)}]
-            loaded_blocks().pop(repr(used), None)
+            ss["grid_blocks"] = None
     if ss["grid_state"] is None:
         st.info(t("no_plan", lang))
         return
     rules = _rules_from_key(ss["grid_rules"])
-    blocks = loaded_blocks().get(repr(used)) or get_blocks(study, used, ss["grid_rules"])
-    plan = GridPlan.from_state(blocks, rules, ss["grid_state"])
+    plan = GridPlan.from_state(_session_blocks(study, used), rules, ss["grid_state"])
     editor = GridEditor(plan, ss["grid_history"])
     grids = plan.grids_gdf()
     m = st.columns(3)
@@ -871,10 +925,32 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
                 st.write(_tr(note, lang))
 
 
+class _OpenedBlocks(OrderedDict):
+    """Blocks of opened project files by file digest, the last few kept (immutable)."""
+
+    def __setitem__(self, key: str, value: Blocks) -> None:
+        super().__setitem__(key, value)
+        while len(self) > 32:
+            self.popitem(last=False)
+
+
 @st.cache_resource(show_spinner=False)
-def loaded_blocks() -> dict[str, Blocks]:
-    """Return the blocks of project files opened in this server, by study key."""
-    return {}
+def opened_blocks() -> _OpenedBlocks:
+    """Return the blocks of project files opened on this server, by content digest.
+
+    Keyed by the file's content, not by the study, so one planner opening a project never
+    changes the blocks another session works on; each session keeps its own digest.
+    """
+    return _OpenedBlocks()
+
+
+def _session_blocks(study: Study, used: tuple) -> Blocks:
+    """Return the blocks this session's plan stands on: an opened project's, or generated."""
+    ss = st.session_state
+    mine = ss.get("grid_blocks")
+    if mine is not None and mine[0] == repr(used) and mine[1] in opened_blocks():
+        return opened_blocks()[mine[1]]
+    return get_blocks(study, used, ss["grid_rules"])
 
 
 def _range_chart(chart: pd.DataFrame, rules: GridRules) -> object:
@@ -892,23 +968,27 @@ def _range_chart(chart: pd.DataFrame, rules: GridRules) -> object:
 
 def _exports(plan: GridPlan, lang: str) -> None:
     """Download buttons: zones without personal data, and the grid table."""
-    import tempfile as tf
-
     with st.expander(t("exports", lang)):
         st.checkbox(t("with_workers", lang), key="with_workers")
         cols = st.columns(4)
-        with tf.TemporaryDirectory() as d:
-            files = {
-                "gpkg": export_zones(plan, Path(d) / "grids.gpkg", fmt="gpkg"),
-                "geojson": export_zones(plan, Path(d) / "grids.geojson", fmt="geojson"),
-                "shp": export_zones(plan, Path(d) / "grids.zip", fmt="shp"),
-                "xlsx": export_grid_table(plan, Path(d) / "grids.xlsx",
-                                          with_workers=st.session_state["with_workers"]),
-            }
-            for col, (fmt, path) in zip(cols, files.items(), strict=True):
-                col.download_button(t(f"download_{fmt}", lang),
-                                    path.read_bytes(), file_name=path.name,
-                                    key=f"download_{fmt}")
+        names = {"gpkg": "grids.gpkg", "geojson": "grids.geojson", "shp": "grids.zip",
+                 "xlsx": "grids.xlsx"}
+        workers = bool(st.session_state["with_workers"])
+        for col, (fmt, name) in zip(cols, names.items(), strict=True):
+            # Written only when the user clicks (not on every rerun).
+            col.download_button(t(f"download_{fmt}", lang),
+                                functools.partial(_grid_export_bytes, plan, fmt, name, workers),
+                                file_name=name, key=f"download_{fmt}")
+
+
+def _grid_export_bytes(plan: GridPlan, fmt: str, name: str, with_workers: bool) -> bytes:
+    """Return one grid export as bytes (zones without personal data, or the table)."""
+    with tempfile.TemporaryDirectory() as d:
+        if fmt == "xlsx":
+            path = export_grid_table(plan, Path(d) / name, with_workers=with_workers)
+        else:
+            path = export_zones(plan, Path(d) / name, fmt=fmt)
+        return path.read_bytes()
 
 
 
@@ -941,13 +1021,18 @@ def standards_block(result: CoverageResult, settings: Settings, lang: str,
         t("facility_type", lang): short["type_zh" if zh else "type_en"],
         t("households_not_reached", lang): short["households_not_reached"]}),
         hide_index=True, width="stretch")
-    with tempfile.TemporaryDirectory() as d:
-        xlsx = Path(d) / "standards.xlsx"
-        with pd.ExcelWriter(xlsx) as writer:
-            for sheet, table in report.sheets().items():
-                table.to_excel(writer, sheet_name=sheet, index=False)
-        st.download_button(t("download_standards", lang), xlsx.read_bytes(),
-                           file_name="standards.xlsx", key="download_standards")
+    st.download_button(t("download_standards", lang),
+                       functools.partial(_xlsx_bytes, report.sheets()),
+                       file_name="standards.xlsx", key="download_standards")
+
+
+def _xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """Return an XLSX workbook of ``sheets`` as bytes."""
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf) as writer:
+        for sheet, table in sheets.items():
+            table.to_excel(writer, sheet_name=sheet, index=False)
+    return buf.getvalue()
 
 
 def _current_plan(study: Study, used: tuple) -> GridPlan | None:
@@ -955,8 +1040,8 @@ def _current_plan(study: Study, used: tuple) -> GridPlan | None:
     ss = st.session_state
     if ss.get("grid_state") is None:
         return None
-    blocks = loaded_blocks().get(repr(used)) or get_blocks(study, used, ss["grid_rules"])
-    return GridPlan.from_state(blocks, _rules_from_key(ss["grid_rules"]), ss["grid_state"])
+    return GridPlan.from_state(_session_blocks(study, used), _rules_from_key(ss["grid_rules"]),
+                               ss["grid_state"])
 
 
 def report_view(study: Study, used: tuple, result: CoverageResult, circle: object,
@@ -992,33 +1077,49 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
     standards_block(result, settings, lang, plan)
     st.subheader(t("exports", lang))
     e = st.columns(4)
-    fmap = coverage_map(result, category, settings, circle=circle, lang=lang, basemap="none")
-    e[0].download_button(t("download_html", lang), standalone_html(fmap).encode("utf-8"),
+    # Every export is made when its button is clicked, not on each rerun.
+    e[0].download_button(t("download_html", lang),
+                         functools.partial(_html_bytes, result, category, settings, circle,
+                                           lang),
                          file_name="coverage_map.html", mime="text/html",
                          key="download_html")
     layers = {"homes": result.homes, "facilities": result.facilities,
-              "gap_areas": gaps.areas, "summary": area_summary(result)}
+              "gap_areas": gaps.areas}
     if plan is not None:
-        layers["communities"] = plan.communities_gdf()
+        layers["communities"] = communities
         layers["grids"] = plan.grids_gdf(with_workers=False)
+    e[1].download_button(t("download_layers", lang),
+                         functools.partial(_gpkg_bytes, result, layers),
+                         file_name="service_circles.gpkg", key="download_layers")
+    e[2].download_button(t("download_csv", lang), functools.partial(_csv_bytes, result),
+                         file_name="homes_coverage.csv", mime="text/csv",
+                         key="download_csv")
+    sheets = {"summary": summary_table(area_summary(result), settings, lang)}
+    if communities is not None:
+        sheets["communities"] = zone_summary(result, communities)
+    e[3].download_button(t("download_table_xlsx", lang), functools.partial(_xlsx_bytes, sheets),
+                         file_name="coverage.xlsx", key="download_table_xlsx")
+
+
+def _html_bytes(result: CoverageResult, category: str, settings: Settings, circle: object,
+                lang: str) -> bytes:
+    """Return the standalone offline HTML map."""
+    fmap = coverage_map(result, category, settings, circle=circle, lang=lang, basemap="none")
+    return standalone_html(fmap).encode("utf-8")
+
+
+def _gpkg_bytes(result: CoverageResult, layers: dict[str, object]) -> bytes:
+    """Return the GeoPackage of every layer and the summary."""
     with tempfile.TemporaryDirectory() as d:
-        gpkg = write_gpkg_atomic(Path(d) / "layers.gpkg", layers)
-        e[1].download_button(t("download_layers", lang), gpkg.read_bytes(),
-                             file_name="service_circles.gpkg", key="download_layers")
-        table = pd.DataFrame(result.homes.drop(columns=result.homes.geometry.name))
-        e[2].download_button(t("download_csv", lang),
-                             table.to_csv(index=False).encode("utf-8-sig"),
-                             file_name="homes_coverage.csv", mime="text/csv",
-                             key="download_csv")
-        xlsx = Path(d) / "coverage.xlsx"
-        with pd.ExcelWriter(xlsx) as writer:
-            summary_table(area_summary(result), settings, lang).to_excel(
-                writer, sheet_name="summary", index=False)
-            if communities is not None:
-                zone_summary(result, communities).to_excel(writer, sheet_name="communities",
-                                                           index=False)
-        e[3].download_button(t("download_table_xlsx", lang), xlsx.read_bytes(),
-                             file_name="coverage.xlsx", key="download_table_xlsx")
+        gpkg = write_gpkg_atomic(Path(d) / "layers.gpkg",
+                                 {**layers, "summary": area_summary(result)})
+        return gpkg.read_bytes()
+
+
+def _csv_bytes(result: CoverageResult) -> bytes:
+    """Return the homes table as UTF-8 CSV (with a BOM, for Excel)."""
+    table = pd.DataFrame(result.homes.drop(columns=result.homes.geometry.name))
+    return table.to_csv(index=False).encode("utf-8-sig")
 
 
 main()

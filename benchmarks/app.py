@@ -40,8 +40,7 @@ def payload() -> tuple[int, int]:
 
     settings = load_settings()
     study = load_study(None, settings)
-    result = compute_coverage(study.network, study.homes, study.facilities, settings,
-                              home_snap=study.home_snap)
+    result = compute_coverage(study.access(), study.facilities, settings)
     ours = map_size_bytes(coverage_map(result, "health", settings))
     homes = result.homes.to_crs("EPSG:4326")
     usual = len(homes[[homes.geometry.name, "households", "time_min_health"]]

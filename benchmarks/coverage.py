@@ -37,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gis.access import build_access  # noqa: E402
 from gis.coverage import area_summary, compute_coverage  # noqa: E402
 from gis.network import Snap, WalkNetwork, network_from_streets  # noqa: E402
 from gis.settings import load_settings  # noqa: E402
@@ -169,7 +170,8 @@ def helsinki(repeat: int) -> dict:
         engine_search, repeat)
 
     def engine_step():
-        res = compute_coverage(net, homes, fac, settings, categories=cats, metres=CUTOFF_M)
+        access = build_access(net, homes, snap_max_m=settings.snap_max_m)
+        res = compute_coverage(access, fac, settings, categories=cats, metres=CUTOFF_M)
         area_summary(res)
         return res
 
@@ -221,12 +223,11 @@ def lattice_worker() -> None:
     net = network_from_streets(streets)
     timings["build network"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hsnap = net.snap(homes, max_m=settings.snap_max_m)
+    access = build_access(net, homes, snap_max_m=settings.snap_max_m)
     timings["attach 500,000 homes (once per study area)"] = time.perf_counter() - t0
 
     def step_fn():
-        res = compute_coverage(net, homes, fac, settings, categories=["health"],
-                               metres=CUTOFF_M, home_snap=hsnap)
+        res = compute_coverage(access, fac, settings, categories=["health"], metres=CUTOFF_M)
         return area_summary(res)
 
     timings["coverage step, one category (facilities, search, tables)"], summary = best_of(

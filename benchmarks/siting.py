@@ -89,9 +89,8 @@ def main() -> None:
     settings = load_settings()
     study = load_study(None, settings)
     net = study.network
-    result = compute_coverage(net, study.homes, study.facilities, settings,
-                              categories=[CAT], metres=SITING_M,
-                              home_snap=study.home_snap)
+    result = compute_coverage(study.access(), study.facilities, settings, categories=[CAT],
+                              metres=SITING_M)
     demand = result.homes[result.homes["attached"] & ~result.homes[f"covered_{CAT}"]]
     w = demand["households"].to_numpy(dtype=float)
     rng = np.random.default_rng(7)
@@ -101,8 +100,9 @@ def main() -> None:
         cands = gpd.GeoDataFrame(geometry=gpd.points_from_xy(net.node_xy[nodes, 0],
                                                              net.node_xy[nodes, 1]),
                                  crs=net.crs)
-        t_matrix, (cover, _snap) = timed(lambda c=cands: coverage_matrix(
-            net, demand, c, SITING_M, snap_max_m=settings.snap_max_m))
+        demand_access = result.access.subset(result.access.home_positions(demand.index))
+        t_matrix, (cover, _snap) = timed(
+            lambda c=cands, d=demand_access: coverage_matrix(d, c, SITING_M))
         model = MaxCoverageModel.from_coverage(cover, w, p=K)
         t_greedy, greedy = timed(model.greedy)
         t_exact, exact = timed(lambda m=model: m.solve(time_limit_s=60))
@@ -130,9 +130,9 @@ def main() -> None:
                   ""]
 
     # What-if: bounded incremental changes against a full recomputation.
-    result = compute_coverage(net, study.homes, study.facilities, settings,
-                              categories=["health"], metres=800, home_snap=study.home_snap)
-    what = WhatIf(net, result, "health", settings)
+    result = compute_coverage(study.access(), study.facilities, settings,
+                              categories=["health"], metres=800)
+    what = WhatIf(result, "health", settings)
     fac = result.facilities[result.facilities["category"] == "health"]
     picks = rng.choice(net.n_nodes, size=50, replace=False)
     t_add = []
@@ -145,9 +145,9 @@ def main() -> None:
         t0 = time.perf_counter()
         what.remove(label)
         t_remove.append(time.perf_counter() - t0)
-    t_full, _ = timed(lambda: compute_coverage(net, result.homes, result.facilities, settings,
-                                               thresholds={"health": result.thresholds["health"]},
-                                               home_snap=study.home_snap))
+    t_full, _ = timed(lambda: compute_coverage(
+        result.access, result.facilities, settings,
+        thresholds={"health": result.thresholds["health"]}))
     lines += ["### What-if on Helsinki, health, 800 m", "",
               "| change | median | max |", "| --- | ---: | ---: |",
               f"| add a station (bounded search) | {np.median(t_add) * 1000:.1f} ms | "

@@ -226,30 +226,27 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
                        facilities_crs=args.facilities_crs, snap_max_m=args.snap_max,
                        progress=say)
     compounds = None
+    if args.gates != "off" and args.compounds is not None:
+        areas = to_local(read_layer(args.compounds, kind="communities"), study.area.local_crs)
+        gates = (to_local(read_layer(args.compound_gates, kind="facilities"),
+                          study.area.local_crs) if args.compound_gates is not None
+                 else areas.iloc[:0].set_geometry(areas.geometry.centroid))
+        compounds = compounds_from_layers(areas, gates)
+    # One access model (snap limit, gates) for every step of this command.
+    access = study.access(gates=args.gates, compounds=compounds, progress=say)
+    result = compute_coverage(access, study.facilities, settings, categories=categories,
+                              minutes=args.minutes, metres=args.metres, profile=args.profile,
+                              progress=say)
     if args.gates != "off":
-        compounds = study.compounds
-        if args.compounds is not None:
-            areas = to_local(read_layer(args.compounds, kind="communities"),
-                             study.area.local_crs)
-            gates = (to_local(read_layer(args.compound_gates, kind="facilities"),
-                              study.area.local_crs) if args.compound_gates is not None
-                     else areas.iloc[:0].set_geometry(areas.geometry.centroid))
-            compounds = compounds_from_layers(areas, gates)
-    result = compute_coverage(study.network, study.homes, study.facilities, settings,
-                              categories=categories, minutes=args.minutes, metres=args.metres,
-                              profile=args.profile, home_snap=study.home_snap,
-                              snap_max_m=study.snap_max_m, compounds=compounds,
-                              night=args.gates == "night", progress=say)
-    if compounds is not None:
-        plain = compute_coverage(study.network, study.homes, study.facilities, settings,
-                                 thresholds=result.thresholds, profile=result.profile,
-                                 home_snap=study.home_snap)
+        plain = compute_coverage(study.access(gates="off"), study.facilities, settings,
+                                 thresholds=result.thresholds, profile=result.profile)
         zone_path = args.communities or args.grids
         zone_gdf = (to_local(read_zones(zone_path), study.area.local_crs)
                     if zone_path is not None else None)
         effect = gate_effect(plain, result, zone_gdf)
-        print(f"Gates honoured ({args.gates}): {len(compounds)} compounds, "
-              f"{len(compounds.gates)} gates")
+        comp = access.compounds
+        print(f"Gates honoured ({args.gates}): {0 if comp is None else len(comp)} compounds, "
+              f"{0 if comp is None else len(comp.gates)} gates")
         print(effect.to_string(index=False))
     for warning in study.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -272,8 +269,7 @@ def run_coverage(args: argparse.Namespace) -> int:
     summary = area_summary(result)
     layers: dict[str, object] = {"homes": result.homes, "facilities": result.facilities}
     if not args.no_circles:
-        layers["service_circles"] = service_circles(study.network, result.facilities, result,
-                                                    settings, progress=say)
+        layers["service_circles"] = service_circles(result, settings, progress=say)
     layers["summary"] = summary
     layers["load_report"] = study.report().astype({"value": "int64"})
     layers["household_rules"] = study.household_report()
@@ -295,7 +291,7 @@ def run_gaps(args: argparse.Namespace) -> int:
     cats = None if args.category == FULL_CIRCLE else [args.category]
     settings, study, result, zones = _prepare(args, cats, say)
     say("grouping uncovered homes into gap areas along the streets")
-    gaps = find_gaps(study.network, result, args.category, settings)
+    gaps = find_gaps(result, args.category, settings)
     layers: dict[str, object] = {"gap_areas": gaps.areas, "uncovered_homes": gaps.homes,
                                  "summary": area_summary(result)}
     for kind, gdf in zones.items():
@@ -321,7 +317,7 @@ def run_sites(args: argparse.Namespace) -> int:
         candidates = to_local(read_layer(args.candidates, declared_crs=args.candidates_crs,
                                          kind="facilities"), study.area.local_crs)
     named = {kind[:-1]: gdf for kind, gdf in zones.items()}
-    plan = plan_sites(study.network, result, args.category, settings, k=args.k,
+    plan = plan_sites(result, args.category, settings, k=args.k,
                       candidates=candidates, capacity=args.capacity,
                       target_share=args.target_share, zones=named,
                       time_limit_s=args.time_limit, progress=say)

@@ -18,8 +18,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gis._errors import CRSMismatchError, EmptyInputError, InputError, NoReachableFacilityError
-from gis.compounds import Compounds, gate_access, through_gates
+from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError
+from gis.access import Access
 from gis.crs import require_projected
 from gis.network import Snap, WalkNetwork
 from gis.settings import Settings
@@ -66,7 +66,7 @@ def resolve_thresholds(settings: Settings, categories: Sequence[str], *,
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CoverageResult:
     """Walking access of every home to each service category.
 
@@ -84,12 +84,21 @@ class CoverageResult:
         The threshold of each category.
     profile
         Name of the walking profile.
+    access
+        How the homes reach the streets (network, snap limit, gates); every analysis
+        that starts from this result asks it for distances, so all of them agree.
     """
 
     homes: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     thresholds: dict[str, Threshold]
     profile: str
+    access: Access
+
+    @property
+    def network(self) -> WalkNetwork:
+        """Return the walking network of the result."""
+        return self.access.network
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -106,63 +115,60 @@ class CoverageResult:
         """Return the share of attached households covered, per category and full circle."""
         return area_summary(self).set_index("category")["share_covered"]
 
+    def with_facilities(self, facilities: gpd.GeoDataFrame, settings: Settings) -> CoverageResult:
+        """Return the result recomputed for other facilities (same homes, access, thresholds)."""
+        return compute_coverage(self.access, facilities, settings, thresholds=self.thresholds,
+                                profile=self.profile)
 
-def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
-                     facilities: gpd.GeoDataFrame, settings: Settings, *,
+
+def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Settings, *,
                      categories: Sequence[str] | None = None,
                      minutes: float | None = None, metres: float | None = None,
-                     profile: str | None = None, snap_max_m: float | None = None,
-                     home_snap: Snap | None = None,
+                     profile: str | None = None,
                      thresholds: dict[str, Threshold] | None = None,
-                     compounds: Compounds | None = None, night: bool = False,
                      progress: Progress | None = None) -> CoverageResult:
     """Compute walking distance and time from every home to each category's nearest facility.
 
     Parameters
     ----------
-    network
-        The walking network.
-    homes
-        Residential buildings (polygons or points) in the network's CRS with a
-        ``households`` column; rows with 0 households are dropped.
+    access
+        The homes and how they reach the network (:func:`gis.access.build_access`): the
+        snap limit and the gate model hold for every later analysis of the result.
     facilities
         Points in the network's CRS with a ``category`` column.
     settings
-        Settings: speeds, thresholds, snap limit.
+        Settings: speeds and thresholds.
     categories
         Category ids to analyse (default: every category of the catalogue).
     minutes, metres
         Override every category's threshold (see :func:`resolve_thresholds`).
     profile
         Walking profile name (``adult``, ``elderly``, ...).
-    snap_max_m
-        Points farther from the network are left out with a reason (default: settings).
-    home_snap
-        A snap of ``homes`` already made (the homes do not move between runs).
     thresholds
         The thresholds of an earlier result, to rerun with exactly the same ones
         (overrides ``minutes``, ``metres`` and ``categories``).
-    compounds
-        Walled compounds: their homes reach the streets only through the gates (see
-        gis.compounds).
-    night
-        With compounds, shut the gates marked closed at night.
     progress
         Called with a message per step.
 
     Returns
     -------
     CoverageResult
+
+    Examples
+    --------
+    >>> access = build_access(study.network, study.homes, snap_max_m=250)  # doctest: +SKIP
+    >>> result = compute_coverage(access, study.facilities, settings)  # doctest: +SKIP
+    >>> result.share_covered["health"]  # doctest: +SKIP
+    0.83
     """
     say = progress or (lambda _m: None)
-    require_projected(("homes", homes), ("facilities", facilities))
-    if not pyproj.CRS(homes.crs).equals(network.crs):
-        msg = (f"`homes` are in {homes.crs} but the network is in {network.crs.to_string()}; "
-               "project them with gis.crs.to_local(homes, network.crs).")
+    network = access.network
+    require_projected(("facilities", facilities))
+    if not pyproj.CRS(facilities.crs).equals(network.crs):
+        msg = (f"`facilities` are in {facilities.crs} but the network is in "
+               f"{network.crs.to_string()}; project them with "
+               "gis.crs.to_local(facilities, network.crs).")
         raise CRSMismatchError(msg)
-    if "households" not in homes:
-        msg = "`homes` has no `households` column; run gis.households.estimate_households."
-        raise InputError(msg)
     if "category" not in facilities:
         msg = "`facilities` has no `category` column; name each facility's service category."
         raise InputError(msg)
@@ -174,21 +180,11 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
             settings.category(cid)  # raises for an unknown id
         thresholds = resolve_thresholds(settings, cats, minutes=minutes, metres=metres,
                                         profile=profile)
-    snap_max = settings.snap_max_m if snap_max_m is None else snap_max_m
-    homes = homes[homes["households"] > 0]
-    if len(homes) == 0:
-        msg = "No residential buildings with households in the study area."
-        raise EmptyInputError(msg)
-
-    if home_snap is None:
-        say(f"attaching {len(homes)} homes to the network")
-        hsnap = network.snap(homes, max_m=snap_max)
-    else:
-        hsnap = home_snap if home_snap.index.equals(homes.index) else _align(home_snap,
-                                                                             homes.index)
+    homes = access.homes
+    hsnap = access.home_snap
     facilities = facilities[facilities["category"].isin(cats)]
     say(f"attaching {len(facilities)} facilities to the network")
-    fsnap = network.snap(facilities, max_m=snap_max)
+    fsnap = access.snap(facilities)
 
     # Columns of an earlier result are recomputed, not duplicated.
     stale = [c for c in homes.columns
@@ -199,31 +195,24 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     out["attached"] = hsnap.ok
     reason = np.full(len(out), "", dtype=object)
     far = np.flatnonzero(~hsnap.ok)
-    reason[far] = [f"farther than {snap_max:.0f} m from the walking network ({a:.0f} m)"
-                   if np.isfinite(a) else "no geometry" for a in hsnap.access_m[far]]
+    reason[far] = [f"farther than {access.snap_max_m:.0f} m from the walking network "
+                   f"({a:.0f} m)" if np.isfinite(a) else "no geometry"
+                   for a in hsnap.access_m[far]]
     out["reason"] = reason
     fac = facilities.copy()
     fac["snap_m"] = fsnap.access_m
     fac["attached"] = fsnap.ok
     fac_cat = fac["category"].to_numpy()
 
-    access = None
-    if compounds is not None and len(compounds):
-        say(f"routing homes in {len(compounds)} walled compounds through their gates")
-        access = gate_access(network, homes, compounds, night=night, snap_max_m=snap_max)
     columns: dict[str, np.ndarray] = {}
     covered_all = np.ones(len(out), dtype=bool)
     n_covered = np.zeros(len(out), dtype=np.int64)
     for cid in cats:
         thr = thresholds[cid]
-        sel = fac_cat == cid
-        src = fsnap.subset(sel)
+        src = fsnap.subset(fac_cat == cid)
         say(f"searching walking distances to {cid} ({int(src.ok.sum())} facilities)")
         node_dist = network.node_distances(src)
-        dist = network.distances_to(hsnap, node_dist, src)
-        if access is not None:
-            gated = through_gates(network, access, node_dist, src, len(dist))
-            dist = np.where(np.isnan(gated), dist, gated)
+        dist = access.home_distances(node_dist, src)[0]
         cov = np.nan_to_num(dist, nan=np.inf) <= thr.metres
         columns[f"dist_m_{cid}"] = dist
         columns[f"time_min_{cid}"] = dist / thr.speed_m_per_min
@@ -236,15 +225,7 @@ def compute_coverage(network: WalkNetwork, homes: gpd.GeoDataFrame,
     return CoverageResult(homes=gpd.GeoDataFrame(out, geometry=homes.geometry.name,
                                                  crs=homes.crs),
                           facilities=fac, thresholds=thresholds,
-                          profile=profile or settings.default_profile)
-
-
-def _align(snap: Snap, index: pd.Index) -> Snap:
-    pos = snap.index.get_indexer(index)
-    if (pos < 0).any():
-        msg = "`home_snap` does not cover every home; snap the homes again."
-        raise InputError(msg)
-    return snap.subset(pos)
+                          profile=profile or settings.default_profile, access=access)
 
 
 def area_summary(result: CoverageResult) -> pd.DataFrame:
@@ -325,12 +306,12 @@ def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
     return out.reset_index().rename(columns={"zone": name_col})
 
 
-def households_served(network: WalkNetwork, result: CoverageResult, category: str,
-                      settings: Settings) -> pd.Series:
+def households_served(result: CoverageResult, category: str) -> pd.Series:
     """Return, per facility of ``category``, the households within its threshold.
 
     One bounded search per facility (compiled, in chunks); a home counts for every
     facility that reaches it, so the numbers can add up to more than the households.
+    Homes reach the streets as the result's access model says (snap limit, gates).
 
     Returns
     -------
@@ -342,13 +323,13 @@ def households_served(network: WalkNetwork, result: CoverageResult, category: st
     out = pd.Series(0, index=fac.index, dtype=np.int64)
     if len(fac) == 0:
         return out
+    access = result.access
     thr = result.thresholds[category].metres
-    homes = result.homes[result.homes["attached"]]
-    hsnap = network.snap(homes, max_m=settings.snap_max_m)
-    fsnap = network.snap(fac, max_m=settings.snap_max_m)
-    hh = homes["households"].to_numpy()
-    for i, one, node_dist in _each_facility(network, fsnap, np.flatnonzero(fsnap.ok), thr):
-        d = network.distances_to(hsnap, node_dist, one)
+    fsnap = access.snap(fac)
+    hh = access.homes["households"].to_numpy()
+    for i, one, node_dist in _each_facility(access.network, fsnap, np.flatnonzero(fsnap.ok),
+                                            thr):
+        d = access.home_distances(node_dist, one)[0]
         out.iloc[i] = int(hh[np.nan_to_num(d, nan=np.inf) <= thr].sum())
     return out
 
@@ -366,8 +347,8 @@ def _each_facility(network: WalkNetwork, fsnap: Snap, positions: np.ndarray,
         yield int(i), sub.subset(np.array([k])), dists[k]
 
 
-def service_circles(network: WalkNetwork, facilities: gpd.GeoDataFrame,
-                    result: CoverageResult, settings: Settings, *,
+def service_circles(result: CoverageResult, settings: Settings, *,
+                    facilities: gpd.GeoDataFrame | None = None,
                     buffer_m: float | None = None,
                     progress: Progress | None = None) -> gpd.GeoDataFrame:
     """Return the area each facility serves within its category's threshold.
@@ -379,16 +360,17 @@ def service_circles(network: WalkNetwork, facilities: gpd.GeoDataFrame,
 
     Parameters
     ----------
-    network
-        The walking network.
-    facilities
-        Facilities with ``category`` in the network CRS (e.g. ``result.facilities``).
     result
-        The coverage result that gives each category's threshold.
+        The coverage result: each category's threshold, and the access model that
+        attaches facilities and homes (so ``households`` agrees with the homes layer).
     settings
         Settings (buffer width).
+    facilities
+        Facilities with ``category`` in the network CRS (default ``result.facilities``).
     buffer_m
         Half-width of the band around reachable streets (default: settings).
+    progress
+        Called with a message per step.
 
     Returns
     -------
@@ -398,11 +380,13 @@ def service_circles(network: WalkNetwork, facilities: gpd.GeoDataFrame,
         ``households`` (households of homes within the threshold of that facility).
     """
     say = progress or (lambda _m: None)
+    access = result.access
+    network = access.network
     buf = settings.circle_buffer_m if buffer_m is None else buffer_m
+    facilities = result.facilities if facilities is None else facilities
     fac = facilities[facilities["category"].isin(result.categories)]
-    fsnap = network.snap(fac, max_m=settings.snap_max_m)
-    homes = result.homes[result.homes["attached"]]
-    hsnap = network.snap(homes, max_m=settings.snap_max_m)
+    fsnap = access.snap(fac)
+    hh = access.homes["households"].to_numpy()
     records = []
     geoms = []
     cats = fac["category"].to_numpy()
@@ -418,14 +402,15 @@ def service_circles(network: WalkNetwork, facilities: gpd.GeoDataFrame,
                 continue
             poly = _band(lines, buf)
             hull = shapely.convex_hull(shapely.multilinestrings(lines))
-            served = network.distances_to(hsnap, node_dist, one) <= thr
+            served = np.nan_to_num(access.home_distances(node_dist, one)[0],
+                                   nan=np.inf) <= thr
             row = fac.iloc[i]
             records.append({
                 "facility": fac.index[i], "category": cid,
                 "name": row.get("name") if "name" in fac else None,
                 "threshold_m": thr, "area_m2": float(shapely.area(poly)),
                 "hull_area_m2": float(shapely.area(shapely.buffer(hull, buf))),
-                "households": int(homes["households"].to_numpy()[served].sum()),
+                "households": int(hh[served].sum()),
             })
             geoms.append(poly)
     if not records:
@@ -436,19 +421,22 @@ def service_circles(network: WalkNetwork, facilities: gpd.GeoDataFrame,
     return gpd.GeoDataFrame(records, geometry=geoms, crs=network.crs)
 
 
-def category_circle(network: WalkNetwork, facilities: gpd.GeoDataFrame, category: str,
+def category_circle(access: Access, facilities: gpd.GeoDataFrame, category: str,
                     threshold_m: float, settings: Settings, *,
                     buffer_m: float | None = None) -> shapely.Geometry:
-    """Return the union of the service circles of one category, from one search."""
+    """Return the union of the service circles of one category, from one search.
+
+    Facilities attach under the access model's snap limit.
+    """
     buf = settings.circle_buffer_m if buffer_m is None else buffer_m
     fac = facilities[facilities["category"] == category]
-    snap = network.snap(fac, max_m=settings.snap_max_m)
+    snap = access.snap(fac)
     if not snap.ok.any():
-        msg = (f"No facility of category `{category}` lies within {settings.snap_max_m:.0f} m "
+        msg = (f"No facility of category `{category}` lies within {access.snap_max_m:.0f} m "
                "of the walking network; check the facilities layer and its coordinate system.")
         raise NoReachableFacilityError(msg)
-    node_dist = network.node_distances(snap, limit_m=threshold_m)
-    lines = network.reachable_lines(node_dist, threshold_m, snap)
+    node_dist = access.network.node_distances(snap, limit_m=threshold_m)
+    lines = access.network.reachable_lines(node_dist, threshold_m, snap)
     return _band(lines, buf)
 
 

@@ -19,8 +19,9 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from gis._errors import InputError
+from gis.access import Access
 from gis.coverage import FULL_CIRCLE, CoverageResult
-from gis.network import Snap, WalkNetwork
+from gis.network import Snap
 from gis.settings import Settings
 
 
@@ -57,21 +58,21 @@ class GapResult:
         return int(self.homes["households"].sum())
 
 
-def find_gaps(network: WalkNetwork, result: CoverageResult, category: str,
-              settings: Settings, *, link_m: float | None = None,
-              buffer_m: float | None = None) -> GapResult:
+def find_gaps(result: CoverageResult, category: str, settings: Settings, *,
+              link_m: float | None = None, buffer_m: float | None = None) -> GapResult:
     """Find the uncovered homes of ``category`` and group them into gap areas.
+
+    Homes reach the streets as the result's access model says (snap limit, compound
+    gates), for the linking and for the nearest existing facility alike.
 
     Parameters
     ----------
-    network
-        The walking network of the result.
     result
         A coverage result.
     category
         A category of the result, or ``"full_circle"``.
     settings
-        Settings (link distance, polygon buffer, snap limit).
+        Settings (link distance, polygon buffer).
     link_m
         Homes within this walking distance of each other share a gap (default: settings).
     buffer_m
@@ -80,6 +81,11 @@ def find_gaps(network: WalkNetwork, result: CoverageResult, category: str,
     Returns
     -------
     GapResult
+
+    Examples
+    --------
+    >>> gaps = find_gaps(result, "health", settings)  # doctest: +SKIP
+    >>> gaps.areas[["gap_id", "households", "extra_min"]].head(3)  # doctest: +SKIP
     """
     link = settings.gap_link_m if link_m is None else link_m
     buf = settings.gap_area_buffer_m if buffer_m is None else buffer_m
@@ -87,14 +93,16 @@ def find_gaps(network: WalkNetwork, result: CoverageResult, category: str,
         msg = (f"Category `{category}` was not part of the coverage run; analyse it first "
                f"(categories run: {', '.join(result.categories)}).")
         raise InputError(msg)
-    homes = result.homes[result.homes["attached"]]
+    access = result.access
+    homes = result.homes
+    attached = homes["attached"].to_numpy(dtype=bool)
     cov_col = FULL_CIRCLE if category == FULL_CIRCLE else f"covered_{category}"
-    cats = result.categories
     missing = np.zeros(len(homes), dtype=np.int64)
-    for cid in cats:
+    for cid in result.categories:
         missing += ~homes[f"covered_{cid}"].to_numpy(dtype=bool)
-    unc = homes[~homes[cov_col].to_numpy(dtype=bool)].copy()
-    unc["missing"] = missing[~homes[cov_col].to_numpy(dtype=bool)]
+    unc_mask = attached & ~homes[cov_col].to_numpy(dtype=bool)
+    unc = homes[unc_mask].copy()
+    unc["missing"] = missing[unc_mask]
     if category == FULL_CIRCLE:
         threshold = np.nan
         speed = next(iter(result.thresholds.values())).speed_m_per_min
@@ -103,14 +111,14 @@ def find_gaps(network: WalkNetwork, result: CoverageResult, category: str,
         threshold = result.thresholds[category].metres
         speed = result.thresholds[category].speed_m_per_min
         unc["dist_m"] = unc[f"dist_m_{category}"]
-    hsnap = network.snap(unc, max_m=settings.snap_max_m)
-    unc["gap_id"] = _link_along_streets(network, hsnap, link)
+    sub = access.subset(access.home_positions(unc.index))
+    unc["gap_id"] = _link_along_streets(sub, link)
     nearest_name = nearest_dist = None
     if category != FULL_CIRCLE and len(unc):
         fac = result.facilities[result.facilities["category"] == category]
-        fsnap = network.snap(fac, max_m=settings.snap_max_m)
-        nd, ns = network.nearest_sources(fsnap, with_source=True)
-        nearest_dist, which = network.nearest_to(hsnap, nd, fsnap, ns)
+        fsnap = access.snap(fac)
+        nd, ns = access.network.nearest_sources(fsnap, with_source=True)
+        nearest_dist, which = sub.home_distances(nd, fsnap, ns)
         labels = (fac["name"].astype(object) if "name" in fac else pd.Series(index=fac.index,
                                                                               dtype=object))
         labels = labels.where(labels.notna(), pd.Series(fac.index.astype(str),
@@ -123,42 +131,59 @@ def find_gaps(network: WalkNetwork, result: CoverageResult, category: str,
                      areas=areas, threshold_m=float(threshold), speed_m_per_min=speed)
 
 
-def _link_along_streets(network: WalkNetwork, snap: Snap, link_m: float) -> np.ndarray:
-    """Return a gap number per point: single linkage at ``link_m`` along the network."""
-    n_pts = snap.edge.size
-    if n_pts == 0:
+def _link_along_streets(access: Access, link_m: float) -> np.ndarray:
+    """Return a gap number per home: single linkage at ``link_m`` along the network.
+
+    Two homes are linked when their exits (attachment points, or the gates of their
+    compound) are at most ``link_m`` apart along the streets; access legs do not count.
+    Every exit grows a region of ``link_m / 2`` along the streets and homes whose regions
+    meet are linked, including regions that meet inside a street too long for either to
+    reach its far end.
+    """
+    network = access.network
+    n_homes = access.n_homes
+    if n_homes == 0:
         return np.zeros(0, dtype=np.int64)
+    ex = access.exits
+    n_ex = ex.edge.size
     r = link_m / 2.0
-    # Regions of radius r along the network from every point (no access legs: the
-    # distance between two homes is measured between their attachment points).
-    on_net = Snap(snap.index, snap.edge, snap.offset_m, np.zeros(n_pts), snap.too_far)
-    nd = network.node_distances(on_net, limit_m=r)
     n = network.n_nodes
-    ru = r - nd[network.edge_u]
-    rv = r - nd[network.edge_v]
-    active = ru + rv >= network.edge_length_m
-    rows = [network.edge_u[active]]
-    cols = [network.edge_v[active]]
-    ok = np.flatnonzero(snap.ok)
-    e, s = snap.edge[ok], snap.offset_m[ok]
-    ln = network.edge_length_m[e]
-    to_u, to_v = s <= r, ln - s <= r
-    rows += [n + ok[to_u], n + ok[to_v]]
-    cols += [network.edge_u[e[to_u]], network.edge_v[e[to_v]]]
-    # Points on one edge whose regions meet along it.
-    order = np.lexsort((s, e))
-    e_o, s_o, p_o = e[order], s[order], ok[order]
-    near = (e_o[1:] == e_o[:-1]) & (s_o[1:] - s_o[:-1] <= link_m)
-    rows.append(n + p_o[:-1][near])
-    cols.append(n + p_o[1:][near])
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    if n_ex:
+        on_net = Snap(ex.index, ex.edge, ex.offset_m, np.zeros(n_ex), ex.too_far)
+        nd = network.node_distances(on_net, limit_m=r)
+        ru = r - nd[network.edge_u]
+        rv = r - nd[network.edge_v]
+        active = ru + rv >= network.edge_length_m
+        rows.append(network.edge_u[active])
+        cols.append(network.edge_v[active])
+        e, s = ex.edge, ex.offset_m
+        ln = network.edge_length_m[e]
+        # An exit joins an end node when its region reaches the node, or meets inside the
+        # street the region of whatever reached that node (from the other side).
+        to_u = (s <= r) | (s + nd[network.edge_u[e]] <= link_m)
+        to_v = (ln - s <= r) | (ln - s + nd[network.edge_v[e]] <= link_m)
+        idx = np.arange(n_ex)
+        rows += [n + idx[to_u], n + idx[to_v]]
+        cols += [network.edge_u[e[to_u]], network.edge_v[e[to_v]]]
+        # Exits on one street whose regions meet along it.
+        order = np.lexsort((s, e))
+        e_o, s_o, p_o = e[order], s[order], idx[order]
+        near = (e_o[1:] == e_o[:-1]) & (s_o[1:] - s_o[:-1] <= link_m)
+        rows.append(n + p_o[:-1][near])
+        cols.append(n + p_o[1:][near])
+    # Each exit belongs to its home (a home behind several gates links through all).
+    rows.append(n + np.arange(n_ex))
+    cols.append(n + n_ex + access.exit_home)
     rows_a = np.concatenate(rows)
     cols_a = np.concatenate(cols)
-    graph = sp.coo_matrix((np.ones(rows_a.size), (rows_a, cols_a)),
-                          shape=(n + n_pts, n + n_pts))
+    size = n + n_ex + n_homes
+    graph = sp.coo_matrix((np.ones(rows_a.size), (rows_a, cols_a)), shape=(size, size))
     _n, labels = connected_components(graph, directed=False)
-    point_labels = labels[n:]
+    home_labels = labels[n + n_ex:]
     # Renumber gaps 1..k in order of first appearance.
-    _uniq, first, inverse = np.unique(point_labels, return_index=True, return_inverse=True)
+    _uniq, first, inverse = np.unique(home_labels, return_index=True, return_inverse=True)
     rank = np.argsort(np.argsort(first))
     return rank[inverse] + 1
 

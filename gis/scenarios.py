@@ -22,8 +22,9 @@ import pandas as pd
 import shapely
 
 from gis._errors import InputError
-from gis.coverage import CoverageResult, compute_coverage, zone_summary
-from gis.network import Snap, WalkNetwork
+from gis.access import Access
+from gis.coverage import CoverageResult, zone_summary
+from gis.network import Snap
 from gis.settings import WGS84, Settings
 
 Action = Literal["add", "remove", "move"]
@@ -92,39 +93,42 @@ class Delta:
 class WhatIf:
     """Incremental coverage of one category under a sequence of facility changes.
 
+    Homes reach the streets and new stations attach as the result's access model says
+    (snap limit, compound gates), so every delta equals a full recompute.
+
     Parameters
     ----------
-    network
-        The walking network.
     result
         The base coverage result.
     category
         The category whose facilities change.
     settings
-        Settings (snap limit).
+        Settings.
     zones
         Optional polygons with a ``name`` column (communities or grids) for per-zone
         deltas.
     """
 
-    def __init__(self, network: WalkNetwork, result: CoverageResult, category: str,
-                 settings: Settings, *, zones: gpd.GeoDataFrame | None = None) -> None:
+    def __init__(self, result: CoverageResult, category: str, settings: Settings, *,
+                 zones: gpd.GeoDataFrame | None = None) -> None:
         if category not in result.categories:
             msg = f"Category `{category}` was not analysed; run coverage for it first."
             raise InputError(msg)
-        self.network = network
+        access = result.access
+        self.network = access.network
         self.category = category
         self.settings = settings
         self.threshold_m = result.thresholds[category].metres
-        homes = result.homes[result.homes["attached"]]
+        attached = result.homes["attached"].to_numpy(dtype=bool)
+        homes = result.homes[attached]
+        self.access = access.subset(access.home_positions(homes.index))
         self.homes_index = homes.index
         self.households = homes["households"].to_numpy(dtype=np.int64)
-        self.home_snap = network.snap(homes, max_m=settings.snap_max_m)
         dist = homes[f"dist_m_{category}"].to_numpy(dtype=float)
         # Distances are kept exact up to the threshold; beyond it only "not covered" counts.
         self.dist = np.where(dist <= self.threshold_m, dist, np.inf)
         fac = result.facilities[result.facilities["category"] == category]
-        snap = network.snap(fac, max_m=settings.snap_max_m)
+        snap = access.snap(fac)
         self.fac_labels: list[object] = list(fac.index)
         self.fac_edge = list(snap.edge)
         self.fac_offset = list(snap.offset_m)
@@ -132,12 +136,9 @@ class WhatIf:
         self.fac_active = list(snap.ok)
         self.zone_of: np.ndarray | None = None
         if zones is not None:
-            cent = gpd.GeoDataFrame(geometry=homes.geometry.centroid.to_numpy(), crs=homes.crs)
-            joined = gpd.sjoin(cent, zones[["name", zones.geometry.name]].to_crs(homes.crs),
-                               predicate="within", how="left")
-            joined = joined[~joined.index.duplicated()]
-            self.zone_of = joined["name"].astype(object).where(joined["name"].notna(),
-                                                               "").to_numpy()
+            from gis.zones import zone_of_homes
+
+            self.zone_of = zone_of_homes(homes, zones).to_numpy()
 
     # -- state ------------------------------------------------------------------------
 
@@ -152,14 +153,7 @@ class WhatIf:
         return int(self.households[self.covered].sum())
 
     def _snap_one(self, x: float, y: float) -> Snap:
-        pt = gpd.GeoSeries([shapely.Point(x, y)], crs=self.network.crs)
-        snap = self.network.snap(pt, max_m=self.settings.snap_max_m)
-        if not snap.ok[0]:
-            msg = (f"The point ({x:.0f}, {y:.0f}) lies {snap.access_m[0]:.0f} m from the walking "
-                   f"network (limit {self.settings.snap_max_m:.0f} m); place it by a street.")
-            raise InputError(msg, key="point_far", dist=f"{snap.access_m[0]:.0f}",
-                             limit=f"{self.settings.snap_max_m:.0f}")
-        return snap
+        return snap_point(self.access, x, y)
 
     def _facility_snap(self, positions: Sequence[int]) -> Snap:
         pos = np.asarray(positions, dtype=np.int64)
@@ -184,8 +178,7 @@ class WhatIf:
         """Add a facility at (x, y) in the local CRS; return the change in coverage."""
         snap = self._snap_one(x, y)
         before = self.covered
-        nd = self.network.node_distances(snap, limit_m=self.threshold_m)
-        d = self.network.distances_to(self.home_snap, nd, snap)
+        d = self.access.distances(snap, limit_m=self.threshold_m)
         self.dist = np.minimum(self.dist, np.where(d <= self.threshold_m, d, np.inf))
         self.fac_labels.append(("new", len(self.fac_labels), name))
         self.fac_edge.append(int(snap.edge[0]))
@@ -202,7 +195,7 @@ class WhatIf:
         t = self.threshold_m
         # Homes the facility reached within the threshold may lose coverage.
         nd = self.network.node_distances(gone, limit_m=2 * t)
-        d_gone = self.network.distances_to(self.home_snap, nd, gone)
+        d_gone = self.access.home_distances(nd, gone)[0]
         affected = np.flatnonzero(d_gone <= t)
         self.fac_active[pos] = False
         others = [i for i, a in enumerate(self.fac_active) if a]
@@ -216,9 +209,7 @@ class WhatIf:
         new = np.full(affected.size, np.inf)
         if near and affected.size:
             nsnap = self._facility_snap(near)
-            nd2 = self.network.node_distances(nsnap, limit_m=t)
-            sub = self.home_snap.subset(affected)
-            new = self.network.distances_to(sub, nd2, nsnap)
+            new = self.access.subset(affected).distances(nsnap, limit_m=t)
         self.dist[affected] = np.where(new <= t, new, np.inf)
         return self._delta(before)
 
@@ -258,6 +249,29 @@ class WhatIf:
                               | (by_zone["households_lost"] > 0)].reset_index(drop=True)
         return Delta(int(self.households[gained].sum()), int(self.households[lost].sum()),
                      self.homes_index[gained], self.homes_index[lost], by_zone)
+
+
+def snap_point(access: Access, x: float, y: float) -> Snap:
+    """Attach one point (local CRS) under the access model's snap limit, or refuse it.
+
+    Raises
+    ------
+    InputError
+        With key ``point_far`` when the point lies farther than the limit from every
+        street; nothing has been changed or stored.
+    """
+    if not (np.isfinite(x) and np.isfinite(y)):
+        msg = f"The point ({x}, {y}) has no valid coordinates; click on the map again."
+        raise InputError(msg, key="point_invalid")
+    pt = gpd.GeoSeries([shapely.Point(x, y)], crs=access.crs)
+    snap = access.snap(pt)
+    if not snap.ok[0]:
+        dist = snap.access_m[0]
+        shown = f"{dist:.0f}" if np.isfinite(dist) else "?"
+        msg = (f"The point ({x:.0f}, {y:.0f}) lies {shown} m from the walking "
+               f"network (limit {access.snap_max_m:.0f} m); place it by a street.")
+        raise InputError(msg, key="point_far", dist=shown, limit=f"{access.snap_max_m:.0f}")
+    return snap
 
 
 # -- scenarios: apply, save, reopen, compare -------------------------------------------
@@ -351,20 +365,18 @@ def load_scenarios(path: str | Path, *, crs: object,
     return out
 
 
-def compare_scenarios(network: WalkNetwork, result: CoverageResult, settings: Settings,
-                      a: Scenario, b: Scenario, *,
-                      zones: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+def compare_scenarios(result: CoverageResult, settings: Settings, a: Scenario, b: Scenario,
+                      *, zones: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Compare households covered per category (and per zone) under two scenarios.
 
-    Each scenario is recomputed in full with the coverage engine. Returns one row per
-    (zone, category) with ``households_a``, ``households_b`` and ``difference`` (b - a);
-    without zones the zone is ``"all"``.
+    Each scenario is recomputed in full with the coverage engine, on the result's access
+    model (same snap limit and gates). Returns one row per (zone, category) with
+    ``households_a``, ``households_b`` and ``difference`` (b - a); without zones the
+    zone is ``"all"``.
     """
     rows = []
     for label, sc in (("a", a), ("b", b)):
-        fac = apply_scenario(result.facilities, sc)
-        res = compute_coverage(network, result.homes, fac, settings,
-                               thresholds=result.thresholds, profile=result.profile)
+        res = result.with_facilities(apply_scenario(result.facilities, sc), settings)
         hh = res.homes["households"]
         if zones is not None:
             table = zone_summary(res, zones)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -29,8 +30,13 @@ import shapely
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis._errors import InputError, NoReachableFacilityError
+from gis.access import Access
 from gis.crs import require_projected
-from gis.network import Snap, WalkNetwork
+from gis.network import Snap
+
+if TYPE_CHECKING:
+    from gis.coverage import CoverageResult
+    from gis.settings import Settings
 
 Progress = Callable[[str], None]
 
@@ -333,14 +339,26 @@ def set_cover(cover: sp.spmatrix, weights: np.ndarray, *, needed: float,
     return out
 
 
-def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m: float, *,
-                    spacing_m: float, snap_max_m: float) -> gpd.GeoDataFrame:
+def candidate_sites(demand: Access, threshold_m: float, *,
+                    spacing_m: float) -> gpd.GeoDataFrame:
     """Return default candidate sites: street points that reach uncovered homes, thinned.
 
-    Every network node, and every point each ``spacing_m`` along longer streets, within
-    ``threshold_m`` walking of at least one demand home is a candidate; they are thinned
-    to one per ``spacing_m`` square (planar), keeping in each square the one closest
-    along the network to a home.
+    Candidates are every network node, every point each ``spacing_m`` along longer
+    streets, and the point where each demand home enters the network (its attachment,
+    or its compound's gates), that lies within ``threshold_m`` walking of at least one
+    demand home; so a home beside a long street with no intersection in reach still gets
+    candidates on its own street. They are thinned to one per ``spacing_m`` square
+    (planar), keeping in each square the one closest along the network to a home.
+
+    Parameters
+    ----------
+    demand
+        The access model of the homes to reach (e.g. ``result.access.subset(...)`` of
+        the uncovered homes).
+    threshold_m
+        The walk threshold.
+    spacing_m
+        Spacing of points along streets and size of the thinning squares.
 
     Returns
     -------
@@ -348,21 +366,25 @@ def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m:
         Points on the network in its CRS, with ``node`` (-1 for points along a street)
         and ``to_demand_m``.
     """
-    require_projected(("demand", demand))
-    snap = network.snap(demand, max_m=snap_max_m)
-    if not snap.ok.any():
+    network = demand.network
+    ex = demand.exits
+    if ex.edge.size == 0:
         msg = "No uncovered home is attached to the network; there is nothing to site for."
         raise NoReachableFacilityError(msg, key="nothing_to_site")
-    nd = network.node_distances(snap, limit_m=threshold_m)
+    nd = network.node_distances(ex, limit_m=threshold_m)
     nodes = np.flatnonzero(np.isfinite(nd))
     xy = [network.node_xy[nodes]]
     reach = [nd[nodes]]
     node_id = [nodes]
-    # Points every spacing_m along streets longer than the spacing, so that long blocks
-    # with few intersections still get candidates.
     length = network.edge_length_m
+    # Points every spacing_m along streets longer than the spacing, so that long blocks
+    # with few intersections still get candidates: streets with a reached end, and the
+    # streets the demand homes enter by (reached from inside even when neither end is).
+    own = np.zeros(network.n_edges, dtype=bool)
+    own[ex.edge] = True
     long_edges = np.flatnonzero((length > spacing_m) & (np.isfinite(nd[network.edge_u])
-                                                         | np.isfinite(nd[network.edge_v])))
+                                                         | np.isfinite(nd[network.edge_v])
+                                                         | own))
     if long_edges.size:
         counts = np.floor(length[long_edges] / spacing_m).astype(np.int64)
         counts[np.isclose(counts * spacing_m, length[long_edges])] -= 1
@@ -370,11 +392,20 @@ def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m:
         step = np.concatenate([np.arange(1, c + 1) for c in counts]) * spacing_m
         d = np.minimum(nd[network.edge_u[e]] + step,
                        nd[network.edge_v[e]] + length[e] - step)
+        d = np.minimum(d, _direct_along_edge(ex, e, step))
         inside = d <= threshold_m
         pts = shapely.line_interpolate_point(network.edge_geometry[e[inside]], step[inside])
         xy.append(shapely.get_coordinates(pts))
         reach.append(d[inside])
         node_id.append(np.full(int(inside.sum()), -1))
+    # The entry points themselves (a site right at the home's street).
+    near = ex.access_m <= threshold_m
+    if near.any():
+        pts = shapely.line_interpolate_point(network.edge_geometry[ex.edge[near]],
+                                             ex.offset_m[near])
+        xy.append(shapely.get_coordinates(pts))
+        reach.append(ex.access_m[near])
+        node_id.append(np.full(int(near.sum()), -1))
     all_xy = np.vstack(xy)
     all_reach = np.concatenate(reach)
     all_node = np.concatenate(node_id)
@@ -389,25 +420,46 @@ def candidate_sites(network: WalkNetwork, demand: gpd.GeoDataFrame, threshold_m:
                             crs=network.crs)
 
 
-def coverage_matrix(network: WalkNetwork, demand: gpd.GeoDataFrame,
-                    candidates: gpd.GeoDataFrame, threshold_m: float, *, snap_max_m: float,
+def _direct_along_edge(ex: Snap, e: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Return the walk to each street point from the nearest exit on the same street.
+
+    Points are given by edge ``e`` and offset ``step``; the walk is the exit's access leg
+    plus the distance along the street (inf where no exit is on that street).
+    """
+    out = np.full(e.size, np.inf)
+    order = np.argsort(ex.edge, kind="stable")
+    se = ex.edge[order]
+    lo = np.searchsorted(se, e, side="left")
+    hi = np.searchsorted(se, e, side="right")
+    cnt = hi - lo
+    total = int(cnt.sum())
+    if total:
+        pi = np.repeat(np.arange(e.size), cnt)
+        starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        xi = order[lo[pi] + (np.arange(total) - starts)]
+        d = ex.access_m[xi] + np.abs(step[pi] - ex.offset_m[xi])
+        np.minimum.at(out, pi, d)
+    return out
+
+
+def coverage_matrix(demand: Access, candidates: gpd.GeoDataFrame, threshold_m: float, *,
                     progress: Progress | None = None) -> tuple[sp.csr_matrix, Snap]:
     """Return the demand x candidate matrix of walking distance within ``threshold_m``.
 
-    One bounded search per candidate, run in compiled chunks; access legs of homes and
-    candidates count, as in the coverage engine.
+    One bounded search per candidate, run in compiled chunks; homes reach the streets as
+    ``demand`` (an access model) says, and candidates attach under its snap limit.
 
     Returns
     -------
     tuple
-        The boolean CSR matrix (rows aligned with ``demand``, columns with
+        The boolean CSR matrix (rows aligned with ``demand.homes``, columns with
         ``candidates``) and the candidates' snap (candidates too far from the network
         cover nothing).
     """
     say = progress or (lambda _m: None)
-    require_projected(("demand", demand), ("candidates", candidates))
-    hsnap = network.snap(demand, max_m=snap_max_m)
-    csnap = network.snap(candidates, max_m=snap_max_m)
+    require_projected(("candidates", candidates))
+    network = demand.network
+    csnap = demand.snap(candidates)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     ok = np.flatnonzero(csnap.ok)
@@ -415,14 +467,14 @@ def coverage_matrix(network: WalkNetwork, demand: gpd.GeoDataFrame,
     dists = network.facility_node_distances(csnap, limit_m=threshold_m)
     for k, j in enumerate(ok):
         one = csnap.subset(np.array([j]))
-        d = network.distances_to(hsnap, dists[k], one)
+        d = demand.home_distances(dists[k], one)[0]
         hit = np.flatnonzero(np.nan_to_num(d, nan=np.inf) <= threshold_m)
         rows.append(hit)
         cols.append(np.full(hit.size, j))
     r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     mat = sp.csr_matrix((np.ones(r.size, dtype=bool), (r, c)),
-                        shape=(len(demand), len(candidates)))
+                        shape=(demand.n_homes, len(candidates)))
     return mat, csnap
 
 
@@ -464,7 +516,7 @@ class SitingPlan:
         return self.after - self.before
 
 
-def plan_sites(network: WalkNetwork, result: object, category: str, settings: object, *,
+def plan_sites(result: CoverageResult, category: str, settings: Settings, *,
                k: int = 5, candidates: gpd.GeoDataFrame | None = None,
                capacity: float | None = None, target_share: float | None = None,
                zones: dict[str, gpd.GeoDataFrame] | None = None,
@@ -472,12 +524,14 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
                progress: Progress | None = None) -> SitingPlan:
     """Propose new sites for ``category`` and check them with the coverage engine.
 
+    Every step (uncovered homes, candidates, the coverage matrix and the final check)
+    uses the result's access model, so a proposal's gain is the gain the coverage
+    engine confirms under the same snap limit and compound gates.
+
     Parameters
     ----------
-    network
-        The walking network.
     result
-        The coverage result (gis.coverage.CoverageResult) to improve on.
+        The coverage result to improve on.
     category
         The category to site for.
     settings
@@ -486,7 +540,7 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
         Number of new sites (ignored with ``target_share``).
     candidates
         Candidate premises in the network CRS (optional ``capacity`` column); default:
-        network nodes near the gaps (see :func:`candidate_sites`).
+        street points near the gaps (see :func:`candidate_sites`).
     capacity
         Households one new site can serve (default: unlimited, or the candidates'
         ``capacity`` column).
@@ -500,40 +554,50 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
         Solver time limit (default: settings).
     progress
         Called with a message per step.
+
+    Returns
+    -------
+    SitingPlan
+
+    Examples
+    --------
+    >>> plan = plan_sites(result, "elderly_care", settings, k=3)  # doctest: +SKIP
+    >>> plan.newly_covered, plan.exact.optimal  # doctest: +SKIP
+    (1240, True)
     """
-    from gis.coverage import CoverageResult, compute_coverage
+    from gis.coverage import category_circle, compute_coverage
     from gis.gaps import find_gaps
 
-    assert isinstance(result, CoverageResult)
     say = progress or (lambda _m: None)
+    access = result.access
     limit = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
     thr = result.thresholds[category].metres
     say("finding uncovered homes")
-    gaps = find_gaps(network, result, category, settings)
+    gaps = find_gaps(result, category, settings)
     demand = gaps.homes
     if len(demand) == 0:
         msg = f"Every household is already inside the {category} circle; no site is needed."
         raise InputError(msg, key="no_gap", category=category)
+    demand_access = access.subset(access.home_positions(demand.index))
     if candidates is None:
         say("choosing candidate sites near the gaps")
-        cands = candidate_sites(network, demand, thr, spacing_m=settings.candidate_spacing_m,
-                                snap_max_m=settings.snap_max_m)
+        cands = candidate_sites(demand_access, thr, spacing_m=settings.candidate_spacing_m)
     else:
         require_projected(("candidates", candidates))
         cands = candidates.reset_index(drop=True)
     if target_share is None and k > len(cands):
-        msg = (f"Asked for {k} new sites but there are only {len(cands)} candidates; lower k "
-               "or add candidate sites.")
+        hint = ("lower k or add candidate sites" if candidates is not None else
+                "lower k, or supply candidate premises")
+        msg = (f"Asked for {k} new sites but there are only {len(cands)} candidates; {hint}.")
         raise InputError(msg, key="k_too_large", k=k, n=len(cands))
     say(f"building the coverage matrix ({len(demand)} homes x {len(cands)} candidates)")
-    cover, csnap = coverage_matrix(network, demand, cands, thr, snap_max_m=settings.snap_max_m,
-                                   progress=say)
+    cover, csnap = coverage_matrix(demand_access, cands, thr, progress=say)
     if candidates is not None and not csnap.ok.any():
-        msg = (f"None of the {len(cands)} candidate sites lies within {settings.snap_max_m:.0f} m "
+        msg = (f"None of the {len(cands)} candidate sites lies within {access.snap_max_m:.0f} m "
                "of the walking network; check the candidates' area and coordinate system "
                "(declare gcj02 for Amap or Tencent points, bd09 for Baidu).")
         raise NoReachableFacilityError(msg, key="candidates_far", n=len(cands),
-                                       limit=f"{settings.snap_max_m:.0f}")
+                                       limit=f"{access.snap_max_m:.0f}")
     if cover.nnz == 0:
         msg = (f"No candidate site can reach an uncovered home within {thr:.0f} m; add "
                "candidates nearer the gaps.")
@@ -572,13 +636,11 @@ def plan_sites(network: WalkNetwork, result: object, category: str, settings: ob
                                geometry=sites.geometry.to_numpy(), crs=sites.crs)
     both = gpd.GeoDataFrame(pd.concat([result.facilities[["category", "name", "geometry"]],
                                        new_fac], ignore_index=True), crs=sites.crs)
-    check = compute_coverage(network, result.homes, both, settings, categories=[category],
-                             metres=thr, profile=result.profile)
+    check = compute_coverage(access, both, settings, categories=[category], metres=thr,
+                             profile=result.profile)
     covered_after = int(check.homes["households"].to_numpy()[
         check.homes[f"covered_{category}"].to_numpy()].sum())
-    from gis.coverage import category_circle
-
-    circles = gpd.GeoSeries([category_circle(network, new_fac.iloc[[i]], category, thr,
+    circles = gpd.GeoSeries([category_circle(access, new_fac.iloc[[i]], category, thr,
                                              settings) for i in range(len(new_fac))],
                             index=sites.index, crs=sites.crs)
     return SitingPlan(category=category, sites=gpd.GeoDataFrame(sites, crs=cands.crs),

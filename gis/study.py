@@ -16,7 +16,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis._errors import Msg, NoReachableFacilityError
+from gis._errors import InputError, Msg, NoReachableFacilityError
+from gis.access import Access, build_access
 from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
 from gis.facilities import facilities_from_osm
@@ -103,6 +104,33 @@ class Study:
         ]
         return pd.DataFrame([(Msg(text, key, **params), value)
                              for text, key, params, value in rows], columns=["item", "value"])
+
+    def access(self, *, gates: str = "off", compounds: Compounds | None = None,
+               snap_max_m: float | None = None, progress: Progress | None = None) -> Access:
+        """Return the access model of the study's homes: how they reach the streets.
+
+        Parameters
+        ----------
+        gates
+            ``"off"`` (compounds ignored), ``"day"`` (homes in walled compounds leave
+            through the gates) or ``"night"`` (gates closed at night are shut too).
+        compounds
+            Compounds to honour instead of those found in the OSM data.
+        snap_max_m
+            Snap limit (default: the study's own, used for its home attachment).
+        progress
+            Called with a message per step.
+        """
+        if gates not in ("off", "day", "night"):
+            msg = f"Unknown gate model {gates!r}; use off, day or night."
+            raise InputError(msg)
+        limit = self.snap_max_m if snap_max_m is None else float(snap_max_m)
+        comp = None if gates == "off" else (compounds if compounds is not None
+                                            else self.compounds)
+        return build_access(self.network, self.homes, snap_max_m=limit, compounds=comp,
+                            night=gates == "night",
+                            home_snap=self.home_snap if limit == self.snap_max_m else None,
+                            progress=progress)
 
     def household_report(self) -> pd.DataFrame:
         """Return buildings and households by classification rule."""

@@ -312,6 +312,7 @@ MESSAGES_ZH: dict[str, str] = {
                       "（高德、腾讯坐标请声明 gcj02，百度请声明 bd09）。",
     "candidates_reach_nothing": "没有候选点能在 {limit} 米内到达未覆盖的住宅；请在缺口附近增加候选点。",
     "point_far": "该点距步行路网 {dist} 米（上限 {limit} 米）；请放在街道旁。",
+    "point_invalid": "该点没有有效坐标，请在地图上重新点击。",
     "bad_project": "{where}：无法作为项目文件（GeoPackage）打开，文件可能已损坏；"
                    "请打开之前的副本或重新生成。",
     "not_a_project": "{where}：不是本工具保存的网格项目文件。",

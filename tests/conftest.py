@@ -10,6 +10,8 @@ import hypothesis
 import pytest
 from shapely.geometry import LineString, Point
 
+from gis.access import Access, build_access
+from gis.compounds import Compounds
 from gis.network import WalkNetwork, network_from_streets
 from gis.settings import Settings, load_settings
 
@@ -32,6 +34,15 @@ def streets(*lines: list[tuple[float, float]]) -> gpd.GeoDataFrame:
 def points(rows: list[tuple[float, float]], **columns: list[object]) -> gpd.GeoDataFrame:
     """Return points in EPSG:32633 with the given attribute columns."""
     return gpd.GeoDataFrame(columns, geometry=[Point(xy) for xy in rows], crs=UTM)
+
+
+def access_of(network: WalkNetwork, homes: gpd.GeoDataFrame, settings: Settings, *,
+              snap_max_m: float | None = None, compounds: Compounds | None = None,
+              night: bool = False) -> Access:
+    """Return the access model of ``homes`` (snap limit from the settings by default)."""
+    return build_access(network, homes,
+                        snap_max_m=settings.snap_max_m if snap_max_m is None else snap_max_m,
+                        compounds=compounds, night=night)
 
 
 @pytest.fixture(scope="session")

@@ -171,8 +171,7 @@ def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):
         pytest.fail("no CJK font: `make test` installs fonts-noto-cjk; run it as root")
     settings = load_settings()
     study = load_study(None, settings)
-    result = compute_coverage(study.network, study.homes, study.facilities, settings,
-                              home_snap=study.home_snap)
+    result = compute_coverage(study.access(), study.facilities, settings)
     plan = plan_grids(make_blocks(study.streets, study.homes, settings.grids),
                       settings.grids)
     report = meeting_report(result, settings, "health", communities=plan.communities_gdf(),

@@ -10,7 +10,7 @@ from shapely.geometry import Point, box
 from gis.compounds import compounds_from_layers, compounds_from_osm
 from gis.coverage import compute_coverage
 from gis.network import network_from_streets
-from tests.conftest import UTM, points, streets
+from tests.conftest import UTM, access_of, points, streets
 
 
 @pytest.fixture
@@ -34,8 +34,8 @@ def _case(two_streets, settings, gates, night=False, with_compound=True):
     gate_gdf = gpd.GeoDataFrame({"night_closed": [g[2] for g in gates]},
                                 geometry=[Point(g[0], g[1]) for g in gates], crs=UTM)
     comp = compounds_from_layers(area, gate_gdf) if with_compound else None
-    res = compute_coverage(two_streets, homes, fac, settings, categories=["health"],
-                           metres=800, compounds=comp, night=night)
+    res = compute_coverage(access_of(two_streets, homes, settings, compounds=comp, night=night),
+                           fac, settings, categories=["health"], metres=800)
     return res.homes["dist_m_health"].iloc[0]
 
 
@@ -89,10 +89,10 @@ def test_gate_effect_counts_households_that_change(two_streets, settings):
     area = gpd.GeoDataFrame(geometry=[box(0, 20, 200, 280)], crs=UTM)
     gates = gpd.GeoDataFrame({"night_closed": [False]}, geometry=[Point(100, 280)], crs=UTM)
     comp = compounds_from_layers(area, gates)
-    plain = compute_coverage(two_streets, homes, fac, settings, categories=["health"],
-                             metres=800)
-    gated = compute_coverage(two_streets, homes, fac, settings, categories=["health"],
-                             metres=800, compounds=comp)
+    plain = compute_coverage(access_of(two_streets, homes, settings), fac, settings,
+                             categories=["health"], metres=800)
+    gated = compute_coverage(access_of(two_streets, homes, settings, compounds=comp), fac, settings,
+                             categories=["health"], metres=800)
     row = gate_effect(plain, gated).iloc[0]
     assert (row["covered_without_gates"], row["covered_with_gates"],
             row["households_changed"]) == (120, 70, 50)

@@ -71,8 +71,7 @@ def test_helsinki_summary_and_load_report(helsinki_gpkg):
 def test_coverage_never_falls_as_the_threshold_rises(helsinki, settings):
     shares = []
     for metres in (300, 500, 800, 1000, 1500):
-        res = compute_coverage(helsinki.network, helsinki.homes, helsinki.facilities,
-                               settings, metres=metres, home_snap=helsinki.home_snap)
+        res = compute_coverage(helsinki.access(), helsinki.facilities, settings, metres=metres)
         shares.append(area_summary(res).set_index("category")["share_covered"])
     for lower, higher in zip(shares, shares[1:], strict=False):
         assert (higher >= lower).all()
@@ -80,10 +79,8 @@ def test_coverage_never_falls_as_the_threshold_rises(helsinki, settings):
 
 
 def test_elderly_profile_covers_fewer_households_in_helsinki(helsinki, settings):
-    adult = compute_coverage(helsinki.network, helsinki.homes, helsinki.facilities, settings,
-                             home_snap=helsinki.home_snap)
-    elderly = compute_coverage(helsinki.network, helsinki.homes, helsinki.facilities,
-                               settings, profile="elderly", home_snap=helsinki.home_snap)
+    adult = compute_coverage(helsinki.access(), helsinki.facilities, settings)
+    elderly = compute_coverage(helsinki.access(), helsinki.facilities, settings, profile="elderly")
     assert elderly.share_covered["health"] < adult.share_covered["health"]
 
 
@@ -246,6 +243,6 @@ def test_a_geopackage_of_own_streets_and_buildings_is_a_study_area(tmp_path, set
     clinic = gpd.GeoDataFrame({"category": ["health"]},
                               geometry=gpd.points_from_xy([x0 + 0.0001], [y0 + 0.0001]),
                               crs="EPSG:4326")
-    res = compute_coverage(study.network, study.homes, clinic.to_crs(study.area.local_crs),
-                           settings, categories=["health"], home_snap=study.home_snap)
+    res = compute_coverage(study.access(), clinic.to_crs(study.area.local_crs), settings,
+                           categories=["health"])
     assert 0 < res.share_covered["health"] <= 1

@@ -19,8 +19,7 @@ from layers.grids import grids_map
 @pytest.fixture(scope="module")
 def helsinki(settings):
     study = load_study(None, settings)
-    result = compute_coverage(study.network, study.homes, study.facilities, settings,
-                              home_snap=study.home_snap)
+    result = compute_coverage(study.access(), study.facilities, settings)
     return study, result
 
 

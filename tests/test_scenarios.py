@@ -21,7 +21,7 @@ from gis.scenarios import (
     save_scenarios,
 )
 from gis.study import load_study
-from tests.conftest import points
+from tests.conftest import access_of, points
 
 CAT = "health"
 
@@ -29,23 +29,23 @@ CAT = "health"
 @pytest.fixture(scope="module")
 def helsinki(settings):
     study = load_study(None, settings)
-    result = compute_coverage(study.network, study.homes, study.facilities, settings,
-                              categories=[CAT, "daily_retail"], home_snap=study.home_snap)
+    result = compute_coverage(study.access(), study.facilities, settings,
+                              categories=[CAT, "daily_retail"])
     return study, result
 
 
 def _full(study, result, settings, scenario):
     fac = apply_scenario(result.facilities, scenario)
-    res = compute_coverage(study.network, result.homes, fac, settings,
-                           thresholds=result.thresholds, home_snap=study.home_snap)
+    res = compute_coverage(result.access, fac, settings, thresholds=result.thresholds)
     return res.homes.loc[res.homes["attached"], f"covered_{CAT}"].to_numpy()
 
 
 def test_adding_a_station_in_a_gap_gains_households_and_loses_none(straight_street, settings):
     homes = points([(100, 0), (1500, 0), (1900, 0)], households=[10, 20, 30])
     fac = points([(0, 0)], category=[CAT], name=["a"])
-    res = compute_coverage(straight_street, homes, fac, settings, categories=[CAT])
-    what = WhatIf(straight_street, res, CAT, settings)
+    res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
+                           categories=[CAT])
+    what = WhatIf(res, CAT, settings)
     delta = what.add(1700, 0)
     assert (delta.households_gained, delta.households_lost) == (50, 0)
     delta = what.remove(0)
@@ -59,8 +59,9 @@ def test_adding_a_station_in_a_gap_gains_households_and_loses_none(straight_stre
 def test_move_reports_the_combined_change(straight_street, settings):
     homes = points([(100, 0), (1500, 0)], households=[10, 20])
     fac = points([(0, 0)], category=[CAT], name=["a"])
-    res = compute_coverage(straight_street, homes, fac, settings, categories=[CAT])
-    delta = WhatIf(straight_street, res, CAT, settings).move(0, 1400, 0)
+    res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
+                           categories=[CAT])
+    delta = WhatIf(res, CAT, settings).move(0, 1400, 0)
     assert (delta.households_gained, delta.households_lost) == (20, 10)
 
 
@@ -94,7 +95,7 @@ def test_incremental_what_if_equals_full_recompute(helsinki, settings, data):
     fac = result.facilities[result.facilities["category"] == CAT]
     bounds = result.homes.total_bounds
     changes = data.draw(change_lists(len(fac), bounds))
-    what = WhatIf(study.network, result, CAT, settings)
+    what = WhatIf(result, CAT, settings)
     scenario = Scenario("random")
     for kind, f, x, y in changes:
         label = fac.index[f] if f is not None else None
@@ -133,7 +134,7 @@ def test_compare_scenarios_shows_the_difference(helsinki, settings):
     fac = result.facilities[result.facilities["category"] == CAT]
     a = Scenario("base")
     b = Scenario("none", tuple(Change("remove", CAT, facility=i) for i in fac.index))
-    table = compare_scenarios(study.network, result, settings, a, b).set_index("category")
+    table = compare_scenarios(result, settings, a, b).set_index("category")
     assert table.loc[CAT, "households_a"] > 0
     assert table.loc[CAT, "difference"] == -table.loc[CAT, "households_a"]
     assert table.loc["daily_retail", "difference"] == 0

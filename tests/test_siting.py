@@ -17,7 +17,7 @@ from gis.coverage import compute_coverage
 from gis.gaps import find_gaps, gap_table
 from gis.network import network_from_streets
 from gis.siting import MaxCoverageModel, coverage_matrix, plan_sites, set_cover
-from tests.conftest import UTM, points, streets
+from tests.conftest import UTM, access_of, points, streets
 
 
 def _cover(rows):
@@ -123,9 +123,9 @@ def river_town(settings):
 def test_gaps_link_homes_along_streets_not_across_the_river(river_town, settings):
     homes = points([(900, -10), (950, -10), (900, 160)], households=[10, 20, 40])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
-    res = compute_coverage(river_town, homes, fac, settings, categories=["health"],
-                           metres=300)
-    gaps = find_gaps(river_town, res, "health", settings, link_m=200)
+    res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
+                           categories=["health"], metres=300)
+    gaps = find_gaps(res, "health", settings, link_m=200)
     ids = gaps.homes["gap_id"].tolist()
     # The two south-bank homes are 50 m apart along the street: one gap. The north-bank
     # home is 170 m away as the crow flies but 1,970 m along the streets: its own gap.
@@ -142,9 +142,9 @@ def test_gaps_link_homes_along_streets_not_across_the_river(river_town, settings
 def test_gap_table_ranks_zones_by_uncovered_households(river_town, settings):
     homes = points([(900, -10), (950, -10), (900, 160)], households=[10, 20, 40])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
-    res = compute_coverage(river_town, homes, fac, settings, categories=["health"],
-                           metres=300)
-    gaps = find_gaps(river_town, res, "health", settings)
+    res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
+                           categories=["health"], metres=300)
+    gaps = find_gaps(res, "health", settings)
     zones = gpd.GeoDataFrame({"name": ["南岸", "北岸"]},
                              geometry=gpd.GeoSeries.from_wkt(
                                  ["POLYGON((-50 -50, 1050 -50, 1050 30, -50 30, -50 -50))",
@@ -158,27 +158,28 @@ def test_gap_table_ranks_zones_by_uncovered_households(river_town, settings):
 def test_coverage_matrix_counts_access_legs(river_town, settings):
     homes = points([(500, -30), (500, 180)], households=[1, 1])
     cands = points([(500, 0), (500, 150)])
-    cover, _snap = coverage_matrix(river_town, homes, cands, 40, snap_max_m=250)
+    cover, _snap = coverage_matrix(access_of(river_town, homes, settings, snap_max_m=250), cands,
+                                   40)
     assert cover.toarray().tolist() == [[True, False], [False, True]]
 
 
 def test_candidates_far_from_the_network_are_reported(river_town, settings):
     homes = points([(900, -10)], households=[10])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
-    res = compute_coverage(river_town, homes, fac, settings, categories=["health"],
-                           metres=300)
+    res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
+                           categories=["health"], metres=300)
     far = points([(50_000, 50_000)])
     with pytest.raises(NoReachableFacilityError, match="gcj02"):
-        plan_sites(river_town, res, "health", settings, k=1, candidates=far)
+        plan_sites(res, "health", settings, k=1, candidates=far)
 
 
 def test_plan_sites_is_confirmed_by_the_engine(river_town, settings):
     homes = points([(900, -10), (950, -10), (900, 160), (100, 160)],
                    households=[10, 20, 40, 5])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
-    res = compute_coverage(river_town, homes, fac, settings, categories=["health"],
-                           metres=300)
-    plan = plan_sites(river_town, res, "health", settings, k=1)
+    res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
+                           categories=["health"], metres=300)
+    plan = plan_sites(res, "health", settings, k=1)
     assert plan.before == 5
     # One site on the south bank near x=900 covers 30; the north-bank home of 40 lies
     # 1,000 m+ from the south bank along the streets, so the best single site is north.

@@ -10,7 +10,7 @@ import shapely
 from gis._errors import InputError
 from gis.coverage import compute_coverage
 from gis.standards import check_standards, load_standards
-from tests.conftest import UTM, points
+from tests.conftest import UTM, access_of, points
 
 
 def _community(straight_street, settings, floor_area=None):
@@ -22,7 +22,7 @@ def _community(straight_street, settings, floor_area=None):
     if floor_area is not None:
         cols["floor_area_m2"] = [None, None, floor_area]
     fac = points([(0, 0), (1000, 0), (50, 0)], **cols)
-    return compute_coverage(straight_street, homes, fac, settings)
+    return compute_coverage(access_of(straight_street, homes, settings), fac, settings)
 
 
 def test_known_community_gives_the_known_pass_fail_table(straight_street, settings):
