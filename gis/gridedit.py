@@ -314,6 +314,7 @@ def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]
                              "community_target_households": rules.community_target_households,
                              "block_highways": sorted(rules.block_highways),
                              "min_block_m2": rules.min_block_m2,
+                             "subdivide_block_m2": rules.subdivide_block_m2,
                              "compactness_weight": rules.compactness_weight,
                              "code_prefix": rules.code_prefix}),
         "state": json.dumps(plan.to_state(), ensure_ascii=False),

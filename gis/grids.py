@@ -37,6 +37,11 @@ from gis.settings import GridRules
 
 #: Two blocks are neighbours when their boundaries share at least this length, metres.
 SHARED_EDGE_MIN_M = 1.0
+#: Block and zone geometry is kept on a grid of this size (metres), so that blocks cut
+#: from one another share their vertices exactly and unions leave no slivers.
+GRID_SIZE_M = 0.01
+#: Parts and holes of a zone smaller than this (m2) are slivers of floating-point noise.
+SLIVER_M2 = 1.0
 
 
 @dataclass(frozen=True)
@@ -109,9 +114,10 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     edge = shapely.get_exterior_ring(area) if area.geom_type == "Polygon" else area.boundary
     noded = shapely.node(shapely.union_all([*np.asarray(lines.geometry.values), edge]))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    faces = shapely.intersection(faces, area)
+    faces = shapely.get_parts(shapely.intersection(faces, area, grid_size=GRID_SIZE_M))
     faces = faces[shapely.get_type_id(faces) == 3]  # polygons only
     faces = faces[shapely.area(faces) >= rules.min_block_m2]
+    faces = _follow_inner_streets(faces, streets, homes, rules)
     if faces.size == 0:
         msg = ("The streets enclose no street blocks (no closed faces larger than "
                f"{rules.min_block_m2:.0f} m2); load an area with a connected street grid.")
@@ -127,6 +133,75 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     blocks["buildings"] = blocks["block_id"].map(n_b).fillna(0).astype(np.int64).to_numpy()
     blocks["area_m2"] = blocks.geometry.area.to_numpy()
     return Blocks(blocks, block_adjacency(blocks), home_block, tuple(notes))
+
+
+def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
+                          homes: gpd.GeoDataFrame, rules: GridRules) -> np.ndarray:
+    """Cut large blocks along the lesser streets inside them (service roads, footways).
+
+    A campus or a large compound is often one face of the block-forming streets with only
+    service roads and paths inside. A face larger than ``rules.subdivide_block_m2`` or
+    holding more households than one grid may is cut by the other walkable lines inside
+    it, so its parts follow those streets; parts smaller than ``rules.min_block_m2`` are
+    given back to their largest neighbour. Faces without such lines are kept whole.
+    """
+    if "highway" not in streets or not rules.block_highways or faces.size == 0:
+        return faces
+    inner = streets[~streets["highway"].isin(rules.block_highways)]
+    if len(inner) == 0:
+        return faces
+    cent = shapely.centroid(np.asarray(homes.geometry.values))
+    hh = homes["households"].to_numpy(dtype=float)
+    tree = shapely.STRtree(faces)
+    hit_h, hit_f = tree.query(cent, predicate="within")
+    face_hh = np.bincount(hit_f, weights=hh[hit_h], minlength=faces.size)
+    big = np.flatnonzero((shapely.area(faces) > rules.subdivide_block_m2)
+                         | (face_hh > rules.max_households))
+    if big.size == 0:
+        return faces
+    lines = np.asarray(inner.geometry.values)
+    ltree = shapely.STRtree(lines)
+    out: list[np.ndarray] = []
+    keep = np.ones(faces.size, dtype=bool)
+    for f in big:
+        face = faces[f]
+        near = ltree.query(face, predicate="intersects")
+        if near.size == 0:
+            continue
+        cut = shapely.intersection(lines[near], face)
+        noded = shapely.node(shapely.union_all([*cut, shapely.boundary(face)]))
+        parts = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+        parts = shapely.get_parts(shapely.intersection(parts, face, grid_size=GRID_SIZE_M))
+        parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)]
+        if parts.size < 2:
+            continue
+        parts = _merge_small(parts, rules.min_block_m2)
+        if parts.size < 2:
+            continue
+        keep[f] = False
+        out.append(parts)
+    return np.concatenate([faces[keep], *out]) if out else faces
+
+
+def _merge_small(parts: np.ndarray, min_m2: float) -> np.ndarray:
+    """Give every part smaller than ``min_m2`` to the neighbour it shares most edge with."""
+    parts = parts.copy()
+    while parts.size > 1:
+        area = shapely.area(parts)
+        small = np.flatnonzero(area < min_m2)
+        if small.size == 0:
+            break
+        i = int(small[np.argmin(area[small])])
+        others = np.delete(np.arange(parts.size), i)
+        shared = shapely.length(shapely.intersection(shapely.boundary(parts[i]),
+                                                     shapely.boundary(parts[others])))
+        j = int(others[np.argmax(shared)])
+        merged = shapely.union(parts[i], parts[j], grid_size=GRID_SIZE_M)
+        if shared.max() <= 0 or shapely.get_type_id(merged) != 3:
+            break  # an island part: keep as it is
+        parts[j] = merged
+        parts = np.delete(parts, i)
+    return parts
 
 
 def _assign_homes(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame,
@@ -176,19 +251,18 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
         tree = shapely.STRtree(cells)
         hit = tree.query(shapely.points(xy), predicate="within")
         cell_label[hit[1]] = labels[hit[0]]
-        pieces = []
-        for k in range(parts):
-            geom = shapely.intersection(shapely.union_all(cells[cell_label == k]),
-                                        block.geometry)
-            if not geom.is_empty:
-                pieces.append((k, geom))
-        for k, geom in pieces:
-            pid = f"{bid}-{k + 1}"
+        pieces = _connected_pieces(
+            [shapely.intersection(shapely.union_all(cells[cell_label == k]), block.geometry,
+                                  grid_size=GRID_SIZE_M) for k in range(parts)],
+            shapely.points(xy))
+        part_hh = []
+        for n_part, (geom, members) in enumerate(pieces):
+            pid = f"{bid}-{n_part + 1}"
             rows.append(gpd.GeoDataFrame({"block_id": [pid], "split_from": [bid]},
                                          geometry=[geom], crs=blocks.crs))
-            home_block.loc[mine.index[labels == k]] = pid
-        sizes = ", ".join(str(int(mine["households"].to_numpy()[labels == k].sum()))
-                          for k, _g in pieces)
+            home_block.loc[mine.index[members]] = pid
+            part_hh.append(int(mine["households"].to_numpy()[members].sum()))
+        sizes = ", ".join(str(v) for v in part_hh)
         notes.append(Msg(f"block {bid} ({int(total)} households) was split into "
                          f"{len(pieces)} parts of {sizes} households: its buildings were cut "
                          "into groups of equal households along the block's longer axis, each "
@@ -197,6 +271,41 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
                          sizes=sizes))
     out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=blocks.crs)
     return out, home_block
+
+
+def _connected_pieces(groups: list[shapely.Geometry], pts: np.ndarray
+                      ) -> list[tuple[shapely.Geometry, np.ndarray]]:
+    """Return one-piece polygons from the parts of a split block, with their buildings.
+
+    The Voronoi cells of one group of buildings, cut by a block that is not convex, can
+    fall apart into pieces; a grid made of such a "block" would be in pieces too. Every
+    piece becomes a block part of its own; a piece holding no building joins the
+    neighbouring piece it shares most edge with (or is dropped when it touches none).
+    """
+    polys = [p for g in groups for p in shapely.get_parts(g)
+             if shapely.get_type_id(p) == 3 and shapely.area(p) > 0]
+    if not polys:
+        return []
+    polys_a = np.asarray(polys, dtype=object)
+    hit_p, hit_g = shapely.STRtree(polys_a).query(pts, predicate="intersects")
+    owner = np.full(len(pts), -1, dtype=np.int64)
+    owner[hit_p[::-1]] = hit_g[::-1]  # a point on a shared edge goes to its first piece
+    # Points on no piece (numerical edge cases) go to the nearest piece.
+    lost = np.flatnonzero(owner < 0)
+    if lost.size:
+        owner[lost] = shapely.STRtree(polys_a).query_nearest(pts[lost], all_matches=False)[1]
+    with_homes = np.bincount(owner, minlength=len(polys)) > 0
+    geoms = list(polys_a)
+    for i in np.flatnonzero(~with_homes):
+        cand = np.flatnonzero(with_homes)
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
+                                                     shapely.boundary(polys_a[cand])))
+        if shared.size and shared.max() >= SHARED_EDGE_MIN_M:
+            j = int(cand[np.argmax(shared)])
+            merged = shapely.union(geoms[j], geoms[i], grid_size=GRID_SIZE_M)
+            if shapely.get_type_id(merged) == 3:
+                geoms[j] = merged
+    return [(geoms[i], np.flatnonzero(owner == i)) for i in np.flatnonzero(with_homes)]
 
 
 def block_adjacency(blocks: gpd.GeoDataFrame) -> sp.csr_matrix:
@@ -599,6 +708,26 @@ def is_contiguous(adjacency: sp.csr_matrix, members: np.ndarray) -> bool:
     return n_comp == 1
 
 
+def clean_zone(blocks: np.ndarray) -> shapely.Geometry:
+    """Return the union of a zone's blocks without slivers, valid in any CRS.
+
+    The union is computed on a 1 cm grid; parts and holes under ``SLIVER_M2`` (gaps of
+    floating-point noise where blocks cut from one another meet) are removed, so the
+    outline stays a valid polygon after reprojection to WGS-84.
+    """
+    geom = shapely.union_all(blocks, grid_size=GRID_SIZE_M)
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) == 3
+             and shapely.area(p) >= SLIVER_M2]
+    cleaned = []
+    for p in parts:
+        holes = [r for r in p.interiors if shapely.area(shapely.Polygon(r)) >= SLIVER_M2]
+        cleaned.append(shapely.Polygon(shapely.get_exterior_ring(p), holes))
+    if not cleaned:
+        return geom
+    out = cleaned[0] if len(cleaned) == 1 else shapely.MultiPolygon(cleaned)
+    return out if shapely.is_valid(out) else shapely.make_valid(out)
+
+
 def polsby_popper(geom: shapely.Geometry) -> float:
     """Return 4 pi A / P^2: 1 for a disc, near 0 for a thin or ragged shape."""
     perimeter = shapely.length(geom)
@@ -699,7 +828,7 @@ class GridPlan:
             sel = labels == lab
             if not sel.any():
                 continue
-            geom = shapely.union_all(np.asarray(b.geometry.values)[sel])
+            geom = clean_zone(np.asarray(b.geometry.values)[sel])
             rows.append({"label": lab, "code": codes.get(lab, ""), "name": names[lab],
                          "households": int(b["households"].to_numpy()[sel].sum()),
                          "buildings": int(b["buildings"].to_numpy()[sel].sum()),

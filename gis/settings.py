@@ -82,6 +82,7 @@ class GridRules:
     community_target_households: int = 3000
     block_highways: frozenset[str] = frozenset()
     min_block_m2: float = 200.0
+    subdivide_block_m2: float = 100_000.0
     compactness_weight: float = 0.05
     code_prefix: str = "000000001"
 
@@ -241,6 +242,7 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
                 _get(gr, "community_target_households", int, "grids")),
             block_highways=frozenset(_get(gr, "block_highways", list, "grids")),
             min_block_m2=float(_get(gr, "min_block_m2", (int, float), "grids")),
+            subdivide_block_m2=float(gr.get("subdivide_block_m2", 100_000.0)),
             compactness_weight=float(_get(gr, "compactness_weight", (int, float), "grids")),
             code_prefix=str(gr.get("code_prefix", "000000001")),
         ),

@@ -218,3 +218,38 @@ def test_gates_choice_runs_and_never_raises_coverage(app):
     assert not app.exception
     # Honouring gates can only lengthen walks: coverage never rises.
     assert _percent(app.metric[0]) <= plain
+
+
+def test_a_stored_station_far_from_the_streets_never_breaks_the_gaps_view(app):
+    app.radio(key="view").set_value("gaps").run()
+    app.selectbox(key="category").set_value("health").run()
+    # A station stored by an earlier click, 2 km out in the sea off Helsinki.
+    app.session_state["changes"] = [{"action": "add", "category": "health",
+                                     "lon": 24.90, "lat": 60.14, "name": "far"}]
+    app.run()
+    assert not app.exception
+    assert app.session_state["changes"] == []
+    assert any("米" in e.value for e in app.error)
+
+
+def test_opening_a_project_does_not_change_another_sessions_grids(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVICE_CIRCLE_GRIDS", str(tmp_path / "grids.gpkg"))
+    first = AppTest.from_file(APP, default_timeout=120)
+    first.run()
+    first.radio(key="view").set_value("grids").run()
+    first.number_input(key="grid_max").set_value(400).run()
+    first.button(key="grid_generate").click().run()
+    first.button(key="grid_save").click().run()
+    assert not first.exception
+    second = AppTest.from_file(APP, default_timeout=120)
+    second.run()
+    second.radio(key="view").set_value("grids").run()
+    second.button(key="grid_generate").click().run()
+    n_second = second.metric[1].value
+    first.run()
+    first.button(key="grid_open").click().run()  # the first planner reopens the project
+    assert not first.exception
+    second.run()
+    assert not second.exception
+    assert second.metric[1].value == n_second
+    assert second.session_state["grid_blocks"] is None

@@ -97,6 +97,17 @@ def _check_invariants(plan, homes):
         assert grid_geom.symmetric_difference(comm_geom).area < 1e-3
     grids = plan.grids_gdf()
     assert grids["households"].sum() == homes["households"].sum()
+    _check_written_zones(plan)
+
+
+def _check_written_zones(plan):
+    """Every zone, once written in WGS-84, is a valid polygon in one piece."""
+    for zones in (plan.communities_gdf(), plan.grids_gdf()):
+        wgs = zones.to_crs("EPSG:4326")
+        assert wgs.is_valid.all(), zones.loc[~wgs.is_valid.to_numpy(), "name"].tolist()
+        pieces = (wgs.geom_type != "Polygon").to_numpy()
+        assert not pieces.any(), zones.loc[pieces, "name"].tolist()
+    assert (plan.blocks.gdf.geom_type == "Polygon").all()
 
 
 @hyp_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -124,6 +135,73 @@ def test_helsinki_grids_keep_every_invariant_and_the_range(helsinki_plan):
     grids = plan.grids_gdf()
     assert (grids["flag"] == "").all()
     assert len(plan.communities_gdf()) == 2
+
+
+@pytest.mark.parametrize("folder", ["shenzhen_longgang", "shanghai_shu_baoshan"])
+def test_chinese_extracts_give_valid_zones_in_one_piece(folder, settings):
+    from tests.conftest import SHARED_DATA
+
+    files = sorted((SHARED_DATA / folder).glob("*.osm")) if SHARED_DATA.exists() else []
+    if not files:
+        pytest.skip(f"{SHARED_DATA / folder} is absent (the shared real extracts)")
+    study = load_study(str(files[0]), settings)
+    blocks = make_blocks(study.streets, study.homes, settings.grids)
+    plan = plan_grids(blocks, settings.grids)
+    _check_invariants(plan, study.homes)
+
+
+def test_a_split_part_that_falls_apart_becomes_separate_blocks(rules):
+    # A U-shaped block: the two top buildings, one in each arm, form one equal-household
+    # group, whose Voronoi cells inside the U are two pieces with the notch between them.
+    u = [(0, 0), (400, 0), (400, 400), (300, 400), (300, 100), (100, 100), (100, 400),
+         (0, 400), (0, 0)]
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * (len(u) - 1)},
+                               geometry=[LineString([a, b]) for a, b in zip(u, u[1:])],
+                               crs=UTM)
+    homes = gpd.GeoDataFrame({"households": [150, 150, 150, 150]},
+                             geometry=[box(x - 10, y - 10, x + 10, y + 10) for x, y in
+                                       ((50, 380), (350, 380), (150, 30), (250, 30))],
+                             crs=UTM)
+    area = shapely.Polygon(u)
+    blocks = make_blocks(streets, homes, rules, area=area)
+    assert (blocks.gdf.geom_type == "Polygon").all()
+    assert sorted(blocks.gdf["households"]) == [150, 150, 300]
+    assert shapely.union_all(blocks.gdf.geometry.values).area == pytest.approx(area.area)
+    plan = plan_grids(blocks, replace(rules, community_target_households=600,
+                                      min_households=100))
+    _check_invariants(plan, homes)
+
+
+def _campus(households):
+    """A 600 m square of residential streets with a cross of service roads inside."""
+    ring = [(0, 0), (600, 0), (600, 600), (0, 600), (0, 0)]
+    lines = [LineString([a, b]) for a, b in zip(ring, ring[1:])]
+    inner = [LineString([(300, 0), (300, 600)]), LineString([(0, 300), (600, 300)])]
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * 4 + ["service"] * 2},
+                               geometry=lines + inner, crs=UTM)
+    homes = gpd.GeoDataFrame({"households": households},
+                             geometry=[box(x, y, x + 40, y + 40) for x, y in
+                                       ((100, 100), (400, 100), (100, 400), (400, 400))],
+                             crs=UTM)
+    return streets, homes
+
+
+def test_a_campus_block_follows_its_service_roads(rules):
+    streets, homes = _campus([150, 150, 150, 150])
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 600, 600))
+    # Four quarters bounded by the service roads, not Voronoi parts of one block.
+    assert len(blocks.gdf) == 4
+    assert blocks.gdf["area_m2"].to_numpy() == pytest.approx(90_000, rel=1e-6)
+    assert (blocks.gdf["households"] == 150).all()
+    assert not any("split into" in n for n in blocks.notes)
+
+
+def test_a_small_campus_under_both_limits_stays_one_block(rules):
+    streets, homes = _campus([50, 50, 50, 50])
+    whole = replace(rules, subdivide_block_m2=1_000_000.0)
+    assert len(make_blocks(streets, homes, whole, area=box(0, 0, 600, 600)).gdf) == 1
+    # Above the area limit (360,000 m2 > 100,000 m2) it follows its roads.
+    assert len(make_blocks(streets, homes, rules, area=box(0, 0, 600, 600)).gdf) == 4
 
 
 def test_bad_sizes_and_empty_areas_are_refused(rules):
