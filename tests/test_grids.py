@@ -156,7 +156,7 @@ def test_a_split_part_that_falls_apart_becomes_separate_blocks(rules):
     u = [(0, 0), (400, 0), (400, 400), (300, 400), (300, 100), (100, 100), (100, 400),
          (0, 400), (0, 0)]
     streets = gpd.GeoDataFrame({"highway": ["residential"] * (len(u) - 1)},
-                               geometry=[LineString([a, b]) for a, b in zip(u, u[1:])],
+                               geometry=[LineString([a, b]) for a, b in zip(u, u[1:], strict=False)],
                                crs=UTM)
     homes = gpd.GeoDataFrame({"households": [150, 150, 150, 150]},
                              geometry=[box(x - 10, y - 10, x + 10, y + 10) for x, y in
@@ -175,7 +175,7 @@ def test_a_split_part_that_falls_apart_becomes_separate_blocks(rules):
 def _campus(households):
     """A 600 m square of residential streets with a cross of service roads inside."""
     ring = [(0, 0), (600, 0), (600, 600), (0, 600), (0, 0)]
-    lines = [LineString([a, b]) for a, b in zip(ring, ring[1:])]
+    lines = [LineString([a, b]) for a, b in zip(ring, ring[1:], strict=False)]
     inner = [LineString([(300, 0), (300, 600)]), LineString([(0, 300), (600, 300)])]
     streets = gpd.GeoDataFrame({"highway": ["residential"] * 4 + ["service"] * 2},
                                geometry=lines + inner, crs=UTM)
