@@ -155,8 +155,8 @@ def test_a_split_part_that_falls_apart_becomes_separate_blocks(rules):
     # group, whose Voronoi cells inside the U are two pieces with the notch between them.
     u = [(0, 0), (400, 0), (400, 400), (300, 400), (300, 100), (100, 100), (100, 400),
          (0, 400), (0, 0)]
-    streets = gpd.GeoDataFrame({"highway": ["residential"] * (len(u) - 1)},
-                               geometry=[LineString([a, b]) for a, b in zip(u, u[1:], strict=False)],
+    sides = [LineString([a, b]) for a, b in zip(u, u[1:], strict=False)]
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * len(sides)}, geometry=sides,
                                crs=UTM)
     homes = gpd.GeoDataFrame({"households": [150, 150, 150, 150]},
                              geometry=[box(x - 10, y - 10, x + 10, y + 10) for x, y in
