@@ -14,9 +14,7 @@ import io
 import json
 import os
 import tempfile
-import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -59,7 +57,7 @@ from gis.scenarios import (
 from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
 from gis.standards import check_standards, load_standards
-from gis.study import Study, load_study
+from gis.study import Study, StudyCache
 from layers.base import standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
@@ -114,50 +112,10 @@ def init_state(settings: Settings) -> None:
         st.session_state.setdefault(key, value)
 
 
-class _StudyCache:
-    """Studies shared by every session, loaded once each, the last few kept.
-
-    st.cache_resource cannot show progress from inside the cached function (Streamlit
-    replays elements written there), so the shared store is cached and the loading,
-    with its progress messages, happens outside it.
-    """
-
-    def __init__(self, size: int = 3) -> None:
-        self.size = size
-        self.items: OrderedDict[tuple, Study] = OrderedDict()
-        self.lock = threading.Lock()  # guards the two dicts only, never a load
-        self.loading: dict[tuple, threading.Lock] = {}
-
-    def get(self, inputs: tuple, progress: Callable[[str], object] | None = None) -> Study:
-        """Return the study of ``inputs``, loading it once; other inputs never wait."""
-        with self.lock:
-            if inputs in self.items:
-                self.items.move_to_end(inputs)
-                return self.items[inputs]
-            key_lock = self.loading.setdefault(inputs, threading.Lock())
-        with key_lock:  # sessions asking for the same area wait for one load
-            with self.lock:
-                if inputs in self.items:
-                    return self.items[inputs]
-            source, fac, fac_crs, bld, bld_crs = inputs
-            try:
-                study = load_study(source, load_settings(), facilities_path=fac,
-                                   facilities_crs=fac_crs, buildings_path=bld,
-                                   buildings_crs=bld_crs, progress=progress)
-            finally:
-                with self.lock:
-                    self.loading.pop(inputs, None)
-            with self.lock:
-                self.items[inputs] = study
-                while len(self.items) > self.size:
-                    self.items.popitem(last=False)
-            return study
-
-
 @st.cache_resource(show_spinner=False)
-def study_cache() -> _StudyCache:
+def study_cache() -> StudyCache:
     """Return the one store of loaded studies (the studies in it are never mutated)."""
-    return _StudyCache()
+    return StudyCache(load_settings)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

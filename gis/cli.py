@@ -21,6 +21,7 @@ from gis.coverage import (
     FULL_CIRCLE,
     CoverageResult,
     area_summary,
+    category_circles,
     compute_coverage,
     service_circles,
     zone_summary,
@@ -270,8 +271,11 @@ def run_coverage(args: argparse.Namespace) -> int:
     layers: dict[str, object] = {"homes": result.homes, "facilities": result.facilities}
     if not args.no_circles:
         layers["service_circles"] = service_circles(result, settings, progress=say)
+        layers["category_circles"] = category_circles(
+            result, settings, circles=layers["service_circles"])
     layers["summary"] = summary
     layers["load_report"] = study.report().astype({"value": "int64"})
+    layers["network_pieces"] = study.pieces()
     layers["household_rules"] = study.household_report()
     if study.poi_report is not None and len(study.poi_report):
         layers["poi_rows_not_used"] = study.poi_report
@@ -282,6 +286,7 @@ def run_coverage(args: argparse.Namespace) -> int:
     say(f"writing {args.out}")
     write_gpkg_atomic(args.out, layers)  # type: ignore[arg-type]
     _print_summary(study.name, result.profile, summary, study.report())
+    _print_pieces(study)
     return 0
 
 
@@ -349,6 +354,18 @@ def run_sites(args: argparse.Namespace) -> int:
     cols = [c for c in ("rank", "gain_households", "community", "grid") if c in sites]
     print(sites[cols].to_string(index=False))
     return 0
+
+
+def _print_pieces(study: Study) -> None:
+    """Print the network pieces that hold homes, when there is more than one."""
+    pieces = study.pieces()
+    with_homes = pieces[pieces["homes"] > 0]
+    if len(with_homes) > 1:
+        print(f"Network pieces with homes ({len(with_homes)} of {len(pieces)} kept; homes "
+              "walk only within their piece), largest first:")
+        print(with_homes.head(15).to_string(index=False))
+    for note in study.piece_warnings()[:10]:
+        print(f"  note: {note}")
 
 
 def _print_table(title: str, table: pd.DataFrame) -> None:

@@ -26,6 +26,8 @@ WALL_VALUES = ("wall", "fence", "city_wall", "retaining_wall")
 #: entrance=* values that open a compound (on its edge); building entrances inside a
 #: compound are not on its edge and so never become gates.
 ENTRANCE_VALUES = ("main", "yes", "service")
+#: A residential area's edge counts as walled where it lies within this distance of a wall.
+WALL_TOLERANCE_M = 3.0
 GATE_VALUES = ("gate", "entrance", "lift_gate", "swing_gate", "sliding_gate", "turnstile",
                "kissing_gate", "full-height_turnstile")
 
@@ -76,17 +78,13 @@ def compounds_from_osm(landuse: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
     walls = barriers[btype.isin(WALL_VALUES).to_numpy()] if len(barriers) else barriers
     wall_geoms = np.asarray(walls.geometry.values) if len(walls) else np.array([])
     is_area = shapely.get_type_id(wall_geoms) >= 3 if wall_geoms.size else np.array([])
-    wall_lines = shapely.union_all(np.where(is_area, shapely.boundary(wall_geoms), wall_geoms)
-                                   if wall_geoms.size else [])
     walled_areas = walls[walls.geom_type.isin(["Polygon", "MultiPolygon"])] \
         if len(walls) else walls
     areas = []
-    for geom in np.asarray(res.geometry.values):
-        edge = shapely.boundary(geom)
-        along = shapely.intersection(edge, shapely.buffer(wall_lines, 3.0)) \
-            if not wall_lines.is_empty else shapely.LineString()
-        if edge.length > 0 and along.length / edge.length >= wall_share:
-            areas.append(geom)
+    if wall_geoms.size:
+        bands, tree = _walls_index(wall_geoms, is_area)
+        areas = [geom for geom in np.asarray(res.geometry.values)
+                 if _wall_share(geom, bands, tree) >= wall_share]
     areas += list(np.asarray(walled_areas.geometry.values))
     crs = landuse.crs
     comp = gpd.GeoDataFrame({"compound_id": np.arange(1, len(areas) + 1)},
@@ -101,6 +99,30 @@ def compounds_from_osm(landuse: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
         pd.Series(False, index=gates.index)
     return compounds_from_layers(comp, gates.assign(night_closed=night.to_numpy()),
                                  gate_tolerance_m=gate_tolerance_m)
+
+
+def _walls_index(wall_geoms: np.ndarray,
+                 is_area: np.ndarray) -> tuple[np.ndarray, shapely.STRtree]:
+    """Return every wall buffered once by ``WALL_TOLERANCE_M``, and their STRtree."""
+    lines = np.where(is_area, shapely.boundary(wall_geoms), wall_geoms)
+    bands = shapely.buffer(lines, WALL_TOLERANCE_M)
+    return bands, shapely.STRtree(bands)
+
+
+def _wall_share(geom: shapely.Geometry, bands: np.ndarray, tree: shapely.STRtree) -> float:
+    """Return the share of ``geom``'s edge that runs along walls or fences.
+
+    Only the wall bands near the edge (found through the STRtree) are unioned, so the
+    work per area does not grow with the number of walls in the whole study area.
+    """
+    edge = shapely.boundary(geom)
+    if edge.length <= 0:
+        return 0.0
+    near = tree.query(edge, predicate="intersects")
+    if near.size == 0:
+        return 0.0
+    along = shapely.intersection(edge, shapely.union_all(bands[near]))
+    return float(along.length / edge.length)
 
 
 def compounds_from_layers(areas: gpd.GeoDataFrame, gates: gpd.GeoDataFrame, *,

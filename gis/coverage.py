@@ -349,14 +349,20 @@ def _each_facility(network: WalkNetwork, fsnap: Snap, positions: np.ndarray,
 
 def service_circles(result: CoverageResult, settings: Settings, *,
                     facilities: gpd.GeoDataFrame | None = None,
+                    categories: Sequence[str] | None = None,
                     buffer_m: float | None = None,
                     progress: Progress | None = None) -> gpd.GeoDataFrame:
-    """Return the area each facility serves within its category's threshold.
+    """Return the area each facility serves: the streets it is the nearest facility for.
 
-    The polygon is the reachable network itself (edges walked within the threshold,
-    partly reachable edges cut at the exact point) buffered by ``buffer_m`` and unioned:
-    not a convex hull. Each row also gives ``hull_area_m2``, the convex hull of the same
-    reachable streets, to show how much a hull would overstate.
+    One multi-source search per category (the same as the coverage engine's) gives every
+    street point its nearest facility; each reachable street part (cut at the exact point
+    where the threshold runs out, and where the walks of two facilities meet) goes to
+    that facility, and each facility's parts are buffered by ``buffer_m`` and unioned.
+    So the circles of a category tile its combined circle (:func:`category_circle`),
+    with no search and no union per facility over the whole area: the cost grows with
+    the streets reached, not with facilities x streets. Each row also gives
+    ``hull_area_m2``, the convex hull of the same streets, to show how much a hull would
+    overstate.
 
     Parameters
     ----------
@@ -367,6 +373,8 @@ def service_circles(result: CoverageResult, settings: Settings, *,
         Settings (buffer width).
     facilities
         Facilities with ``category`` in the network CRS (default ``result.facilities``).
+    categories
+        Categories to draw (default: every category of the result).
     buffer_m
         Half-width of the band around reachable streets (default: settings).
     progress
@@ -375,50 +383,97 @@ def service_circles(result: CoverageResult, settings: Settings, *,
     Returns
     -------
     geopandas.GeoDataFrame
-        One polygon per attached facility, indexed like ``facilities``, with
-        ``category``, ``name``, ``threshold_m``, ``area_m2``, ``hull_area_m2`` and
-        ``households`` (households of homes within the threshold of that facility).
+        One polygon per attached facility that reaches a street, with ``facility`` (its
+        index label), ``category``, ``name``, ``threshold_m``, ``area_m2``,
+        ``hull_area_m2`` and ``households`` (households whose nearest facility of the
+        category it is, within the threshold).
     """
     say = progress or (lambda _m: None)
     access = result.access
     network = access.network
     buf = settings.circle_buffer_m if buffer_m is None else buffer_m
     facilities = result.facilities if facilities is None else facilities
-    fac = facilities[facilities["category"].isin(result.categories)]
-    fsnap = access.snap(fac)
+    cats = tuple(categories) if categories is not None else result.categories
+    fac = facilities[facilities["category"].isin(cats)]
     hh = access.homes["households"].to_numpy()
-    records = []
-    geoms = []
-    cats = fac["category"].to_numpy()
-    for cid in result.categories:
+    frames = []
+    for cid in cats:
         thr = result.thresholds[cid].metres
-        pos = np.flatnonzero((cats == cid) & fsnap.ok)
-        if pos.size == 0:
+        mine = fac[fac["category"] == cid]
+        fsnap = access.snap(mine)
+        if not fsnap.ok.any():
             continue
-        say(f"drawing {pos.size} service circles of {cid}")
-        for i, one, node_dist in _each_facility(network, fsnap, pos, thr):
-            lines = network.reachable_lines(node_dist, thr, one)
-            if lines.size == 0:
-                continue
-            poly = _band(lines, buf)
-            hull = shapely.convex_hull(shapely.multilinestrings(lines))
-            served = np.nan_to_num(access.home_distances(node_dist, one)[0],
-                                   nan=np.inf) <= thr
-            row = fac.iloc[i]
-            records.append({
-                "facility": fac.index[i], "category": cid,
-                "name": row.get("name") if "name" in fac else None,
-                "threshold_m": thr, "area_m2": float(shapely.area(poly)),
-                "hull_area_m2": float(shapely.area(shapely.buffer(hull, buf))),
-                "households": int(hh[served].sum()),
-            })
-            geoms.append(poly)
-    if not records:
+        say(f"drawing the service circles of {int(fsnap.ok.sum())} {cid} facilities")
+        node_dist, node_src = network.nearest_sources(fsnap, limit_m=thr, with_source=True)
+        lines, owner = network.reachable_parts(node_dist, thr, fsnap, node_src)
+        keep = owner >= 0
+        lines, owner = lines[keep], owner[keep]
+        if lines.size == 0:
+            continue
+        dist, which = access.home_distances(node_dist, fsnap, node_src)
+        served = np.nan_to_num(dist, nan=np.inf) <= thr
+        households = np.bincount(which[served], weights=hh[served], minlength=len(mine))
+        polys, hulls, ids = _bands_by_owner(lines, owner, buf)
+        rows = [(mine.index[pos], mine["name"].iloc[pos] if "name" in mine else None,
+                 int(households[pos])) for pos in ids]
+        area = shapely.area(np.asarray(polys, dtype=object))
+        frames.append(gpd.GeoDataFrame({
+            "facility": [r[0] for r in rows], "category": cid, "name": [r[1] for r in rows],
+            "threshold_m": thr, "area_m2": area,
+            "hull_area_m2": shapely.area(np.asarray(hulls, dtype=object)),
+            "households": np.asarray([r[2] for r in rows], dtype=np.int64)},
+            geometry=polys, crs=network.crs))
+    if not frames:
         return gpd.GeoDataFrame(
             {"facility": [], "category": [], "name": [], "threshold_m": [], "area_m2": [],
              "hull_area_m2": [], "households": []},
             geometry=gpd.GeoSeries([], crs=network.crs), crs=network.crs)
-    return gpd.GeoDataFrame(records, geometry=geoms, crs=network.crs)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=network.crs)
+
+
+def category_circles(result: CoverageResult, settings: Settings, *,
+                     buffer_m: float | None = None,
+                     circles: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Return one combined service circle per category (one search and one union each).
+
+    Parameters
+    ----------
+    result
+        The coverage result.
+    settings
+        Settings (buffer width).
+    buffer_m
+        Half-width of the band around reachable streets (default: settings).
+    circles
+        The per-facility circles of :func:`service_circles` with the same buffer, when
+        already drawn: they tile each category's circle, so their union is it (and much
+        cheaper than unioning the streets again).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``category``, ``threshold_m``, ``area_m2``; categories with no facility near the
+        network are left out.
+    """
+    rows, geoms = [], []
+    for cid in result.categories:
+        thr = result.thresholds[cid].metres
+        if circles is not None:
+            mine = circles.geometry[(circles["category"] == cid).to_numpy()]
+            if len(mine) == 0:
+                continue
+            geom = shapely.union_all(np.asarray(mine.values))
+        else:
+            try:
+                geom = category_circle(result.access, result.facilities, cid, thr, settings,
+                                       buffer_m=buffer_m)
+            except NoReachableFacilityError:
+                continue
+        rows.append({"category": cid, "threshold_m": thr, "area_m2": float(geom.area)})
+        geoms.append(geom)
+    return gpd.GeoDataFrame(rows or {"category": [], "threshold_m": [], "area_m2": []},
+                            geometry=gpd.GeoSeries(geoms, crs=result.local_crs),
+                            crs=result.local_crs)
 
 
 def category_circle(access: Access, facilities: gpd.GeoDataFrame, category: str,
@@ -443,9 +498,30 @@ def category_circle(access: Access, facilities: gpd.GeoDataFrame, category: str,
 def _band(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:
     """Return the union of a band of ``buffer_m`` around each line.
 
-    Buffering each line and then unioning is about a hundred times faster in GEOS than
-    buffering one MultiLineString of thousands of parts.
+    Street parts that continue one another are merged first (fewer, longer lines), then
+    each is buffered and the bands unioned: in GEOS this is about a hundred times faster
+    than buffering one MultiLineString of thousands of parts.
     """
     if lines.size == 0:
         return shapely.Polygon()
-    return shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
+    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines)))
+    return shapely.union_all(shapely.buffer(merged, buffer_m, quad_segs=4))
+
+
+def _bands_by_owner(lines: np.ndarray, owner: np.ndarray, buffer_m: float
+                    ) -> tuple[list[shapely.Geometry], list[shapely.Geometry], list[int]]:
+    """Return, per owner, the band around its lines, the buffered hull, and the owners.
+
+    Lines are merged per owner in one vectorised call, buffered in one call, and unioned
+    per owner (each union only over that owner's bands).
+    """
+    order = np.argsort(owner, kind="stable")
+    owner_s, lines_s = owner[order], lines[order]
+    ids, group = np.unique(owner_s, return_inverse=True)
+    multi = shapely.multilinestrings(lines_s, indices=group)
+    merged, which = shapely.get_parts(shapely.line_merge(multi), return_index=True)
+    bands = shapely.buffer(merged, buffer_m, quad_segs=4)
+    hulls = shapely.buffer(shapely.convex_hull(multi), buffer_m)
+    cuts = np.flatnonzero(np.diff(which)) + 1
+    polys = [shapely.union_all(b) for b in np.split(bands, cuts)]
+    return polys, list(hulls), [int(i) for i in ids]

@@ -89,8 +89,11 @@ class WalkNetwork:
     edge_geometry
         Shapely LineStrings.
     n_dropped_nodes, n_components
-        Nodes outside the largest connected part (dropped), and how many parts the input
-        had.
+        Nodes in pieces too small to keep (dropped), and how many connected pieces the
+        input had.
+    node_piece
+        The kept piece of every node: 0 is the largest, then by size. Homes and
+        facilities route within the piece they attach to.
     """
 
     crs: pyproj.CRS
@@ -102,6 +105,7 @@ class WalkNetwork:
     n_dropped_nodes: int
     n_dropped_edges: int
     n_components: int
+    node_piece: np.ndarray = field(repr=False)
     _csr: sp.csr_matrix = field(repr=False)
     _tree: shapely.STRtree = field(repr=False)
 
@@ -114,6 +118,16 @@ class WalkNetwork:
     def n_edges(self) -> int:
         """Return the number of edges."""
         return int(self.edge_u.shape[0])
+
+    @property
+    def n_pieces(self) -> int:
+        """Return the number of connected pieces kept."""
+        return int(self.node_piece.max()) + 1 if self.node_piece.size else 0
+
+    @property
+    def edge_piece(self) -> np.ndarray:
+        """Return the piece of every edge."""
+        return self.node_piece[self.edge_u]
 
     def edges_gdf(self) -> gpd.GeoDataFrame:
         """Return the edges as a GeoDataFrame (u, v, length_m) in the network CRS."""
@@ -348,29 +362,80 @@ class WalkNetwork:
         Partly reachable edges are cut at the exact point where the budget runs out. With
         ``sources``, the stretch of each source's own edge it reaches directly is added.
         """
-        ru = budget_m - node_dist[self.edge_u]
-        rv = budget_m - node_dist[self.edge_v]
+        return self.reachable_parts(node_dist, budget_m, sources)[0]
+
+    def reachable_parts(self, node_dist: np.ndarray, budget_m: float,
+                        sources: Snap | None = None, node_source: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the street parts within ``budget_m`` of the sources and who reaches each.
+
+        With ``node_source`` (the nearest source of every node, from
+        :meth:`nearest_sources`), every reachable street part is given to its nearest
+        source: an edge reached from both ends is cut where the two walks meet. The parts
+        of all sources together are exactly :meth:`reachable_lines`; cut in one vectorised
+        pass, with no search or union per source.
+
+        Returns
+        -------
+        tuple
+            LineStrings, and the position in ``sources`` of each one's source (-1
+            without ``node_source``).
+        """
+        du, dv = node_dist[self.edge_u], node_dist[self.edge_v]
+        ru, rv = budget_m - du, budget_m - dv
         length = self.edge_length_m
         whole = ru + rv >= length
-        parts: list[np.ndarray] = [self.edge_geometry[whole]]
-        from_u = ~whole & (ru > 0)
-        from_v = ~whole & (rv > 0)
-        pieces: list[object] = []
-        pieces += [_substring(g, 0.0, r) for g, r in
-                   zip(self.edge_geometry[from_u], ru[from_u], strict=True)]
-        pieces += [_substring(g, ln - r, ln) for g, r, ln in
-                   zip(self.edge_geometry[from_v], rv[from_v], length[from_v], strict=True)]
+        edges, starts, ends, owner = [], [], [], []
+        if node_source is None:
+            e = np.flatnonzero(whole)
+            edges.append(e)
+            starts.append(np.zeros(e.size))
+            ends.append(length[e])
+            owner.append(np.full(e.size, -1))
+        else:
+            su, sv = node_source[self.edge_u], node_source[self.edge_v]
+            one = whole & ((su == sv) | ~np.isfinite(du) | ~np.isfinite(dv))
+            e = np.flatnonzero(one)
+            edges.append(e)
+            starts.append(np.zeros(e.size))
+            ends.append(length[e])
+            owner.append(np.where(np.isfinite(du[e]) & ((du[e] <= dv[e]) | (su[e] == sv[e])),
+                                  su[e], sv[e]))
+            # Reached from both ends by different sources: cut where the walks meet.
+            e = np.flatnonzero(whole & ~one)
+            meet = np.clip((dv[e] + length[e] - du[e]) / 2.0, 0.0, length[e])
+            edges += [e, e]
+            starts += [np.zeros(e.size), meet]
+            ends += [meet, length[e]]
+            owner += [su[e], sv[e]]
+        e = np.flatnonzero(~whole & (ru > 0))
+        edges.append(e)
+        starts.append(np.zeros(e.size))
+        ends.append(ru[e])
+        owner.append(node_source[self.edge_u[e]] if node_source is not None
+                     else np.full(e.size, -1))
+        e = np.flatnonzero(~whole & (rv > 0))
+        edges.append(e)
+        starts.append(length[e] - rv[e])
+        ends.append(length[e])
+        owner.append(node_source[self.edge_v[e]] if node_source is not None
+                     else np.full(e.size, -1))
         if sources is not None:
-            ok = sources.ok
-            for e, t, a in zip(sources.edge[ok], sources.offset_m[ok], sources.access_m[ok],
-                               strict=True):
-                r = budget_m - a
-                if r > 0:
-                    pieces.append(_substring(self.edge_geometry[e], max(0.0, t - r),
-                                             min(length[e], t + r)))
-        parts.append(np.asarray(pieces, dtype=object))
-        lines = np.concatenate(parts)
-        return lines[~shapely.is_empty(lines)] if lines.size else lines
+            pos = np.flatnonzero(sources.ok)
+            r = budget_m - sources.access_m[pos]
+            pos, r = pos[r > 0], r[r > 0]
+            e = sources.edge[pos]
+            t = sources.offset_m[pos]
+            edges.append(e)
+            starts.append(np.maximum(0.0, t - r))
+            ends.append(np.minimum(length[e], t + r))
+            owner.append(pos if node_source is not None else np.full(e.size, -1))
+        edge_a = np.concatenate(edges).astype(np.int64)
+        lines = substrings(self.edge_geometry, edge_a, np.concatenate(starts),
+                           np.concatenate(ends))
+        own = np.concatenate(owner).astype(np.int64)
+        keep = ~shapely.is_empty(lines)
+        return lines[keep], own[keep]
 
     def facility_node_distances(self, sources: Snap, *,
                                 limit_m: float) -> list[np.ndarray]:
@@ -392,25 +457,60 @@ class WalkNetwork:
         return out
 
 
-def _substring(line: shapely.LineString, start: float, end: float) -> shapely.LineString:
-    from shapely.ops import substring
+def substrings(geoms: np.ndarray, which: np.ndarray, start: np.ndarray,
+               end: np.ndarray) -> np.ndarray:
+    """Return the part of ``geoms[which[k]]`` from ``start[k]`` to ``end[k]`` metres, for all k.
 
-    if end <= start:
-        return shapely.LineString()
-    return substring(line, start, end)
+    A vectorised ``shapely.ops.substring`` for LineStrings: the cut points are
+    interpolated and the vertices between them kept, in one pass over the coordinates.
+    Empty where ``end <= start``.
+    """
+    n = which.size
+    out = np.full(n, None, dtype=object)
+    ok = end > start + 1e-9
+    if not ok.any():
+        out[:] = shapely.LineString()
+        return out
+    idx = np.flatnonzero(ok)
+    w, a, b = which[idx], start[idx], end[idx]
+    lines = geoms[w]
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    same = owner[1:] == owner[:-1]
+    cum = np.concatenate([[0.0], np.cumsum(np.where(same, seg, 0.0))])
+    first = np.searchsorted(owner, np.arange(idx.size))
+    cum -= cum[first][owner]
+    inner = (cum > a[owner]) & (cum < b[owner])
+    p0 = shapely.get_coordinates(shapely.line_interpolate_point(lines, a))
+    p1 = shapely.get_coordinates(shapely.line_interpolate_point(lines, b))
+    rows = np.concatenate([np.arange(idx.size), owner[inner], np.arange(idx.size)])
+    # Order: start point, inner vertices in line order, end point.
+    key = np.concatenate([np.full(idx.size, -1.0), cum[inner], np.full(idx.size, np.inf)])
+    xy = np.vstack([p0, coords[inner], p1])
+    order = np.lexsort((key, rows))
+    made = shapely.linestrings(xy[order], indices=rows[order])
+    out[idx] = made
+    out[~ok] = shapely.LineString()
+    return out
 
 
-def network_from_streets(streets: gpd.GeoDataFrame) -> WalkNetwork:
+def network_from_streets(streets: gpd.GeoDataFrame, *,
+                         min_piece_m: float | None = None) -> WalkNetwork:
     """Build the walking network from street lines in a metric CRS.
 
     Lines must end at intersections (OSM ways split at shared nodes, as every loader in
-    gis.sources returns them). Ends closer than 1 cm are one node. Only the largest
-    connected part is kept; the number of dropped nodes and edges is recorded.
+    gis.sources returns them). Ends closer than 1 cm are one node.
 
     Parameters
     ----------
     streets
         LineStrings in a projected CRS.
+    min_piece_m
+        Keep every connected piece with at least this many metres of streets (an island,
+        a campus behind a missing footpath, a river bank), so that its homes are analysed
+        within it and reported, not dropped; smaller pieces (stray footpaths) are
+        dropped and counted. The largest piece is always kept. ``None`` keeps only the
+        largest piece.
 
     Returns
     -------
@@ -436,25 +536,36 @@ def network_from_streets(streets: gpd.GeoDataFrame) -> WalkNetwork:
     node_xy, inverse = _unique_rows(ends)
     u, v = inverse[:m], inverse[m:]
     n = node_xy.shape[0]
-    # Components over the undirected graph; keep the largest.
+    # Connected pieces over the undirected graph, ranked by street length.
     adj = sp.coo_matrix((np.ones(m), (u, v)), shape=(n, n)).tocsr()
     n_comp, labels = connected_components(adj, directed=False)
-    main = np.argmax(np.bincount(labels))
-    keep_node = labels == main
+    comp_len = np.bincount(labels[u], weights=lengths, minlength=n_comp)
+    comp_nodes = np.bincount(labels, minlength=n_comp)
+    rank = np.lexsort((-comp_nodes, -comp_len))  # longest first
+    keep_comp = np.zeros(n_comp, dtype=bool)
+    keep_comp[rank[0]] = True
+    if min_piece_m is not None:
+        keep_comp |= comp_len >= min_piece_m
+    piece_of_comp = np.full(n_comp, -1, dtype=np.int64)
+    kept_ranked = rank[keep_comp[rank]]
+    piece_of_comp[kept_ranked] = np.arange(kept_ranked.size)
+    keep_node = keep_comp[labels]
     keep_edge = keep_node[u]
     new_id = np.cumsum(keep_node) - 1
     u, v = new_id[u[keep_edge]], new_id[v[keep_edge]]
     geoms, lengths = geoms[keep_edge], lengths[keep_edge]
+    node_piece = piece_of_comp[labels[keep_node]]
     node_xy = node_xy[keep_node]
     n_keep = node_xy.shape[0]
-    log.info("network: %d nodes, %d edges kept; %d nodes in %d other parts dropped",
-             n_keep, geoms.size, n - n_keep, n_comp - 1)
+    log.info("network: %d nodes, %d edges kept in %d pieces; %d nodes in %d smaller pieces "
+             "dropped", n_keep, geoms.size, kept_ranked.size, n - n_keep,
+             n_comp - kept_ranked.size)
     csr = _symmetric_csr(u, v, lengths, n_keep)
     return WalkNetwork(
         crs=pyproj.CRS(streets.crs), node_xy=node_xy, edge_u=u, edge_v=v,
         edge_length_m=lengths, edge_geometry=geoms,
         n_dropped_nodes=int(n - n_keep), n_dropped_edges=int(m - geoms.size),
-        n_components=int(n_comp),
+        n_components=int(n_comp), node_piece=node_piece,
         _csr=csr, _tree=shapely.STRtree(geoms),
     )
 

@@ -100,6 +100,7 @@ class Settings:
     circle_buffer_m: float
     households: HouseholdRules
     categories: tuple[Category, ...]
+    min_piece_m: float = 2000.0
     gap_link_m: float = 200.0
     gap_area_buffer_m: float = 30.0
     candidate_spacing_m: float = 100.0
@@ -226,6 +227,7 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
         presets_m={str(k): float(v) for k, v in walk.get("presets_m", {}).items()},
         snap_max_m=float(_get(net, "snap_max_m", (int, float), "network")),
         excluded_highways=frozenset(net.get("excluded_highways", [])),
+        min_piece_m=float(net.get("min_piece_m", 2000.0)),
         circle_buffer_m=float(_get(_get(raw, "circles", dict, ""), "buffer_m",
                                    (int, float), "circles")),
         households=households,

@@ -8,6 +8,8 @@ attaches homes to the network. Everything after it (coverage, circles) is cheap.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +77,7 @@ class Study:
     poi_report: pd.DataFrame | None = None
     warnings: tuple[str, ...] = ()
     compounds: Compounds | None = None
+    min_piece_m: float = 2000.0
 
     def report(self) -> pd.DataFrame:
         """Return what was loaded and what was left out, as (item, value) rows."""
@@ -85,8 +88,12 @@ class Study:
             ("network nodes kept", "r_nodes", {}, self.network.n_nodes),
             ("network edges kept", "r_edges", {}, self.network.n_edges),
             ("network pieces in the source", "r_pieces", {}, self.network.n_components),
-            ("network nodes dropped (outside the largest piece)", "r_dropped", {},
-             self.network.n_dropped_nodes),
+            ("network pieces kept (each analysed on its own)", "r_pieces_kept", {},
+             self.network.n_pieces),
+            ("network pieces with homes", "r_pieces_homes", {},
+             int((self.pieces()["homes"] > 0).sum())),
+            (f"network nodes dropped (pieces under {self.min_piece_km:g} km of streets)",
+             "r_dropped", {"min_km": f"{self.min_piece_km:g}"}, self.network.n_dropped_nodes),
             ("buildings", "r_buildings", {}, len(self.buildings)),
             ("residential buildings", "r_homes", {}, len(self.homes)),
             ("households", "r_households", {}, int(self.homes["households"].sum())),
@@ -104,6 +111,52 @@ class Study:
         ]
         return pd.DataFrame([(Msg(text, key, **params), value)
                              for text, key, params, value in rows], columns=["item", "value"])
+
+    @property
+    def min_piece_km(self) -> float:
+        """Return the smallest network piece kept, in km of streets."""
+        return self.min_piece_m / 1000.0
+
+    def pieces(self) -> pd.DataFrame:
+        """Return every kept network piece with its streets, homes and facilities.
+
+        Homes route only within the piece they attach to, so a piece with homes and no
+        facility of a category leaves all of them uncovered; this table says so.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``piece`` (0: the largest), ``nodes``, ``street_km``, ``homes``,
+            ``households`` (attached homes) and ``facilities`` (attached).
+        """
+        net = self.network
+        k = net.n_pieces
+        street_km = np.bincount(net.edge_piece, weights=net.edge_length_m, minlength=k) / 1000
+        ok = self.home_snap.ok
+        home_piece = net.edge_piece[self.home_snap.edge[ok]]
+        hh = self.homes["households"].to_numpy()[ok]
+        fsnap = net.snap(self.facilities, max_m=self.snap_max_m)
+        fac_piece = net.edge_piece[fsnap.edge[fsnap.ok]]
+        return pd.DataFrame({
+            "piece": np.arange(k),
+            "nodes": np.bincount(net.node_piece, minlength=k),
+            "street_km": np.round(street_km, 2),
+            "homes": np.bincount(home_piece, minlength=k),
+            "households": np.bincount(home_piece, weights=hh, minlength=k).astype(np.int64),
+            "facilities": np.bincount(fac_piece, minlength=k)})
+
+    def piece_warnings(self) -> list[Msg]:
+        """Return a message for every piece with homes but no facility at all."""
+        out = []
+        for _, row in self.pieces().iterrows():
+            if row["homes"] > 0 and row["facilities"] == 0:
+                out.append(Msg(
+                    f"Network piece {row['piece']} ({row['street_km']:.1f} km of streets, "
+                    f"{row['households']} households) has no facility of any kind: its homes "
+                    "walk only within it and none is covered.", "piece_no_facility",
+                    piece=int(row["piece"]), km=f"{row['street_km']:.1f}",
+                    households=int(row["households"])))
+        return out
 
     def access(self, *, gates: str = "off", compounds: Compounds | None = None,
                snap_max_m: float | None = None, progress: Progress | None = None) -> Access:
@@ -183,7 +236,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
     say(f"projecting to {local_crs.name}")
     streets = to_local(osm.streets, local_crs)
     say("building the walking network")
-    network = network_from_streets(streets)
+    network = network_from_streets(streets, min_piece_m=settings.min_piece_m)
     landuse = to_local(osm.landuse, local_crs)
     say("estimating households")
     classified = estimate_households(to_local(buildings, local_crs), settings.households,
@@ -226,4 +279,55 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
-                 compounds=compounds)
+                 compounds=compounds, min_piece_m=settings.min_piece_m)
+
+
+class StudyCache:
+    """Studies shared by every session of the app, loaded once each, the last few kept.
+
+    Loading one area never blocks a session that asks for another: a lock per area
+    makes sessions asking for the same area wait for one load, and a short lock guards
+    the store itself. The studies are never mutated.
+
+    Parameters
+    ----------
+    settings
+        Returns the settings to load with (called at each load).
+    size
+        How many studies to keep.
+    """
+
+    def __init__(self, settings: Callable[[], Settings], size: int = 3) -> None:
+        self.settings = settings
+        self.size = size
+        self.items: OrderedDict[tuple, Study] = OrderedDict()
+        self.lock = threading.Lock()  # guards the two dicts only, never a load
+        self.loading: dict[tuple, threading.Lock] = {}
+
+    def get(self, inputs: tuple, progress: Progress | None = None) -> Study:
+        """Return the study of ``inputs``, loading it once.
+
+        ``inputs`` is (source, facilities path, its CRS, buildings path, its CRS).
+        """
+        with self.lock:
+            if inputs in self.items:
+                self.items.move_to_end(inputs)
+                return self.items[inputs]
+            key_lock = self.loading.setdefault(inputs, threading.Lock())
+        with key_lock:  # sessions asking for the same area wait for one load
+            with self.lock:
+                if inputs in self.items:
+                    return self.items[inputs]
+            source, fac, fac_crs, bld, bld_crs = inputs
+            try:
+                study = load_study(source, self.settings(), facilities_path=fac,
+                                   facilities_crs=fac_crs, buildings_path=bld,
+                                   buildings_crs=bld_crs, progress=progress)
+            finally:
+                with self.lock:
+                    self.loading.pop(inputs, None)
+            with self.lock:
+                self.items[inputs] = study
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
+            return study

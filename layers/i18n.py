@@ -362,7 +362,9 @@ MESSAGES_ZH.update({
     "note_split": "街区 {block}（{n} 户）已按楼栋拆分为 {parts} 部分（各 {sizes} 户）：沿街区长轴把楼栋"
                   "分成户数相等的几组，每部分为其楼栋中心点在街区内的泰森多边形",
     "r_nodes": "保留的路网节点", "r_edges": "保留的路段", "r_pieces": "原始路网的连通片数",
-    "r_dropped": "删除的路网节点（不在最大连通片中）", "r_buildings": "建筑", "r_homes": "住宅建筑",
+    "r_dropped": "删除的路网节点（街道总长不足 {min_km} 公里的连通片）",
+    "r_pieces_kept": "保留的路网连通片（各自分析）",
+    "r_pieces_homes": "有住宅的连通片", "piece_no_facility": "连通片 {piece}（{km} 公里街道，{households} 户）内没有任何设施：这些住户只能在本片内步行，均未覆盖。", "r_buildings": "建筑", "r_homes": "住宅建筑",
     "r_households": "户数", "r_homes_far": "距路网超过 {limit} 米的住宅（未计入）",
     "r_households_far": "未计入住宅中的户数", "r_facilities": "设施",
     "r_facilities_far": "距路网超过 {limit} 米的设施（未计入）",

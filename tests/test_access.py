@@ -280,3 +280,81 @@ def test_gap_linking_equals_networkx_single_linkage(town, link, settings):
     same_got = got[:, None] == got[None, :]
     same_want = want[:, None] == want[None, :]
     np.testing.assert_array_equal(same_got, same_want)
+
+
+def test_loading_one_area_does_not_block_a_session_that_asks_for_another(monkeypatch,
+                                                                         settings):
+    import threading
+    import time
+
+    import gis.study as study_mod
+
+    started = threading.Event()
+    release = threading.Event()
+
+    def fake_load(source, _settings, **_kw):
+        if source == "slow":
+            started.set()
+            release.wait(10)
+        return f"study of {source}"
+
+    monkeypatch.setattr(study_mod, "load_study", fake_load)
+    cache = study_mod.StudyCache(lambda: settings)
+    slow = threading.Thread(target=cache.get, args=(("slow", None, None, None, None),))
+    slow.start()
+    assert started.wait(5)
+    t0 = time.perf_counter()
+    other = cache.get(("fast", None, None, None, None))
+    waited = time.perf_counter() - t0
+    release.set()
+    slow.join(5)
+    assert other == "study of fast"
+    assert waited < 5  # not held up by the slow area
+    assert cache.get(("slow", None, None, None, None)) == "study of slow"
+
+
+def test_two_islands_are_both_kept_and_each_walks_to_its_own_facility(settings):
+    # Two islands 5 km apart, each 3 km of streets; a clinic only on the west island.
+    west = [[(x, 0), (x + 500, 0)] for x in range(0, 3000, 500)]
+    east = [[(x, 0), (x + 500, 0)] for x in range(8000, 11000, 500)]
+    net = network_from_streets(streets(*west, *east), min_piece_m=2000)
+    assert net.n_pieces == 2 and net.n_dropped_nodes == 0
+    homes = points([(100, 10), (2900, 10), (8100, 10), (9000, 10)],
+                   households=[10, 20, 30, 40])
+    fac = points([(50, 5), (8050, 5)], category=["health", "catering"], name=["w", "e"])
+    res = compute_coverage(access_of(net, homes, settings), fac, settings,
+                           categories=["health", "catering"], metres=20_000)
+    # Every home is attached and analysed; the east island's homes cannot reach the
+    # west island's clinic (no walk across the sea), and the west's not the east's shop.
+    assert res.homes["attached"].all()
+    assert res.homes["covered_health"].tolist() == [True, True, False, False]
+    assert res.homes["covered_catering"].tolist() == [False, False, True, True]
+    assert np.isinf(res.homes["dist_m_health"].iloc[2])
+
+
+def test_the_load_report_names_each_piece(tmp_path, settings):
+    from gis.study import load_study
+
+    # Two separate street grids in one GeoPackage study area (a town and an island).
+    lines = []
+    for ox in (0, 6000):
+        lines += [LineString([(ox + x, y), (ox + x + 100, y)]) for x in range(0, 1000, 100)
+                  for y in (0, 100, 200)]
+        lines += [LineString([(ox + x, y), (ox + x, y + 100)]) for x in range(0, 1100, 100)
+                  for y in (0, 100)]
+    gpd.GeoDataFrame({"highway": ["residential"] * len(lines)}, geometry=lines,
+                     crs="EPSG:32633").to_crs(4326).to_file(tmp_path / "a.gpkg",
+                                                            layer="streets")
+    blds = gpd.GeoDataFrame({"households": [50, 60]},
+                            geometry=[box(500, 40, 520, 60), box(6500, 40, 6520, 60)],
+                            crs="EPSG:32633").to_crs(4326)
+    blds.to_file(tmp_path / "a.gpkg", layer="buildings")
+    study = load_study(str(tmp_path / "a.gpkg"), settings)
+    pieces = study.pieces()
+    assert study.network.n_pieces == 2
+    assert pieces["homes"].tolist() == [1, 1]
+    assert sorted(pieces["households"].tolist()) == [50, 60]
+    report = dict(zip([str(i) for i in study.report()["item"]], study.report()["value"],
+                      strict=True))
+    assert report["network pieces kept (each analysed on its own)"] == 2
+    assert len(study.piece_warnings()) == 2  # neither piece has a facility

@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import LineString, Point, box
 
 from gis.compounds import compounds_from_layers, compounds_from_osm
 from gis.coverage import compute_coverage
@@ -119,3 +119,45 @@ def test_entrance_nodes_on_the_edge_are_gates(settings):
                                           Point(99, 60)], crs=UTM)
     comp = compounds_from_osm(landuse, barriers)
     assert len(comp.gates) == 1  # the main entrance; a staircase door is no gate
+
+
+def _reference_walled(landuse, barriers, wall_share=0.6):
+    """The straightforward rule: edge share along the 3 m band of *all* walls unioned."""
+    import shapely
+
+    walls = np.asarray(barriers.geometry.values)
+    lines = np.where(shapely.get_type_id(walls) >= 3, shapely.boundary(walls), walls)
+    band = shapely.buffer(shapely.union_all(lines), 3.0)
+    out = []
+    for geom in landuse.geometry:
+        edge = geom.boundary
+        if shapely.intersection(edge, band).length / edge.length >= wall_share:
+            out.append(geom)
+    return out
+
+
+def test_compound_detection_with_many_walls_equals_the_plain_rule(settings):
+    rng = np.random.default_rng(3)
+    # 60 residential blocks on a 200 m lattice; walls around a random half of them, some
+    # only partly walled; 3,000 unrelated short fences scattered in between.
+    blocks, walls = [], []
+    for i in range(60):
+        x, y = (i % 10) * 200, (i // 10) * 200
+        blocks.append(box(x, y, x + 150, y + 150))
+        share = rng.choice([0.0, 0.3, 0.7, 1.0])
+        ring = box(x, y, x + 150, y + 150).exterior
+        if share > 0:
+            from shapely.ops import substring
+            walls.append(substring(ring, 0, share * ring.length))
+    for _ in range(3000):
+        x, y = rng.uniform(0, 2000), rng.uniform(0, 1200)
+        walls.append(LineString([(x, y), (x + rng.uniform(-20, 20), y + rng.uniform(-20, 20))]))
+    landuse = gpd.GeoDataFrame({"landuse": ["residential"] * len(blocks)}, geometry=blocks,
+                               crs=UTM)
+    barriers = gpd.GeoDataFrame({"barrier": ["fence"] * len(walls)}, geometry=walls, crs=UTM)
+    comp = compounds_from_osm(landuse, barriers)
+    want = _reference_walled(landuse, barriers)
+    assert len(comp) == len(want) > 0
+    got = sorted(round(g.centroid.x) * 10_000 + round(g.centroid.y) for g in comp.areas.geometry)
+    ref = sorted(round(g.centroid.x) * 10_000 + round(g.centroid.y) for g in want)
+    assert got == ref

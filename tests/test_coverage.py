@@ -319,3 +319,29 @@ def test_households_served_counts_each_facility_own_circle(straight_street, sett
     # 800 m: the first reaches the home at 100 m only (900 m is too far); the second the
     # homes at 900 m (100 m away) and 1,800 m (exactly 800 m away).
     assert served.tolist() == [10, 60]
+
+
+@hyp_settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(layout=random_layout(), thr=st.sampled_from([150.0, 400.0, 900.0]))
+def test_per_facility_circles_tile_the_category_circle(layout, thr, settings):
+    from gis.coverage import category_circles
+
+    nodes, edges, homes_xy, fac_xy = layout
+    lines = [LineString([nodes[a], nodes[b]]) for a, b in edges]
+    net = network_from_streets(gpd.GeoDataFrame(geometry=lines, crs=UTM))
+    homes = _homes(homes_xy)
+    fac = _facilities(fac_xy)
+    res = compute_coverage(access_of(net, homes, settings, snap_max_m=400), fac, settings,
+                           categories=["health"], metres=thr)
+    circles = service_circles(res, settings)
+    whole = category_circles(res, settings)
+    if len(whole) == 0:
+        assert len(circles) == 0
+        return
+    union = shapely.union_all(circles.geometry.values)
+    area = whole.geometry.iloc[0].area
+    assert abs(union.area - area) <= 0.005 * area
+    # Every covered home is served by exactly one facility: its nearest.
+    covered = res.homes.loc[res.homes["covered_health"], "households"].sum()
+    assert circles["households"].sum() == covered

@@ -29,9 +29,9 @@ def helsinki_gpkg(tmp_path_factory):
 
 def test_cli_writes_every_layer_in_wgs84(helsinki_gpkg):
     layers = dict(pyogrio.list_layers(helsinki_gpkg))
-    assert set(layers) == {"homes", "facilities", "service_circles", "summary",
-                           "load_report", "household_rules"}
-    for name in ("homes", "facilities", "service_circles"):
+    assert set(layers) == {"homes", "facilities", "service_circles", "category_circles",
+                           "summary", "load_report", "network_pieces", "household_rules"}
+    for name in ("homes", "facilities", "service_circles", "category_circles"):
         assert gpd.read_file(helsinki_gpkg, layer=name).crs.to_epsg() == 4326
 
 
@@ -65,7 +65,8 @@ def test_helsinki_summary_and_load_report(helsinki_gpkg):
     report = pyogrio.read_dataframe(helsinki_gpkg, layer="load_report").set_index("item")
     # The extract's walking network is in many pieces; the small ones are dropped.
     assert report.loc["network pieces in the source", "value"] > 10
-    assert report.loc["network nodes dropped (outside the largest piece)", "value"] > 0
+    assert report.loc["network nodes dropped (pieces under 2 km of streets)", "value"] > 0
+    assert report.loc["network pieces kept (each analysed on its own)", "value"] >= 1
 
 
 def test_coverage_never_falls_as_the_threshold_rises(helsinki, settings):
