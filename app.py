@@ -8,6 +8,7 @@ or place.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import io
@@ -266,12 +267,14 @@ def _tr(text: object, lang: str) -> str:
                              getattr(text, "params", None), lang)
 
 
-def show_error(err: Exception, lang: str, *, lead: str = "") -> None:
+def show_error(err: Exception, lang: str, *, lead: str = "", headline_key: str = "") -> None:
     """Show an error: a headline in the user's language, then the message itself.
 
     The message names the file, the problem and the fix (written in English by gis/).
+    ``headline_key`` replaces the headline chosen by error kind (e.g. for a map click,
+    where a headline about files would mislead).
     """
-    key = ERROR_HEADLINES.get(type(err).__name__, "error_other")
+    key = headline_key or ERROR_HEADLINES.get(type(err).__name__, "error_other")
     headline = f"{lead} {t(key, lang)}".strip()
     body = translate_message(str(err), getattr(err, "key", None),
                              getattr(err, "params", None), lang)
@@ -383,7 +386,10 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
                 if plan is not None else "")
     fmap = get_coverage_map(study, result, _map_key(result, category, lang, settings),
                             category, circle, lang, basemap_choice(settings), plan, plan_key)
-    st_folium(fmap, key="map", height=620, use_container_width=True, returned_objects=[])
+    # st_folium renames the map's elements in place; hand it a copy so the cached map,
+    # shared by every session, is never changed (else the next render is blank).
+    st_folium(copy.deepcopy(fmap), key="map", height=620, use_container_width=True,
+              returned_objects=[])
     st.caption(t("osm_attribution", lang))
 
     st.subheader(t("summary_table", lang))
@@ -463,7 +469,7 @@ def _what_if(study: Study, result: CoverageResult, category: str,
                                      name=ch.get("name", "")))
         except GisError as err:
             st.session_state["changes"].remove(ch)
-            show_error(err, st.session_state["lang"])
+            show_error(err, st.session_state["lang"], headline_key="error_station_place")
     return what, last
 
 
@@ -564,7 +570,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
                                          crs=WGS84).to_crs(result.local_crs)
             snap_point(result.access, float(here.x.iloc[0]), float(here.y.iloc[0]))
         except GisError as err:
-            show_error(err, lang)
+            show_error(err, lang, headline_key="error_station_place")
         else:
             st.session_state["changes"].append({"action": "add", "category": category,
                                                 "lon": click["lng"], "lat": click["lat"],

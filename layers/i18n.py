@@ -208,6 +208,7 @@ TEXT: dict[str, dict[str, str]] = {
                                 "undeclared coordinate system such as GCJ-02?)."},
     "error_settings": {"zh": "设置文件有误。", "en": "The settings file has an error."},
     "error_other": {"zh": "无法完成这一步。", "en": "This step could not be done."},
+    "error_station_place": {"zh": "这里不能放站点，未加入方案。", "en": "No station can go here; it was not added to the scenario."},
     "item": {"zh": "项目", "en": "Item"},
     "set": {"zh": "设置", "en": "Set"},
     "value": {"zh": "数值", "en": "Value"},
