@@ -9,7 +9,7 @@ search runs per facility, except to draw each facility's own service circle.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -21,7 +21,7 @@ import shapely
 from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError
 from gis.access import Access
 from gis.crs import require_projected
-from gis.network import Snap, WalkNetwork
+from gis.network import WalkNetwork
 from gis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -327,24 +327,9 @@ def households_served(result: CoverageResult, category: str) -> pd.Series:
     thr = result.thresholds[category].metres
     fsnap = access.snap(fac)
     hh = access.homes["households"].to_numpy()
-    for i, one, node_dist in _each_facility(access.network, fsnap, np.flatnonzero(fsnap.ok),
-                                            thr):
-        d = access.home_distances(node_dist, one)[0]
-        out.iloc[i] = int(hh[np.nan_to_num(d, nan=np.inf) <= thr].sum())
+    f_pos, h_pos, _d = access.pair_distances(fsnap, limit_m=thr)
+    out[:] = np.bincount(f_pos, weights=hh[h_pos], minlength=len(fac)).astype(np.int64)
     return out
-
-
-def _each_facility(network: WalkNetwork, fsnap: Snap, positions: np.ndarray,
-                   threshold_m: float) -> Iterator[tuple[int, Snap, np.ndarray]]:
-    """Yield (position, that facility's snap, its node distances) for each facility.
-
-    The bounded searches run as compiled multi-row searches (see
-    WalkNetwork.facility_node_distances); distances beyond ``threshold_m`` are inf.
-    """
-    sub = fsnap.subset(positions)
-    dists = network.facility_node_distances(sub, limit_m=threshold_m)
-    for k, i in enumerate(positions):
-        yield int(i), sub.subset(np.array([k])), dists[k]
 
 
 def service_circles(result: CoverageResult, settings: Settings, *,

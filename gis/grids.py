@@ -168,11 +168,16 @@ def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
         near = ltree.query(face, predicate="intersects")
         if near.size == 0:
             continue
-        cut = shapely.intersection(lines[near], face)
-        noded = shapely.node(shapely.union_all([*cut, shapely.boundary(face)]))
+        # Node the inner lines with the face's edge and polygonize: every polygon is
+        # inside the face or outside it (the edge is among the lines), so a point test
+        # keeps the inside ones, with no costly clipping of lines or polygons.
+        noded = shapely.node(shapely.union_all([*lines[near], shapely.boundary(face)]))
         parts = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-        parts = shapely.get_parts(shapely.intersection(parts, face, grid_size=GRID_SIZE_M))
-        parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)]
+        shapely.prepare(face)
+        parts = parts[shapely.contains(face, shapely.point_on_surface(parts))
+                      & (shapely.area(parts) > 0)]
+        parts = shapely.set_precision(parts, GRID_SIZE_M)
+        parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
         if parts.size < 2:
             continue
         parts = _merge_small(parts, rules.min_block_m2)
@@ -185,23 +190,30 @@ def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
 
 def _merge_small(parts: np.ndarray, min_m2: float) -> np.ndarray:
     """Give every part smaller than ``min_m2`` to the neighbour it shares most edge with."""
-    parts = parts.copy()
-    while parts.size > 1:
-        area = shapely.area(parts)
-        small = np.flatnonzero(area < min_m2)
-        if small.size == 0:
+    parts = list(parts)
+    alive = np.ones(len(parts), dtype=bool)
+    tree = shapely.STRtree(np.asarray(parts, dtype=object))
+    area = shapely.area(np.asarray(parts, dtype=object))
+    for i in np.argsort(area):
+        if area[i] >= min_m2 or alive.sum() <= 1:
             break
-        i = int(small[np.argmin(area[small])])
-        others = np.delete(np.arange(parts.size), i)
-        shared = shapely.length(shapely.intersection(shapely.boundary(parts[i]),
-                                                     shapely.boundary(parts[others])))
-        j = int(others[np.argmax(shared)])
+        near = tree.query(parts[i], predicate="intersects")
+        # A merged part lives on under the index of the part it was merged into.
+        near = near[(near != i) & alive[near]]
+        if near.size == 0:
+            continue  # an island part: keep as it is
+        shared = shapely.length(shapely.intersection(
+            shapely.boundary(parts[i]), shapely.boundary(np.asarray(parts, dtype=object)[near])))
+        if shared.max() <= 0:
+            continue
+        j = int(near[np.argmax(shared)])
         merged = shapely.union(parts[i], parts[j], grid_size=GRID_SIZE_M)
-        if shared.max() <= 0 or shapely.get_type_id(merged) != 3:
-            break  # an island part: keep as it is
+        if shapely.get_type_id(merged) != 3:
+            continue
         parts[j] = merged
-        parts = np.delete(parts, i)
-    return parts
+        area[j] = shapely.area(merged)
+        alive[i] = False
+    return np.asarray([p for p, a in zip(parts, alive, strict=True) if a], dtype=object)
 
 
 def _assign_homes(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame,
@@ -231,6 +243,7 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
     if big.empty:
         return blocks, home_block
     rows = [blocks[~blocks["block_id"].isin(big.index)]]
+    new_parts: list[tuple[str, str, shapely.Geometry]] = []
     home_block = home_block.copy()
     for bid, total in big.items():
         block = blocks.loc[blocks["block_id"] == bid].iloc[0]
@@ -258,8 +271,7 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
         part_hh = []
         for n_part, (geom, members) in enumerate(pieces):
             pid = f"{bid}-{n_part + 1}"
-            rows.append(gpd.GeoDataFrame({"block_id": [pid], "split_from": [bid]},
-                                         geometry=[geom], crs=blocks.crs))
+            new_parts.append((pid, bid, geom))
             home_block.loc[mine.index[members]] = pid
             part_hh.append(int(mine["households"].to_numpy()[members].sum()))
         sizes = ", ".join(str(v) for v in part_hh)
@@ -269,6 +281,10 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
                          "part the Voronoi cells of its buildings' centroids inside the block",
                          "note_split", block=bid, n=int(total), parts=len(pieces),
                          sizes=sizes))
+    if new_parts:
+        rows.append(gpd.GeoDataFrame({"block_id": [p[0] for p in new_parts],
+                                      "split_from": [p[1] for p in new_parts]},
+                                     geometry=[p[2] for p in new_parts], crs=blocks.crs))
     out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=blocks.crs)
     return out, home_block
 
@@ -361,17 +377,24 @@ def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0, iters: int 
     best_labels, best_cost = np.zeros(n, dtype=np.int64), np.inf
     for _ in range(restarts):
         centres = [xy[rng.choice(n, p=w / w.sum())]]
+        nearest = ((xy - centres[0]) ** 2).sum(axis=1)
         for _j in range(1, k):
-            d2 = np.min([((xy - c) ** 2).sum(axis=1) for c in centres], axis=0) * w
+            d2 = nearest * w
             centres.append(xy[rng.choice(n, p=d2 / d2.sum())] if d2.sum() > 0
                            else xy[rng.integers(n)])
+            nearest = np.minimum(nearest, ((xy - centres[-1]) ** 2).sum(axis=1))
         c = np.array(centres)
         labels = np.zeros(n, dtype=np.int64)
         for _it in range(iters):
             d = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
             labels = np.argmin(d, axis=1)
-            new = np.array([np.average(xy[labels == j], axis=0, weights=w[labels == j])
-                            if (labels == j).any() else c[j] for j in range(k)])
+            wsum = np.bincount(labels, weights=w, minlength=k)
+            mx = np.bincount(labels, weights=w * xy[:, 0], minlength=k)
+            my = np.bincount(labels, weights=w * xy[:, 1], minlength=k)
+            has = wsum > 0
+            new = c.copy()
+            new[has, 0] = mx[has] / wsum[has]
+            new[has, 1] = my[has] / wsum[has]
             if np.allclose(new, c):
                 break
             c = new
@@ -393,6 +416,8 @@ class PartitionProblem:
     xy: np.ndarray
     area: np.ndarray
     geoms: np.ndarray | None = None
+    perimeter: np.ndarray | None = None
+    shared: sp.csr_matrix | None = None
 
     def neighbours(self, i: int) -> np.ndarray:
         """Return the neighbours of node ``i``."""
@@ -453,7 +478,7 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
             if best_score is None or score < best_score:
                 best, best_score = cand, score
         sub = best
-        if problem.geoms is not None:
+        if problem.geoms is not None and nodes.size <= POLISH_MAX_BLOCKS:
             sub = _polish(problem, nodes, sub, target=target, lower=lower, upper=upper,
                           worst=best_score[1])
         used = np.unique(sub[sub >= 0])
@@ -533,67 +558,68 @@ def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k:
     nbrs = [np.array([local[int(v)] for v in problem.neighbours(int(u)) if int(v) in local],
                      dtype=np.int64) for u in nodes]
     k_eff = int(labels.max()) + 1 if (labels >= 0).any() else 0
-    size = np.bincount(labels[labels >= 0], weights=hh[labels >= 0], minlength=k_eff)
-    a_sum = np.bincount(labels[labels >= 0], weights=area[labels >= 0], minlength=k_eff)
-    m_xy = np.zeros((k_eff, 2))
-    m_xx = np.zeros(k_eff)
-    for r in range(k_eff):
-        sel = labels == r
-        m_xy[r] = (xy[sel] * area[sel, None]).sum(axis=0)
-        m_xx[r] = (area[sel] * (xy[sel] ** 2).sum(axis=1)).sum()
+    ok = labels >= 0
+    # Region sums kept as Python floats: the loop below does millions of tiny updates.
+    size = np.bincount(labels[ok], weights=hh[ok], minlength=k_eff).tolist()
+    a_sum = np.bincount(labels[ok], weights=area[ok], minlength=k_eff).tolist()
+    m_x = np.bincount(labels[ok], weights=(xy[:, 0] * area)[ok], minlength=k_eff).tolist()
+    m_y = np.bincount(labels[ok], weights=(xy[:, 1] * area)[ok], minlength=k_eff).tolist()
+    pxx = (area * (xy ** 2).sum(axis=1)).tolist()
+    m_xx = np.bincount(labels[ok], weights=np.asarray(pxx)[ok], minlength=k_eff).tolist()
+    count = np.bincount(labels[ok], minlength=k_eff).tolist()
+    hh_l, area_l = hh.tolist(), area.tolist()
+    px = (xy[:, 0] * area).tolist()
+    py = (xy[:, 1] * area).tolist()
+    disc = 2 * np.pi
 
-    def balance(s: float) -> float:
-        dev = (s - target) / target
-        out = max(0.0, lower - s) + max(0.0, s - upper)
-        return dev * dev + 10.0 * (out / target) ** 2
-
-    def inertia(a: float, mxy: np.ndarray, mxx: float) -> float:
-        if a <= 0:
-            return 0.0
-        second = mxx - (mxy ** 2).sum() / a  # moment about the region's centroid
-        return second / (a * a / (2 * np.pi))  # 1 for a disc
-
-    def cost(s: float, a: float, mxy: np.ndarray, mxx: float) -> float:
+    def cost(s: float, a: float, mx: float, my: float, mxx: float) -> float:
         if a <= 1e-9:  # an emptied region disappears: a grid fewer costs nothing
             return 0.0
-        return balance(s) + compactness_weight * (inertia(a, mxy, mxx) - 1.0)
+        dev = (s - target) / target
+        out = max(0.0, lower - s) + max(0.0, s - upper)
+        balance = dev * dev + 10.0 * (out / target) ** 2
+        second = mxx - (mx * mx + my * my) / a  # moment about the region's centroid
+        return balance + compactness_weight * (second / (a * a / disc) - 1.0)  # 1: a disc
 
     for _ in range(max_sweeps):
         moved = False
-        for i in np.argsort(-hh, kind="stable"):
-            a_lab = labels[i]
+        for i in np.argsort(-hh, kind="stable").tolist():
+            a_lab = int(labels[i])
             if a_lab < 0:
                 continue
             cands = {int(labels[j]) for j in nbrs[i] if labels[j] >= 0 and labels[j] != a_lab}
             if not cands:
                 continue
-            last = (labels == a_lab).sum() <= 1
+            last = count[a_lab] <= 1
             if last and not (allow_empty and size[a_lab] < lower):
                 continue
-            p_xy = xy[i] * area[i]
-            p_xx = area[i] * (xy[i] ** 2).sum()
-            old_a = cost(size[a_lab], a_sum[a_lab], m_xy[a_lab], m_xx[a_lab])
-            new_a = cost(size[a_lab] - hh[i], a_sum[a_lab] - area[i], m_xy[a_lab] - p_xy,
-                         m_xx[a_lab] - p_xx)
+            h, ar, x, y, xx = hh_l[i], area_l[i], px[i], py[i], pxx[i]
+            old_a = cost(size[a_lab], a_sum[a_lab], m_x[a_lab], m_y[a_lab], m_xx[a_lab])
+            new_a = cost(size[a_lab] - h, a_sum[a_lab] - ar, m_x[a_lab] - x, m_y[a_lab] - y,
+                         m_xx[a_lab] - xx)
             best, best_gain = None, -1e-12
             for b_lab in cands:
-                old_b = cost(size[b_lab], a_sum[b_lab], m_xy[b_lab], m_xx[b_lab])
-                new_b = cost(size[b_lab] + hh[i], a_sum[b_lab] + area[i], m_xy[b_lab] + p_xy,
-                             m_xx[b_lab] + p_xx)
+                old_b = cost(size[b_lab], a_sum[b_lab], m_x[b_lab], m_y[b_lab], m_xx[b_lab])
+                new_b = cost(size[b_lab] + h, a_sum[b_lab] + ar, m_x[b_lab] + x,
+                             m_y[b_lab] + y, m_xx[b_lab] + xx)
                 gain = (old_a + old_b) - (new_a + new_b)
                 if gain > best_gain:
                     best, best_gain = b_lab, gain
             if best is None or (not last and not _stays_connected(labels, nbrs, a_lab, i)):
                 continue
             labels[i] = best
-            size[a_lab] -= hh[i]
-            size[best] += hh[i]
-            a_sum[a_lab] -= area[i]
-            a_sum[best] += area[i]
-            m_xy[a_lab] -= p_xy
-            m_xy[best] += p_xy
-            m_xx[a_lab] -= p_xx
-            m_xx[best] += p_xx
+            count[a_lab] -= 1
+            count[best] += 1
+            size[a_lab] -= h
+            size[best] += h
+            a_sum[a_lab] -= ar
+            a_sum[best] += ar
+            m_x[a_lab] -= x
+            m_x[best] += x
+            m_y[a_lab] -= y
+            m_y[best] += y
+            m_xx[a_lab] -= xx
+            m_xx[best] += xx
             moved = True
         if not moved:
             break
@@ -614,7 +640,6 @@ def _score(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
     out = 0
     worst = 0.0
     total = 0.0
-    pp = []
     for r in np.unique(labels[labels >= 0]):
         sel = labels == r
         s = hh[sel].sum()
@@ -625,10 +650,51 @@ def _score(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
         cen = (xy[sel] * area[sel, None]).sum(axis=0) / a
         second = (area[sel] * ((xy[sel] - cen) ** 2).sum(axis=1)).sum()
         total += dev * dev + compactness_weight * (second / (a * a / (2 * np.pi)) - 1.0)
-        if problem.geoms is not None:
-            pp.append(polsby_popper(shapely.union_all(problem.geoms[nodes][sel])))
-    shape = -float(np.median(pp)) if pp else total
-    return out, round(worst, 2), shape
+    if problem.geoms is not None and (labels >= 0).any():
+        pp = list(_region_polsby_popper(problem, nodes, labels).values())
+        return out, round(worst, 2), -float(np.median(pp))
+    return out, round(worst, 2), total
+
+
+def shared_lengths(geoms: np.ndarray, adjacency: sp.csr_matrix) -> sp.csr_matrix:
+    """Return the length of boundary each pair of adjacent blocks shares (symmetric)."""
+    coo = sp.triu(adjacency, k=1).tocoo()
+    i, j = coo.row, coo.col
+    length = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
+                                                 shapely.boundary(geoms[j])))
+    n = geoms.size
+    return sp.csr_matrix((np.concatenate([length, length]),
+                          (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
+
+
+def _with_outlines(problem: PartitionProblem, nodes: np.ndarray
+                   ) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Return block perimeters and shared lengths of ``nodes`` (computed when missing)."""
+    if problem.perimeter is not None and problem.shared is not None:
+        return problem.perimeter[nodes], problem.shared[nodes][:, nodes].tocsr()
+    geoms = problem.geoms[nodes]
+    return shapely.length(geoms), shared_lengths(geoms,
+                                                 problem.adjacency[nodes][:, nodes].tocsr())
+
+
+def _region_polsby_popper(problem: PartitionProblem, nodes: np.ndarray,
+                          labels: np.ndarray) -> dict[int, float]:
+    """Return the Polsby-Popper score of every region, with no polygon union.
+
+    A region's area is the sum of its blocks' areas and its perimeter the sum of their
+    perimeters less twice the boundary shared inside the region.
+    """
+    perim, shared = _with_outlines(problem, nodes)
+    area = problem.area[nodes].astype(float)
+    ok = labels >= 0
+    k = int(labels.max()) + 1 if ok.any() else 0
+    coo = shared.tocoo()
+    inside = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
+    internal = np.bincount(labels[coo.row][inside], weights=coo.data[inside], minlength=k)
+    a = np.bincount(labels[ok], weights=area[ok], minlength=k)
+    p = np.bincount(labels[ok], weights=perim[ok], minlength=k) - internal
+    return {int(r): float(4 * np.pi * a[r] / p[r] ** 2) if p[r] > 0 else 0.0
+            for r in np.unique(labels[ok])}
 
 
 def _polish(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
@@ -641,13 +707,23 @@ def _polish(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
     """
     labels = labels.copy()
     local = {int(v): i for i, v in enumerate(nodes)}
-    geoms = problem.geoms[nodes]
     hh = problem.households[nodes].astype(float)
+    area = problem.area[nodes].astype(float)
+    perim, shared = _with_outlines(problem, nodes)
     nbrs = [np.array([local[int(v)] for v in problem.neighbours(int(u)) if int(v) in local],
                      dtype=np.int64) for u in nodes]
-    size = {int(r): hh[labels == r].sum() for r in np.unique(labels[labels >= 0])}
-    shape = {r: shapely.union_all(geoms[labels == r]) for r in size}
-    score = {r: polsby_popper(g) for r, g in shape.items()}
+    ok = labels >= 0
+    k = int(labels.max()) + 1 if ok.any() else 0
+    size = np.bincount(labels[ok], weights=hh[ok], minlength=k)
+    count = np.bincount(labels[ok], minlength=k)
+    a_reg = np.bincount(labels[ok], weights=area[ok], minlength=k)
+    coo = shared.tocoo()
+    inside = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
+    p_reg = (np.bincount(labels[ok], weights=perim[ok], minlength=k)
+             - np.bincount(labels[coo.row][inside], weights=coo.data[inside], minlength=k))
+
+    def pp(a: float, p: float) -> float:
+        return 4 * np.pi * a / p ** 2 if p > 0 else 0.0
 
     def fits(s: float) -> bool:
         return lower <= s <= upper and abs(s - target) / target <= worst + 1e-9
@@ -656,23 +732,30 @@ def _polish(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
         moved = False
         for i in range(nodes.size):
             a = int(labels[i])
-            if a < 0 or (labels == a).sum() <= 1:
+            if a < 0 or count[a] <= 1:
                 continue
+            row = slice(shared.indptr[i], shared.indptr[i + 1])
+            nb, length = shared.indices[row], shared.data[row]
             for b in {int(labels[j]) for j in nbrs[i] if labels[j] >= 0 and labels[j] != a}:
                 if not (fits(size[a] - hh[i]) and fits(size[b] + hh[i])):
                     continue
-                new_a = shapely.union_all(geoms[(labels == a) & (np.arange(nodes.size) != i)])
-                new_b = shapely.union(shape[b], geoms[i])
-                pa, pb = polsby_popper(new_a), polsby_popper(new_b)
-                if pa + pb <= score[a] + score[b] + 1e-6:
+                s_a = length[labels[nb] == a].sum()
+                s_b = length[labels[nb] == b].sum()
+                new_pa = p_reg[a] - perim[i] + 2 * s_a
+                new_pb = p_reg[b] + perim[i] - 2 * s_b
+                pa, pb = pp(a_reg[a] - area[i], new_pa), pp(a_reg[b] + area[i], new_pb)
+                if pa + pb <= pp(a_reg[a], p_reg[a]) + pp(a_reg[b], p_reg[b]) + 1e-6:
                     continue
                 if not _stays_connected(labels, nbrs, a, i):
                     continue
                 labels[i] = b
                 size[a] -= hh[i]
                 size[b] += hh[i]
-                shape[a], shape[b] = new_a, new_b
-                score[a], score[b] = pa, pb
+                count[a] -= 1
+                count[b] += 1
+                a_reg[a] -= area[i]
+                a_reg[b] += area[i]
+                p_reg[a], p_reg[b] = new_pa, new_pb
                 moved = True
                 break
         if not moved:
@@ -682,21 +765,27 @@ def _polish(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
 
 def _stays_connected(labels: np.ndarray, nbrs: list[np.ndarray], region: int,
                      removed: int) -> bool:
-    """Return True when ``region`` minus node ``removed`` is still one connected piece."""
-    members = np.flatnonzero(labels == region)
-    members = members[members != removed]
-    if members.size == 0:
-        return False
-    seen = {int(members[0])}
-    queue = deque([int(members[0])])
-    while queue:
+    """Return True when ``region`` (connected) minus node ``removed`` is still connected.
+
+    It is exactly when the removed node's neighbours in the region still reach one
+    another without it, so the search stops as soon as they are all found, usually a
+    few steps away around the block.
+    """
+    targets = {int(v) for v in nbrs[removed] if labels[v] == region}
+    if not targets:
+        return bool(((labels == region).sum() - 1) > 0)
+    start = targets.pop()
+    seen = {start}
+    queue = deque([start])
+    while queue and targets:
         u = queue.popleft()
         for v in nbrs[u]:
             v = int(v)
-            if v != removed and labels[v] == region and v not in seen:
+            if v != removed and v not in seen and labels[v] == region:
                 seen.add(v)
+                targets.discard(v)
                 queue.append(v)
-    return len(seen) == members.size
+    return not targets
 
 
 def is_contiguous(adjacency: sp.csr_matrix, members: np.ndarray) -> bool:
@@ -892,9 +981,11 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     if hh.sum() <= 0:
         msg = "The street blocks hold no households; there is nothing to divide into grids."
         raise EmptyInputError(msg, key="blocks_no_households")
+    geoms = np.asarray(b.geometry.values)
     problem = PartitionProblem(blocks.adjacency, hh,
                                np.column_stack([b.geometry.centroid.x, b.geometry.centroid.y]),
-                               b.geometry.area.to_numpy(), np.asarray(b.geometry.values))
+                               b.geometry.area.to_numpy(), geoms, shapely.length(geoms),
+                               shared_lengths(geoms, blocks.adjacency))
     if communities is not None:
         require_projected(("communities", communities), ("blocks", b))
         pts = gpd.GeoDataFrame(geometry=b.geometry.representative_point().to_numpy(),
@@ -923,7 +1014,8 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     # Community candidates are judged by the grids they allow: fewest grids outside the
     # range, then the smallest worst deviation.
     best = None
-    for attempt in range(COMMUNITY_TRIES if n_comm > 1 else 1):
+    tries = COMMUNITY_TRIES if hh.size <= LARGE_AREA_BLOCKS else COMMUNITY_TRIES_LARGE
+    for attempt in range(tries if n_comm > 1 else 1):
         comm = partition_blocks(problem, n_comm, target=mean, lower=0.5 * mean,
                                 upper=1.5 * mean, compactness_weight=rules.compactness_weight,
                                 seed=seed + attempt, tries=1,
@@ -937,8 +1029,14 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     return GridPlan(blocks, comm, grid, names, grid_names, grid_comm, rules).with_codes()
 
 
-#: Community partitions tried when communities are generated (each judged by its grids).
+#: Community partitions tried when communities are generated (each judged by its grids);
+#: on areas of more than ``LARGE_AREA_BLOCKS`` blocks, ``COMMUNITY_TRIES_LARGE``.
 COMMUNITY_TRIES = 6
+COMMUNITY_TRIES_LARGE = 2
+LARGE_AREA_BLOCKS = 2000
+#: The Polsby-Popper polish (one union per tried move) runs on pieces of at most this
+#: many blocks: every grid partition, and communities of ordinary study areas.
+POLISH_MAX_BLOCKS = 1500
 
 
 def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
@@ -957,7 +1055,10 @@ def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
         n_grid = _grid_count(c_hh, rules)
         sub = PartitionProblem(blocks.adjacency[nodes][:, nodes], hh[nodes],
                                problem.xy[nodes], problem.area[nodes],
-                               None if problem.geoms is None else problem.geoms[nodes])
+                               None if problem.geoms is None else problem.geoms[nodes],
+                               None if problem.perimeter is None else problem.perimeter[nodes],
+                               None if problem.shared is None
+                               else problem.shared[nodes][:, nodes].tocsr())
         labels = partition_blocks(sub, n_grid, target=c_hh / n_grid,
                                   lower=rules.min_households, upper=rules.max_households,
                                   compactness_weight=rules.compactness_weight, seed=seed)

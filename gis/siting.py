@@ -458,21 +458,9 @@ def coverage_matrix(demand: Access, candidates: gpd.GeoDataFrame, threshold_m: f
     """
     say = progress or (lambda _m: None)
     require_projected(("candidates", candidates))
-    network = demand.network
     csnap = demand.snap(candidates)
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    ok = np.flatnonzero(csnap.ok)
-    say(f"walking distances from {ok.size} candidate sites")
-    dists = network.facility_node_distances(csnap, limit_m=threshold_m)
-    for k, j in enumerate(ok):
-        one = csnap.subset(np.array([j]))
-        d = demand.home_distances(dists[k], one)[0]
-        hit = np.flatnonzero(np.nan_to_num(d, nan=np.inf) <= threshold_m)
-        rows.append(hit)
-        cols.append(np.full(hit.size, j))
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    say(f"walking distances from {int(csnap.ok.sum())} candidate sites")
+    c, r, _d = demand.pair_distances(csnap, limit_m=threshold_m)
     mat = sp.csr_matrix((np.ones(r.size, dtype=bool), (r, c)),
                         shape=(demand.n_homes, len(candidates)))
     return mat, csnap

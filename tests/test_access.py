@@ -358,3 +358,31 @@ def test_the_load_report_names_each_piece(tmp_path, settings):
                       strict=True))
     assert report["network pieces kept (each analysed on its own)"] == 2
     assert len(study.piece_warnings()) == 2  # neither piece has a facility
+
+
+@hyp_settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(town=gated_towns(), limit=st.sampled_from([60.0, 150.0, 400.0]))
+def test_pair_distances_equal_one_full_search_per_source(town, limit):
+    lines, homes_t, facs_t, _adds, (cx, cy), sides, snap, _thr = town
+    net = network_from_streets(gpd.GeoDataFrame(geometry=lines, crs=UTM))
+    homes = points([(x, y) for x, y, _h in homes_t], households=[h for *_xy, h in homes_t])
+    x0, y0 = cx * 100 + 10, cy * 100 + 10
+    area = gpd.GeoDataFrame(geometry=[box(x0, y0, x0 + 80, y0 + 80)], crs=UTM)
+    gates = gpd.GeoDataFrame({"night_closed": [False] * len(sides)},
+                             geometry=[Point(x0 + 40, y0 if s == "s" else y0 + 80)
+                                       for s in sides], crs=UTM)
+    access = build_access(net, homes, snap_max_m=snap,
+                          compounds=compounds_from_layers(area, gates))
+    fsnap = access.snap(points(facs_t))
+    s_pos, h_pos, dist = access.pair_distances(fsnap, limit_m=limit)
+    got = {(int(a), int(b)): d for a, b, d in zip(s_pos, h_pos, dist, strict=True)}
+    want = {}
+    for j in np.flatnonzero(fsnap.ok):
+        one = fsnap.subset(np.array([j]))
+        d = access.home_distances(net.node_distances(one), one)[0]
+        for i in np.flatnonzero(np.nan_to_num(d, nan=np.inf) <= limit):
+            want[(int(j), int(i))] = d[i]
+    assert set(got) == set(want)
+    for key, d in want.items():
+        assert got[key] == pytest.approx(d, abs=1e-6)
