@@ -31,6 +31,7 @@ from gis.gaps import find_gaps, gap_table
 from gis.io import read_layer, read_zones, write_file_atomic, write_gpkg_atomic
 from gis.settings import Settings, load_settings
 from gis.siting import plan_sites
+from gis.sources import check_bbox
 from gis.study import Study, load_study
 
 
@@ -52,6 +53,9 @@ def _common(c: argparse.ArgumentParser) -> None:
     c.add_argument("--source", default="default",
                    help="'default' (bundled Helsinki extract), an .osm.pbf / .osm / "
                         ".osm.bz2 file, or a place name (online)")
+    c.add_argument("--bbox", type=check_bbox, default=None,
+                   help="analyse only this window of the source: west,south,east,north in "
+                        "degrees (a .osm.pbf is read only there)")
     c.add_argument("--facilities", type=Path,
                    help="facilities replacing OSM's: a GIS layer with a category column, or "
                         "an Amap / Baidu POI export (.csv / .json)")
@@ -108,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     gr = sub.add_parser("grids", help="street blocks, communities and grids")
     gr.add_argument("--source", default="default",
                     help="'default' (bundled Helsinki extract), an OSM file, or a place name")
+    gr.add_argument("--bbox", type=check_bbox, default=None,
+                    help="only this window of the source: west,south,east,north in degrees")
     gr.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     gr.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
     gr.add_argument("--communities", type=Path,
@@ -185,7 +191,8 @@ def run_grids(args: argparse.Namespace) -> int:
                  "community_target_households": args.community_target}
     rules = replace(rules, **{k: v for k, v in overrides.items() if v is not None})
     study = load_study(args.source, settings, buildings_path=args.buildings,
-                       buildings_crs=args.buildings_crs, progress=say)
+                       buildings_crs=args.buildings_crs, bbox=args.bbox, compounds=False,
+                       progress=say)
     say("cutting street blocks")
     blocks = make_blocks(study.streets, study.homes, rules)
     communities = None
@@ -225,7 +232,7 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
     study = load_study(args.source, settings, buildings_path=args.buildings,
                        buildings_crs=args.buildings_crs, facilities_path=args.facilities,
                        facilities_crs=args.facilities_crs, snap_max_m=args.snap_max,
-                       progress=say)
+                       bbox=args.bbox, compounds=args.gates != "off", progress=say)
     compounds = None
     if args.gates != "off" and args.compounds is not None:
         areas = to_local(read_layer(args.compounds, kind="communities"), study.area.local_crs)

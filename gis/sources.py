@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,9 @@ from shapely.geometry.base import BaseGeometry
 from gis._errors import EmptyInputError, InputError
 from gis.compounds import GATE_VALUES, WALL_VALUES
 from gis.settings import WGS84, Settings
+
+#: A window (west, south, east, north) in degrees.
+Bbox = tuple[float, float, float, float]
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +177,13 @@ def _explode_lines(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.explode(index_parts=False).reset_index(drop=True)
 
 
-def load_pbf(path: str | Path, settings: Settings, *,
-             progress: Progress | None = None) -> OsmData:
-    """Read a local ``.osm.pbf`` extract with pyrosm."""
+def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
+             barriers: bool = True, progress: Progress | None = None) -> OsmData:
+    """Read a local ``.osm.pbf`` extract with pyrosm (only the window ``bbox`` if given).
+
+    With ``barriers=False`` walls, fences and gates are not read (they only serve the
+    walled-compound gate model; reading them is a third of the parse on a city).
+    """
     import pyrosm
     import pyrosm.exceptions
 
@@ -190,7 +197,7 @@ def load_pbf(path: str | Path, settings: Settings, *,
         raise EmptyInputError(msg, key="area_empty", where=path.name)
     keys = poi_keys(settings)
     try:
-        osm = pyrosm.OSM(str(path))
+        osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox is not None else None)
         say("reading walkable streets")
         # nodes=True splits the ways at every shared node, so edges end at intersections.
         _nodes, edges = osm.get_network(network_type="walking", nodes=True)
@@ -200,11 +207,13 @@ def load_pbf(path: str | Path, settings: Settings, *,
         pois = osm.get_pois(custom_filter={k: True for k in _primary_keys(settings)})
         say("reading landuse")
         landuse = osm.get_landuse()
-        say("reading walls, fences and gates")
-        barriers = osm.get_data_by_custom_criteria(
-            custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True},
-            filter_type="keep",
-            keep_nodes=True, keep_ways=True, keep_relations=False)
+        walls = None
+        if barriers:
+            say("reading walls, fences and gates")
+            walls = osm.get_data_by_custom_criteria(
+                custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True},
+                filter_type="keep",
+                keep_nodes=True, keep_ways=True, keep_relations=False)
     except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
             pyrosm.exceptions.PBFException) as err:
         msg = (f"{path}: cannot be read as an OpenStreetMap .osm.pbf file ({type(err).__name__}: "
@@ -226,8 +235,8 @@ def load_pbf(path: str | Path, settings: Settings, *,
                    ("Point", "Polygon", "MultiPolygon")),
         landuse=_tidy(landuse, ("landuse",), ("Polygon", "MultiPolygon")),
         bounds=box(*streets.total_bounds),
-        barriers=_tidy(barriers, ("barrier", "entrance", "opening_hours"),
-                       ("Point", "LineString", "Polygon", "MultiPolygon")),
+        barriers=_tidy(walls, ("barrier", "entrance", "opening_hours"),
+                       ("Point", "LineString", "Polygon", "MultiPolygon")) if barriers else None,
     )
 
 
@@ -465,8 +474,44 @@ def load_gpkg_area(path: str | Path, settings: Settings, *,
                    landuse=empty, bounds=box(*streets.total_bounds), barriers=None)
 
 
-def load_osm(source: str | Path | None, settings: Settings, *,
-             progress: Progress | None = None) -> OsmData:
+def check_bbox(bbox: Sequence[float] | str) -> Bbox:
+    """Return (west, south, east, north) from a sequence or ``"w,s,e,n"``, or refuse it."""
+    try:
+        values = [float(v) for v in (bbox.split(",") if isinstance(bbox, str) else bbox)]
+    except (TypeError, ValueError):
+        values = []
+    ok = (len(values) == 4 and all(np.isfinite(values)) and -180 <= values[0] < values[2] <= 180
+          and -90 <= values[1] < values[3] <= 90)
+    if not ok:
+        msg = (f"The window {bbox!r} is not west,south,east,north in degrees (e.g. "
+               "14.40,35.85,14.55,35.95); give four numbers with west < east and south < north.")
+        raise InputError(msg, key="bad_bbox", bbox=str(bbox))
+    return (values[0], values[1], values[2], values[3])
+
+
+def _window(data: OsmData, bbox: Bbox | None) -> OsmData:
+    """Return ``data`` cut to ``bbox`` (streets cut at its edge, features by centroid)."""
+    if bbox is None:
+        return data
+    from dataclasses import replace
+
+    win = box(*bbox)
+    streets = _clip(data.streets, win)
+    if len(streets) == 0:
+        msg = (f"{Path(data.source).name}: no walkable street lies in the window {bbox}; "
+               "check the window's coordinates (west,south,east,north in degrees).")
+        raise EmptyInputError(msg, key="bbox_empty", where=Path(data.source).name,
+                              bbox=str(bbox))
+    return replace(data, streets=streets, buildings=_clip(data.buildings, win, centroid=True),
+                   pois=_clip(data.pois, win, centroid=True),
+                   landuse=_clip(data.landuse, win, centroid=True),
+                   barriers=None if data.barriers is None else _clip(
+                       data.barriers, win, centroid=True),
+                   bounds=data.bounds.intersection(win))
+
+
+def load_osm(source: str | Path | None, settings: Settings, *, bbox: Bbox | None = None,
+             barriers: bool = True, progress: Progress | None = None) -> OsmData:
     """Load a study area from any OSM source: ``None``/``"default"``, a file, or a place.
 
     Parameters
@@ -478,19 +523,29 @@ def load_osm(source: str | Path | None, settings: Settings, *,
         ``"bbox:w,s,e,n"`` downloaded online.
     settings
         Settings with the category catalogue (its tag filters decide which POIs are read).
+    bbox
+        (west, south, east, north) in degrees: keep only this window of a file (a
+        ``.osm.pbf`` is read only there); streets are cut at its edge.
+    barriers
+        Read walls, fences and gates (for walled compounds); a ``.osm.pbf`` skips them
+        when False.
     progress
         Called with a short message at each step.
     """
+    if bbox is not None:
+        bbox = check_bbox(bbox)
     if source is None or str(source) == "default":
-        return load_pbf(default_extract_path(), settings, progress=progress)
+        return _window(load_pbf(default_extract_path(), settings, bbox=bbox,
+                                barriers=barriers, progress=progress), bbox)
     text = str(source)
     lower = text.lower()
     if lower.endswith(".pbf"):
-        return load_pbf(text, settings, progress=progress)
+        return _window(load_pbf(text, settings, bbox=bbox, barriers=barriers,
+                                progress=progress), bbox)
     if lower.endswith(".gpkg"):
-        return load_gpkg_area(text, settings, progress=progress)
+        return _window(load_gpkg_area(text, settings, progress=progress), bbox)
     if lower.endswith((".osm", ".xml", ".osm.bz2", ".bz2")):
-        return load_xml(text, settings, progress=progress)
+        return _window(load_xml(text, settings, progress=progress), bbox)
     if Path(text).exists():
         msg = (f"{text}: unknown file type; the study area must be .osm.pbf, .osm, .osm.bz2, "
                "or a place name (user layers go to --buildings / --facilities).")

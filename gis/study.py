@@ -27,7 +27,7 @@ from gis.households import estimate_households, household_report
 from gis.io import read_buildings, read_facilities
 from gis.network import Snap, WalkNetwork, network_from_streets
 from gis.settings import Settings
-from gis.sources import load_osm
+from gis.sources import Bbox, load_osm
 
 Progress = Callable[[str], None]
 
@@ -104,11 +104,11 @@ class Study:
             ("facilities", "r_facilities", {}, len(self.facilities)),
             (f"facilities farther than {limit} m from the network (left out)",
              "r_facilities_far", {"limit": limit}, int((~fac_snap.ok).sum())),
-            ("walled compounds found (landuse=residential inside walls or fences)",
-             "r_compounds", {}, len(self.compounds) if self.compounds is not None else 0),
-            ("gates of walled compounds", "r_gates", {},
-             len(self.compounds.gates) if self.compounds is not None else 0),
         ]
+        if self.compounds is not None:  # searched only when gates may be honoured
+            rows += [("walled compounds found (landuse=residential inside walls or fences)",
+                      "r_compounds", {}, len(self.compounds)),
+                     ("gates of walled compounds", "r_gates", {}, len(self.compounds.gates))]
         return pd.DataFrame([(Msg(text, key, **params), value)
                              for text, key, params, value in rows], columns=["item", "value"])
 
@@ -193,8 +193,8 @@ class Study:
 def load_study(source: str | Path | None, settings: Settings, *,
                buildings_path: str | Path | None = None, buildings_crs: str | None = None,
                facilities_path: str | Path | None = None, facilities_crs: str | None = None,
-               snap_max_m: float | None = None,
-               progress: Progress | None = None) -> Study:
+               snap_max_m: float | None = None, bbox: Bbox | None = None,
+               compounds: bool = True, progress: Progress | None = None) -> Study:
     """Load and prepare a study area.
 
     Parameters
@@ -211,6 +211,11 @@ def load_study(source: str | Path | None, settings: Settings, *,
         coordinate system (``gcj02`` and ``bd09`` are converted to WGS-84).
     snap_max_m
         Snap limit (default: settings).
+    bbox
+        (west, south, east, north) in degrees: analyse only this window of the source.
+    compounds
+        Find walled compounds and their gates (False skips reading walls and gates, for
+        analyses that ignore gates).
     progress
         Called with a message at each step.
 
@@ -221,7 +226,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
     say = progress or (lambda _m: None)
     snap_max = settings.snap_max_m if snap_max_m is None else snap_max_m
     poi_report = None
-    osm = load_osm(source, settings, progress=say)
+    osm = load_osm(source, settings, bbox=bbox, barriers=compounds, progress=say)
     buildings = osm.buildings
     if buildings_path is not None:
         say(f"reading buildings from {Path(buildings_path).name}")
@@ -268,10 +273,10 @@ def load_study(source: str | Path | None, settings: Settings, *,
                 f"{conv_m:.0f} m if read as GCJ-02: they look like Amap or Tencent "
                 "coordinates. Declare the layer gcj02 (or bd09 for Baidu).",
                 "looks_gcj02", where=name, given=f"{given_m:.0f}", converted=f"{conv_m:.0f}"))
-    compounds = None
+    found = None
     if osm.barriers is not None:
         say("finding walled compounds and their gates")
-        compounds = compounds_from_osm(landuse, to_local(osm.barriers, local_crs))
+        found = compounds_from_osm(landuse, to_local(osm.barriers, local_crs))
     say("attaching homes to the network")
     home_snap = network.snap(homes, max_m=snap_max)
     return Study(name=osm.name, source=osm.source,
@@ -279,7 +284,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
-                 compounds=compounds, min_piece_m=settings.min_piece_m)
+                 compounds=found, min_piece_m=settings.min_piece_m)
 
 
 class StudyCache:

@@ -314,6 +314,8 @@ MESSAGES_ZH: dict[str, str] = {
     "candidates_reach_nothing": "没有候选点能在 {limit} 米内到达未覆盖的住宅；请在缺口附近增加候选点。",
     "point_far": "该点距步行路网 {dist} 米（上限 {limit} 米）；请放在街道旁。",
     "point_invalid": "该点没有有效坐标，请在地图上重新点击。",
+    "bad_bbox": "范围 {bbox} 不是“西,南,东,北”的经纬度（如 14.40,35.85,14.55,35.95）；请给出四个数，且西 < 东、南 < 北。",
+    "bbox_empty": "{where}：范围 {bbox} 内没有可步行的街道；请检查范围坐标（西,南,东,北，单位为度）。",
     "bad_project": "{where}：无法作为项目文件（GeoPackage）打开，文件可能已损坏；"
                    "请打开之前的副本或重新生成。",
     "not_a_project": "{where}：不是本工具保存的网格项目文件。",
