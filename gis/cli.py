@@ -92,7 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--categories", default=None,
                    help="comma-separated category ids (default: all in data/settings.toml)")
     c.add_argument("--no-circles", action="store_true",
-                   help="skip the per-facility service circles (the slowest step)")
+                   help="skip the service circles (the slowest step)")
+    c.add_argument("--facility-circles", action="store_true",
+                   help="also draw each facility's own circle (the streets it is the nearest "
+                        "facility for); the category circles are drawn by default")
     g = sub.add_parser("gaps", help="uncovered households and gap areas of one category")
     _common(g)
     g.add_argument("--category", required=True,
@@ -276,10 +279,13 @@ def run_coverage(args: argparse.Namespace) -> int:
     settings, study, result, zones = _prepare(args, cats, say)
     summary = area_summary(result)
     layers: dict[str, object] = {"homes": result.homes, "facilities": result.facilities}
-    if not args.no_circles:
-        layers["service_circles"] = service_circles(result, settings, progress=say)
-        layers["category_circles"] = category_circles(
-            result, settings, circles=layers["service_circles"])
+    if args.facility_circles and not args.no_circles:
+        circles = service_circles(result, settings, progress=say)
+        layers["service_circles"] = circles
+        layers["category_circles"] = category_circles(result, settings, circles=circles)
+    elif not args.no_circles:
+        say("drawing the service circle of each category")
+        layers["category_circles"] = category_circles(result, settings)
     layers["summary"] = summary
     layers["load_report"] = study.report().astype({"value": "int64"})
     layers["network_pieces"] = study.pieces()

@@ -9,7 +9,9 @@ search runs per facility, except to draw each facility's own service circle.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -381,20 +383,19 @@ def service_circles(result: CoverageResult, settings: Settings, *,
     cats = tuple(categories) if categories is not None else result.categories
     fac = facilities[facilities["category"].isin(cats)]
     hh = access.homes["households"].to_numpy()
-    frames = []
-    for cid in cats:
+
+    def one_category(cid: str) -> gpd.GeoDataFrame | None:
         thr = result.thresholds[cid].metres
         mine = fac[fac["category"] == cid]
         fsnap = access.snap(mine)
         if not fsnap.ok.any():
-            continue
-        say(f"drawing the service circles of {int(fsnap.ok.sum())} {cid} facilities")
+            return None
         node_dist, node_src = network.nearest_sources(fsnap, limit_m=thr, with_source=True)
         lines, owner = network.reachable_parts(node_dist, thr, fsnap, node_src)
         keep = owner >= 0
         lines, owner = lines[keep], owner[keep]
         if lines.size == 0:
-            continue
+            return None
         dist, which = access.home_distances(node_dist, fsnap, node_src)
         served = np.nan_to_num(dist, nan=np.inf) <= thr
         households = np.bincount(which[served], weights=hh[served], minlength=len(mine))
@@ -402,12 +403,15 @@ def service_circles(result: CoverageResult, settings: Settings, *,
         rows = [(mine.index[pos], mine["name"].iloc[pos] if "name" in mine else None,
                  int(households[pos])) for pos in ids]
         area = shapely.area(np.asarray(polys, dtype=object))
-        frames.append(gpd.GeoDataFrame({
+        return gpd.GeoDataFrame({
             "facility": [r[0] for r in rows], "category": cid, "name": [r[1] for r in rows],
             "threshold_m": thr, "area_m2": area,
             "hull_area_m2": shapely.area(np.asarray(hulls, dtype=object)),
             "households": np.asarray([r[2] for r in rows], dtype=np.int64)},
-            geometry=polys, crs=network.crs))
+            geometry=polys, crs=network.crs)
+
+    say(f"drawing the service circles of {len(fac)} facilities in {len(cats)} categories")
+    frames = [f for f in _per_category(one_category, cats) if f is not None]
     if not frames:
         return gpd.GeoDataFrame(
             {"facility": [], "category": [], "name": [], "threshold_m": [], "area_m2": [],
@@ -440,20 +444,23 @@ def category_circles(result: CoverageResult, settings: Settings, *,
         ``category``, ``threshold_m``, ``area_m2``; categories with no facility near the
         network are left out.
     """
-    rows, geoms = [], []
-    for cid in result.categories:
+    def one_category(cid: str) -> shapely.Geometry | None:
         thr = result.thresholds[cid].metres
         if circles is not None:
             mine = circles.geometry[(circles["category"] == cid).to_numpy()]
-            if len(mine) == 0:
-                continue
-            geom = shapely.union_all(np.asarray(mine.values))
-        else:
-            try:
-                geom = category_circle(result.access, result.facilities, cid, thr, settings,
-                                       buffer_m=buffer_m)
-            except NoReachableFacilityError:
-                continue
+            return shapely.union_all(np.asarray(mine.values)) if len(mine) else None
+        try:
+            return category_circle(result.access, result.facilities, cid, thr, settings,
+                                   buffer_m=buffer_m)
+        except NoReachableFacilityError:
+            return None
+
+    rows, geoms = [], []
+    for cid, geom in zip(result.categories, _per_category(one_category, result.categories),
+                         strict=True):
+        if geom is None:
+            continue
+        thr = result.thresholds[cid].metres
         rows.append({"category": cid, "threshold_m": thr, "area_m2": float(geom.area)})
         geoms.append(geom)
     return gpd.GeoDataFrame(rows or {"category": [], "threshold_m": [], "area_m2": []},
@@ -478,6 +485,19 @@ def category_circle(access: Access, facilities: gpd.GeoDataFrame, category: str,
     node_dist = access.network.node_distances(snap, limit_m=threshold_m)
     lines = access.network.reachable_lines(node_dist, threshold_m, snap)
     return _band(lines, buf)
+
+
+def _per_category(fn: Callable[[str], object], cats: Sequence[str]) -> list[object]:
+    """Return ``[fn(c) for c in cats]``, run on every core.
+
+    GEOS releases the GIL in shapely's buffers and unions, so threads share the work of
+    drawing circles (one category each) without copying the network.
+    """
+    workers = min(len(cats), os.cpu_count() or 1)
+    if workers <= 1:
+        return [fn(c) for c in cats]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, cats))
 
 
 def _band(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:

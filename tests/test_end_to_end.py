@@ -22,7 +22,8 @@ def helsinki(settings):
 @pytest.fixture(scope="module")
 def helsinki_gpkg(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "result.gpkg"
-    status = main(["coverage", "--categories", CATS, "--out", str(out), "--quiet"])
+    status = main(["coverage", "--categories", CATS, "--facility-circles", "--out", str(out),
+                   "--quiet"])
     assert status == 0
     return out
 
