@@ -1020,7 +1020,10 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
                                 upper=1.5 * mean, compactness_weight=rules.compactness_weight,
                                 seed=seed + attempt, tries=1,
                                 kmeans_restarts=8 if attempt == 0 else 1)
-        names = {i: comm_names[i] for i in np.unique(comm[comm >= 0])}
+        # A study area in several unconnected pieces gets at least one community per
+        # piece, so there can be more communities than the target count: name them all.
+        names = {int(i): comm_names.get(int(i), f"社区{int(i) + 1}")
+                 for i in np.unique(comm[comm >= 0])}
         grid, grid_names, grid_comm, score = _grids_within(blocks, problem, comm, names,
                                                            rules, seed)
         if best is None or score < best[0]:

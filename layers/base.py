@@ -20,13 +20,20 @@ from layers.i18n import t
 LEAFLET_BASE_URL = "/app/static/vendor/leaflet"
 LEAFLET_DIR = Path(__file__).resolve().parent.parent / "static" / "vendor" / "leaflet"
 DISPLAY_SIMPLIFY_M = 0.5
+#: Above this many homes a map draws each home as a dot at its centroid (on the canvas
+#: renderer) instead of its outline: a city's buildings stay light to send and to draw.
+HOMES_AS_POINTS_ABOVE = 3000
+#: Service circles are simplified to this many metres for the screen (their band is 25 m
+#: wide, so 2 m is invisible at any zoom where a whole circle is seen).
+CIRCLE_SIMPLIFY_M = 2.0
 
 
-def for_display(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return ``gdf`` in WGS-84, simplified to half a metre and rounded to 1e-6 degrees."""
+def for_display(gdf: gpd.GeoDataFrame, *, simplify_m: float = DISPLAY_SIMPLIFY_M
+                ) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in WGS-84, simplified (metres) and rounded to 1e-6 degrees."""
     out = gdf.copy()
     if out.crs is not None and out.crs.is_projected:
-        out = out.set_geometry(out.geometry.simplify(DISPLAY_SIMPLIFY_M))
+        out = out.set_geometry(out.geometry.simplify(simplify_m))
     out = out.to_crs(WGS84)
     return out.set_geometry(shapely.set_precision(np.asarray(out.geometry.values), 1e-6,
                                                    mode="pointwise"))

@@ -18,7 +18,15 @@ from branca.element import MacroElement
 
 from gis.coverage import CoverageResult
 from gis.settings import WGS84, Settings
-from layers.base import LEAFLET_BASE_URL, base_map, for_display, legend_box, swatch
+from layers.base import (
+    CIRCLE_SIMPLIFY_M,
+    HOMES_AS_POINTS_ABOVE,
+    LEAFLET_BASE_URL,
+    base_map,
+    for_display,
+    legend_box,
+    swatch,
+)
 from layers.i18n import t
 
 #: Walking-time classes in minutes, upper bounds, with their colours (green to red).
@@ -58,14 +66,18 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
     """Return residential buildings coloured by walking time to ``category``.
 
     The tooltip shows households and minutes to the nearest facility of every category.
+    Above ``HOMES_AS_POINTS_ABOVE`` homes each is a dot at its centroid (a city's
+    outlines would be slow to send and to draw).
     """
     cats = result.categories
     homes = result.homes
+    as_points = len(homes) > HOMES_AS_POINTS_ABOVE
+    geometry = homes.geometry.centroid if as_points else homes.geometry
     props = gpd.GeoDataFrame({
         "fill": [time_colour(m) for m in homes[f"time_min_{category}"].to_numpy()],
         "hh": homes["households"].astype(int).to_numpy(),
         "name": homes["name"].fillna("").astype(str).to_numpy() if "name" in homes else "",
-    }, geometry=homes.geometry.to_numpy(), crs=homes.crs)
+    }, geometry=geometry.to_numpy(), crs=homes.crs)
     unit = t("minutes_unit", lang)
     for cid in cats:
         mins = homes[f"time_min_{cid}"].to_numpy()
@@ -83,6 +95,7 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
                                   "weight": 0.5, "fillOpacity": 0.85},
         highlight_function=lambda _f: {"weight": 2, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=False),
+        marker=folium.CircleMarker(radius=3) if as_points else None,
     ).add_to(group)
     return group
 
@@ -127,7 +140,8 @@ def circle_layer(circle: shapely.Geometry, crs: object, category_name: str, *,
                                 show=True)
     if circle is None or circle.is_empty:
         return group
-    gdf = for_display(gpd.GeoDataFrame(geometry=[circle], crs=crs))
+    gdf = for_display(gpd.GeoDataFrame(geometry=[circle], crs=crs),
+                      simplify_m=CIRCLE_SIMPLIFY_M)
     folium.GeoJson(
         gdf.to_json(drop_id=True),
         style_function=lambda _f: {"color": CIRCLE_COLOUR, "weight": 1.5,

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -389,3 +390,22 @@ def test_grid_codes_follow_the_prefix_and_survive_edits_save_and_reopen(rules, t
     exported = gpd.read_file(export_zones(plan, tmp_path / "g.gpkg", fmt="gpkg"),
                              layer="grids")
     assert set(exported["code"]) == set(plan.grid_codes.values())
+
+
+def test_many_unconnected_pieces_get_a_community_each(rules):
+    # Six separate 2 x 2 lattices (no street joins them), 60 households each: the target
+    # of one community for all cannot hold, each piece becomes one of its own.
+    streets, homes = [], []
+    for k in range(6):
+        s, h = lattice(2, households=[15, 15, 15, 15])
+        off = k * 1000
+        streets.append(s.set_geometry(s.geometry.translate(off, 0)))
+        homes.append(h.set_geometry(h.geometry.translate(off, 0)))
+    streets = gpd.GeoDataFrame(pd.concat(streets, ignore_index=True), crs=UTM)
+    homes = gpd.GeoDataFrame(pd.concat(homes, ignore_index=True), crs=UTM)
+    area = shapely.MultiPolygon([box(k * 1000, 0, k * 1000 + 200, 200) for k in range(6)])
+    blocks = make_blocks(streets, homes, rules, area=area)
+    plan = plan_grids(blocks, replace(rules, target_households=30, min_households=10,
+                                      max_households=60, community_target_households=360))
+    assert len(plan.communities_gdf()) == 6
+    _check_invariants(plan, homes)

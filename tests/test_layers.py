@@ -53,3 +53,16 @@ def test_grid_map_never_shows_grid_workers(helsinki, settings):
     for secret in ("王五", "13712345678"):
         assert secret not in page and json.dumps(secret)[1:-1] not in page
     assert json.dumps(plan.grid_names[g])[1:-1] in page
+
+
+def test_a_city_draws_homes_as_dots_with_the_same_tooltips(helsinki, settings, monkeypatch):
+    import layers.coverage
+
+    _study, result = helsinki
+    outlines = coverage_map(result, "health", settings, basemap="none").get_root().render()
+    monkeypatch.setattr(layers.coverage, "HOMES_AS_POINTS_ABOVE", 10)
+    dots = coverage_map(result, "health", settings, basemap="none").get_root().render()
+    assert '"type": "Point"' in dots
+    assert dots.count('"type": "Polygon"') < outlines.count('"type": "Polygon"')
+    assert "circleMarker" in dots or "circle_marker" in dots
+    assert len(dots) < len(outlines)
