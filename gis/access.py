@@ -32,7 +32,7 @@ import pyproj
 from gis._errors import CRSMismatchError, EmptyInputError, InputError
 from gis.compounds import Compounds, gate_access
 from gis.crs import require_projected
-from gis.network import Snap, WalkNetwork
+from gis.network import Snap, WalkNetwork, same_edge_pairs
 
 log = logging.getLogger(__name__)
 
@@ -218,21 +218,14 @@ class Access:
         # Along the street, from a source on an exit's own edge.
         src = np.flatnonzero(sources.ok)
         if src.size and n_ex:
-            order = np.argsort(sources.edge[src], kind="stable")
-            se = sources.edge[src][order]
-            lo = np.searchsorted(se, ex.edge, side="left")
-            hi = np.searchsorted(se, ex.edge, side="right")
-            cnt = hi - lo
-            if cnt.sum():
-                xi = np.repeat(np.arange(n_ex), cnt)
-                si = src[order][np.repeat(lo, cnt) + (np.arange(int(cnt.sum()))
-                                                      - np.repeat(np.cumsum(cnt) - cnt, cnt))]
-                d = (ex.access_m[xi] + np.abs(ex.offset_m[xi] - sources.offset_m[si])
-                     + sources.access_m[si])
-                keep = d <= limit_m
-                out_s.append(si[keep])
-                out_e.append(xi[keep])
-                out_d.append(d[keep])
+            xi, sj = same_edge_pairs(ex.edge, sources.edge[src])
+            si = src[sj]
+            d = (ex.access_m[xi] + np.abs(ex.offset_m[xi] - sources.offset_m[si])
+                 + sources.access_m[si])
+            keep = d <= limit_m
+            out_s.append(si[keep])
+            out_e.append(xi[keep])
+            out_d.append(d[keep])
         if not out_s:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)

@@ -328,20 +328,10 @@ class WalkNetwork:
             best_src = np.where(np.isfinite(along), best_src, -1)
         src_pos = np.flatnonzero(sources.ok)
         if src_pos.size:
-            se = sources.edge[src_pos]
-            order = np.argsort(se, kind="stable")
-            se, src_pos = se[order], src_pos[order]
-            so = sources.offset_m[src_pos]
-            sa = sources.access_m[src_pos]
-            lo = np.searchsorted(se, e, side="left")
-            hi = np.searchsorted(se, e, side="right")
-            cnt = hi - lo
-            total = int(cnt.sum())
-            if total:
-                ti = np.repeat(np.arange(e.size), cnt)
-                starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
-                si = lo[ti] + (np.arange(total) - starts)
-                direct = np.abs(s[ti] - so[si]) + sa[si]
+            ti, sj = same_edge_pairs(e, sources.edge[src_pos])
+            if ti.size:
+                si = src_pos[sj]
+                direct = np.abs(s[ti] - sources.offset_m[si]) + sources.access_m[si]
                 # The best same-edge source of each target.
                 order = np.lexsort((direct, ti))
                 first = np.ones(order.size, dtype=bool)
@@ -349,7 +339,7 @@ class WalkNetwork:
                 tb, sb, db = ti[order][first], si[order][first], direct[order][first]
                 better = db < along[tb]
                 if best_src is not None:
-                    best_src[tb[better]] = src_pos[sb[better]]
+                    best_src[tb[better]] = sb[better]
                 along[tb[better]] = db[better]
         out[ok] = targets.access_m[ok] + along
         if which is not None and best_src is not None:
@@ -530,6 +520,22 @@ class WalkNetwork:
                                       limit=limit_m))[:, :m]
         row, node = np.nonzero(np.isfinite(dist))
         return sel, row, sub[node], dist[row, node]
+
+def same_edge_pairs(edge_a: np.ndarray, edge_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return every pair (i, j) with ``edge_a[i] == edge_b[j]``: points on one street.
+
+    Vectorised (a sort and two binary searches), linear in the pairs found.
+    """
+    order = np.argsort(edge_b, kind="stable")
+    sb = edge_b[order]
+    lo = np.searchsorted(sb, edge_a, side="left")
+    cnt = np.searchsorted(sb, edge_a, side="right") - lo
+    total = int(cnt.sum())
+    ia = np.repeat(np.arange(edge_a.size), cnt)
+    starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
+    jb = order[np.repeat(lo, cnt) + (np.arange(total) - starts)]
+    return ia, jb
+
 
 def substrings(geoms: np.ndarray, which: np.ndarray, start: np.ndarray,
                end: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from gis._errors import InputError, NoReachableFacilityError
 from gis.access import Access
 from gis.crs import require_projected
-from gis.network import Snap
+from gis.network import Snap, same_edge_pairs
 
 if TYPE_CHECKING:
     from gis.coverage import CoverageResult
@@ -427,18 +427,9 @@ def _direct_along_edge(ex: Snap, e: np.ndarray, step: np.ndarray) -> np.ndarray:
     plus the distance along the street (inf where no exit is on that street).
     """
     out = np.full(e.size, np.inf)
-    order = np.argsort(ex.edge, kind="stable")
-    se = ex.edge[order]
-    lo = np.searchsorted(se, e, side="left")
-    hi = np.searchsorted(se, e, side="right")
-    cnt = hi - lo
-    total = int(cnt.sum())
-    if total:
-        pi = np.repeat(np.arange(e.size), cnt)
-        starts = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        xi = order[lo[pi] + (np.arange(total) - starts)]
-        d = ex.access_m[xi] + np.abs(step[pi] - ex.offset_m[xi])
-        np.minimum.at(out, pi, d)
+    pi, xi = same_edge_pairs(e, ex.edge)
+    d = ex.access_m[xi] + np.abs(step[pi] - ex.offset_m[xi])
+    np.minimum.at(out, pi, d)
     return out
 
 
