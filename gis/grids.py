@@ -481,12 +481,43 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
         if problem.geoms is not None and nodes.size <= POLISH_MAX_BLOCKS:
             sub = _polish(problem, nodes, sub, target=target, lower=lower, upper=upper,
                           worst=best_score[1])
+        sub = _absorb_empty(problem, nodes, sub)
         used = np.unique(sub[sub >= 0])
         renum = np.full(int(k), -1, dtype=np.int64)
         renum[used] = np.arange(used.size) + next_label
         labels[nodes] = np.where(sub >= 0, renum[np.maximum(sub, 0)], -1)
         next_label += int(used.size)
     return labels
+
+
+def _absorb_empty(problem: PartitionProblem, nodes: np.ndarray,
+                  labels: np.ndarray) -> np.ndarray:
+    """Merge every region without households into its smallest neighbouring region.
+
+    A grid nobody lives in is no grid: its blocks (parks, squares) join a neighbour, and
+    two adjacent connected regions make one connected region.
+    """
+    labels = labels.copy()
+    hh = problem.households[nodes].astype(float)
+    local = {int(v): i for i, v in enumerate(nodes)}
+    while True:
+        ok = labels >= 0
+        if not ok.any():
+            return labels
+        size = np.bincount(labels[ok], weights=hh[ok])
+        present = np.unique(labels[ok])
+        empty = [int(r) for r in present if size[r] <= 0]
+        if not empty or len(present) <= 1:
+            return labels
+        r = empty[0]
+        members = np.flatnonzero(labels == r)
+        nbr = {int(labels[local[int(v)]]) for u in members
+               for v in problem.neighbours(int(nodes[u])) if int(v) in local}
+        nbr = [b for b in nbr if b >= 0 and b != r]
+        if not nbr:
+            labels[members] = -1  # an island of empty blocks: in no grid
+            continue
+        labels[members] = min(nbr, key=lambda b: (size[b], b))
 
 
 def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float,

@@ -409,3 +409,25 @@ def test_many_unconnected_pieces_get_a_community_each(rules):
                                       max_households=60, community_target_households=360))
     assert len(plan.communities_gdf()) == 6
     _check_invariants(plan, homes)
+
+
+def test_no_grid_is_left_without_households():
+    import scipy.sparse as sp
+
+    from gis.grids import PartitionProblem, partition_blocks
+
+    # A street of seven blocks with homes only at its two ends: asked for three regions,
+    # the middle one would hold nobody; it joins a neighbour instead.
+    n = 7
+    i = np.arange(n - 1)
+    adj = sp.csr_matrix((np.ones(2 * (n - 1), dtype=bool),
+                         (np.r_[i, i + 1], np.r_[i + 1, i])), shape=(n, n))
+    hh = np.array([100, 0, 0, 0, 0, 0, 100.0])
+    problem = PartitionProblem(adj, hh, np.c_[np.arange(n) * 100.0, np.zeros(n)],
+                               np.full(n, 1e4))
+    labels = partition_blocks(problem, 3, target=200 / 3, lower=20, upper=150)
+    assert (labels >= 0).all()
+    sizes = np.bincount(labels, weights=hh)
+    assert (sizes > 0).all()
+    for r in np.unique(labels):
+        assert is_contiguous(adj, np.flatnonzero(labels == r))
