@@ -54,11 +54,13 @@ def child(argv: list[str]) -> None:
     """Run one measured step in this process and print its time and peak memory as JSON."""
     kind, *rest = argv
     t0 = time.perf_counter()
-    if kind == "parse":
+    if kind in ("parse", "parse_graph"):
         import pyrosm
 
         osm = pyrosm.OSM(rest[0])
-        osm.get_network(network_type="walking")
+        # parse: the ways as they are; parse_graph: the ways split at every shared node,
+        # the form any routing needs (what this tool reads).
+        osm.get_network(network_type="walking", nodes=kind == "parse_graph")
         osm.get_buildings()
         osm.get_pois()
     elif kind == "cli":
@@ -207,10 +209,13 @@ def run_extract(name: str, source: Path, tmp: Path, *, buildings: Path | None = 
     homes = ["--buildings", str(buildings)] if buildings else []
     extra = [*homes, *(["--facilities", str(facilities)] if facilities else [])]
     parse = measure("parse", str(source))
-    lines = [f"### {name}: ratios to the pyrosm parse ({parse['seconds']:.1f} s, "
-             f"{parse['peak_mb']:.0f} MB)", "",
-             "| step | time | ratio to parse | target | peak memory |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+    graph = measure("parse_graph", str(source))
+    lines = [f"### {name}: ratios to the pyrosm parse of streets, buildings and POIs "
+             f"({parse['seconds']:.1f} s, {parse['peak_mb']:.0f} MB; with the streets split "
+             f"at intersections for routing {graph['seconds']:.1f} s)", "",
+             "| step | time | ratio to parse | target | ratio to the routable parse "
+             "| peak memory |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     steps = {
         "coverage": ["coverage", "--source", str(source), *extra, "--quiet",
                      "--out", str(tmp / f"{name}_coverage.gpkg")],
@@ -224,7 +229,8 @@ def run_extract(name: str, source: Path, tmp: Path, *, buildings: Path | None = 
         ratio = m["seconds"] / parse["seconds"]
         ok = "yes" if ratio <= TARGETS[step] and m["peak_mb"] < MEMORY_TARGET_MB else "no"
         lines.append(f"| `{step}` | {m['seconds']:.1f} s | {ratio:.1f}x | "
-                     f"<= {TARGETS[step]:.0f}x ({ok}) | {m['peak_mb']:.0f} MB |")
+                     f"<= {TARGETS[step]:.0f}x ({ok}) | {m['seconds'] / graph['seconds']:.1f}x "
+                     f"| {m['peak_mb']:.0f} MB |")
         print(f"{name} {step}: {m['seconds']:.1f} s, {ratio:.1f}x, {m['peak_mb']:.0f} MB",
               flush=True)
     return [*lines, ""]
