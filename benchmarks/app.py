@@ -109,12 +109,11 @@ def browser_timings() -> dict[str, float]:
                 lambda: page.get_by_text("老年人（60 米/分）").click())
             # Gaps view: a click on the map adds a station; time to its effect on screen.
             page.get_by_text("缺口与选址").first.click()
-            frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
-                .wait_for(timeout=120_000)
+            visible = 'iframe[title="streamlit_folium.st_folium"] >> visible=true'
+            page.locator(visible).first.wait_for(timeout=120_000)
             page.get_by_text("点击地图添加站点").first.click()
-            time.sleep(2)
-            box = page.locator('iframe[title="streamlit_folium.st_folium"]').first \
-                .bounding_box()
+            time.sleep(3)
+            box = page.locator(visible).first.bounding_box()
             start = time.perf_counter()
             page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
             effect = page.get_by_text("方案总效果").first

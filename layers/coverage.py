@@ -67,7 +67,8 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
 
     The tooltip shows households and minutes to the nearest facility of every category.
     Above ``HOMES_AS_POINTS_ABOVE`` homes each is a dot at its centroid (a city's
-    outlines would be slow to send and to draw).
+    outlines would be slow to send and to draw) and the tooltip gives the minutes to the
+    category shown only.
     """
     cats = result.categories
     homes = result.homes
@@ -79,6 +80,8 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
         "name": homes["name"].fillna("").astype(str).to_numpy() if "name" in homes else "",
     }, geometry=geometry.to_numpy(), crs=homes.crs)
     unit = t("minutes_unit", lang)
+    if as_points:  # a city: the tooltip gives the category shown, to keep the page light
+        cats = (category,)
     for cid in cats:
         mins = homes[f"time_min_{cid}"].to_numpy()
         props[cid] = [f"{m:.1f} {unit}" if np.isfinite(m) else t("unreachable", lang)
