@@ -327,7 +327,8 @@ def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]
                                      "block_id": plan.blocks.home_block.to_numpy()}),
         "communities": plan.communities_gdf(),
         "grids": plan.grids_gdf(with_workers=True),
-        "edit_history": pd.DataFrame(history or [], columns=HISTORY_COLUMNS).fillna(""),
+        "edit_history": pd.DataFrame(history or [], columns=HISTORY_COLUMNS).astype(object)
+        .fillna(""),
         "plan_info": info,
     }
     return write_gpkg_atomic(path, layers)

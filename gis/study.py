@@ -148,14 +148,14 @@ class Study:
     def piece_warnings(self) -> list[Msg]:
         """Return a message for every piece with homes but no facility at all."""
         out = []
-        for _, row in self.pieces().iterrows():
-            if row["homes"] > 0 and row["facilities"] == 0:
+        for row in self.pieces().itertuples(index=False):
+            if row.homes > 0 and row.facilities == 0:
                 out.append(Msg(
-                    f"Network piece {row['piece']} ({row['street_km']:.1f} km of streets, "
-                    f"{row['households']} households) has no facility of any kind: its homes "
+                    f"Network piece {row.piece} ({row.street_km:.1f} km of streets, "
+                    f"{row.households} households) has no facility of any kind: its homes "
                     "walk only within it and none is covered.", "piece_no_facility",
-                    piece=int(row["piece"]), km=f"{row['street_km']:.1f}",
-                    households=int(row["households"])))
+                    piece=int(row.piece), km=f"{row.street_km:.1f}",
+                    households=int(row.households)))
         return out
 
     def access(self, *, gates: str = "off", compounds: Compounds | None = None,
