@@ -63,7 +63,7 @@ from layers.base import standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
 from layers.grids import communities_layer, grids_layer, grids_map
-from layers.i18n import LANGS, t, translate_message
+from layers.i18n import LANGS, percent, t, translate_message
 from layers.report import meeting_report
 
 SOURCE = os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
@@ -286,14 +286,14 @@ def summary_table(summary: pd.DataFrame, settings: Settings, lang: str) -> pd.Da
     table = summary.copy()
     table["category"] = [t("full_circle", lang) if c == "full_circle"
                          else settings.category(c).name(lang) for c in table["category"]]
-    table["share_covered"] = (table["share_covered"] * 100).round(1)
+    table["share_covered"] = [percent(v, lang) for v in table["share_covered"]]
     table = table[["category", "threshold_m", "facilities", "households",
                    "households_covered", "share_covered", "households_left_out"]]
     return table.rename(columns={
         "category": t("col_category", lang), "threshold_m": t("col_threshold_m", lang),
         "facilities": t("col_facilities", lang), "households": t("col_households", lang),
         "households_covered": t("col_covered", lang),
-        "share_covered": t("col_share", lang) + " %",
+        "share_covered": t("col_share", lang),
         "households_left_out": t("col_left_out", lang)})
 
 
@@ -375,12 +375,15 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
     row = summary.set_index("category")
     cols = st.columns(4)
     cols[0].metric(f"{t('share_covered', lang)} · {settings.category(category).name(lang)}",
-                   f"{row.loc[category, 'share_covered'] * 100:.1f} %")
-    cols[1].metric(t("full_circle", lang), f"{row.loc['full_circle', 'share_covered'] * 100:.1f} %")
+                   percent(row.loc[category, "share_covered"], lang))
+    cols[1].metric(t("full_circle", lang), percent(row.loc["full_circle", "share_covered"], lang))
     cols[2].metric(t("households", lang), f"{int(row.loc[category, 'households']):,}")
     cols[3].metric(t("left_out", lang), f"{int(row.loc[category, 'households_left_out']):,}")
     if row.loc[category, "facilities"] == 0:
         st.info(t("no_facility", lang))
+    if result.no_data:
+        st.caption(t("no_data_note", lang, cats="、".join(
+            settings.category(c).name(lang) for c in result.no_data)))
 
     plan_key = (hashlib.sha1(json.dumps(st.session_state["grid_state"]).encode()).hexdigest()
                 if plan is not None else "")

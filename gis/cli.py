@@ -130,6 +130,16 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--out", type=Path, required=True,
                     help="project GeoPackage to write (blocks, communities, grids, history)")
     gr.add_argument("--quiet", action="store_true", help="no progress messages")
+    hh = sub.add_parser("households", help="which buildings are homes, by rule, and the "
+                                            "largest homes (to check against local knowledge)")
+    hh.add_argument("--source", default="default", help="'default', an OSM file, or a place")
+    hh.add_argument("--bbox", type=check_bbox, default=None,
+                    help="only this window of the source: west,south,east,north in degrees")
+    hh.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
+    hh.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
+    hh.add_argument("--settings", type=Path, default=None, help="another settings file")
+    hh.add_argument("--top", type=int, default=10, help="how many of the largest homes to list")
+    hh.add_argument("--quiet", action="store_true", help="no progress messages")
     sd = sub.add_parser("standards", help="life-circle standards checklist per community "
                                           "and grid")
     _common(sd)
@@ -176,6 +186,24 @@ def run_standards(args: argparse.Namespace) -> int:
                                      "households_not_reached"]]
     print("Shortfalls, most households first:")
     print(top.to_string(index=False))
+    return 0
+
+
+def run_households(args: argparse.Namespace) -> int:
+    """Print households per classification rule and the largest homes; return the status."""
+    say = _Clock(args.quiet)
+    settings = load_settings(args.settings)
+    study = load_study(args.source, settings, buildings_path=args.buildings,
+                       buildings_crs=args.buildings_crs, bbox=args.bbox, compounds=False,
+                       progress=say)
+    print(f"Study area: {study.name}: {len(study.buildings)} buildings, {len(study.homes)} "
+          f"homes, {int(study.homes['households'].sum())} households")
+    print(study.household_report().to_string(index=False))
+    cols = [c for c in ("name", "building", "amenity", "building:levels", "levels",
+                        "households", "hh_rule") if c in study.homes]
+    top = study.homes.sort_values("households", ascending=False).head(args.top)
+    print(f"The {len(top)} largest homes:")
+    print(pd.DataFrame(top[cols]).to_string(index=False))
     return 0
 
 
@@ -396,17 +424,26 @@ def _print_summary(name: str, profile: str, summary: pd.DataFrame,
     for _, row in report.iterrows():
         print(f"  {row['item']}: {row['value']}")
     table = summary.copy()
-    table["share_covered"] = (table["share_covered"] * 100).round(1).astype(str) + " %"
+    table["share_covered"] = [f"{v * 100:.1f} %" if pd.notna(v) else "no data"
+                              for v in table["share_covered"]]
+    table = table.drop(columns=["no_data", "left_out_of_full_circle"])
     table["threshold_m"] = table["threshold_m"].round(0)
     table["threshold_min"] = table["threshold_min"].round(1)
     print(table.to_string(index=False))
+    missing = [c for c in summary.loc[summary["no_data"] & (summary["category"] != FULL_CIRCLE),
+                                      "category"]]
+    if missing:
+        print(f"  note: no facility of {', '.join(missing)} is in the data: their coverage is "
+              "unknown (not 0) and left out of the full circle; load facilities from a POI "
+              "export or a layer (--facilities).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m gis``."""
     args = _parser().parse_args(argv)
     commands = {"coverage": run_coverage, "gaps": run_gaps, "sites": run_sites,
-                "grids": run_grids, "standards": run_standards}
+                "grids": run_grids, "standards": run_standards,
+                "households": run_households}
     try:
         return commands[args.command](args)
     except GisError as err:

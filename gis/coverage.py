@@ -113,6 +113,17 @@ class CoverageResult:
         return pyproj.CRS(self.homes.crs)
 
     @property
+    def no_data(self) -> tuple[str, ...]:
+        """Return the categories with no facility attached in the study area.
+
+        Their coverage is unknown, not zero: they are reported as "no data" and left out
+        of the full circle.
+        """
+        fac = self.facilities
+        have = set(fac.loc[fac["attached"].to_numpy(dtype=bool), "category"])
+        return tuple(c for c in self.categories if c not in have)
+
+    @property
     def share_covered(self) -> pd.Series:
         """Return the share of attached households covered, per category and full circle."""
         return area_summary(self).set_index("category")["share_covered"]
@@ -209,6 +220,7 @@ def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Set
     columns: dict[str, np.ndarray] = {}
     covered_all = np.ones(len(out), dtype=bool)
     n_covered = np.zeros(len(out), dtype=np.int64)
+    with_data = 0
     for cid in cats:
         thr = thresholds[cid]
         src = fsnap.subset(fac_cat == cid)
@@ -219,11 +231,13 @@ def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Set
         columns[f"dist_m_{cid}"] = dist
         columns[f"time_min_{cid}"] = dist / thr.speed_m_per_min
         columns[f"covered_{cid}"] = cov
-        covered_all &= cov
+        if src.ok.any():  # a category with no facility in the data is left out
+            covered_all &= cov
+            with_data += 1
         n_covered += cov
     out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
     out["n_covered"] = n_covered
-    out[FULL_CIRCLE] = covered_all & out["attached"].to_numpy()
+    out[FULL_CIRCLE] = covered_all & out["attached"].to_numpy() & (with_data > 0)
     return CoverageResult(homes=gpd.GeoDataFrame(out, geometry=homes.geometry.name,
                                                  crs=homes.crs),
                           facilities=fac, thresholds=thresholds,
@@ -238,9 +252,13 @@ def area_summary(result: CoverageResult) -> pd.DataFrame:
     pandas.DataFrame
         One row per category and a last ``full_circle`` row: ``threshold_m``,
         ``threshold_min``, ``households`` (attached), ``households_covered``,
-        ``share_covered``, ``households_left_out`` (homes too far from the network).
+        ``share_covered``, ``households_left_out`` (homes too far from the network),
+        ``no_data`` (no facility of the category in the data: its share is NaN, not 0, and
+        it is left out of the full circle) and ``left_out_of_full_circle`` (those
+        categories, on the full circle's row).
     """
     h = result.homes
+    no_data = result.no_data
     att = h["attached"].to_numpy()
     hh = h["households"].to_numpy()
     total = int(hh[att].sum())
@@ -252,14 +270,18 @@ def area_summary(result: CoverageResult) -> pd.DataFrame:
                      "facilities": int(((result.facilities["category"] == cid)
                                         & result.facilities["attached"]).sum()),
                      "households": total, "households_covered": cov,
-                     "share_covered": cov / total if total else np.nan,
-                     "households_left_out": left_out})
+                     "share_covered": cov / total if total and cid not in no_data
+                     else np.nan,
+                     "households_left_out": left_out, "no_data": cid in no_data,
+                     "left_out_of_full_circle": ""})
     cov = int(hh[h[FULL_CIRCLE].to_numpy()].sum())
+    all_missing = len(no_data) == len(result.categories)
     rows.append({"category": FULL_CIRCLE, "threshold_m": np.nan, "threshold_min": np.nan,
                  "facilities": int(result.facilities["attached"].sum()),
                  "households": total, "households_covered": cov,
-                 "share_covered": cov / total if total else np.nan,
-                 "households_left_out": left_out})
+                 "share_covered": cov / total if total and not all_missing else np.nan,
+                 "households_left_out": left_out, "no_data": all_missing,
+                 "left_out_of_full_circle": ",".join(no_data)})
     return pd.DataFrame(rows)
 
 
@@ -281,9 +303,9 @@ def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
     Returns
     -------
     pandas.DataFrame
-        One row per zone: ``households``, then ``share_<category>`` for each category and
-        ``share_full_circle``. Homes outside every zone are counted in a row named ``""``
-        only if there are any.
+        One row per zone: ``households``, then ``share_<category>`` for each category (NaN
+        for a category with no facility in the data) and ``share_full_circle``. Homes
+        outside every zone are counted in a row named ``""`` only if there are any.
     """
     require_projected(("homes", result.homes), ("zones", zones))
     if name_col not in zones:
@@ -303,8 +325,10 @@ def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
         frame[f"hh_{cid}"] = hh * joined[col].astype(bool)
     agg = frame.groupby("zone", sort=True).sum()
     out = pd.DataFrame({"households": agg["households"].astype(int)})
+    no_data = set(result.no_data)
     for cid in (*result.categories, FULL_CIRCLE):
-        out[f"share_{cid}"] = agg[f"hh_{cid}"] / agg["households"].where(agg["households"] > 0)
+        share = agg[f"hh_{cid}"] / agg["households"].where(agg["households"] > 0)
+        out[f"share_{cid}"] = np.nan if cid in no_data else share  # unknown, not 0
     return out.reset_index().rename(columns={"zone": name_col})
 
 

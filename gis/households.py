@@ -3,11 +3,19 @@
 The rule, in order (parameters in the ``[households]`` table of data/settings.toml):
 
 1. ``given``: a ``households`` column in the user's layer wins where it holds a number.
-2. A building tagged with a non-residential use (shop, amenity, office, ... on the building
+2. Names (word lists in data/building_names.toml): a name that says the building is not a
+   home (教学楼, 食堂, 医院, "XX学院大楼", classroom, ...) makes it not a home (``name: not
+   a home``); otherwise a name that says it is (住宅, 公寓, 宿舍, 家属楼, "3号楼" inside
+   residential landuse, ...) makes it a home (``name: home``).
+3. A building tagged with a non-residential use (shop, amenity, office, ... on the building
    itself) is not a home (``non-residential tag``), and neither is a non-residential
    building type (retail, church, ...: ``non-residential type``).
-3. ``residential type``: building=apartments, residential, house, ... is a home.
-4. A generic building (building=yes) is a home when its centroid lies in residential
+4. ``residential type``: building=apartments, residential, house, ... is a home.
+5. A generic building inside a non-residential area (a campus, hospital, school or
+   government compound mapped as ``amenity=university|hospital|...``, ``office``,
+   ``military`` or ``healthcare`` areas; list in ``non_residential_areas``) is not a home
+   (``generic in non-residential area``), even inside residential landuse.
+6. A generic building (building=yes) is a home when its centroid lies in residential
    landuse (``generic in residential landuse``), or, outside any non-residential landuse
    and with a footprint of at least ``min_generic_footprint_m2``, by default
    (``generic, no other use``). Smaller generic buildings are sheds or kiosks
@@ -22,6 +30,10 @@ at least 1. Floors: building:levels, else height / ``storey_height_m``, else
 from __future__ import annotations
 
 import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -38,8 +50,93 @@ NON_RESIDENTIAL_TAG = "non-residential tag"
 NON_RESIDENTIAL_TYPE = "non-residential type"
 GENERIC_NON_RESIDENTIAL_LANDUSE = "generic in non-residential landuse"
 GENERIC_SMALL = "generic, too small"
+NAME_NOT_HOME = "name: not a home"
+NAME_HOME = "name: home"
+GENERIC_NON_RESIDENTIAL_AREA = "generic in non-residential area"
 
-HOME_RULES = (GIVEN, RESIDENTIAL_TYPE, GENERIC_RESIDENTIAL_LANDUSE, GENERIC_DEFAULT)
+HOME_RULES = (GIVEN, NAME_HOME, RESIDENTIAL_TYPE, GENERIC_RESIDENTIAL_LANDUSE,
+              GENERIC_DEFAULT)
+NAMES_PATH = Path(__file__).resolve().parent.parent / "data" / "building_names.toml"
+
+
+@dataclass(frozen=True)
+class NameRules:
+    """Words in building names that say whether people live there (normalised)."""
+
+    not_home: tuple[str, ...]
+    not_home_patterns: tuple[str, ...]
+    home: tuple[str, ...]
+    home_in_residential: tuple[str, ...]
+
+
+def normalise_name(text: object) -> str:
+    """Return a name folded for matching: full-width to half-width, lower case, no spaces."""
+    if not isinstance(text, str):
+        return ""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def load_name_rules(path: str | Path | None = None) -> NameRules:
+    """Read the building-name word lists (default data/building_names.toml)."""
+    from gis._errors import SettingsError
+
+    path = Path(path) if path is not None else NAMES_PATH
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        lists = {k: tuple(normalise_name(w) for w in raw.get(k, []) if isinstance(w, str))
+                 for k in ("not_home", "home", "home_in_residential")}
+        patterns = tuple(str(p) for p in raw.get("not_home_patterns", []))
+        for p in patterns:
+            re.compile(p)
+    except (OSError, tomllib.TOMLDecodeError, re.error) as err:
+        msg = (f"{path.name}: cannot be read as the building-name word lists ({err}); fix "
+               "the file or restore it from the project.")
+        raise SettingsError(msg) from err
+    return NameRules(lists["not_home"], patterns, lists["home"], lists["home_in_residential"])
+
+
+def _name_says(names: pd.Series, rules: NameRules) -> tuple[np.ndarray, np.ndarray,
+                                                             np.ndarray]:
+    """Return masks: name says not a home, says a home, says a home inside compounds."""
+    folded = names.map(normalise_name)
+
+    def matches(pattern: str) -> np.ndarray:
+        compiled = re.compile(pattern)
+        return np.array([bool(compiled.search(v)) for v in folded], dtype=bool)
+
+    def has_any(words: tuple[str, ...]) -> np.ndarray:
+        words = tuple(w for w in words if w)
+        if not words:
+            return np.zeros(len(folded), dtype=bool)
+        return matches("|".join(re.escape(w) for w in words))
+
+    not_home = has_any(rules.not_home)
+    for p in rules.not_home_patterns:
+        not_home = not_home | matches(p)
+    return not_home, has_any(rules.home), has_any(rules.home_in_residential)
+
+
+def non_residential_areas(features: gpd.GeoDataFrame, rules: HouseholdRules
+                          ) -> gpd.GeoDataFrame:
+    """Return the polygons of ``features`` that mark non-residential areas, with ``kind``.
+
+    ``features`` are OSM features with tag columns (e.g. the POIs of a study area); an area
+    matches when one of its tags is listed in ``rules.non_residential_areas``.
+    """
+    polys = features[features.geom_type.isin(["Polygon", "MultiPolygon"])] if len(
+        features) else features
+    kind = pd.Series(None, index=polys.index, dtype=object)
+    for key, values in rules.non_residential_areas:
+        if key not in polys:
+            continue
+        col = polys[key].astype(object)
+        hit = col.notna() & ~col.astype(str).isin(["no", "", "None", "nan"])
+        if "*" not in values:
+            hit &= col.astype(str).isin(values)
+        kind = kind.where(kind.notna() | ~hit, key + "=" + col.astype(str))
+    out = polys[kind.notna().to_numpy()]
+    return gpd.GeoDataFrame({"kind": kind[kind.notna()].to_numpy()},
+                            geometry=out.geometry.to_numpy(), crs=features.crs)
 
 
 def _number(value: object) -> float:
@@ -54,6 +151,8 @@ def _number(value: object) -> float:
 
 def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
                         landuse: gpd.GeoDataFrame | None = None,
+                        areas: gpd.GeoDataFrame | None = None,
+                        names: NameRules | None = None,
                         households_col: str | None = "households") -> gpd.GeoDataFrame:
     """Classify buildings as homes and count their households.
 
@@ -67,6 +166,11 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         The household rules of the settings.
     landuse
         Landuse polygons with a ``landuse`` column, in the same CRS.
+    areas
+        Non-residential areas (campuses, hospitals, ...; see
+        :func:`non_residential_areas`), in the same CRS.
+    names
+        Building-name word lists (default: data/building_names.toml).
     households_col
         Column holding given household counts, if present.
 
@@ -113,8 +217,20 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
     generic_free = is_generic & lu.isna().to_numpy()
     rule[generic_free & (area >= rules.min_generic_footprint_m2)] = GENERIC_DEFAULT
     rule[generic_free & (area < rules.min_generic_footprint_m2)] = GENERIC_SMALL
+    if areas is not None and len(areas):
+        cent = gpd.GeoDataFrame(geometry=out.geometry.centroid.to_numpy(), crs=out.crs)
+        inside = gpd.sjoin(cent, areas[[areas.geometry.name]], predicate="within",
+                           how="inner")
+        in_area = np.zeros(n, dtype=bool)
+        in_area[np.unique(inside.index.to_numpy())] = True
+        rule[is_generic & in_area] = GENERIC_NON_RESIDENTIAL_AREA
     rule[is_res_type.to_numpy()] = RESIDENTIAL_TYPE
     rule[tagged_other.to_numpy()] = NON_RESIDENTIAL_TAG
+    if "name" in out:
+        names = names if names is not None else load_name_rules()
+        say_not, say_home, say_home_res = _name_says(out["name"], names)
+        rule[say_home | (say_home_res & (lu == "res").to_numpy())] = NAME_HOME
+        rule[say_not] = NAME_NOT_HOME
 
     levels = (out["building:levels"].map(_number) if "building:levels" in out
               else pd.Series(np.nan, out.index)).to_numpy(dtype=float)

@@ -70,6 +70,7 @@ class HouseholdRules:
     residential_landuse: frozenset[str]
     non_residential_landuse: frozenset[str]
     min_generic_footprint_m2: float
+    non_residential_areas: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,8 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
             _get(hh, "non_residential_landuse", list, "households")),
         min_generic_footprint_m2=float(
             _get(hh, "min_generic_footprint_m2", (int, float), "households")),
+        non_residential_areas=tuple((str(k), tuple(str(v) for v in vals)) for k, vals in
+                                    hh.get("non_residential_areas", {}).items()),
     )
     if households.floor_area_per_household_m2 <= 0:
         msg = "Settings file: `households.floor_area_per_household_m2` must be positive."

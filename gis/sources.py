@@ -87,11 +87,12 @@ def default_extract_path() -> Path:
 
 
 def poi_keys(settings: Settings) -> tuple[str, ...]:
-    """Return every OSM key that a category filter of ``settings`` tests."""
+    """Return every OSM key a category filter or a non-residential area rule tests."""
     keys: list[str] = []
     for cat in settings.categories:
         for flt in cat.osm_filters:
             keys.extend(k for k in flt if k not in keys)
+    keys.extend(k for k, _v in settings.households.non_residential_areas if k not in keys)
     return tuple(keys)
 
 
@@ -103,6 +104,7 @@ def _primary_keys(settings: Settings) -> list[str]:
             first = next(iter(flt))
             if first not in keys:
                 keys.append(first)
+    keys.extend(k for k, _v in settings.households.non_residential_areas if k not in keys)
     return keys
 
 

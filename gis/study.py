@@ -23,7 +23,7 @@ from gis.access import Access, build_access
 from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
 from gis.facilities import facilities_from_osm
-from gis.households import estimate_households, household_report
+from gis.households import estimate_households, household_report, non_residential_areas
 from gis.io import read_buildings, read_facilities
 from gis.network import Snap, WalkNetwork, network_from_streets
 from gis.settings import Settings
@@ -244,8 +244,9 @@ def load_study(source: str | Path | None, settings: Settings, *,
     network = network_from_streets(streets, min_piece_m=settings.min_piece_m)
     landuse = to_local(osm.landuse, local_crs)
     say("estimating households")
+    areas = non_residential_areas(to_local(osm.pois, local_crs), settings.households)
     classified = estimate_households(to_local(buildings, local_crs), settings.households,
-                                     landuse=landuse)
+                                     landuse=landuse, areas=areas)
     homes = classified[classified["residential"]]
     fac_local = to_local(facilities, local_crs)
     if facilities_path is not None and len(fac_local):

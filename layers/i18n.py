@@ -6,6 +6,8 @@ is complete: tests walk the table and fail on a missing or English-only entry.
 
 from __future__ import annotations
 
+import numpy as np
+
 LANGS = ("zh", "en")
 
 TEXT: dict[str, dict[str, str]] = {
@@ -71,6 +73,11 @@ TEXT: dict[str, dict[str, str]] = {
     "col_left_out": {"zh": "未计入户数", "en": "Left out"},
     "name": {"zh": "名称", "en": "Name"},
     "unnamed": {"zh": "（未命名）", "en": "(unnamed)"},
+    "no_data": {"zh": "无数据", "en": "no data"},
+    "no_data_note": {"zh": "{cats}：研究区数据中没有这类设施，覆盖率未知（不是 0），未计入“全部服务均可达”。请从高德/百度 POI 导出或图层加载设施。",
+                     "en": "{cats}: no facility of this kind is in the data, so coverage is unknown (not 0) and left out of “All services within reach”. Load facilities from an Amap / Baidu POI export or a layer."},
+    "no_data_short": {"zh": "（不含无设施数据的类别：{cats}）",
+                      "en": "(leaves out, no facility data: {cats})"},
     "no_facility": {"zh": "该类别在研究区域内没有设施。",
                     "en": "This category has no facility in the study area."},
     "view": {"zh": "视图", "en": "View"},
@@ -343,6 +350,13 @@ MESSAGES_ZH: dict[str, str] = {
     "renamed": "已把 {old} 改名为 {new}",
     "worker_set": "已设置 {grid} 的网格员",
 }
+
+
+def percent(share: float, lang: str = "zh") -> str:
+    """Return a share as "12.3 %", or "no data" in ``lang`` when it is unknown (NaN)."""
+    if share is None or not np.isfinite(share):
+        return t("no_data", lang)
+    return f"{share * 100:.1f} %"
 
 
 def translate_message(text: str, key: str | None, params: dict[str, object] | None,

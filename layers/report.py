@@ -31,7 +31,7 @@ from layers.coverage import (  # noqa: E402
     UNREACHABLE_COLOUR,
     time_colour,  # noqa: E402
 )
-from layers.i18n import t  # noqa: E402
+from layers.i18n import percent, t  # noqa: E402
 
 CJK_FONT_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -146,8 +146,11 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
     for cid in (*result.categories, FULL_CIRCLE):
         name = t("full_circle", lang) if cid == FULL_CIRCLE else settings.category(cid).name(lang)
         share = summary.loc[cid, "share_covered"]
-        lines.append((f"{name}: {share * 100:.1f} %", 11, "bold" if cid == category else
+        lines.append((f"{name}: {percent(share, lang)}", 11, "bold" if cid == category else
                       "normal"))
+    if result.no_data:
+        lines.append((t("no_data_short", lang, cats="、".join(
+            settings.category(c).name(lang) for c in result.no_data)), 8, "normal"))
     total = int(summary.iloc[0]["households"])
     lines.append((f"{t('households', lang)}: {total:,}", 10, "normal"))
     thr = result.thresholds[category]
@@ -235,9 +238,8 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
             table = pd.DataFrame({t("community", lang): zs["name"],
                                   t("households", lang): zs["households"]})
             for c in cats:
-                table[names[c]] = (zs[f"share_{c}"] * 100).round(1).astype(str) + " %"
-            table[t("full_circle", lang)] = (zs["share_full_circle"] * 100).round(1).astype(
-                str) + " %"
+                table[names[c]] = [percent(v, lang) for v in zs[f"share_{c}"]]
+            table[t("full_circle", lang)] = [percent(v, lang) for v in zs["share_full_circle"]]
             tables.append((t("table_per_community", lang), table))
         if attainment is not None and len(attainment):
             tables.append((t("standards", lang), pd.DataFrame({
@@ -270,7 +272,7 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
             tables.append((t("summary_table", lang), pd.DataFrame({
                 t("col_category", lang): [t("full_circle", lang) if c == FULL_CIRCLE
                                           else names[c] for c in summary["category"]],
-                t("col_share", lang): (summary["share_covered"] * 100).round(1)})))
+                t("col_share", lang): [percent(v, lang) for v in summary["share_covered"]]})))
         table_figs = [_table_page(title, tables[i:i + 2]) for i in range(0, len(tables), 2)]
         pdf_buf = io.BytesIO()
         with PdfPages(pdf_buf) as pdf:

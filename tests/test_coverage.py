@@ -12,7 +12,7 @@ import shapely
 from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from shapely.geometry import LineString, Point
+from shapely.geometry import LineString, Point, box
 
 from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError, SettingsError
 from gis.coverage import (
@@ -133,7 +133,10 @@ def test_category_without_facilities_covers_nobody(straight_street, settings):
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
                            categories=["health", "elderly_care"])
     assert np.isinf(res.homes["dist_m_elderly_care"].iloc[0])
-    assert res.share_covered["elderly_care"] == 0
+    assert not res.homes["covered_elderly_care"].iloc[0]
+    # Nobody is covered, and the share is unknown ("no data"), not 0 %.
+    assert np.isnan(res.share_covered["elderly_care"])
+    assert res.no_data == ("elderly_care",)
 
 
 def test_coverage_rejects_crs_mismatch(straight_street, settings):
@@ -345,3 +348,23 @@ def test_per_facility_circles_tile_the_category_circle(layout, thr, settings):
     # Every covered home is served by exactly one facility: its nearest.
     covered = res.homes.loc[res.homes["covered_health"], "households"].sum()
     assert circles["households"].sum() == covered
+
+
+def test_a_category_without_facilities_is_no_data_not_zero(straight_street, settings):
+    from gis.coverage import area_summary, zone_summary
+
+    homes = _homes([(100, 0), (1500, 0)], households=[30, 70])
+    fac = _facilities([(0, 0)])  # health only; no catering facility anywhere
+    res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
+                           categories=["health", "catering"])
+    assert res.no_data == ("catering",)
+    summary = area_summary(res).set_index("category")
+    assert bool(summary.loc["catering", "no_data"])
+    assert np.isnan(summary.loc["catering", "share_covered"])
+    # The full circle is judged on the categories with data: the home near the clinic.
+    assert summary.loc["full_circle", "share_covered"] == pytest.approx(0.3)
+    assert summary.loc["full_circle", "left_out_of_full_circle"] == "catering"
+    zones = gpd.GeoDataFrame({"name": ["west"]}, geometry=[box(-10, -10, 2100, 10)], crs=UTM)
+    table = zone_summary(res, zones).set_index("name")
+    assert np.isnan(table.loc["west", "share_catering"])
+    assert table.loc["west", "share_full_circle"] == pytest.approx(0.3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pytest
 from shapely.geometry import box
 
 from gis.households import (
@@ -71,3 +72,64 @@ def test_report_counts_buildings_and_households_per_rule(settings):
     first = rep.iloc[0]
     assert (first["rule"], first["buildings"], first["households"]) == (RESIDENTIAL_TYPE, 2, 60)
     assert rep["buildings"].sum() == 3
+
+
+def test_campus_buildings_and_names_decide_who_lives_there(settings):
+    from gis.households import (
+        GENERIC_NON_RESIDENTIAL_AREA,
+        NAME_HOME,
+        NAME_NOT_HOME,
+        non_residential_areas,
+    )
+
+    # A university mapped as an amenity area, inside residential landuse (as Chinese
+    # campuses often are), beside a residential compound with numbered buildings.
+    landuse = gpd.GeoDataFrame({"landuse": ["residential"]}, geometry=[box(0, 0, 1000, 500)],
+                               crs=UTM)
+    pois = gpd.GeoDataFrame({"amenity": ["university", "cafe"], "office": [None, None]},
+                            geometry=[box(0, 0, 500, 500), box(900, 400, 950, 450)], crs=UTM)
+    areas = non_residential_areas(pois, settings.households)
+    assert areas["kind"].tolist() == ["amenity=university"]
+    rows = [
+        {"building": "yes", "name": "第一教学楼", "geom": box(10, 10, 60, 60)},
+        {"building": "yes", "name": None, "geom": box(100, 10, 150, 60)},
+        {"building": "dormitory", "name": "学生宿舍 3", "geom": box(200, 10, 250, 60)},
+        {"building": "yes", "name": "学生食堂", "geom": box(300, 10, 350, 60)},
+        {"building": "yes", "name": "ＸＸ大学 科技 大楼", "geom": box(400, 10, 450, 60)},
+        {"building": "yes", "name": "3号楼", "geom": box(600, 10, 650, 60)},
+        {"building": "yes", "name": "教工家属楼", "geom": box(700, 10, 750, 60)},
+        {"building": "apartments", "name": "Riverside Hotel", "geom": box(800, 10, 850, 60)},
+    ]
+    b = _buildings(rows).assign(name=[r["name"] for r in rows])
+    out = estimate_households(b, settings.households, landuse=landuse, areas=areas)
+    assert out["hh_rule"].tolist() == [
+        NAME_NOT_HOME, GENERIC_NON_RESIDENTIAL_AREA, NAME_HOME, NAME_NOT_HOME,
+        NAME_NOT_HOME, NAME_HOME, NAME_HOME, NAME_NOT_HOME]
+    assert out["residential"].tolist() == [False, False, True, False, False, True, True,
+                                           False]
+    # "3号楼" is a home only inside residential landuse, not out in the open.
+    alone = estimate_households(_buildings([rows[5]]).assign(name=["3号楼"]),
+                                settings.households)
+    assert alone["hh_rule"].iloc[0] != NAME_HOME
+
+
+@pytest.mark.parametrize("folder", ["shanghai_shu_baoshan", "shenzhen_longgang"])
+def test_no_home_on_the_chinese_extracts_is_named_as_something_else(folder, settings,
+                                                                    capsys):
+    from gis.cli import main
+    from gis.households import _name_says, load_name_rules
+    from gis.study import load_study
+    from tests.conftest import SHARED_DATA
+
+    files = sorted((SHARED_DATA / folder).glob("*.osm")) if SHARED_DATA.exists() else []
+    if not files:
+        pytest.skip(f"{SHARED_DATA / folder} is absent (the shared real extracts)")
+    study = load_study(str(files[0]), settings, compounds=False)
+    says_not, _home, _res = _name_says(study.homes["name"], load_name_rules())
+    assert not says_not.any(), study.homes.loc[says_not, "name"].tolist()
+    # Campus buildings without a name are caught by their campus area.
+    assert "generic in non-residential area" in set(study.buildings["hh_rule"])
+    # The command prints the rules and the largest homes, for a planner to check.
+    assert main(["households", "--source", str(files[0]), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "name: not a home" in out and "largest homes" in out
