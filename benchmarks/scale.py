@@ -17,7 +17,8 @@ For each extract, in one run on one machine:
 
 Porto has streets only: 100,000 homes and 2,000 facilities are generated on it (seeded):
 each a point 5-60 m (facilities 2-20 m) to the side of a random point on a random street,
-streets drawn in proportion to their length; households 1-40 per home; facility
+streets drawn in proportion to their length; 70 % houses of 1-4 households and 30 % blocks
+of flats of 5-40 (about 850,000 households in all); facility
 categories in the proportions catering 40 %, daily retail 25 %, health 10 %, household
 services 10 %, community service 10 %, elderly care 5 %. They are passed as the user's
 buildings and facilities layers.
@@ -113,7 +114,11 @@ def generate_porto(folder: Path, n_homes: int = 100_000, n_fac: int = 2_000) -> 
         side = rng.uniform(lo, hi, n) * rng.choice([-1.0, 1.0], n)
         return shapely.points(ax - dy / norm * side, ay + dx / norm * side)
 
-    homes = gpd.GeoDataFrame({"households": rng.integers(1, 41, n_homes)},
+    # 70 % houses of 1-4 households, 30 % blocks of flats of 5-40: about 850,000
+    # households, the size of the metropolitan area.
+    flats = rng.random(n_homes) < 0.3
+    hh = np.where(flats, rng.integers(5, 41, n_homes), rng.integers(1, 5, n_homes))
+    homes = gpd.GeoDataFrame({"households": hh},
                              geometry=scatter(n_homes, 5, 60), crs=local.crs)
     cats = ["catering", "daily_retail", "health", "household_services", "community_service",
             "elderly_care"]
