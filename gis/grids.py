@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from gis._errors import EmptyInputError, InputError, Msg
 from gis.crs import require_projected
@@ -368,12 +369,21 @@ def _balanced_parts(xy: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
     return labels
 
 
+def _nearest_centre(xy: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Return the nearest centre of every point (a k-d tree when there are many centres)."""
+    if centres.shape[0] <= 16:
+        return np.argmin(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
+    return cKDTree(centres).query(xy)[1]
+
+
 def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0, iters: int = 25,
             restarts: int = 8) -> np.ndarray:
     """Return weighted k-means labels: best of ``restarts`` k-means++ starts (seeded)."""
     rng = np.random.default_rng(seed)
     w = np.maximum(w, 1e-6)
     n = xy.shape[0]
+    if k * n > 2_000_000:  # a city's communities: each restart costs n x k
+        restarts = min(restarts, 2)
     best_labels, best_cost = np.zeros(n, dtype=np.int64), np.inf
     for _ in range(restarts):
         centres = [xy[rng.choice(n, p=w / w.sum())]]
@@ -386,8 +396,7 @@ def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0, iters: int 
         c = np.array(centres)
         labels = np.zeros(n, dtype=np.int64)
         for _it in range(iters):
-            d = ((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
-            labels = np.argmin(d, axis=1)
+            labels = _nearest_centre(xy, c)
             wsum = np.bincount(labels, weights=w, minlength=k)
             mx = np.bincount(labels, weights=w * xy[:, 0], minlength=k)
             my = np.bincount(labels, weights=w * xy[:, 1], minlength=k)
