@@ -199,15 +199,6 @@ class WalkNetwork:
         return sp.csr_matrix((values, indices.astype(base.indices.dtype),
                               indptr.astype(base.indptr.dtype)), shape=(n + k, n + k))
 
-    def _join(self, sources: Snap) -> tuple[np.ndarray, np.ndarray]:
-        """Return the nodes joined to the sources and the shortest join weight to each.
-
-        A source at ``offset_m`` along edge (u, v) is joined to u with access + offset and
-        to v with access + (length - offset).
-        """
-        nodes, weights, _src = self._join_with_source(sources)
-        return nodes, weights
-
     def _join_with_source(self, sources: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Like :meth:`_join`, also returning the position of the source of each join."""
         pos = np.flatnonzero(sources.ok)
@@ -427,21 +418,6 @@ class WalkNetwork:
         own = np.concatenate(owner).astype(np.int64)
         keep = ~shapely.is_empty(lines)
         return lines[keep], own[keep]
-
-    def facility_node_distances(self, sources: Snap, *,
-                                limit_m: float) -> list[np.ndarray]:
-        """Return, for each attached source separately, node distances within ``limit_m``.
-
-        Dense rows, one per source: for a few sources only (a what-if, a click). For
-        many sources use :meth:`bounded_searches`, which keeps only what is reached.
-        """
-        n = self.n_nodes
-        out: list[np.ndarray] = []
-        for pos, row, node, dist in self.bounded_searches(sources, limit_m=limit_m):
-            dense = np.full((pos.size, n), np.inf)
-            dense[row, node] = dist
-            out.extend(dense)
-        return out
 
     def bounded_searches(self, sources: Snap, *, limit_m: float, max_cells: float = 4e6
                          ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
