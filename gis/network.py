@@ -200,7 +200,12 @@ class WalkNetwork:
                               indptr.astype(base.indptr.dtype)), shape=(n + k, n + k))
 
     def _join_with_source(self, sources: Snap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Like :meth:`_join`, also returning the position of the source of each join."""
+        """Return the nodes joined to the sources, the shortest join weight, and its source.
+
+        A source at ``offset_m`` along edge (u, v) is joined to u with access + offset and
+        to v with access + (length - offset); of several joins to one node the shortest
+        is kept, with the position of its source.
+        """
         pos = np.flatnonzero(sources.ok)
         e = sources.edge[pos]
         a = sources.access_m[pos]
