@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 SOURCE ?= default
 PORT ?= 8501
 
-.PHONY: run test bench lint setup clean
+.PHONY: run test bench bench-scale lint setup clean
 
 # System packages: a CJK font for the Chinese PDF report and Debian's chromium for the
 # real-browser test. Installed with apt-get (as root, or through sudo) when missing.
@@ -47,6 +47,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/siting.py
 	$(BIN)/python benchmarks/grids.py
 	$(BIN)/python benchmarks/app.py
+
+# City scale (needs ../shared/data): Malta and Porto against the pyrosm parse time.
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff
