@@ -219,12 +219,11 @@ class MaxCoverageModel:
         # y_i - sum of x_j over the candidates covering i <= 0
         link = sp.hstack([-cov.astype(np.float64), sp.identity(n, format="csr")]).tocsr()
         count = sp.csr_matrix(np.concatenate([np.ones(m), np.zeros(n)]))
-        constraints = [LinearConstraint(link, -np.inf, 0.0),
-                       LinearConstraint(count, self.p, self.p)]
         integrality = np.concatenate([np.ones(m), np.zeros(n)])
-        res = milp(c, constraints=constraints, integrality=integrality,
-                   bounds=Bounds(0.0, 1.0),
-                   options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+        if cov.nnz > SOLVE_APART_NNZ:
+            res = _milp_with_deadline(c, link, count, self.p, integrality, time_limit_s)
+        else:
+            res = _milp(c, link, count, self.p, integrality, time_limit_s)
         if res.x is None:
             # No solution within the limit: fall back to greedy and say so.
             return SitingResult(greedy.chosen, greedy.gains, greedy.objective, "greedy",
@@ -297,6 +296,60 @@ class MaxCoverageModel:
         return SitingResult(order, served[order], float(-res.fun), "milp", res.status == 0,
                             float(getattr(res, "mip_gap", np.nan)) if res.status != 0 else 0.0,
                             time.perf_counter() - t0, res.message, size)
+
+
+#: Models with more cover entries than this are solved in a child process that is stopped
+#: at the time limit: on a large model HiGHS can spend minutes in presolve and the root
+#: LP before it looks at its own limit (seen: 85 s against a 10 s limit on Porto).
+SOLVE_APART_NNZ = 300_000
+
+
+def _milp(c: np.ndarray, link: sp.csr_matrix, count: sp.csr_matrix, p: int,
+          integrality: np.ndarray, time_limit_s: float) -> object:
+    """Solve the maximal covering MILP with HiGHS (scipy.optimize.milp)."""
+    return milp(c, constraints=[LinearConstraint(link, -np.inf, 0.0),
+                                LinearConstraint(count, p, p)],
+                integrality=integrality, bounds=Bounds(0.0, 1.0),
+                options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+
+
+def _milp_with_deadline(c: np.ndarray, link: sp.csr_matrix, count: sp.csr_matrix, p: int,
+                        integrality: np.ndarray, time_limit_s: float) -> object:
+    """Run :func:`_milp` in a child process and stop it when the time limit has passed.
+
+    Returns the solver's result, or a result with no solution and a message when the
+    child had to be stopped (the caller then shows the greedy answer and says so).
+    """
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    with tempfile.TemporaryDirectory() as d:
+        model, result = Path(d) / "model.npz", Path(d) / "result.npz"
+        np.savez(model, c=c, link_data=link.data, link_indices=link.indices,
+                 link_indptr=link.indptr, link_shape=np.asarray(link.shape),
+                 count=count.toarray().ravel(), p=p, integrality=integrality,
+                 time_limit_s=time_limit_s)
+        child = subprocess.Popen([sys.executable, "-m", "gis._milp_child", str(model),
+                                  str(result)], cwd=Path(__file__).resolve().parent.parent,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # Starting the child and reading the model take a few seconds of their own.
+            child.wait(timeout=time_limit_s + 15.0)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.returncode != 0 or not result.exists():
+            return SimpleNamespace(
+                x=None, status=1, mip_gap=np.nan,
+                message=f"time limit of {time_limit_s:.0f} s reached before the solver "
+                        "found a solution; stopped")
+        out = np.load(result)
+        return SimpleNamespace(x=out["x"] if bool(out["has_x"]) else None,
+                               status=int(out["status"]), mip_gap=float(out["mip_gap"]),
+                               message=str(out["message"]))
 
 
 def set_cover(cover: sp.spmatrix, weights: np.ndarray, *, needed: float,

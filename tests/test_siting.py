@@ -197,3 +197,17 @@ def test_solver_time_out_returns_the_best_found_and_says_so():
     assert not res.optimal
     assert res.objective >= greedy.objective
     assert res.message
+
+
+def test_a_large_model_solved_apart_gives_the_same_optimum(monkeypatch):
+    import gis.siting
+
+    rng = np.random.default_rng(5)
+    cover = sp.csr_matrix(rng.random((60, 25)) < 0.12)
+    w = rng.integers(1, 50, 60).astype(float)
+    here = MaxCoverageModel.from_coverage(cover, w, p=3).solve()
+    # Every model counts as large: it is solved in a child process stopped at the limit.
+    monkeypatch.setattr(gis.siting, "SOLVE_APART_NNZ", 0)
+    apart = MaxCoverageModel.from_coverage(cover, w, p=3).solve()
+    assert apart.method == "milp" and apart.optimal
+    assert apart.objective == pytest.approx(here.objective)
