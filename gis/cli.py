@@ -48,12 +48,20 @@ class _Clock:
                   flush=True)
 
 
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    """Parse --bbox for argparse, with the project's message on a bad window."""
+    try:
+        return check_bbox(text)
+    except GisError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def _common(c: argparse.ArgumentParser) -> None:
     """Add the arguments every command shares: data, threshold, output."""
     c.add_argument("--source", default="default",
                    help="'default' (bundled Helsinki extract), an .osm.pbf / .osm / "
                         ".osm.bz2 file, or a place name (online)")
-    c.add_argument("--bbox", type=check_bbox, default=None,
+    c.add_argument("--bbox", type=_bbox, default=None,
                    help="analyse only this window of the source: west,south,east,north in "
                         "degrees (a .osm.pbf is read only there)")
     c.add_argument("--facilities", type=Path,
@@ -115,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     gr = sub.add_parser("grids", help="street blocks, communities and grids")
     gr.add_argument("--source", default="default",
                     help="'default' (bundled Helsinki extract), an OSM file, or a place name")
-    gr.add_argument("--bbox", type=check_bbox, default=None,
+    gr.add_argument("--bbox", type=_bbox, default=None,
                     help="only this window of the source: west,south,east,north in degrees")
     gr.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     gr.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
@@ -133,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     hh = sub.add_parser("households", help="which buildings are homes, by rule, and the "
                                             "largest homes (to check against local knowledge)")
     hh.add_argument("--source", default="default", help="'default', an OSM file, or a place")
-    hh.add_argument("--bbox", type=check_bbox, default=None,
+    hh.add_argument("--bbox", type=_bbox, default=None,
                     help="only this window of the source: west,south,east,north in degrees")
     hh.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     hh.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")

@@ -222,8 +222,9 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
                f"{err}). The file may be corrupt or truncated; download or export it again.")
         raise InputError(msg, key="bad_pbf", where=path.name) from err
     if edges is None or len(edges) == 0:
-        msg = (f"{path}: the extract has no walkable streets; choose a file that covers a "
-               "built-up area.")
+        where = f" in the window {bbox}" if bbox is not None else ""
+        msg = (f"{path}: the extract has no walkable streets{where}; choose a file (or a "
+               "window, west,south,east,north in degrees) that covers a built-up area.")
         raise EmptyInputError(msg, key="area_no_streets", where=path.name)
     streets = _tidy(_explode_lines(edges), BASE_TAGS, ("LineString",))
     streets = walkable(streets, settings)

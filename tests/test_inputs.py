@@ -213,3 +213,16 @@ def test_chinese_names_round_trip_through_every_format(tmp_path):
     for name in ("a.geojson", "a.gpkg", "a.shp"):
         assert read_layer(tmp_path / name)["name"].iloc[0] == "幸福社区-01网格"
     assert pd.read_excel(tmp_path / "a.xlsx")["name"].iloc[0] == "幸福社区-01网格"
+
+
+def test_a_bad_window_is_refused_with_the_form_it_needs(tmp_path, capsys):
+    from gis.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["coverage", "--bbox", "1,2,3", "--out", str(tmp_path / "x.gpkg")])
+    assert stop.value.code == 2
+    assert "west,south,east,north" in capsys.readouterr().err
+    # A window with no street in it names the window.
+    assert main(["coverage", "--bbox", "0,0,0.01,0.01", "--quiet",
+                 "--out", str(tmp_path / "y.gpkg")]) == 2
+    assert "window" in capsys.readouterr().err
