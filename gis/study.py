@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -79,10 +80,15 @@ class Study:
     compounds: Compounds | None = None
     min_piece_m: float = 2000.0
 
+    @cached_property
+    def facility_snap(self) -> Snap:
+        """Return where the study's facilities attach, under its snap limit (made once)."""
+        return self.network.snap(self.facilities, max_m=self.snap_max_m)
+
     def report(self) -> pd.DataFrame:
         """Return what was loaded and what was left out, as (item, value) rows."""
         too_far = ~self.home_snap.ok
-        fac_snap = self.network.snap(self.facilities, max_m=self.snap_max_m)
+        fac_snap = self.facility_snap
         limit = f"{self.snap_max_m:.0f}"
         rows = [
             ("network nodes kept", "r_nodes", {}, self.network.n_nodes),
@@ -135,7 +141,7 @@ class Study:
         ok = self.home_snap.ok
         home_piece = net.edge_piece[self.home_snap.edge[ok]]
         hh = self.homes["households"].to_numpy()[ok]
-        fsnap = net.snap(self.facilities, max_m=self.snap_max_m)
+        fsnap = self.facility_snap
         fac_piece = net.edge_piece[fsnap.edge[fsnap.ok]]
         return pd.DataFrame({
             "piece": np.arange(k),
