@@ -22,8 +22,15 @@ The rule, in order (parameters in the ``[households]`` table of data/settings.to
    (``generic, too small``); those in commercial, industrial or similar landuse are not
    homes (``generic in non-residential landuse``).
 
-Households of a home: footprint area x floors / ``floor_area_per_household_m2``, rounded,
-at least 1. Floors: building:levels, else height / ``storey_height_m``, else
+Group quarters (dormitories, staff hostels: a building type in ``group_quarters_types`` or
+a name holding a ``group_quarters`` word of data/building_names.toml) are homes counted by
+residents, not by flats (rule ``group quarters``): footprint area x floors /
+``floor_area_per_resident_m2`` residents, entering household totals as residents /
+``residents_per_household`` (at least 1). They are flagged ``group_quarters`` and their
+``residents`` are kept, so reports show them apart.
+
+Households of any other home: footprint area x floors / ``floor_area_per_household_m2``,
+rounded, at least 1. Floors: building:levels, else height / ``storey_height_m``, else
 ``default_levels``.
 """
 
@@ -53,9 +60,10 @@ GENERIC_SMALL = "generic, too small"
 NAME_NOT_HOME = "name: not a home"
 NAME_HOME = "name: home"
 GENERIC_NON_RESIDENTIAL_AREA = "generic in non-residential area"
+GROUP_QUARTERS = "group quarters"
 
-HOME_RULES = (GIVEN, NAME_HOME, RESIDENTIAL_TYPE, GENERIC_RESIDENTIAL_LANDUSE,
-              GENERIC_DEFAULT)
+HOME_RULES = (GIVEN, NAME_HOME, GROUP_QUARTERS, RESIDENTIAL_TYPE,
+              GENERIC_RESIDENTIAL_LANDUSE, GENERIC_DEFAULT)
 NAMES_PATH = Path(__file__).resolve().parent.parent / "data" / "building_names.toml"
 
 
@@ -67,6 +75,7 @@ class NameRules:
     not_home_patterns: tuple[str, ...]
     home: tuple[str, ...]
     home_in_residential: tuple[str, ...]
+    group_quarters: tuple[str, ...] = ()
 
 
 def normalise_name(text: object) -> str:
@@ -84,7 +93,7 @@ def load_name_rules(path: str | Path | None = None) -> NameRules:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         lists = {k: tuple(normalise_name(w) for w in raw.get(k, []) if isinstance(w, str))
-                 for k in ("not_home", "home", "home_in_residential")}
+                 for k in ("not_home", "home", "home_in_residential", "group_quarters")}
         patterns = tuple(str(p) for p in raw.get("not_home_patterns", []))
         for p in patterns:
             re.compile(p)
@@ -92,12 +101,13 @@ def load_name_rules(path: str | Path | None = None) -> NameRules:
         msg = (f"{path.name}: cannot be read as the building-name word lists ({err}); fix "
                "the file or restore it from the project.")
         raise SettingsError(msg) from err
-    return NameRules(lists["not_home"], patterns, lists["home"], lists["home_in_residential"])
+    return NameRules(lists["not_home"], patterns, lists["home"], lists["home_in_residential"],
+                     lists["group_quarters"])
 
 
 def _name_says(names: pd.Series, rules: NameRules) -> tuple[np.ndarray, np.ndarray,
-                                                             np.ndarray]:
-    """Return masks: name says not a home, says a home, says a home inside compounds."""
+                                                             np.ndarray, np.ndarray]:
+    """Return masks: name says not a home, a home, a home inside compounds, group quarters."""
     folded = names.map(normalise_name)
 
     def matches(pattern: str) -> np.ndarray:
@@ -113,7 +123,8 @@ def _name_says(names: pd.Series, rules: NameRules) -> tuple[np.ndarray, np.ndarr
     not_home = has_any(rules.not_home)
     for p in rules.not_home_patterns:
         not_home = not_home | matches(p)
-    return not_home, has_any(rules.home), has_any(rules.home_in_residential)
+    return (not_home, has_any(rules.home), has_any(rules.home_in_residential),
+            has_any(rules.group_quarters))
 
 
 def non_residential_areas(features: gpd.GeoDataFrame, rules: HouseholdRules
@@ -178,8 +189,9 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
     -------
     geopandas.GeoDataFrame
         A copy indexed like ``buildings`` with ``residential`` (bool), ``households``
-        (int, 0 for non-homes), ``levels`` (float) and ``hh_rule`` (str, see the module
-        docstring).
+        (int, 0 for non-homes), ``levels`` (float), ``hh_rule`` (str, see the module
+        docstring), ``group_quarters`` (bool) and ``residents`` (int, the estimated
+        residents of group quarters, 0 elsewhere).
     """
     layers = [("buildings", buildings)]
     if landuse is not None and len(landuse):
@@ -226,11 +238,14 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         rule[is_generic & in_area] = GENERIC_NON_RESIDENTIAL_AREA
     rule[is_res_type.to_numpy()] = RESIDENTIAL_TYPE
     rule[tagged_other.to_numpy()] = NON_RESIDENTIAL_TAG
+    group = btype.isin(rules.group_quarters_types).to_numpy()
     if "name" in out:
         names = names if names is not None else load_name_rules()
-        say_not, say_home, say_home_res = _name_says(out["name"], names)
+        say_not, say_home, say_home_res, say_group = _name_says(out["name"], names)
         rule[say_home | (say_home_res & (lu == "res").to_numpy())] = NAME_HOME
+        group = (group | say_group) & ~say_not
         rule[say_not] = NAME_NOT_HOME
+    rule[group] = GROUP_QUARTERS
 
     levels = (out["building:levels"].map(_number) if "building:levels" in out
               else pd.Series(np.nan, out.index)).to_numpy(dtype=float)
@@ -239,6 +254,10 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
     levels = np.where(np.isnan(levels), np.floor(height / rules.storey_height_m), levels)
     levels = np.where(np.isnan(levels) | (levels < 1), rules.default_levels, levels)
     estimate = np.maximum(1, np.round(area * levels / rules.floor_area_per_household_m2))
+    residents = np.where(group, np.maximum(1, np.round(
+        area * levels / rules.floor_area_per_resident_m2)), 0.0)
+    estimate = np.where(group, np.maximum(1, np.round(
+        residents / rules.residents_per_household)), estimate)
 
     home = np.isin(rule, HOME_RULES)
     hh = np.where(home, estimate, 0.0)
@@ -248,10 +267,14 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         hh = np.where(has, given, hh)
         rule[has] = GIVEN
         home = home | has
+        residents = np.where(has, 0.0, residents)
+    group_quarters = rule == GROUP_QUARTERS
     out["residential"] = home & (hh > 0)
     out["households"] = np.round(hh).astype(np.int64)
     out["levels"] = levels
     out["hh_rule"] = rule
+    out["group_quarters"] = group_quarters
+    out["residents"] = np.where(group_quarters, residents, 0.0).astype(np.int64)
     return out
 
 
@@ -266,11 +289,13 @@ def household_report(homes: gpd.GeoDataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``rule``, ``buildings``, ``households``, ``residential``.
+        Columns ``rule``, ``buildings``, ``households``, ``residents`` (group quarters
+        only), ``residential``.
     """
-    rep = (homes.groupby("hh_rule")
+    data = homes if "residents" in homes else homes.assign(residents=0)
+    rep = (data.groupby("hh_rule")
            .agg(buildings=("households", "size"), households=("households", "sum"),
-                residential=("residential", "any"))
+                residents=("residents", "sum"), residential=("residential", "any"))
            .reset_index().rename(columns={"hh_rule": "rule"}))
     return rep.sort_values(["residential", "households"], ascending=False,
                            ignore_index=True)

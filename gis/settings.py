@@ -13,6 +13,7 @@ in the settings file and reaches the analyses through a :class:`Settings` object
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -71,6 +72,9 @@ class HouseholdRules:
     non_residential_landuse: frozenset[str]
     min_generic_footprint_m2: float
     non_residential_areas: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    group_quarters_types: frozenset[str] = frozenset({"dormitory"})
+    floor_area_per_resident_m2: float = 10.0
+    residents_per_household: float = 2.62
 
 
 @dataclass(frozen=True)
@@ -219,10 +223,21 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
             _get(hh, "min_generic_footprint_m2", (int, float), "households")),
         non_residential_areas=tuple((str(k), tuple(str(v) for v in vals)) for k, vals in
                                     hh.get("non_residential_areas", {}).items()),
+        group_quarters_types=frozenset(str(t) for t in hh.get("group_quarters_types",
+                                                              ["dormitory"])),
+        floor_area_per_resident_m2=float(
+            _get(hh, "floor_area_per_resident_m2", (int, float), "households")
+            if "floor_area_per_resident_m2" in hh else 10.0),
+        residents_per_household=float(
+            _get(hh, "residents_per_household", (int, float), "households")
+            if "residents_per_household" in hh else 2.62),
     )
-    if households.floor_area_per_household_m2 <= 0:
-        msg = "Settings file: `households.floor_area_per_household_m2` must be positive."
-        raise SettingsError(msg)
+    for key in ("floor_area_per_household_m2", "floor_area_per_resident_m2",
+                "residents_per_household"):
+        value = getattr(households, key)
+        if not (math.isfinite(value) and value > 0):
+            msg = f"Settings file: `households.{key}` must be a positive number."
+            raise SettingsError(msg)
     return Settings(
         threshold_min=float(_get(walk, "threshold_min", (int, float), "walk")),
         speeds_m_per_min=speeds,

@@ -90,6 +90,8 @@ class Study:
         too_far = ~self.home_snap.ok
         fac_snap = self.facility_snap
         limit = f"{self.snap_max_m:.0f}"
+        group = (self.homes["group_quarters"].to_numpy(dtype=bool)
+                 if "group_quarters" in self.homes else np.zeros(len(self.homes), bool))
         rows = [
             ("network nodes kept", "r_nodes", {}, self.network.n_nodes),
             ("network edges kept", "r_edges", {}, self.network.n_edges),
@@ -103,6 +105,10 @@ class Study:
             ("buildings", "r_buildings", {}, len(self.buildings)),
             ("residential buildings", "r_homes", {}, len(self.homes)),
             ("households", "r_households", {}, int(self.homes["households"].sum())),
+            ("of which in group quarters (dormitories: residents / household size)",
+             "r_households_group", {}, int(self.homes["households"].to_numpy()[group].sum())),
+            ("residents of group quarters", "r_residents_group", {},
+             int(self.homes["residents"].to_numpy()[group].sum()) if group.any() else 0),
             (f"homes farther than {limit} m from the network (left out)", "r_homes_far",
              {"limit": limit}, int(too_far.sum())),
             ("households in homes left out", "r_households_far", {},

@@ -382,7 +382,8 @@ MESSAGES_ZH.update({
     "r_dropped": "删除的路网节点（街道总长不足 {min_km} 公里的连通片）",
     "r_pieces_kept": "保留的路网连通片（各自分析）",
     "r_pieces_homes": "有住宅的连通片", "piece_no_facility": "连通片 {piece}（{km} 公里街道，{households} 户）内没有任何设施：这些住户只能在本片内步行，均未覆盖。", "r_buildings": "建筑", "r_homes": "住宅建筑",
-    "r_households": "户数", "r_homes_far": "距路网超过 {limit} 米的住宅（未计入）",
+    "r_households": "户数", "r_households_group": "其中集体宿舍折算户数（居住人数 ÷ 户均人数）",
+    "r_residents_group": "集体宿舍居住人数", "r_homes_far": "距路网超过 {limit} 米的住宅（未计入）",
     "r_households_far": "未计入住宅中的户数", "r_facilities": "设施",
     "r_facilities_far": "距路网超过 {limit} 米的设施（未计入）",
     # Household rules (gis.households) and grid flags.

@@ -67,10 +67,14 @@ def app_url(tmp_path_factory):
     proc.wait(timeout=20)
 
 
+MAP = 'iframe[title="streamlit_folium.st_folium"] >> visible=true'
+
+
 def _map_frame(page):
-    page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', state="visible",
-                           timeout=90_000)
-    return page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    # While a view changes, Streamlit keeps the previous view's map element for a moment
+    # (hidden, width -1): take the visible one.
+    page.wait_for_selector(MAP, timeout=90_000)
+    return page.frame_locator(MAP).first
 
 
 def test_map_layers_language_and_click_to_add_a_station(app_url):

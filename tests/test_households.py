@@ -77,6 +77,7 @@ def test_report_counts_buildings_and_households_per_rule(settings):
 def test_campus_buildings_and_names_decide_who_lives_there(settings):
     from gis.households import (
         GENERIC_NON_RESIDENTIAL_AREA,
+        GROUP_QUARTERS,
         NAME_HOME,
         NAME_NOT_HOME,
         non_residential_areas,
@@ -103,7 +104,7 @@ def test_campus_buildings_and_names_decide_who_lives_there(settings):
     b = _buildings(rows).assign(name=[r["name"] for r in rows])
     out = estimate_households(b, settings.households, landuse=landuse, areas=areas)
     assert out["hh_rule"].tolist() == [
-        NAME_NOT_HOME, GENERIC_NON_RESIDENTIAL_AREA, NAME_HOME, NAME_NOT_HOME,
+        NAME_NOT_HOME, GENERIC_NON_RESIDENTIAL_AREA, GROUP_QUARTERS, NAME_NOT_HOME,
         NAME_NOT_HOME, NAME_HOME, NAME_HOME, NAME_NOT_HOME]
     assert out["residential"].tolist() == [False, False, True, False, False, True, True,
                                            False]
@@ -125,7 +126,7 @@ def test_no_home_on_the_chinese_extracts_is_named_as_something_else(folder, sett
     if not files:
         pytest.skip(f"{SHARED_DATA / folder} is absent (the shared real extracts)")
     study = load_study(str(files[0]), settings, compounds=False)
-    says_not, _home, _res = _name_says(study.homes["name"], load_name_rules())
+    says_not, _home, _res, _group = _name_says(study.homes["name"], load_name_rules())
     assert not says_not.any(), study.homes.loc[says_not, "name"].tolist()
     # Campus buildings without a name are caught by their campus area.
     assert "generic in non-residential area" in set(study.buildings["hh_rule"])
@@ -133,3 +134,47 @@ def test_no_home_on_the_chinese_extracts_is_named_as_something_else(folder, sett
     assert main(["households", "--source", str(files[0]), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "name: not a home" in out and "largest homes" in out
+
+
+def test_dormitories_count_residents_and_enter_households_by_the_set_household_size(settings):
+    from dataclasses import replace
+
+    from gis.households import GROUP_QUARTERS, NAME_NOT_HOME
+
+    rules = replace(settings.households, floor_area_per_resident_m2=10.0,
+                    residents_per_household=2.5)
+    rows = [  # 50 x 50 m, 4 floors: 10,000 m2 of floor space each
+        {"building": "dormitory", "building:levels": "4", "geom": box(0, 0, 50, 50)},
+        {"building": "yes", "building:levels": "4", "geom": box(100, 0, 150, 50)},
+        {"building": "apartments", "building:levels": "4", "geom": box(200, 0, 250, 50)},
+        {"building": "apartments", "building:levels": "4", "geom": box(300, 0, 350, 50)},
+        {"building": "dormitory", "building:levels": "4", "households": 7,
+         "geom": box(400, 0, 450, 50)},
+    ]
+    b = _buildings(rows).assign(name=[None, "职工宿舍", None, "学生公寓 2", None])
+    out = estimate_households(b, rules)
+    assert out["hh_rule"].tolist() == [GROUP_QUARTERS, GROUP_QUARTERS, RESIDENTIAL_TYPE,
+                                       GROUP_QUARTERS, GIVEN]
+    # 1,000 residents each, 400 households of 2.5 residents; flats at 90 m2 per household.
+    assert out["residents"].tolist() == [1000, 1000, 0, 1000, 0]
+    assert out["households"].tolist() == [400, 400, round(10_000 / 90), 400, 7]
+    assert out["group_quarters"].tolist() == [True, True, False, True, False]
+    # The report shows them apart, with their residents.
+    rep = household_report(out).set_index("rule")
+    assert rep.loc[GROUP_QUARTERS, "residents"] == 3000
+    assert rep.loc[GROUP_QUARTERS, "households"] == 1200
+    # A not-home name still wins over a dormitory word.
+    canteen = estimate_households(_buildings(rows[:1]).assign(name=["宿舍区食堂"]), rules)
+    assert canteen["hh_rule"].iloc[0] == NAME_NOT_HOME
+
+
+def test_a_bad_residents_per_household_is_refused_by_name(tmp_path):
+    from gis._errors import SettingsError
+    from gis.settings import SETTINGS_PATH, load_settings
+
+    text = SETTINGS_PATH.read_text(encoding="utf-8").replace(
+        "residents_per_household = 2.62", "residents_per_household = 0")
+    bad = tmp_path / "settings.toml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError, match="residents_per_household"):
+        load_settings(bad)
