@@ -44,6 +44,7 @@ from gis.gridedit import (
     save_project,
 )
 from gis.grids import Blocks, GridPlan, make_blocks, plan_grids
+from gis.household_sources import source_mix
 from gis.io import write_gpkg_atomic
 from gis.scenarios import (
     Change,
@@ -88,7 +89,7 @@ def init_state(settings: Settings) -> None:
         "basemap": "osm",
         "facilities_crs": "wgs84",
         "buildings_crs": "wgs84",
-        "good_inputs": (SOURCE, None, None, None, None),
+        "good_inputs": (SOURCE, None, None, None, None, None, None),
         "view": "coverage",
         "k": 3,
         "proposal": None,
@@ -213,12 +214,17 @@ def sidebar(settings: Settings) -> tuple:
                                   key="buildings_upload")
         st.selectbox(t("declared_crs", lang), CRS_CHOICES, key="buildings_crs",
                      format_func=lambda c: t(f"crs_{c}", lang))
+        table_up = st.file_uploader(t("upload_hh_table", lang), type=["csv", "xlsx"],
+                                    key="hh_table_upload", help=t("upload_hh_table_help", lang))
+        raster_up = st.file_uploader(t("upload_raster", lang), type=["tif", "tiff"],
+                                     key="raster_upload", help=t("upload_raster_help", lang))
     fac_path = _saved_upload(fac_up, settings, lang)
     bld_path = _saved_upload(bld_up, settings, lang)
     area_path = _saved_upload(area_up, settings, lang)
     source = area_path or st.session_state.get("place") or SOURCE
     return (source, fac_path, st.session_state["facilities_crs"] if fac_path else None,
-            bld_path, st.session_state["buildings_crs"] if bld_path else None)
+            bld_path, st.session_state["buildings_crs"] if bld_path else None,
+            _saved_upload(table_up, settings, lang), _saved_upload(raster_up, settings, lang))
 
 
 def basemap_choice(settings: Settings) -> str | tuple[str, str, str]:
@@ -427,7 +433,16 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
         rules["rule"] = [translate_message(r, r, {}, lang) for r in rules["rule"]]
         st.dataframe(rules.rename(columns={
             "rule": t("rule", lang), "buildings": t("col_buildings", lang),
-            "households": t("households", lang), "residential": t("residential", lang)}),
+            "households": t("households", lang), "residents": t("residents", lang),
+            "residential": t("residential", lang)}),
+            hide_index=True, width="stretch")
+        mix = source_mix(study.homes)
+        mix["source"] = [t("hh_src_" + v.replace(" ", "_"), lang) for v in mix["source"]]
+        mix["share"] = (mix["share"] * 100).round(1)
+        st.caption(t("hh_source_mix", lang))
+        st.dataframe(mix.rename(columns={
+            "source": t("hh_source", lang), "homes": t("homes", lang),
+            "households": t("households", lang), "share": t("share_pct", lang)}),
             hide_index=True, width="stretch")
 
 

@@ -28,6 +28,7 @@ from gis.coverage import (
 )
 from gis.crs import to_local
 from gis.gaps import find_gaps, gap_table
+from gis.household_sources import source_mix
 from gis.io import read_layer, read_zones, write_file_atomic, write_gpkg_atomic
 from gis.settings import Settings, load_settings
 from gis.siting import plan_sites
@@ -56,6 +57,16 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
+def _household_inputs(c: argparse.ArgumentParser) -> None:
+    """Add the street office's household table and a population raster."""
+    c.add_argument("--households-table", type=Path, default=None,
+                   help="the street office's household counts (CSV/XLSX: 名称 or osm_id or "
+                        "经度/纬度, and 户数); they win over every estimate")
+    c.add_argument("--population-raster", type=Path, default=None,
+                   help="population GeoTIFF (WorldPop, GHS-POP) spread over homes whose "
+                        "households are not given")
+
+
 def _common(c: argparse.ArgumentParser) -> None:
     """Add the arguments every command shares: data, threshold, output."""
     c.add_argument("--source", default="default",
@@ -71,6 +82,7 @@ def _common(c: argparse.ArgumentParser) -> None:
                    help="coordinates of --facilities: wgs84, gcj02, bd09, cgcs2000, EPSG:n")
     c.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     c.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
+    _household_inputs(c)
     c.add_argument("--communities", type=Path, help="community polygons to summarise by")
     c.add_argument("--grids", type=Path, help="grid polygons to summarise by")
     thr = c.add_mutually_exclusive_group()
@@ -127,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="only this window of the source: west,south,east,north in degrees")
     gr.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     gr.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
+    _household_inputs(gr)
     gr.add_argument("--communities", type=Path,
                     help="community polygons to keep (default: generate them)")
     gr.add_argument("--target", type=int, default=None, help="grid target households (300)")
@@ -145,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="only this window of the source: west,south,east,north in degrees")
     hh.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     hh.add_argument("--buildings-crs", default=None, help="coordinates of --buildings")
+    _household_inputs(hh)
     hh.add_argument("--settings", type=Path, default=None, help="another settings file")
     hh.add_argument("--top", type=int, default=10, help="how many of the largest homes to list")
     hh.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -203,12 +217,28 @@ def run_households(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
     study = load_study(args.source, settings, buildings_path=args.buildings,
                        buildings_crs=args.buildings_crs, bbox=args.bbox, compounds=False,
-                       progress=say)
+                       households_table=args.households_table,
+                       population_raster=args.population_raster, progress=say)
     print(f"Study area: {study.name}: {len(study.buildings)} buildings, {len(study.homes)} "
           f"homes, {int(study.homes['households'].sum())} households")
     print(study.household_report().to_string(index=False))
+    print("Where the household figures come from:")
+    print(source_mix(study.homes).to_string(index=False))
+    if study.household_table is not None:
+        table = study.household_table
+        missed = table[table["matched_homes"] == 0]
+        print(f"{args.households_table.name}: {len(table) - len(missed)} of {len(table)} rows "
+              "matched a home")
+        if len(missed):
+            print("Rows that found no home (check the name, id or point):")
+            print(missed.drop(columns=["matched_homes"]).to_string(index=False))
+    if study.raster_counts is not None:
+        rc = study.raster_counts
+        print(f"{args.population_raster.name}: {rc['people_in_raster']:,.0f} people over the "
+              f"homes' extent, {rc['people_spread']:,.0f} spread over homes, "
+              f"{rc['people_without_home']:,.0f} in cells without a home")
     cols = [c for c in ("name", "building", "amenity", "building:levels", "levels",
-                        "households", "hh_rule") if c in study.homes]
+                        "households", "hh_rule", "hh_source") if c in study.homes]
     top = study.homes.sort_values("households", ascending=False).head(args.top)
     print(f"The {len(top)} largest homes:")
     print(pd.DataFrame(top[cols]).to_string(index=False))
@@ -231,7 +261,8 @@ def run_grids(args: argparse.Namespace) -> int:
     rules = replace(rules, **{k: v for k, v in overrides.items() if v is not None})
     study = load_study(args.source, settings, buildings_path=args.buildings,
                        buildings_crs=args.buildings_crs, bbox=args.bbox, compounds=False,
-                       progress=say)
+                       households_table=args.households_table,
+                       population_raster=args.population_raster, progress=say)
     say("cutting street blocks")
     blocks = make_blocks(study.streets, study.homes, rules)
     communities = None
@@ -271,7 +302,9 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
     study = load_study(args.source, settings, buildings_path=args.buildings,
                        buildings_crs=args.buildings_crs, facilities_path=args.facilities,
                        facilities_crs=args.facilities_crs, snap_max_m=args.snap_max,
-                       bbox=args.bbox, compounds=args.gates != "off", progress=say)
+                       bbox=args.bbox, compounds=args.gates != "off",
+                       households_table=args.households_table,
+                       population_raster=args.population_raster, progress=say)
     compounds = None
     if args.gates != "off" and args.compounds is not None:
         areas = to_local(read_layer(args.compounds, kind="communities"), study.area.local_crs)

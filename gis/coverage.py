@@ -254,14 +254,17 @@ def area_summary(result: CoverageResult) -> pd.DataFrame:
         ``threshold_min``, ``households`` (attached), ``households_covered``,
         ``share_covered``, ``households_left_out`` (homes too far from the network),
         ``no_data`` (no facility of the category in the data: its share is NaN, not 0, and
-        it is left out of the full circle) and ``left_out_of_full_circle`` (those
-        categories, on the full circle's row).
+        it is left out of the full circle), ``left_out_of_full_circle`` (those
+        categories, on the full circle's row) and ``households_estimated`` (of the
+        households, those estimated from the area of a residential area without mapped
+        buildings).
     """
     h = result.homes
     no_data = result.no_data
     att = h["attached"].to_numpy()
     hh = h["households"].to_numpy()
     total = int(hh[att].sum())
+    estimated = int(hh[att & _from_area(h)].sum())
     left_out = int(hh[~att].sum())
     rows = []
     for cid, thr in result.thresholds.items():
@@ -273,7 +276,7 @@ def area_summary(result: CoverageResult) -> pd.DataFrame:
                      "share_covered": cov / total if total and cid not in no_data
                      else np.nan,
                      "households_left_out": left_out, "no_data": cid in no_data,
-                     "left_out_of_full_circle": ""})
+                     "left_out_of_full_circle": "", "households_estimated": estimated})
     cov = int(hh[h[FULL_CIRCLE].to_numpy()].sum())
     all_missing = len(no_data) == len(result.categories)
     rows.append({"category": FULL_CIRCLE, "threshold_m": np.nan, "threshold_min": np.nan,
@@ -281,8 +284,16 @@ def area_summary(result: CoverageResult) -> pd.DataFrame:
                  "households": total, "households_covered": cov,
                  "share_covered": cov / total if total and not all_missing else np.nan,
                  "households_left_out": left_out, "no_data": all_missing,
-                 "left_out_of_full_circle": ",".join(no_data)})
+                 "left_out_of_full_circle": ",".join(no_data),
+                 "households_estimated": estimated})
     return pd.DataFrame(rows)
+
+
+def _from_area(homes: pd.DataFrame) -> np.ndarray:
+    """Return which homes have households estimated from an area's size."""
+    if "hh_source" not in homes:
+        return np.zeros(len(homes), dtype=bool)
+    return homes["hh_source"].to_numpy(dtype=object) == "estimated from area"
 
 
 def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
@@ -303,8 +314,10 @@ def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
     Returns
     -------
     pandas.DataFrame
-        One row per zone: ``households``, then ``share_<category>`` for each category (NaN
-        for a category with no facility in the data) and ``share_full_circle``. Homes
+        One row per zone: ``households``, ``households_estimated`` (estimated from the
+        area of residential areas without mapped buildings), then ``share_<category>``
+        for each category (NaN for a category with no facility in the data) and
+        ``share_full_circle``. Homes
         outside every zone are counted in a row named ``""`` only if there are any.
     """
     require_projected(("homes", result.homes), ("zones", zones))
@@ -319,12 +332,14 @@ def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
     joined = joined[~joined.index.duplicated(keep="first")]
     zone = joined["_zone"].astype(object).where(joined["_zone"].notna(), "")
     hh = joined["households"].astype(float)
-    frame = pd.DataFrame({"zone": zone, "households": hh})
+    frame = pd.DataFrame({"zone": zone, "households": hh,
+                          "households_estimated": hh * _from_area(joined)})
     for cid in (*result.categories, FULL_CIRCLE):
         col = f"covered_{cid}" if cid != FULL_CIRCLE else FULL_CIRCLE
         frame[f"hh_{cid}"] = hh * joined[col].astype(bool)
     agg = frame.groupby("zone", sort=True).sum()
-    out = pd.DataFrame({"households": agg["households"].astype(int)})
+    out = pd.DataFrame({"households": agg["households"].astype(int),
+                        "households_estimated": agg["households_estimated"].astype(int)})
     no_data = set(result.no_data)
     for cid in (*result.categories, FULL_CIRCLE):
         share = agg[f"hh_{cid}"] / agg["households"].where(agg["households"] > 0)

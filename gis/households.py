@@ -190,8 +190,10 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
     geopandas.GeoDataFrame
         A copy indexed like ``buildings`` with ``residential`` (bool), ``households``
         (int, 0 for non-homes), ``levels`` (float), ``hh_rule`` (str, see the module
-        docstring), ``group_quarters`` (bool) and ``residents`` (int, the estimated
-        residents of group quarters, 0 elsewhere).
+        docstring), ``group_quarters`` (bool), ``residents`` (int, the estimated
+        residents of group quarters, 0 elsewhere) and ``hh_source`` (``given`` or
+        ``estimated from floors`` for homes, None otherwise; see
+        :mod:`gis.household_sources`).
     """
     layers = [("buildings", buildings)]
     if landuse is not None and len(landuse):
@@ -269,12 +271,15 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         home = home | has
         residents = np.where(has, 0.0, residents)
     group_quarters = rule == GROUP_QUARTERS
+    source = np.where(home, "estimated from floors", None).astype(object)
+    source[rule == GIVEN] = "given"
     out["residential"] = home & (hh > 0)
     out["households"] = np.round(hh).astype(np.int64)
     out["levels"] = levels
     out["hh_rule"] = rule
     out["group_quarters"] = group_quarters
     out["residents"] = np.where(group_quarters, residents, 0.0).astype(np.int64)
+    out["hh_source"] = source
     return out
 
 

@@ -75,6 +75,9 @@ class HouseholdRules:
     group_quarters_types: frozenset[str] = frozenset({"dormitory"})
     floor_area_per_resident_m2: float = 10.0
     residents_per_household: float = 2.62
+    area_density_per_ha: tuple[tuple[str, float], ...] = ()
+    area_cell_m: float = 100.0
+    min_estimated_area_m2: float = 2000.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,23 @@ class Settings:
             msg = f"Unknown walking profile `{name}`; known profiles are: {known}."
             raise SettingsError(msg)
         return self.speeds_m_per_min[name]
+
+
+def _densities(table: object) -> tuple[tuple[str, float], ...]:
+    """Read ``[households.area_density_per_ha]``: "key=value" = households per hectare."""
+    where = "households.area_density_per_ha"
+    if not isinstance(table, dict):
+        msg = f"Settings file: `{where}` should be a table of \"key=value\" = number."
+        raise SettingsError(msg)
+    out = []
+    for spec, value in table.items():
+        if "=" not in spec or isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                not math.isfinite(value) or value < 0):
+            msg = (f"Settings file: `{where}` entry {spec!r} = {value!r} should read "
+                   "\"landuse=residential\" = households per hectare (a number >= 0).")
+            raise SettingsError(msg)
+        out.append((str(spec), float(value)))
+    return tuple(out)
 
 
 def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -231,9 +251,14 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
         residents_per_household=float(
             _get(hh, "residents_per_household", (int, float), "households")
             if "residents_per_household" in hh else 2.62),
+        area_density_per_ha=_densities(hh.get("area_density_per_ha", {})),
+        area_cell_m=float(_get(hh, "area_cell_m", (int, float), "households")
+                          if "area_cell_m" in hh else 100.0),
+        min_estimated_area_m2=float(_get(hh, "min_estimated_area_m2", (int, float), "households")
+                                    if "min_estimated_area_m2" in hh else 2000.0),
     )
     for key in ("floor_area_per_household_m2", "floor_area_per_resident_m2",
-                "residents_per_household"):
+                "residents_per_household", "area_cell_m"):
         value = getattr(households, key)
         if not (math.isfinite(value) and value > 0):
             msg = f"Settings file: `households.{key}` must be a positive number."

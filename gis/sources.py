@@ -44,6 +44,9 @@ Progress = Callable[[str], None]
 #: Tags read from OSM besides those the category filters name.
 BASE_TAGS = ("name", "name:zh", "name:en", "building", "building:levels", "height",
              "landuse", "highway", "foot", "access", "franchise", "brand")
+#: Tags kept on landuse polygons (the name and residential=urban|rural of a residential
+#: area set its estimated households when it has no building mapped).
+LANDUSE_KEYS = ("landuse", "name", "residential")
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
                         ("Polygon", "MultiPolygon")),
         pois=_tidy(pois, (*BASE_TAGS, *keys),
                    ("Point", "Polygon", "MultiPolygon")),
-        landuse=_tidy(landuse, ("landuse",), ("Polygon", "MultiPolygon")),
+        landuse=_tidy(landuse, LANDUSE_KEYS, ("Polygon", "MultiPolygon")),
         bounds=box(*streets.total_bounds),
         barriers=_tidy(walls, ("barrier", "entrance", "opening_hours"),
                        ("Point", "LineString", "Polygon", "MultiPolygon")) if barriers else None,
@@ -345,7 +348,7 @@ def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
                       ("Polygon", "MultiPolygon"))
     pois = _tidy(feats[is_poi], (*BASE_TAGS, *poi_keys(settings)),
                  ("Point", "Polygon", "MultiPolygon"))
-    landuse = _tidy(feats[is_lu], ("landuse",), ("Polygon", "MultiPolygon"))
+    landuse = _tidy(feats[is_lu], LANDUSE_KEYS, ("Polygon", "MultiPolygon"))
     is_bar = none.copy()
     for key in ("barrier", "entrance"):
         if key in feats:
@@ -471,7 +474,7 @@ def load_gpkg_area(path: str | Path, settings: Settings, *,
             buildings["building"] = "residential"
     else:
         buildings = _tidy(None, BASE_TAGS, ("Polygon",))
-    empty = _tidy(None, ("landuse",), ("Polygon",))
+    empty = _tidy(None, LANDUSE_KEYS, ("Polygon",))
     return OsmData(name=path.stem, source=str(path), streets=streets, buildings=buildings,
                    pois=_tidy(None, (*BASE_TAGS, *poi_keys(settings)), ("Point",)),
                    landuse=empty, bounds=box(*streets.total_bounds), barriers=None)

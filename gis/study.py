@@ -24,6 +24,16 @@ from gis.access import Access, build_access
 from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
 from gis.facilities import facilities_from_osm
+from gis.household_sources import (
+    AREA_RULE,
+    SOURCE_FLOORS,
+    TABLE_RULE,
+    area_homes,
+    join_household_table,
+    read_household_table,
+    source_mix,
+    spread_population_raster,
+)
 from gis.households import estimate_households, household_report, non_residential_areas
 from gis.io import read_buildings, read_facilities
 from gis.network import Snap, WalkNetwork, network_from_streets
@@ -62,6 +72,12 @@ class Study:
         Rows of a POI export that could not be used, when facilities came from one.
     warnings
         Things the user should check (e.g. facilities that look like undeclared GCJ-02).
+    household_table
+        The street office's household table with ``matched_homes`` and ``matched_by`` per
+        row, when one was given.
+    raster_counts
+        People in the population raster, spread over homes and left without a home, when
+        a raster was given.
     """
 
     name: str
@@ -79,6 +95,8 @@ class Study:
     warnings: tuple[str, ...] = ()
     compounds: Compounds | None = None
     min_piece_m: float = 2000.0
+    household_table: pd.DataFrame | None = None
+    raster_counts: dict[str, float] | None = None
 
     @cached_property
     def facility_snap(self) -> Snap:
@@ -90,6 +108,8 @@ class Study:
         too_far = ~self.home_snap.ok
         fac_snap = self.facility_snap
         limit = f"{self.snap_max_m:.0f}"
+        mix = source_mix(self.homes)
+        cells = self.buildings["hh_rule"].to_numpy(dtype=object) == AREA_RULE
         group = (self.homes["group_quarters"].to_numpy(dtype=bool)
                  if "group_quarters" in self.homes else np.zeros(len(self.homes), bool))
         rows = [
@@ -102,13 +122,19 @@ class Study:
              int((self.pieces()["homes"] > 0).sum())),
             (f"network nodes dropped (pieces under {self.min_piece_km:g} km of streets)",
              "r_dropped", {"min_km": f"{self.min_piece_km:g}"}, self.network.n_dropped_nodes),
-            ("buildings", "r_buildings", {}, len(self.buildings)),
+            ("buildings", "r_buildings", {}, int((~cells).sum())),
+            ("residential areas without buildings (households estimated from area)",
+             "r_empty_areas", {}, int(self.buildings.loc[cells, "area_id"].nunique())
+             if cells.any() else 0),
             ("residential buildings", "r_homes", {}, len(self.homes)),
             ("households", "r_households", {}, int(self.homes["households"].sum())),
             ("of which in group quarters (dormitories: residents / household size)",
              "r_households_group", {}, int(self.homes["households"].to_numpy()[group].sum())),
             ("residents of group quarters", "r_residents_group", {},
              int(self.homes["residents"].to_numpy()[group].sum()) if group.any() else 0),
+            *[(f"households {src}", "r_hh_" + src.replace(" ", "_"), {}, int(n))
+              for src, n in zip(mix["source"], mix["households"], strict=True)
+              if src != SOURCE_FLOORS or len(mix) > 1],
             (f"homes farther than {limit} m from the network (left out)", "r_homes_far",
              {"limit": limit}, int(too_far.sum())),
             ("households in homes left out", "r_households_far", {},
@@ -206,7 +232,9 @@ def load_study(source: str | Path | None, settings: Settings, *,
                buildings_path: str | Path | None = None, buildings_crs: str | None = None,
                facilities_path: str | Path | None = None, facilities_crs: str | None = None,
                snap_max_m: float | None = None, bbox: Bbox | None = None,
-               compounds: bool = True, progress: Progress | None = None) -> Study:
+               compounds: bool = True, households_table: str | Path | None = None,
+               population_raster: str | Path | None = None,
+               progress: Progress | None = None) -> Study:
     """Load and prepare a study area.
 
     Parameters
@@ -228,6 +256,11 @@ def load_study(source: str | Path | None, settings: Settings, *,
     compounds
         Find walled compounds and their gates (False skips reading walls and gates, for
         analyses that ignore gates).
+    households_table
+        The street office's household counts (CSV / XLSX; see
+        :func:`gis.household_sources.read_household_table`); its figures win.
+    population_raster
+        A population GeoTIFF spread over homes whose figure is not given.
     progress
         Called with a message at each step.
 
@@ -259,7 +292,32 @@ def load_study(source: str | Path | None, settings: Settings, *,
     areas = non_residential_areas(to_local(osm.pois, local_crs), settings.households)
     classified = estimate_households(to_local(buildings, local_crs), settings.households,
                                      landuse=landuse, areas=areas)
-    homes = classified[classified["residential"]]
+    estimated = area_homes(landuse, classified, settings.households, areas=areas)
+    if len(estimated):
+        say(f"estimating households of {estimated['area_id'].nunique()} residential areas "
+            "without buildings")
+        classified = gpd.GeoDataFrame(pd.concat([classified, estimated], ignore_index=True),
+                                      geometry=classified.geometry.name, crs=classified.crs)
+    table_report = None
+    if households_table is not None:
+        say(f"joining households from {Path(households_table).name}")
+        named = landuse[landuse["name"].notna()] if "name" in landuse else None
+        classified, table_report = join_household_table(
+            classified, read_household_table(households_table), compounds=named)
+        given = classified["hh_rule"].to_numpy(dtype=object) == TABLE_RULE
+        classified["residential"] = classified["residential"].to_numpy() | (
+            given & (classified["households"].to_numpy() > 0))
+    raster_counts = None
+    if population_raster is not None:
+        say(f"spreading people from {Path(population_raster).name}")
+        res = classified["residential"].to_numpy(dtype=bool)
+        spread, raster_counts = spread_population_raster(
+            classified[res], population_raster, settings.households)
+        classified = classified.copy()
+        for col in ("households", "hh_rule", "hh_source", "residents", "group_quarters"):
+            if col in spread:
+                classified.loc[spread.index, col] = spread[col].to_numpy()
+    homes = classified[classified["residential"].to_numpy(dtype=bool)]
     fac_local = to_local(facilities, local_crs)
     if facilities_path is not None and len(fac_local):
         fsnap = network.snap(fac_local, max_m=snap_max)
@@ -297,7 +355,8 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
-                 compounds=found, min_piece_m=settings.min_piece_m)
+                 compounds=found, min_piece_m=settings.min_piece_m,
+                 household_table=table_report, raster_counts=raster_counts)
 
 
 class StudyCache:
@@ -325,7 +384,8 @@ class StudyCache:
     def get(self, inputs: tuple, progress: Progress | None = None) -> Study:
         """Return the study of ``inputs``, loading it once.
 
-        ``inputs`` is (source, facilities path, its CRS, buildings path, its CRS).
+        ``inputs`` is (source, facilities path, its CRS, buildings path, its CRS) and,
+        optionally, the household table and the population raster.
         """
         with self.lock:
             if inputs in self.items:
@@ -336,11 +396,13 @@ class StudyCache:
             with self.lock:
                 if inputs in self.items:
                     return self.items[inputs]
-            source, fac, fac_crs, bld, bld_crs = inputs
+            source, fac, fac_crs, bld, bld_crs, *extra = inputs
+            table, raster = (*extra, None, None)[:2]
             try:
                 study = load_study(source, self.settings(), facilities_path=fac,
                                    facilities_crs=fac_crs, buildings_path=bld,
-                                   buildings_crs=bld_crs, progress=progress)
+                                   buildings_crs=bld_crs, households_table=table,
+                                   population_raster=raster, progress=progress)
             finally:
                 with self.lock:
                     self.loading.pop(inputs, None)

@@ -78,6 +78,10 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
         "fill": [time_colour(m) for m in homes[f"time_min_{category}"].to_numpy()],
         "hh": homes["households"].astype(int).to_numpy(),
         "name": homes["name"].fillna("").astype(str).to_numpy() if "name" in homes else "",
+        "est": is_estimated(homes),
+        "src": [t("hh_src_" + str(v).replace(" ", "_"), lang) for v in
+                (homes["hh_source"].fillna("estimated from floors") if "hh_source" in homes
+                 else ["estimated from floors"] * len(homes))],
     }, geometry=geometry.to_numpy(), crs=homes.crs)
     unit = t("minutes_unit", lang)
     if as_points:  # a city: the tooltip gives the category shown, to keep the page light
@@ -87,15 +91,18 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
         props[cid] = [f"{m:.1f} {unit}" if np.isfinite(m) else t("unreachable", lang)
                       for m in mins]
     props = for_display(props)
-    fields = ["name", "hh", *cats]
-    aliases = [t("name", lang), t("households", lang),
+    fields = ["name", "hh", "src", *cats]
+    aliases = [t("name", lang), t("households", lang), t("hh_source", lang),
                *(settings.category(c).name(lang) for c in cats)]
     group = folium.FeatureGroup(name=t("homes", lang), show=True)
     folium.GeoJson(
         props.to_json(drop_id=True),
         name=t("homes", lang),
+        # Households estimated from an area's size (no building mapped): dashed, paler.
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#444444",
-                                  "weight": 0.5, "fillOpacity": 0.85},
+                                  "weight": 1.5 if f["properties"]["est"] else 0.5,
+                                  "dashArray": "4 3" if f["properties"]["est"] else None,
+                                  "fillOpacity": 0.45 if f["properties"]["est"] else 0.85},
         highlight_function=lambda _f: {"weight": 2, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=False),
         marker=folium.CircleMarker(radius=3) if as_points else None,
@@ -154,8 +161,19 @@ def circle_layer(circle: shapely.Geometry, crs: object, category_name: str, *,
     return group
 
 
-def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
-    """Return a fixed legend of the walking-time classes in minutes."""
+def is_estimated(homes: gpd.GeoDataFrame) -> np.ndarray:
+    """Return which homes have households estimated from an area (no building mapped)."""
+    if "hh_source" not in homes:
+        return np.zeros(len(homes), dtype=bool)
+    return homes["hh_source"].to_numpy(dtype=object) == "estimated from area"
+
+
+def legend(category_name: str, *, lang: str = "zh", estimated: bool = False) -> MacroElement:
+    """Return a fixed legend of the walking-time classes in minutes.
+
+    ``estimated`` adds the dashed outline of homes whose households are estimated from
+    the area of a residential area without mapped buildings.
+    """
     unit = t("minutes_unit", lang)
     rows = []
     lower = 0.0
@@ -166,6 +184,9 @@ def legend(category_name: str, *, lang: str = "zh") -> MacroElement:
         lower = upper
     rows.append(swatch(f"background:{UNREACHABLE_COLOUR}", t("unreachable", lang)))
     rows.append(swatch(f"background:{CIRCLE_COLOUR};opacity:.35", t("service_circle", lang)))
+    if estimated:
+        rows.append(swatch("border:1.5px dashed #444444;background:#dddddd",
+                           t("hh_estimated_area", lang)))
     return legend_box(t("legend_title", lang, cat=category_name), rows)
 
 
@@ -209,6 +230,6 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                      served=served).add_to(fmap)
     for layer in extra_layers or []:
         layer.add_to(fmap)
-    legend(cat_name, lang=lang).add_to(fmap)
+    legend(cat_name, lang=lang, estimated=bool(is_estimated(result.homes).any())).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

@@ -50,6 +50,28 @@ TEXT: dict[str, dict[str, str]] = {
     "share_covered": {"zh": "服务圈内户数占比", "en": "Households inside the circle"},
     "full_circle": {"zh": "全部服务均可达", "en": "All services within reach"},
     "households": {"zh": "户数", "en": "Households"},
+    "hh_source": {"zh": "户数来源", "en": "Households from"},
+    "upload_hh_table": {"zh": "街道户数表（CSV / XLSX）",
+                        "en": "Street office household table (CSV / XLSX)"},
+    "upload_hh_table_help": {"zh": "列：户数，以及名称（楼栋或小区）、osm_id 或 经度/纬度；"
+                                   "这些数字优先于一切估算。",
+                             "en": "Columns: households, and a name (building or compound), "
+                                   "osm_id or lon/lat; these counts win over every estimate."},
+    "upload_raster": {"zh": "人口栅格（GeoTIFF）", "en": "Population raster (GeoTIFF)"},
+    "upload_raster_help": {"zh": "每个像元的人数（WorldPop、GHS-POP），按建筑面积分配给住宅。",
+                           "en": "People per cell (WorldPop, GHS-POP), spread over homes by "
+                                 "floor area."},
+    "hh_source_mix": {"zh": "户数来源构成（街道提供的数字优先，其次人口栅格、按层数估算、按面积估算）",
+                      "en": "Where the household figures come from (given first, then raster, "
+                            "floors, area)"},
+    "residents": {"zh": "居住人数（集体宿舍）", "en": "Residents (group quarters)"},
+    "share_pct": {"zh": "占比 %", "en": "Share %"},
+    "hh_src_given": {"zh": "街道提供", "en": "given"},
+    "hh_src_raster": {"zh": "人口栅格", "en": "population raster"},
+    "hh_src_estimated_from_floors": {"zh": "按面积与层数估算", "en": "estimated from floors"},
+    "hh_src_estimated_from_area": {"zh": "按居住区面积估算（无建筑轮廓）",
+                                   "en": "estimated from area (no building mapped)"},
+    "hh_estimated_area": {"zh": "户数按居住区面积估算", "en": "households estimated from area"},
     "homes": {"zh": "住宅建筑", "en": "Residential buildings"},
     "left_out": {"zh": "距路网过远未计入的户数", "en": "Households left out (far from streets)"},
     "facilities": {"zh": "设施", "en": "Facilities"},
@@ -295,6 +317,12 @@ MESSAGES_ZH: dict[str, str] = {
                           "请添加“{column}”字段，取值为：{known}。",
     "households_not_numbers": "{where}：households（户数）字段中没有数字；请填写户数，"
                               "或删除该字段以自动估算。",
+    "hh_table_unreadable": "{where}：无法作为户数表读取；请另存为带表头的 CSV（UTF-8）或 XLSX。",
+    "hh_table_columns": "{where}：户数表需要户数列（households / 户数）以及名称（名称 / 小区名称）、"
+                        "编号（osm_id）或坐标（经度、纬度）之一。",
+    "raster_unreadable": "{where}：无法作为人口栅格读取；请提供每个像元人数的 GeoTIFF"
+                         "（如 WorldPop、GHS-POP）。",
+    "raster_no_crs": "{where}：栅格没有坐标系；请带坐标系保存（WorldPop 为 EPSG:4326）。",
     "area_not_found": "{where}：找不到研究区域文件，请检查路径或选择其他研究区域。",
     "area_empty": "{where}：文件是空的，请重新从 OpenStreetMap 导出该区域。",
     "bad_pbf": "{where}：无法作为 OpenStreetMap .osm.pbf 文件读取，文件可能损坏或不完整；"
@@ -383,7 +411,12 @@ MESSAGES_ZH.update({
     "r_pieces_kept": "保留的路网连通片（各自分析）",
     "r_pieces_homes": "有住宅的连通片", "piece_no_facility": "连通片 {piece}（{km} 公里街道，{households} 户）内没有任何设施：这些住户只能在本片内步行，均未覆盖。", "r_buildings": "建筑", "r_homes": "住宅建筑",
     "r_households": "户数", "r_households_group": "其中集体宿舍折算户数（居住人数 ÷ 户均人数）",
-    "r_residents_group": "集体宿舍居住人数", "r_homes_far": "距路网超过 {limit} 米的住宅（未计入）",
+    "r_residents_group": "集体宿舍居住人数", "r_hh_given": "户数：街道提供",
+    "r_empty_areas": "无建筑轮廓的居住区（按面积估算户数）",
+    "r_hh_raster": "户数：人口栅格推算",
+    "r_hh_estimated_from_floors": "户数：按建筑面积与层数估算",
+    "r_hh_estimated_from_area": "户数：无建筑轮廓的居住区按面积估算（估算值）",
+    "r_homes_far": "距路网超过 {limit} 米的住宅（未计入）",
     "r_households_far": "未计入住宅中的户数", "r_facilities": "设施",
     "r_facilities_far": "距路网超过 {limit} 米的设施（未计入）",
     # Household rules (gis.households) and grid flags.
@@ -393,6 +426,11 @@ MESSAGES_ZH.update({
     "non-residential tag": "带有非居住用途标记", "non-residential type": "非住宅类建筑",
     "generic in non-residential landuse": "非居住用地内的一般建筑",
     "generic, too small": "面积过小的一般建筑（棚屋、亭）",
+    "name: home": "名称表明是住宅", "name: not a home": "名称表明不是住宅",
+    "generic in non-residential area": "校园、医院、机关等范围内的一般建筑",
+    "group quarters": "集体宿舍（按居住人数折算户数）",
+    "residential area without buildings": "无建筑轮廓的居住区（按面积估算）",
+    "street office table": "街道户数表", "population raster": "人口栅格",
     "above range": "超过上限", "below range": "低于下限", "split": "建议拆分",
     "merge": "建议合并",
 })

@@ -24,11 +24,13 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from gis.coverage import FULL_CIRCLE, CoverageResult, area_summary, zone_summary  # noqa: E402
+from gis.household_sources import SOURCE_FLOORS, source_mix  # noqa: E402
 from gis.settings import Settings  # noqa: E402
 from layers.coverage import (  # noqa: E402
     CIRCLE_COLOUR,
     TIME_CLASSES,
     UNREACHABLE_COLOUR,
+    is_estimated,
     time_colour,  # noqa: E402
 )
 from layers.i18n import percent, t  # noqa: E402
@@ -97,6 +99,10 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
                   linestyle="--")
     colours = [time_colour(m) for m in homes[f"time_min_{category}"].to_numpy()]
     homes.plot(ax=ax, color=colours, edgecolor="#444444", linewidth=0.2)
+    estimated = is_estimated(homes)
+    if estimated.any():  # households estimated from an area's size: hatched
+        homes[estimated].plot(ax=ax, facecolor="none", edgecolor="#444444", hatch="///",
+                              linewidth=0.4)
     fac = result.facilities[result.facilities["category"] == category]
     if len(fac):
         fac.plot(ax=ax, color="#222222", markersize=18, marker="o", edgecolor="white",
@@ -129,6 +135,9 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
     handles.append(Patch(facecolor=CIRCLE_COLOUR, alpha=0.3, label=t("service_circle", lang)))
     handles.append(plt.Line2D([], [], marker="o", color="w", markerfacecolor="#222222",
                               markersize=7, label=t("facilities", lang)))
+    if estimated.any():
+        handles.append(Patch(facecolor="white", edgecolor="#444444", hatch="///",
+                             label=t("hh_estimated_area", lang)))
     if gaps is not None and len(gaps):
         handles.append(Patch(facecolor="none", edgecolor="#a50f15", linestyle="--",
                              label=t("gap_areas", lang)))
@@ -153,6 +162,11 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
             settings.category(c).name(lang) for c in result.no_data)), 8, "normal"))
     total = int(summary.iloc[0]["households"])
     lines.append((f"{t('households', lang)}: {total:,}", 10, "normal"))
+    mix = source_mix(result.homes[result.homes["attached"]])
+    if len(mix) > 1 or (len(mix) and mix["source"].iloc[0] != SOURCE_FLOORS):
+        lines.append((t("hh_source", lang), 8, "normal"))
+        lines += [(f"  {t('hh_src_' + src.replace(' ', '_'), lang)}: {share * 100:.0f}%", 7,
+                   "normal") for src, share in zip(mix["source"], mix["share"], strict=True)]
     thr = result.thresholds[category]
     lines.append((f"{t('threshold_mode', lang)}: {thr.metres:.0f} m · {thr.minutes:.1f} "
                   f"{unit} · {t('profile_' + result.profile, lang, default=result.profile)}",
