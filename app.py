@@ -247,6 +247,11 @@ def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
             with st.expander(t("poi_not_used", lang,
                                n=int(study.poi_report["rows"].sum()))):
                 st.dataframe(study.poi_report, hide_index=True, width="stretch")
+        table = study.household_table
+        if table is not None and (table["matched_homes"] == 0).any():
+            missed = table[table["matched_homes"] == 0].drop(columns=["matched_homes"])
+            with st.expander(t("hh_rows_unmatched", lang, n=len(missed), total=len(table))):
+                st.dataframe(missed, hide_index=True, width="stretch")
         st.session_state["good_inputs"] = inputs
         return study, inputs
     except GisError as err:

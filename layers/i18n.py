@@ -57,6 +57,9 @@ TEXT: dict[str, dict[str, str]] = {
                                    "这些数字优先于一切估算。",
                              "en": "Columns: households, and a name (building or compound), "
                                    "osm_id or lon/lat; these counts win over every estimate."},
+    "hh_rows_unmatched": {"zh": "户数表中 {n} 行（共 {total} 行）没有对应到住宅：请核对名称、编号或坐标",
+                          "en": "{n} of {total} rows of the household table found no home: "
+                                "check their name, id or point"},
     "upload_raster": {"zh": "人口栅格（GeoTIFF）", "en": "Population raster (GeoTIFF)"},
     "upload_raster_help": {"zh": "每个像元的人数（WorldPop、GHS-POP），按建筑面积分配给住宅。",
                            "en": "People per cell (WorldPop, GHS-POP), spread over homes by "
