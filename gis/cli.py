@@ -170,7 +170,72 @@ def _parser() -> argparse.ArgumentParser:
     sd.add_argument("--gpkg", action="store_true",
                     help="also write a GeoPackage of the zones with their attainment beside "
                          "the XLSX")
+    bt = sub.add_parser("batch", help="many areas (street offices, districts, tiles) of one "
+                                      "extract on Dask; merged results equal a single run")
+    bt.add_argument("--areas", required=True,
+                    help="polygons layer (an area_id or name column), or tiles:N for an "
+                         "N x N tiling of the source's homes")
+    bt.add_argument("--source", required=True, help="one OSM extract (.osm.pbf, .osm)")
+    bt.add_argument("--bbox", type=_bbox, default=None,
+                    help="only this window of the source: west,south,east,north in degrees")
+    where = bt.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="workers of a local Dask cluster (default: one per core)")
+    where.add_argument("--scheduler", default=None,
+                       help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    bt.add_argument("--profiles", default="adult,elderly",
+                    help="walking profiles, comma-separated (default adult,elderly)")
+    bt.add_argument("--no-standards", action="store_true",
+                    help="skip the standards checklist")
+    bt.add_argument("--settings", type=Path, default=None, help="another settings file")
+    bt.add_argument("--out", type=Path, required=True, help="output folder")
+    bt.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
+
+
+def run_batch_command(args: argparse.Namespace) -> int:
+    """Run the batch command; return 0, or 1 when an area failed."""
+    from gis.batch import halo_m, run_batch, split_areas, tile_areas
+    from gis.standards import load_standards
+
+    say = _Clock(args.quiet)
+    settings = load_settings(args.settings)
+    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
+    for profile in profiles:
+        settings.speed(profile)  # an unknown profile stops here, with the known ones
+    standards = None if args.no_standards else load_standards(None, settings)
+    study = load_study(args.source, settings, bbox=args.bbox, compounds=False, progress=say)
+    if args.areas.startswith("tiles:"):
+        try:
+            n = int(args.areas.split(":", 1)[1])
+        except ValueError:
+            n = 0
+        areas = tile_areas(study.homes, n)
+    else:
+        areas = read_zones(args.areas)
+        if "area_id" not in areas:
+            areas["area_id"] = areas["name"].astype(str)
+    halo = halo_m(settings, profiles, standards)
+    settings_text = (Path(settings.source_path).read_bytes()
+                     if settings.source_path else b"")
+    src = Path(args.source)
+    stamp = (src.name, src.stat().st_size, src.stat().st_mtime_ns) if src.exists() else (
+        args.source,)
+    say(f"cutting {len(areas)} areas with a halo of {halo:.0f} m")
+    inputs, outside = split_areas(study.network, study.homes, study.facilities, areas,
+                                  halo=halo, inputs_key=repr(
+        (stamp, args.bbox, settings_text, profiles, args.no_standards)))
+    if outside:
+        say(f"{outside} homes lie in no area and are not analysed")
+    report = run_batch(inputs, settings, args.out, profiles=profiles, standards=standards,
+                       workers=args.workers, scheduler=args.scheduler, progress=say)
+    print(f"Batch: {len(inputs)} areas, {len(report.done)} done, {len(report.skipped)} "
+          f"already done, {len(report.failed)} failed, {report.seconds:.1f} s")
+    for aid, err in report.failed.items():
+        print(f"  {aid}: {err}")
+    for path in report.files:
+        print(f"  wrote {path}")
+    return 1 if report.failed else 0
 
 
 def run_standards(args: argparse.Namespace) -> int:
@@ -484,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"coverage": run_coverage, "gaps": run_gaps, "sites": run_sites,
                 "grids": run_grids, "standards": run_standards,
-                "households": run_households}
+                "households": run_households, "batch": run_batch_command}
     try:
         return commands[args.command](args)
     except GisError as err:
