@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import resource
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -79,8 +78,9 @@ class AreaOutput:
     standards: pd.DataFrame | None = None
     error: str = ""
     seconds: float = 0.0
-    peak_rss_mb: float = 0.0
+    rss_mb: float = 0.0
     input_mb: float = 0.0
+    worker: str = ""
 
 
 @dataclass
@@ -93,6 +93,9 @@ class BatchReport:
     files: list[Path] = field(default_factory=list)
     outputs: list[AreaOutput] = field(default_factory=list)
     seconds: float = 0.0
+    start_seconds: float = 0.0
+    compute_seconds: float = 0.0
+    write_seconds: float = 0.0
 
 
 def halo_m(settings: Settings, profiles: Sequence[str], standards: Standards | None) -> float:
@@ -211,8 +214,18 @@ def run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
     except Exception as err:  # reported per area; the others go on
         out.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=4)}"
     out.seconds = time.perf_counter() - start
-    out.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.rss_mb = _rss_mb()
+    out.worker = f"{os.uname().nodename}:{os.getpid()}"
     return out
+
+
+def _rss_mb() -> float:
+    """Return this process's resident memory now, in MB (0 where it cannot be read)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
@@ -228,6 +241,7 @@ def _run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
     access = build_access(network, inp.homes, snap_max_m=settings.snap_max_m)
     homes = inp.homes[["households", inp.homes.geometry.name]].copy()
     homes["area_id"] = inp.area_id
+    homes["home_id"] = inp.homes.index.to_numpy()  # the row of the whole extract's homes
     if "osm_id" in inp.homes:
         homes["osm_id"] = inp.homes["osm_id"].to_numpy()
     summary: dict[str, object] = {"area_id": inp.area_id, "homes": len(inp.homes),
@@ -262,6 +276,15 @@ def _run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
     out.gaps = (gpd.GeoDataFrame(pd.concat(gap_frames, ignore_index=True), crs=crs)
                 if gap_frames else None)
     out.summary = pd.DataFrame([summary])
+
+
+def _warm_up() -> bool:
+    """Import what an area needs (run on every worker at start)."""
+    import gis.coverage
+    import gis.gaps
+    import gis.standards  # noqa: F401
+
+    return True
 
 
 def _part_path(out_dir: Path, inp: AreaInput) -> Path:
@@ -318,6 +341,8 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
         todo.append(inp)
     if report.skipped:
         say(f"{len(report.skipped)} areas already done, skipped")
+    # Largest first: the long areas start early and the short ones fill the gaps.
+    todo.sort(key=lambda i: len(i.homes) + len(i.streets), reverse=True)
     if todo:
         if scheduler:
             client = Client(scheduler)
@@ -327,6 +352,10 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                                    dashboard_address=":0" if processes else None)
             client = Client(cluster)
+        # Each worker loads the code once before the clock for the areas starts.
+        client.run(_warm_up)
+        report.start_seconds = time.perf_counter() - start
+        compute_start = time.perf_counter()
         try:
             if client.dashboard_link:
                 say(f"Dask dashboard: {client.dashboard_link}")
@@ -350,11 +379,14 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
                     say(f"[{k}/{len(todo)}] {inp.area_id}: {len(res.homes)} homes, "
                         f"{res.seconds:.1f} s")
                 report.outputs.append(res)
+            report.compute_seconds = time.perf_counter() - compute_start
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
+    write_start = time.perf_counter()
     report.files = _write_outputs(report, out, inputs)
+    report.write_seconds = time.perf_counter() - write_start
     report.seconds = time.perf_counter() - start
     return report
 
@@ -378,7 +410,7 @@ def _write_outputs(report: BatchReport, out: Path, inputs: Sequence[AreaInput]) 
     timing = pd.DataFrame([{"area_id": o.area_id, "status": "failed" if o.error else "done",
                             "error": o.error.splitlines()[0] if o.error else "",
                             "seconds": round(o.seconds, 2), "input_mb": round(o.input_mb, 3),
-                            "worker_peak_rss_mb": round(o.peak_rss_mb, 1)}
+                            "worker": o.worker, "worker_rss_mb": round(o.rss_mb, 1)}
                            for o in report.outputs])
     summary = timing.merge(summary, on="area_id", how="left") if len(timing) else summary
     write_file_atomic(out / "areas_summary.csv",

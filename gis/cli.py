@@ -176,6 +176,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="polygons layer (an area_id or name column), or tiles:N for an "
                          "N x N tiling of the source's homes")
     bt.add_argument("--source", required=True, help="one OSM extract (.osm.pbf, .osm)")
+    bt.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
+    bt.add_argument("--facilities", type=Path, help="facilities layer replacing OSM's")
     bt.add_argument("--bbox", type=_bbox, default=None,
                     help="only this window of the source: west,south,east,north in degrees")
     where = bt.add_mutually_exclusive_group()
@@ -193,6 +195,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _file_stamp(path: Path | None) -> tuple[object, ...]:
+    """Return what identifies a file's version: its name, size and modification time."""
+    if path is None or not Path(path).exists():
+        return (str(path),)
+    st = Path(path).stat()
+    return (Path(path).name, st.st_size, st.st_mtime_ns)
+
+
 def run_batch_command(args: argparse.Namespace) -> int:
     """Run the batch command; return 0, or 1 when an area failed."""
     from gis.batch import halo_m, run_batch, split_areas, tile_areas
@@ -204,7 +214,9 @@ def run_batch_command(args: argparse.Namespace) -> int:
     for profile in profiles:
         settings.speed(profile)  # an unknown profile stops here, with the known ones
     standards = None if args.no_standards else load_standards(None, settings)
-    study = load_study(args.source, settings, bbox=args.bbox, compounds=False, progress=say)
+    study = load_study(args.source, settings, bbox=args.bbox, compounds=False,
+                       buildings_path=args.buildings, facilities_path=args.facilities,
+                       progress=say)
     if args.areas.startswith("tiles:"):
         try:
             n = int(args.areas.split(":", 1)[1])
@@ -218,19 +230,20 @@ def run_batch_command(args: argparse.Namespace) -> int:
     halo = halo_m(settings, profiles, standards)
     settings_text = (Path(settings.source_path).read_bytes()
                      if settings.source_path else b"")
-    src = Path(args.source)
-    stamp = (src.name, src.stat().st_size, src.stat().st_mtime_ns) if src.exists() else (
-        args.source,)
+    stamp = _file_stamp(Path(args.source))
     say(f"cutting {len(areas)} areas with a halo of {halo:.0f} m")
     inputs, outside = split_areas(study.network, study.homes, study.facilities, areas,
                                   halo=halo, inputs_key=repr(
-        (stamp, args.bbox, settings_text, profiles, args.no_standards)))
+        (stamp, args.bbox, settings_text, profiles, args.no_standards,
+         *(_file_stamp(p) for p in (args.buildings, args.facilities)))))
     if outside:
         say(f"{outside} homes lie in no area and are not analysed")
     report = run_batch(inputs, settings, args.out, profiles=profiles, standards=standards,
                        workers=args.workers, scheduler=args.scheduler, progress=say)
     print(f"Batch: {len(inputs)} areas, {len(report.done)} done, {len(report.skipped)} "
-          f"already done, {len(report.failed)} failed, {report.seconds:.1f} s")
+          f"already done, {len(report.failed)} failed, {report.seconds:.1f} s (cluster start "
+          f"{report.start_seconds:.1f} s, areas {report.compute_seconds:.1f} s, writing "
+          f"{report.write_seconds:.1f} s)")
     for aid, err in report.failed.items():
         print(f"  {aid}: {err}")
     for path in report.files:
