@@ -59,11 +59,36 @@ class AreaInput:
     """Everything one area needs, in the batch's local CRS."""
 
     area_id: str
-    polygon: shapely.Geometry
-    streets: np.ndarray
-    homes: gpd.GeoDataFrame
-    facilities: gpd.GeoDataFrame
+    polygon: shapely.Geometry | None
+    streets: np.ndarray | None
+    homes: gpd.GeoDataFrame | None
+    facilities: gpd.GeoDataFrame | None
     key: str
+    #: An extract of its own (a folder of extracts, one per area): the worker reads it.
+    source: str = ""
+
+
+def extract_inputs(folder: str | Path) -> list[AreaInput]:
+    """Return one input per OSM extract in ``folder`` (``.osm.pbf``, ``.osm``, ``.osm.bz2``).
+
+    The area id is the file name without its suffixes; each worker reads its own file, and
+    each area is analysed as a single run over its extract (areas do not see across each
+    other's edges: use one extract and area polygons for that).
+    """
+    files = sorted(p for p in Path(folder).iterdir()
+                   if p.name.endswith((".osm.pbf", ".osm", ".osm.bz2")))
+    if not files:
+        msg = (f"{Path(folder).name}: the folder holds no OpenStreetMap extract (.osm.pbf, "
+               ".osm, .osm.bz2); put one extract per area there.")
+        raise InputError(msg)
+    out = []
+    for f in files:
+        st = f.stat()
+        aid = f.name.split(".")[0]
+        out.append(AreaInput(aid, None, None, None, None,
+                             _digest(PART_VERSION, f.name, st.st_size, st.st_mtime_ns),
+                             source=str(f)))
+    return out
 
 
 @dataclass
@@ -72,6 +97,7 @@ class AreaOutput:
 
     area_id: str
     key: str
+    polygon: shapely.Geometry | None = None
     homes: gpd.GeoDataFrame | None = None
     gaps: gpd.GeoDataFrame | None = None
     summary: pd.DataFrame | None = None
@@ -208,9 +234,16 @@ def run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
     """
     start = time.perf_counter()
     out = AreaOutput(inp.area_id, inp.key)
-    out.input_mb = len(pickle.dumps(inp, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
     try:
+        if inp.source:
+            inp = _load_extract(inp, settings, profiles, standards)
+        out.input_mb = len(pickle.dumps(inp, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
+        out.polygon = gpd.GeoSeries([inp.polygon], crs=inp.homes.crs).to_crs(4326).iloc[0]
         _run_area(inp, settings, profiles, standards, out)
+        for name in ("homes", "gaps"):
+            layer = getattr(out, name)
+            if layer is not None:
+                setattr(out, name, layer.to_crs(4326))
     except Exception as err:  # reported per area; the others go on
         out.error = f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=4)}"
     out.seconds = time.perf_counter() - start
@@ -226,6 +259,21 @@ def _rss_mb() -> float:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def _load_extract(inp: AreaInput, settings: Settings, profiles: Sequence[str],
+                  standards: Standards | None) -> AreaInput:
+    """Read an area's own extract and return it as one whole-area input."""
+    from gis.study import load_study
+
+    study = load_study(inp.source, settings, compounds=False)
+    x0, y0, x1, y1 = study.homes.total_bounds if len(study.homes) else (0, 0, 0, 0)
+    poly = shapely.box(x0, y0, x1, y1).buffer(1.0)
+    whole = gpd.GeoDataFrame({"area_id": [inp.area_id]}, geometry=[poly],
+                             crs=study.homes.crs)
+    inputs, _ = split_areas(study.network, study.homes, study.facilities, whole,
+                            halo=halo_m(settings, profiles, standards), inputs_key=inp.key)
+    return inputs[0]
 
 
 def _run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
@@ -342,7 +390,8 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
     if report.skipped:
         say(f"{len(report.skipped)} areas already done, skipped")
     # Largest first: the long areas start early and the short ones fill the gaps.
-    todo.sort(key=lambda i: len(i.homes) + len(i.streets), reverse=True)
+    todo.sort(key=lambda i: (len(i.homes) + len(i.streets)) if i.homes is not None else (
+        Path(i.source).stat().st_size / 100), reverse=True)
     if todo:
         if scheduler:
             client = Client(scheduler)
@@ -385,25 +434,24 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
             if cluster is not None:
                 cluster.close()
     write_start = time.perf_counter()
-    report.files = _write_outputs(report, out, inputs)
+    report.files = _write_outputs(report, out)
     report.write_seconds = time.perf_counter() - write_start
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _write_outputs(report: BatchReport, out: Path, inputs: Sequence[AreaInput]) -> list[Path]:
+def _write_outputs(report: BatchReport, out: Path) -> list[Path]:
     ok = [o for o in report.outputs if not o.error]
     files = []
     homes = [o.homes for o in ok if o.homes is not None and len(o.homes)]
     if homes:
-        merged = gpd.GeoDataFrame(pd.concat(homes, ignore_index=True), crs=homes[0].crs)
-        files.append(write_gpkg_atomic(out / "homes.gpkg", {"homes": merged.to_crs(4326)}))
+        merged = gpd.GeoDataFrame(pd.concat(homes, ignore_index=True), crs=4326)
+        files.append(write_gpkg_atomic(out / "homes.gpkg", {"homes": merged}))
     gaps = [o.gaps for o in ok if o.gaps is not None and len(o.gaps)]
     if gaps:
-        merged = gpd.GeoDataFrame(pd.concat(gaps, ignore_index=True), crs=gaps[0].crs)
-        files.append(write_gpkg_atomic(out / "gaps.gpkg", {"gaps": merged.to_crs(4326)}))
-    polys = {i.area_id: i.polygon for i in inputs}
-    crs = inputs[0].homes.crs if inputs else None
+        merged = gpd.GeoDataFrame(pd.concat(gaps, ignore_index=True), crs=4326)
+        files.append(write_gpkg_atomic(out / "gaps.gpkg", {"gaps": merged}))
+    polys = {o.area_id: o.polygon for o in report.outputs}
     rows = [o.summary for o in ok if o.summary is not None]
     summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         {"area_id": pd.Series(dtype=str)})
@@ -418,7 +466,7 @@ def _write_outputs(report: BatchReport, out: Path, inputs: Sequence[AreaInput]) 
     files.append(out / "areas_summary.csv")
     if len(summary):
         geo = gpd.GeoDataFrame(summary, geometry=[polys.get(a) for a in summary["area_id"]],
-                               crs=crs).to_crs(4326)
+                               crs=4326)
         files.append(write_gpkg_atomic(out / "areas_summary.gpkg", {"areas": geo}))
     sheets = [o.standards for o in ok if o.standards is not None]
     if sheets:

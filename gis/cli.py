@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis._errors import GisError
+from gis.batch import BatchReport
 from gis.compounds import compounds_from_layers, gate_effect
 from gis.coverage import (
     FULL_CIRCLE,
@@ -172,10 +173,12 @@ def _parser() -> argparse.ArgumentParser:
                          "the XLSX")
     bt = sub.add_parser("batch", help="many areas (street offices, districts, tiles) of one "
                                       "extract on Dask; merged results equal a single run")
-    bt.add_argument("--areas", required=True,
+    bt.add_argument("--areas", default="tiles:1",
                     help="polygons layer (an area_id or name column), or tiles:N for an "
-                         "N x N tiling of the source's homes")
-    bt.add_argument("--source", required=True, help="one OSM extract (.osm.pbf, .osm)")
+                         "N x N tiling of the source's homes (not used with a folder)")
+    bt.add_argument("--source", required=True,
+                    help="one OSM extract (.osm.pbf, .osm), or a folder of extracts, one "
+                         "per area")
     bt.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     bt.add_argument("--facilities", type=Path, help="facilities layer replacing OSM's")
     bt.add_argument("--bbox", type=_bbox, default=None,
@@ -214,6 +217,15 @@ def run_batch_command(args: argparse.Namespace) -> int:
     for profile in profiles:
         settings.speed(profile)  # an unknown profile stops here, with the known ones
     standards = None if args.no_standards else load_standards(None, settings)
+    if Path(args.source).is_dir():  # one extract per area, each read by its worker
+        from gis.batch import extract_inputs
+
+        inputs = extract_inputs(args.source)
+        say(f"{len(inputs)} extracts in {Path(args.source).name}, one area each")
+        report = run_batch(inputs, settings, args.out, profiles=profiles,
+                           standards=standards, workers=args.workers,
+                           scheduler=args.scheduler, progress=say)
+        return _batch_summary(report, len(inputs))
     study = load_study(args.source, settings, bbox=args.bbox, compounds=False,
                        buildings_path=args.buildings, facilities_path=args.facilities,
                        progress=say)
@@ -240,7 +252,12 @@ def run_batch_command(args: argparse.Namespace) -> int:
         say(f"{outside} homes lie in no area and are not analysed")
     report = run_batch(inputs, settings, args.out, profiles=profiles, standards=standards,
                        workers=args.workers, scheduler=args.scheduler, progress=say)
-    print(f"Batch: {len(inputs)} areas, {len(report.done)} done, {len(report.skipped)} "
+    return _batch_summary(report, len(inputs))
+
+
+def _batch_summary(report: BatchReport, n_areas: int) -> int:
+    """Print the batch's outcome; return 0, or 1 when an area failed."""
+    print(f"Batch: {n_areas} areas, {len(report.done)} done, {len(report.skipped)} "
           f"already done, {len(report.failed)} failed, {report.seconds:.1f} s (cluster start "
           f"{report.start_seconds:.1f} s, areas {report.compute_seconds:.1f} s, writing "
           f"{report.write_seconds:.1f} s)")

@@ -187,3 +187,36 @@ def test_tiles_need_a_sensible_count(settings):
     assert len(tile_areas(homes, 3)) == 9
     with pytest.raises(InputError, match="tiles:N"):
         tile_areas(homes, 0)
+
+
+def test_a_folder_of_extracts_runs_one_area_per_file_each_read_by_its_worker(settings,
+                                                                             tmp_path):
+    import shutil
+
+    from gis.batch import extract_inputs
+    from gis.sources import default_extract_path
+
+    folder = tmp_path / "extracts"
+    folder.mkdir()
+    for name in ("kallio", "kamppi"):
+        shutil.copy(default_extract_path(), folder / f"{name}.osm.pbf")
+    (folder / "notes.txt").write_text("not an extract", encoding="utf-8")
+    inputs = extract_inputs(folder)
+    assert [i.area_id for i in inputs] == ["kallio", "kamppi"]
+    report = run_batch(inputs, settings, tmp_path / "out", profiles=("adult",), workers=2,
+                       processes=False)
+    assert sorted(report.done) == ["kallio", "kamppi"] and not report.failed
+    homes = pyogrio.read_dataframe(tmp_path / "out" / "homes.gpkg", layer="homes")
+    study, flags = _single_run_flags(settings, "default")
+    assert (homes["area_id"].value_counts() == len(study.homes)).all()
+    one = homes[homes["area_id"] == "kallio"]
+    expect = one["osm_id"].map(flags["covered_health_adult"]).astype(bool).to_numpy()
+    assert (one["covered_health_adult"].astype(bool).to_numpy() == expect).all()
+    areas = pyogrio.read_dataframe(tmp_path / "out" / "areas_summary.gpkg", layer="areas")
+    assert areas.geometry.notna().all() and areas.crs.to_epsg() == 4326
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    from gis._errors import InputError
+
+    with pytest.raises(InputError, match="empty: the folder holds no OpenStreetMap extract"):
+        extract_inputs(empty)
