@@ -339,6 +339,24 @@ def _run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
     out.summary = pd.DataFrame([summary])
 
 
+def run_area_file(path: str, settings: Settings, profiles: Sequence[str],
+                  standards: Standards | None, part: str | None = None) -> AreaOutput:
+    """Run :func:`run_area` on an input the parent stored at ``path``, then remove it.
+
+    The parent writes each area's input once; the worker reads it itself, instead of the
+    input travelling through the scheduler (which pickles a task's data three times in the
+    parent: 2.3 s before the first area started, on Malta's 16 tiles).
+    """
+    try:
+        inp = pickle.loads(Path(path).read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError) as err:
+        return AreaOutput(Path(path).stem, "", error=f"{type(err).__name__}: {err}")
+    out = run_area(inp, settings, profiles, standards, part)
+    if not out.error:
+        Path(path).unlink(missing_ok=True)
+    return out
+
+
 def _warm_up() -> bool:
     """Import what an area needs (run on every worker at start)."""
     import gis.coverage
@@ -426,10 +444,19 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
         try:
             if client.dashboard_link:
                 say(f"Dask dashboard: {client.dashboard_link}")
-            futures = {client.submit(run_area, inp, settings, tuple(profiles), standards,
-                                     str(_part_path(out, inp).resolve()),
-                                     key=f"area-{inp.area_id}-{inp.key}", pure=False): inp
-                       for inp in todo}
+            futures = {}
+            for inp in todo:  # largest first, so the workers start while the rest is written
+                part = str(_part_path(out, inp).resolve())
+                if inp.source:  # the worker reads its own extract
+                    task = (run_area, inp)
+                else:
+                    path = out / "inputs" / _part_path(out, inp).name
+                    data = pickle.dumps(inp, protocol=pickle.HIGHEST_PROTOCOL)
+                    write_file_atomic(path, lambda p, d=data: p.write_bytes(d))
+                    task = (run_area_file, str(path.resolve()))
+                fut = client.submit(*task, settings, tuple(profiles), standards, part,
+                                    key=f"area-{inp.area_id}-{inp.key}", pure=False)
+                futures[fut] = inp
             for k, fut in enumerate(as_completed(futures), start=1):
                 inp = futures[fut]
                 try:
@@ -450,6 +477,9 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
             client.close()
             if cluster is not None:
                 cluster.close()
+    inputs_dir = out / "inputs"
+    if inputs_dir.is_dir() and not any(inputs_dir.iterdir()):
+        inputs_dir.rmdir()  # every stored input was used and removed
     write_start = time.perf_counter()
     report.files = _write_outputs(report, out)
     report.write_seconds = time.perf_counter() - write_start

@@ -168,6 +168,7 @@ def test_the_command_on_a_local_dask_cluster_equals_a_single_run_and_resumes(set
     assert f"{stored} areas already done, skipped" in done.stdout + done.stderr
     assert "Dask dashboard: http" in done.stdout + done.stderr
     assert not list((out / "parts").glob(".*"))  # no temporary files left
+    assert not (out / "inputs").exists()  # the areas' inputs are removed once used
     homes = pyogrio.read_dataframe(out / "homes.gpkg", layer="homes")
     _study, flags = _single_run_flags(settings, "default")
     assert len(homes) == len(flags["covered_health_adult"])
