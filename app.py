@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -171,6 +172,26 @@ def _saved_upload(upload: object, settings: Settings, lang: str) -> str | None:
     return str(path)
 
 
+def choice(kind: str, container: object, name: str, label: str, options: Sequence[object],
+           fmt: Callable[[object], str], **kwargs: object) -> object:
+    """Draw a radio or select box whose value is an id kept in ``st.session_state[name]``.
+
+    The widget has a key per language (``view__zh``, ``view__en``): Streamlit 1.67 carries
+    a keyed widget's value across a change of its labels as the label shown before, so
+    one widget for both languages lost its selection on a language switch and passed a
+    label ("老年人（60 米/分）") to the analysis. The widget of the language shown starts
+    from the id; its value is the id the rest of the app reads.
+    """
+    lang = st.session_state["lang"]
+    key = f"{name}__{lang}"
+    if st.session_state.get(key) not in options:  # new in this language, or stale
+        current = st.session_state.get(name)
+        st.session_state[key] = current if current in options else options[0]
+    value = getattr(container, kind)(label, options, key=key, format_func=fmt, **kwargs)
+    st.session_state[name] = value
+    return value
+
+
 def sidebar(settings: Settings) -> tuple:
     """Draw the controls; return the requested study inputs."""
     lang = st.session_state["lang"]
@@ -178,8 +199,8 @@ def sidebar(settings: Settings) -> tuple:
     sb.radio(t("language", lang), LANGS, key="lang", horizontal=True,
              format_func=lambda v: {"zh": "中文", "en": "English"}[v])
     lang = st.session_state["lang"]
-    sb.radio(t("view", lang), ("coverage", "gaps", "scenarios", "grids", "report"), key="view",
-             format_func=lambda v: t(f"view_{v}", lang))
+    views = ("coverage", "gaps", "scenarios", "grids", "report")
+    choice("radio", sb, "view", t("view", lang), views, lambda v: t(f"view_{v}", lang))
     with sb.expander(f"{t('study_area', lang)}: "
                      + (t("default_area", lang) if SOURCE == "default" else SOURCE)):
         area_up = st.file_uploader(t("upload_area", lang), type=["pbf", "osm", "bz2", "gpkg"],
@@ -188,32 +209,31 @@ def sidebar(settings: Settings) -> tuple:
                       placeholder="Xuhui District, Shanghai")
         if st.button(t("load_place", lang), key="load_place"):
             st.session_state["place"] = st.session_state["place_input"].strip() or None
-    sb.selectbox(t("category", lang), settings.category_ids, key="category",
-                 format_func=lambda c: settings.category(c).name(lang))
-    sb.radio(t("threshold_mode", lang), ("minutes", "metres"), key="threshold_mode",
-             horizontal=True, format_func=lambda m: t(f"mode_{m}", lang))
+    choice("selectbox", sb, "category", t("category", lang), settings.category_ids,
+           lambda c: settings.category(c).name(lang))
+    choice("radio", sb, "threshold_mode", t("threshold_mode", lang), ("minutes", "metres"),
+           lambda m: t(f"mode_{m}", lang), horizontal=True)
     if st.session_state["threshold_mode"] == "minutes":
         sb.slider(t("minutes", lang), 1.0, 30.0, step=1.0, key="threshold_min")
     else:
         presets = sorted({*settings.presets_m.values(), st.session_state["threshold_m"]})
         sb.select_slider(t("metres", lang), options=presets, key="threshold_m")
-    sb.radio(t("profile", lang), tuple(settings.speeds_m_per_min), key="profile",
-             format_func=lambda p: t(f"profile_{p}", lang, default=p))
+    choice("radio", sb, "profile", t("profile", lang), tuple(settings.speeds_m_per_min),
+           lambda p: t(f"profile_{p}", lang, default=str(p)))
     bases = ("osm", "custom", "none") if settings.tile_url else ("osm", "none")
-    sb.radio(t("gates", lang), ("off", "day", "night"), key="gates", horizontal=True,
-             format_func=lambda g: t(f"gates_{g}", lang))
-    sb.radio(t("basemap", lang), bases, key="basemap",
-             format_func=lambda b: settings.tile_name if b == "custom"
-             else t(f"basemap_{b}", lang))
+    choice("radio", sb, "gates", t("gates", lang), ("off", "day", "night"),
+           lambda g: t(f"gates_{g}", lang), horizontal=True)
+    choice("radio", sb, "basemap", t("basemap", lang), bases,
+           lambda b: settings.tile_name if b == "custom" else t(f"basemap_{b}", lang))
     with sb.expander(t("own_data", lang)):
         fac_up = st.file_uploader(t("upload_facilities", lang), type=UPLOAD_TYPES,
                                   key="facilities_upload")
-        st.selectbox(t("declared_crs", lang), CRS_CHOICES, key="facilities_crs",
-                     format_func=lambda c: t(f"crs_{c}", lang))
+        choice("selectbox", st, "facilities_crs", t("declared_crs", lang), CRS_CHOICES,
+               lambda c: t(f"crs_{c}", lang))
         bld_up = st.file_uploader(t("upload_buildings", lang), type=UPLOAD_TYPES,
                                   key="buildings_upload")
-        st.selectbox(t("declared_crs", lang), CRS_CHOICES, key="buildings_crs",
-                     format_func=lambda c: t(f"crs_{c}", lang))
+        choice("selectbox", st, "buildings_crs", t("declared_crs", lang), CRS_CHOICES,
+               lambda c: t(f"crs_{c}", lang))
         table_up = st.file_uploader(t("upload_hh_table", lang), type=["csv", "xlsx"],
                                     key="hh_table_upload", help=t("upload_hh_table_help", lang))
         raster_up = st.file_uploader(t("upload_raster", lang), type=["tif", "tiff"],

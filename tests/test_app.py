@@ -34,7 +34,7 @@ def test_app_renders_the_default_area_in_chinese(app):
 
 
 def test_longer_threshold_never_lowers_coverage(app):
-    app.selectbox(key="category").set_value("health").run()
+    app.selectbox(key="category__zh").set_value("health").run()
     low = _percent(app.metric[0])
     app.slider(key="threshold_min").set_value(20.0).run()
     assert not app.exception
@@ -45,15 +45,15 @@ def test_longer_threshold_never_lowers_coverage(app):
 
 
 def test_elderly_profile_lowers_health_coverage(app):
-    app.selectbox(key="category").set_value("health").run()
+    app.selectbox(key="category__zh").set_value("health").run()
     adult = _percent(app.metric[0])
-    app.radio(key="profile").set_value("elderly").run()
+    app.radio(key="profile__zh").set_value("elderly").run()
     assert not app.exception
     assert _percent(app.metric[0]) < adult
 
 
 def test_metres_mode_uses_the_presets(app):
-    app.radio(key="threshold_mode").set_value("metres").run()
+    app.radio(key="threshold_mode__zh").set_value("metres").run()
     app.select_slider(key="threshold_m").set_value(300.0).run()
     assert not app.exception
     table = app.dataframe[0].value
@@ -67,6 +67,21 @@ def test_language_switch_changes_labels(app):
     assert app.metric[0].label.startswith(TEXT["share_covered"]["en"])
 
 
+def test_choices_survive_switching_the_language_back_and_forth(app):
+    # Streamlit carried a widget's value across a language switch as its old label, so
+    # the third switch ended in "Unknown walking profile '老年人（60 米/分）'".
+    app.radio(key="profile__zh").set_value("elderly").run()
+    app.selectbox(key="category__zh").set_value("health").run()
+    app.radio(key="view__zh").set_value("gaps").run()
+    for lang in ("en", "zh", "en", "zh"):
+        app.radio(key="lang").set_value(lang).run()
+        assert not app.exception
+        assert app.radio(key=f"profile__{lang}").value == "elderly"
+        assert app.selectbox(key=f"category__{lang}").value == "health"
+        assert app.radio(key=f"view__{lang}").value == "gaps"
+        assert app.session_state["profile"] == "elderly"
+
+
 def test_every_text_has_chinese_and_english():
     for key, entry in TEXT.items():
         assert entry.get("zh"), key
@@ -77,9 +92,9 @@ def test_every_text_has_chinese_and_english():
 
 
 def test_gaps_view_runs_site_selection_and_builds_a_scenario(app, tmp_path, monkeypatch):
-    app.radio(key="view").set_value("gaps").run()
+    app.radio(key="view__zh").set_value("gaps").run()
     assert not app.exception
-    app.selectbox(key="category").set_value("elderly_care").run()
+    app.selectbox(key="category__zh").set_value("elderly_care").run()
     uncovered = int(app.metric[0].value.replace(",", ""))
     assert uncovered > 0
     app.slider(key="k").set_value(2).run()
@@ -102,8 +117,8 @@ def test_saved_scenario_can_be_compared_with_the_current_state(tmp_path, monkeyp
     monkeypatch.setenv("SERVICE_CIRCLE_PROJECT", str(tmp_path / "project.gpkg"))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.radio(key="view").set_value("gaps").run()
-    at.selectbox(key="category").set_value("health").run()
+    at.radio(key="view__zh").set_value("gaps").run()
+    at.selectbox(key="category__zh").set_value("health").run()
     at.button(key="run_sites").click().run()
     at.button(key="accept_proposals").click().run()
     at.text_input(key="scenario_name").set_value("三站方案").run()
@@ -121,7 +136,7 @@ def test_grids_view_generates_edits_undoes_and_saves(tmp_path, monkeypatch):
     monkeypatch.setenv("SERVICE_CIRCLE_GRIDS", str(tmp_path / "grids.gpkg"))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.radio(key="view").set_value("grids").run()
+    at.radio(key="view__zh").set_value("grids").run()
     assert not at.exception
     at.button(key="grid_generate").click().run()
     assert not at.exception
@@ -153,9 +168,9 @@ def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):
 
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
-    at.radio(key="view").set_value("grids").run()
+    at.radio(key="view__zh").set_value("grids").run()
     at.button(key="grid_generate").click().run()
-    at.radio(key="view").set_value("report").run()
+    at.radio(key="view__zh").set_value("report").run()
     assert not at.exception
     at.button(key="make_report").click().run()
     assert not at.exception
@@ -187,9 +202,9 @@ def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):
 def test_coverage_view_shows_tables_per_community_and_grid_after_grids(tmp_path):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.radio(key="view").set_value("grids").run()
+    at.radio(key="view__zh").set_value("grids").run()
     at.button(key="grid_generate").click().run()
-    at.radio(key="view").set_value("coverage").run()
+    at.radio(key="view__zh").set_value("coverage").run()
     assert not at.exception
     headers = [h.value for h in at.subheader]
     assert TEXT["table_per_community"]["zh"] in headers
@@ -206,23 +221,23 @@ def test_every_view_renders_in_both_languages(view, lang, tmp_path, monkeypatch)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.radio(key="lang").set_value(lang).run()
-    at.radio(key="view").set_value(view).run()
+    at.radio(key=f"view__{lang}").set_value(view).run()
     assert not at.exception
     assert at.title[0].value == TEXT["app_title"][lang]
 
 
 def test_gates_choice_runs_and_never_raises_coverage(app):
-    app.selectbox(key="category").set_value("health").run()
+    app.selectbox(key="category__zh").set_value("health").run()
     plain = _percent(app.metric[0])
-    app.radio(key="gates").set_value("night").run()
+    app.radio(key="gates__zh").set_value("night").run()
     assert not app.exception
     # Honouring gates can only lengthen walks: coverage never rises.
     assert _percent(app.metric[0]) <= plain
 
 
 def test_a_stored_station_far_from_the_streets_never_breaks_the_gaps_view(app):
-    app.radio(key="view").set_value("gaps").run()
-    app.selectbox(key="category").set_value("health").run()
+    app.radio(key="view__zh").set_value("gaps").run()
+    app.selectbox(key="category__zh").set_value("health").run()
     # A station stored by an earlier click, 2 km out in the sea off Helsinki.
     app.session_state["changes"] = [{"action": "add", "category": "health",
                                      "lon": 24.90, "lat": 60.14, "name": "far"}]
@@ -236,14 +251,14 @@ def test_opening_a_project_does_not_change_another_sessions_grids(tmp_path, monk
     monkeypatch.setenv("SERVICE_CIRCLE_GRIDS", str(tmp_path / "grids.gpkg"))
     first = AppTest.from_file(APP, default_timeout=120)
     first.run()
-    first.radio(key="view").set_value("grids").run()
+    first.radio(key="view__zh").set_value("grids").run()
     first.number_input(key="grid_max").set_value(400).run()
     first.button(key="grid_generate").click().run()
     first.button(key="grid_save").click().run()
     assert not first.exception
     second = AppTest.from_file(APP, default_timeout=120)
     second.run()
-    second.radio(key="view").set_value("grids").run()
+    second.radio(key="view__zh").set_value("grids").run()
     second.button(key="grid_generate").click().run()
     n_second = second.metric[1].value
     first.run()

@@ -70,6 +70,12 @@ def app_url(tmp_path_factory):
 MAP = 'iframe[title="streamlit_folium.st_folium"] >> visible=true'
 
 
+def _idle(page):
+    """Wait until the app's script run has finished (Streamlit's running indicator)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=90_000)
+
+
 def _map_frame(page):
     # While a view changes, Streamlit keeps the previous view's map element for a moment
     # (hidden, width -1): take the visible one.
@@ -105,3 +111,38 @@ def test_map_layers_language_and_click_to_add_a_station(app_url):
         page.screenshot(path=str(ARTIFACTS / "gaps_station_added_en.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "gaps_station_added_en.png").stat().st_size > 10_000
+
+
+def test_switching_the_language_back_and_forth_keeps_every_choice(app_url):
+    # Before: radios showed nothing selected after a switch, the category box stayed in
+    # the other language, and 中文 -> English -> 中文 ended in "SettingsError: Unknown
+    # walking profile '老年人（60 米/分）'" (3 of 3 tries).
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        page.get_by_text("老年人（60 米/分）", exact=True).click()
+        page.get_by_text("缺口与选址", exact=True).click()
+        page.get_by_text("新站点数量").wait_for(timeout=60_000)
+        _idle(page)
+        checked = {"zh": ["中文", "缺口与选址", "按分钟", "老年人（60 米/分）", "不考虑"],
+                   "en": ["English", "Gaps and siting", "Minutes", "Elderly (60 m/min)",
+                          "Ignore"]}
+        category = {"zh": "社区服务", "en": "Community service"}
+        heading = {"zh": "新站点数量", "en": "Number of new sites"}
+        for lang in ("en", "zh", "en", "zh", "en", "zh"):
+            page.get_by_text("English" if lang == "en" else "中文", exact=True).click()
+            page.get_by_text(heading[lang]).wait_for(timeout=60_000)
+            _idle(page)
+            sidebar = page.locator("[data-testid=stSidebar]")
+            for label in checked[lang]:
+                radio = sidebar.locator("label", has_text=label).first.locator("input")
+                sync_api.expect(radio).to_be_checked(timeout=20_000)
+            box = sidebar.locator("[data-testid=stSelectbox] input").first
+            sync_api.expect(box).to_have_value(category[lang], timeout=20_000)
+            body = page.inner_text("body")
+            assert "SettingsError" not in body and "Traceback" not in body
+        page.screenshot(path=str(ARTIFACTS / "language_back_and_forth_zh.png"))
+        browser.close()
