@@ -8,7 +8,6 @@ or place.
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import io
@@ -61,7 +60,7 @@ from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
 from gis.standards import check_standards, load_standards
 from gis.study import Study, StudyCache
-from layers.base import standalone_html
+from layers.base import copy_map, standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
 from layers.grids import communities_layer, grids_layer, grids_map
@@ -422,7 +421,7 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
                             category, circle, lang, basemap_choice(settings), plan, plan_key)
     # st_folium renames the map's elements in place; hand it a copy so the cached map,
     # shared by every session, is never changed (else the next render is blank).
-    st_folium(copy.deepcopy(fmap), key="map", height=620, use_container_width=True,
+    st_folium(copy_map(fmap), key="map", height=620, use_container_width=True,
               returned_objects=[])
     st.caption(t("osm_attribution", lang))
 

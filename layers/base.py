@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from pathlib import Path
@@ -54,16 +55,26 @@ def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> i
     return int(np.clip(np.floor(min(z_lon, z_lat)), 3, 18))
 
 
+def macro(text: str) -> MacroElement:
+    """Return a MacroElement of the Jinja ``text`` that survives copying and pickling.
+
+    branca drops ``_template`` when an element is copied and re-creates it from
+    ``_template_str``: an element given only ``_template`` came back empty.
+    """
+    element = MacroElement()
+    element._template_str = text
+    element._template = Template(text)
+    return element
+
+
 def metric_scale_bar() -> MacroElement:
     """Return a Leaflet scale bar in metres only (the default also shows feet)."""
-    element = MacroElement()
-    element._template = Template("""
+    return macro("""
     {% macro script(this, kwargs) %}
     L.control.scale({metric: true, imperial: false, position: "bottomright"})
         .addTo({{ this._parent.get_name() }});
     {% endmacro %}
     """)
-    return element
 
 
 def base_map(bounds: np.ndarray, *, lang: str = "zh",
@@ -130,8 +141,7 @@ def legend_box(title: str, rows: list[str]) -> MacroElement:
 
     A row is ``swatch(colour, text)`` or any small HTML; text in rows must be escaped.
     """
-    element = MacroElement()
-    element._template = Template("""
+    return macro("""
     {% macro html(this, kwargs) %}
     <div class="sc-legend" style="position:absolute; z-index:9999; bottom:24px; left:12px;
          background:rgba(255,255,255,.92); padding:8px 10px; border-radius:4px;
@@ -143,9 +153,18 @@ def legend_box(title: str, rows: list[str]) -> MacroElement:
       border:1px solid #666}</style>
     {% endmacro %}
     """)
-    return element
 
 
 def swatch(style: str, text: str) -> str:
     """Return one legend row: a small box styled by ``style`` (CSS) and escaped ``text``."""
     return f'<div><span style="{style}"></span>{html.escape(text)}</div>'
+
+
+def copy_map(fmap: folium.Map) -> folium.Map:
+    """Return a copy of a built map for one render (st_folium renames elements in place).
+
+    branca copies an element's template from its ``_template_str``; the project's macro
+    elements set it (:func:`macro`), so the legend and the scale bar survive the copy
+    (they did not, and the app's coverage map showed no legend).
+    """
+    return copy.deepcopy(fmap)

@@ -29,26 +29,70 @@ from layers.base import (
 )
 from layers.i18n import t
 
-#: Walking-time classes in minutes, upper bounds, with their colours (green to red).
+#: Walking-time classes in minutes, upper bounds, with their colours: five steps of
+#: viridis, light for near and dark for far, so that the order reads the same under every
+#: common colour-vision deficiency (the red-yellow-green ramp it replaced made 0-5 and
+#: > 20 minutes look alike under deuteranopia; tests/test_layers.py checks the pairs).
 TIME_CLASSES: tuple[tuple[float, str], ...] = (
-    (5.0, "#1a9850"),
-    (10.0, "#91cf60"),
-    (15.0, "#fee08b"),
-    (20.0, "#fc8d59"),
-    (float("inf"), "#d73027"),
+    (5.0, "#fde725"),
+    (10.0, "#7ad151"),
+    (15.0, "#22a884"),
+    (20.0, "#2a788e"),
+    (float("inf"), "#414487"),
 )
-UNREACHABLE_COLOUR = "#9e9e9e"
-CIRCLE_COLOUR = "#3366cc"
+UNREACHABLE_COLOUR = "#d9d9d9"
+CIRCLE_COLOUR = "#e66101"
 
-#: One marker colour per category (markers are circles, so no icon font is needed offline).
-CATEGORY_COLOURS = {
-    "community_service": "#6a3d9a",
-    "health": "#e31a1c",
-    "elderly_care": "#ff7f00",
-    "catering": "#b15928",
-    "daily_retail": "#1f78b4",
-    "household_services": "#33a02c",
+#: One marker shape per category, drawn as inline SVG (no icon font or plugin, so it works
+#: offline). Markers are dark with a white rim: the walking-time classes own the colours.
+CATEGORY_SHAPES = {
+    "community_service": "square",
+    "health": "cross",
+    "elderly_care": "triangle",
+    "catering": "diamond",
+    "daily_retail": "pentagon",
+    "household_services": "hexagon",
 }
+MARKER_FILL = "#1b1b1b"
+FRANCHISE_RIM = "#d4a017"
+#: The same shapes as matplotlib markers, for the printed report.
+MPL_MARKERS = {"square": "s", "cross": "P", "triangle": "^", "diamond": "D",
+               "pentagon": "p", "hexagon": "h", "circle": "o"}
+
+
+def category_shape(category: str) -> str:
+    """Return the marker shape of a category (a circle for one not in the catalogue)."""
+    return CATEGORY_SHAPES.get(category, "circle")
+
+
+def _polygon(n: int, r: float, c: float, turn: float) -> str:
+    pts = [(c + r * np.cos(turn + 2 * np.pi * k / n), c + r * np.sin(turn + 2 * np.pi * k / n))
+           for k in range(n)]
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+
+
+def marker_svg(shape: str, size: int = 16, *, rim: str = "#ffffff", rim_width: float = 1.5,
+               fill: str = MARKER_FILL) -> str:
+    """Return an inline SVG of a marker ``shape`` of ``size`` pixels."""
+    c = size / 2
+    r = c - rim_width
+    style = f'fill="{fill}" stroke="{rim}" stroke-width="{rim_width}"'
+    if shape == "square":
+        body = f'<rect x="{c - r * 0.8:.1f}" y="{c - r * 0.8:.1f}" width="{1.6 * r:.1f}" ' \
+               f'height="{1.6 * r:.1f}" {style}/>'
+    elif shape == "cross":
+        a, b = r * 0.38, r
+        pts = [(-a, -b), (a, -b), (a, -a), (b, -a), (b, a), (a, a), (a, b), (-a, b), (-a, a),
+               (-b, a), (-b, -a), (-a, -a)]
+        body = '<polygon points="' + " ".join(f"{c + x:.1f},{c + y:.1f}" for x, y in pts) \
+            + f'" {style}/>'
+    elif shape in ("triangle", "diamond", "pentagon", "hexagon"):
+        n = {"triangle": 3, "diamond": 4, "pentagon": 5, "hexagon": 6}[shape]
+        body = f'<polygon points="{_polygon(n, r, c, -np.pi / 2)}" {style}/>'
+    else:
+        body = f'<circle cx="{c}" cy="{c}" r="{r * 0.85:.1f}" {style}/>'
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+            f'viewBox="0 0 {size} {size}">{body}</svg>')
 
 
 def time_colour(minutes: float) -> str:
@@ -124,7 +168,7 @@ def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Sett
     if len(fac) == 0:
         return group
     fac = for_display(fac)
-    colour = CATEGORY_COLOURS.get(category, "#333333")
+    shape = category_shape(category)
     for _, row in fac.iterrows():
         name = row.get("name")
         name = str(name) if isinstance(name, str) and name else t("unnamed", lang)
@@ -135,10 +179,13 @@ def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Sett
         tip = f"<b>{html.escape(name)}</b><br>{html.escape(cat.name(lang))} · {kind}"
         if served is not None and row.name in served.index:
             tip += f"<br>{html.escape(t('households_in_circle', lang))}: {served[row.name]:,}"
-        folium.CircleMarker(
-            location=(row.geometry.y, row.geometry.x), radius=7 if franchise else 6,
-            color="#d4a017" if franchise else "#ffffff", weight=3 if franchise else 1.5,
-            fill=True, fill_color=colour, fill_opacity=1.0, tooltip=tip,
+        size = 18 if franchise else 16
+        svg = marker_svg(shape, size, rim=FRANCHISE_RIM if franchise else "#ffffff",
+                         rim_width=2.5 if franchise else 1.5)
+        folium.Marker(
+            location=(row.geometry.y, row.geometry.x), tooltip=tip,
+            icon=folium.DivIcon(html=svg, icon_size=(size, size),
+                                icon_anchor=(size // 2, size // 2), class_name="fac-marker"),
         ).add_to(group)
     return group
 
@@ -168,7 +215,8 @@ def is_estimated(homes: gpd.GeoDataFrame) -> np.ndarray:
     return homes["hh_source"].to_numpy(dtype=object) == "estimated from area"
 
 
-def legend(category_name: str, *, lang: str = "zh", estimated: bool = False) -> MacroElement:
+def legend(category_name: str, *, lang: str = "zh", estimated: bool = False,
+           category: str | None = None) -> MacroElement:
     """Return a fixed legend of the walking-time classes in minutes.
 
     ``estimated`` adds the dashed outline of homes whose households are estimated from
@@ -184,6 +232,9 @@ def legend(category_name: str, *, lang: str = "zh", estimated: bool = False) -> 
         lower = upper
     rows.append(swatch(f"background:{UNREACHABLE_COLOUR}", t("unreachable", lang)))
     rows.append(swatch(f"background:{CIRCLE_COLOUR};opacity:.35", t("service_circle", lang)))
+    if category is not None:
+        rows.append(f'<div>{marker_svg(category_shape(category), 12)} '
+                    f'{html.escape(t("facilities", lang))}: {html.escape(category_name)}</div>')
     if estimated:
         rows.append(swatch("border:1.5px dashed #444444;background:#dddddd",
                            t("hh_estimated_area", lang)))
@@ -230,6 +281,7 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                      served=served).add_to(fmap)
     for layer in extra_layers or []:
         layer.add_to(fmap)
-    legend(cat_name, lang=lang, estimated=bool(is_estimated(result.homes).any())).add_to(fmap)
+    legend(cat_name, lang=lang, estimated=bool(is_estimated(result.homes).any()),
+           category=category).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

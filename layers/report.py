@@ -28,8 +28,11 @@ from gis.household_sources import SOURCE_FLOORS, source_mix  # noqa: E402
 from gis.settings import Settings  # noqa: E402
 from layers.coverage import (  # noqa: E402
     CIRCLE_COLOUR,
+    MARKER_FILL,
+    MPL_MARKERS,
     TIME_CLASSES,
     UNREACHABLE_COLOUR,
+    category_shape,
     is_estimated,
     time_colour,  # noqa: E402
 )
@@ -105,7 +108,8 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
                               linewidth=0.4)
     fac = result.facilities[result.facilities["category"] == category]
     if len(fac):
-        fac.plot(ax=ax, color="#222222", markersize=18, marker="o", edgecolor="white",
+        fac.plot(ax=ax, color=MARKER_FILL, markersize=26,
+                 marker=MPL_MARKERS[category_shape(category)], edgecolor="white",
                  linewidth=0.6, zorder=5)
     if sites is not None and len(sites):
         sites.plot(ax=ax, color="#7b3294", markersize=70, marker="s", zorder=6)
@@ -133,8 +137,9 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
         lower = upper
     handles.append(Patch(facecolor=UNREACHABLE_COLOUR, label=t("unreachable", lang)))
     handles.append(Patch(facecolor=CIRCLE_COLOUR, alpha=0.3, label=t("service_circle", lang)))
-    handles.append(plt.Line2D([], [], marker="o", color="w", markerfacecolor="#222222",
-                              markersize=7, label=t("facilities", lang)))
+    handles.append(plt.Line2D([], [], marker=MPL_MARKERS[category_shape(category)],
+                              color="w", markerfacecolor=MARKER_FILL, markersize=8,
+                              label=t("facilities", lang)))
     if estimated.any():
         handles.append(Patch(facecolor="white", edgecolor="#444444", hatch="///",
                              label=t("hh_estimated_area", lang)))

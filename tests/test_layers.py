@@ -25,7 +25,7 @@ def helsinki(settings):
 
 def test_time_colours_follow_the_legend_classes():
     assert time_colour(4.9) == time_colour(5.0) != time_colour(5.1)
-    assert time_colour(float("inf")) == "#9e9e9e"
+    assert time_colour(float("inf")) == "#d9d9d9"
 
 
 def test_standalone_html_needs_no_network(helsinki, settings):
@@ -64,5 +64,81 @@ def test_a_city_draws_homes_as_dots_with_the_same_tooltips(helsinki, settings, m
     dots = coverage_map(result, "health", settings, basemap="none").get_root().render()
     assert '"type": "Point"' in dots
     assert dots.count('"type": "Polygon"') < outlines.count('"type": "Polygon"')
-    assert "circleMarker" in dots or "circle_marker" in dots
+    assert "new L.CircleMarker(latlng" in dots  # homes as dots (facilities are SVG icons)
     assert len(dots) < len(outlines)
+
+
+# Machado, Oliveira & Fernandes (2009), severity 1.0, in linear RGB.
+CVD = {
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                     [-0.011820, 0.042940, 0.968881]],
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                   [-0.003882, -0.048116, 1.051998]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                   [0.004733, 0.691367, 0.303900]],
+}
+
+
+def _lab(hex_colour, matrix=None):
+    """Return CIELAB (D65) of a hex colour, as seen under ``matrix`` (None: normal vision)."""
+    import numpy as np
+
+    rgb = np.array([int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    if matrix is not None:
+        lin = np.clip(np.array(matrix) @ lin, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _worst_pair(colours, matrix):
+    import itertools
+
+    import numpy as np
+
+    return min(float(np.linalg.norm(_lab(a, matrix) - _lab(b, matrix)))
+               for a, b in itertools.combinations(colours, 2))
+
+
+def test_walking_time_colours_stay_apart_and_in_order_for_colour_blind_readers():
+    from layers.coverage import CIRCLE_COLOUR, TIME_CLASSES, UNREACHABLE_COLOUR
+
+    classes = [c for _, c in TIME_CLASSES]
+    for name, matrix in CVD.items():
+        # Every pair of classes, the unreachable grey and the circle stays distinguishable.
+        assert _worst_pair([*classes, UNREACHABLE_COLOUR, CIRCLE_COLOUR], matrix) > 12, name
+        # Lightness falls with walking time, so the order reads without hue.
+        lightness = [_lab(c, matrix)[0] for c in classes]
+        assert all(a > b + 5 for a, b in zip(lightness, lightness[1:], strict=False)), name
+    # The red-yellow-green ramp it replaced fails: its order is carried by hue alone
+    # (lightness rises to the yellow middle and falls again), which deuteranopia takes away.
+    old = ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"]
+    old_lightness = [_lab(c, CVD["deuteranopia"])[0] for c in old]
+    assert not all(a > b + 5 for a, b in zip(old_lightness, old_lightness[1:], strict=False))
+
+
+def test_facility_markers_differ_by_shape_not_by_the_class_colours(helsinki, settings):
+    from layers.coverage import CATEGORY_SHAPES, MARKER_FILL, TIME_CLASSES, marker_svg
+
+    shapes = [marker_svg(s) for s in CATEGORY_SHAPES.values()]
+    assert len(set(shapes)) == len(CATEGORY_SHAPES) == len(set(CATEGORY_SHAPES.values()))
+    assert MARKER_FILL not in {c for _, c in TIME_CLASSES}
+    _study, result = helsinki
+    page = standalone_html(coverage_map(result, "health", settings, basemap="none"))
+    assert page.count("fac-marker") >= int((result.facilities["category"] == "health").sum())
+    assert "<polygon" in page  # the health cross, inline, no icon font
+
+
+def test_a_copied_map_keeps_its_legend(helsinki, settings):
+    # The app copies the shared coverage map before st_folium renames its elements; a
+    # plain deep copy lost the legend's template macros and the map showed no legend.
+    from layers.base import copy_map
+
+    _study, result = helsinki
+    fmap = coverage_map(result, "health", settings, basemap="none")
+    copied = copy_map(fmap).get_root().render()
+    assert copied.count("sc-legend") == 2  # the box and its style
+    assert "0–5" in copied and "L.control.scale" in copied  # legend and scale bar
+    assert fmap.get_root().render().count("sc-legend") == 2  # the original untouched
