@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from gis._errors import GisError
+from gis._errors import GisError, InputError
 from gis.batch import BatchReport
 from gis.compounds import compounds_from_layers, gate_effect
 from gis.coverage import (
@@ -390,6 +391,42 @@ def run_grids(args: argparse.Namespace) -> int:
     return 0
 
 
+def _require_footing(study: Study, args: argparse.Namespace) -> None:
+    """Stop (exit status 2) when the analysis would stand on nothing.
+
+    No home, or none within the snap limit of the walking network; no facility, or none
+    within the snap limit: every share would read 0 % (or "no data") for a reason of the
+    data, not of the city.
+    """
+    where = Path(str(args.buildings or args.source)).name
+    limit = f"{study.snap_max_m:.0f}"
+    if not len(study.homes):
+        msg = (f"{where}: no building of the study area is a home, so there is nothing to "
+               "cover; give a buildings layer with homes (--buildings) or another area.")
+        raise InputError(msg, key="no_homes", where=where)
+    ok = study.home_snap.ok
+    if not ok.any():
+        dist = study.home_snap.access_m[np.isfinite(study.home_snap.access_m)]
+        median = f"{float(np.median(dist)) / 1000:.1f}" if len(dist) else "?"
+        msg = (f"{where}: none of the {len(study.homes)} homes lies within {limit} m of the "
+               f"walking network (median {median} km); check that the buildings cover the "
+               "study area and their coordinate system, or raise --snap-max.")
+        raise InputError(msg, key="homes_far", where=where, n=len(study.homes), limit=limit,
+                         km=median)
+    where_fac = Path(str(args.facilities or args.source)).name
+    if not len(study.facilities):
+        msg = (f"{where_fac}: no facility of any category in the data, so every share "
+               "would be unknown; load facilities with --facilities (a layer or an Amap / "
+               "Baidu POI export).")
+        raise InputError(msg, key="no_facilities", where=where_fac)
+    if not study.facility_snap.ok.any():
+        msg = (f"{where_fac}: none of the {len(study.facilities)} facilities lies within "
+               f"{limit} m of the walking network; check their coordinate system (declare "
+               "gcj02 for Amap or Tencent points) or raise --snap-max.")
+        raise InputError(msg, key="facilities_far_all", where=where_fac,
+                         n=len(study.facilities), limit=limit)
+
+
 def _prepare(args: argparse.Namespace, categories: list[str] | None,
              say: _Clock) -> tuple[Settings, Study, CoverageResult, dict[str, gpd.GeoDataFrame]]:
     """Load the study, run coverage and read the optional zone layers."""
@@ -400,6 +437,7 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
                        bbox=args.bbox, compounds=args.gates != "off",
                        households_table=args.households_table,
                        population_raster=args.population_raster, progress=say)
+    _require_footing(study, args)
     compounds = None
     if args.gates != "off" and args.compounds is not None:
         areas = to_local(read_layer(args.compounds, kind="communities"), study.area.local_crs)

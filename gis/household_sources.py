@@ -117,6 +117,15 @@ def area_homes(landuse: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
     require_projected(("landuse", landuse))
     res = landuse[landuse["landuse"].isin(rules.residential_landuse).to_numpy()
                   & landuse.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
+    if not len(res):
+        return empty
+    # OSM multipolygons are sometimes invalid (self-touching rings): repaired, polygons kept.
+    fixed = shapely.make_valid(res.geometry.to_numpy())
+    fixed = np.array([g if g.geom_type in ("Polygon", "MultiPolygon") else
+                      shapely.union_all([p for p in getattr(g, "geoms", [g])
+                                         if p.geom_type in ("Polygon", "MultiPolygon")])
+                      for g in fixed], dtype=object)
+    res = res.set_geometry(fixed, crs=res.crs)
     res = res[res.geometry.area.to_numpy() >= rules.min_estimated_area_m2]
     if not len(res):
         return empty
@@ -236,6 +245,18 @@ def _spread(households: float, weights: np.ndarray) -> np.ndarray:
     return _largest_remainder(w, round(households))
 
 
+def _mark(homes: gpd.GeoDataFrame, where: np.ndarray, rule: str, source: str) -> None:
+    """Set the rule and source of the homes ``where``; their figure is no longer an estimate."""
+    rules = homes["hh_rule"].to_numpy(dtype=object).copy()
+    sources = homes["hh_source"].to_numpy(dtype=object).copy()
+    rules[where], sources[where] = rule, source
+    homes["hh_rule"], homes["hh_source"] = rules, sources
+    if "residents" in homes:
+        homes.loc[where, "residents"] = 0
+    if "group_quarters" in homes:
+        homes.loc[where, "group_quarters"] = False
+
+
 def join_household_table(homes: gpd.GeoDataFrame, table: pd.DataFrame, *,
                          compounds: gpd.GeoDataFrame | None = None,
                          point_tolerance_m: float = 30.0
@@ -317,12 +338,7 @@ def join_household_table(homes: gpd.GeoDataFrame, table: pd.DataFrame, *,
         taken[found] = True
         matched_n[r], matched_by[r] = len(found), how
     out["households"] = np.round(hh).astype(np.int64)
-    rule = out["hh_rule"].to_numpy(dtype=object).copy()
-    source = out["hh_source"].to_numpy(dtype=object).copy()
-    rule[taken], source[taken] = TABLE_RULE, SOURCE_GIVEN
-    out["hh_rule"], out["hh_source"] = rule, source
-    if "residents" in out:
-        out.loc[taken, "residents"] = 0
+    _mark(out, taken, TABLE_RULE, SOURCE_GIVEN)
     report = table.copy()
     report["matched_homes"], report["matched_by"] = matched_n, matched_by
     return out, report
@@ -403,13 +419,7 @@ def spread_population_raster(homes: gpd.GeoDataFrame, path: str | Path,
     hh = out["households"].to_numpy(dtype=float).copy()
     hh[set_here] = np.maximum(1, np.round(people[set_here] / rules.residents_per_household))
     out["households"] = hh.astype(np.int64)
-    rule = out["hh_rule"].to_numpy(dtype=object).copy()
-    source = out["hh_source"].to_numpy(dtype=object).copy()
-    rule[set_here], source[set_here] = RASTER_RULE, SOURCE_RASTER
-    out["hh_rule"], out["hh_source"] = rule, source
-    if "residents" in out:
-        out.loc[set_here, "residents"] = 0
-        out.loc[set_here, "group_quarters"] = False
+    _mark(out, set_here, RASTER_RULE, SOURCE_RASTER)
     with_home = np.zeros(band.size, dtype=bool)
     with_home[cell[free]] = True
     counts = {"people_in_raster": float(band.sum()),

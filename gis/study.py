@@ -292,7 +292,9 @@ def load_study(source: str | Path | None, settings: Settings, *,
     areas = non_residential_areas(to_local(osm.pois, local_crs), settings.households)
     classified = estimate_households(to_local(buildings, local_crs), settings.households,
                                      landuse=landuse, areas=areas)
-    estimated = area_homes(landuse, classified, settings.households, areas=areas)
+    # A user's buildings layer is their list of homes: no homes are invented beside it.
+    estimated = (area_homes(landuse, classified, settings.households, areas=areas)
+                 if buildings_path is None else classified.iloc[:0])
     if len(estimated):
         say(f"estimating households of {estimated['area_id'].nunique()} residential areas "
             "without buildings")

@@ -320,6 +320,10 @@ MESSAGES_ZH: dict[str, str] = {
                           "请添加“{column}”字段，取值为：{known}。",
     "households_not_numbers": "{where}：households（户数）字段中没有数字；请填写户数，"
                               "或删除该字段以自动估算。",
+    "no_homes": "{where}：研究区域中没有住宅建筑，无从计算覆盖；请提供含住宅的建筑图层（--buildings）或换一个区域。",
+    "homes_far": "{where}：{n} 栋住宅都不在步行路网 {limit} 米以内（中位距离 {km} 公里）；请检查建筑图层是否覆盖研究区域及其坐标系，或放宽 --snap-max。",
+    "no_facilities": "{where}：数据中没有任何类别的设施，各项覆盖率都无法得出；请用 --facilities 加载设施（图层或高德/百度 POI 导出）。",
+    "facilities_far_all": "{where}：{n} 个设施都不在步行路网 {limit} 米以内；请检查坐标系（高德、腾讯坐标请声明 gcj02），或放宽 --snap-max。",
     "hh_table_unreadable": "{where}：无法作为户数表读取；请另存为带表头的 CSV（UTF-8）或 XLSX。",
     "hh_table_columns": "{where}：户数表需要户数列（households / 户数）以及名称（名称 / 小区名称）、"
                         "编号（osm_id）或坐标（经度、纬度）之一。",

@@ -111,6 +111,24 @@ def test_cli_refuses_facilities_far_from_the_area(tmp_path, capsys):
     assert "none of the 1 facilities lies within 250 m" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["coverage", "gaps", "standards"])
+def test_cli_exits_2_when_no_home_reaches_the_network(tmp_path, capsys, command):
+    # Homes 30 km out of central Helsinki: before, coverage wrote 0 households covered
+    # and exited 0.
+    far = gpd.GeoDataFrame({"households": [40, 60]},
+                           geometry=gpd.points_from_xy([25.40, 25.41], [60.40, 60.41]),
+                           crs="EPSG:4326")
+    path = tmp_path / "far_homes.geojson"
+    far.to_file(path)
+    extra = ["--category", "health"] if command == "gaps" else []
+    out = tmp_path / ("o.xlsx" if command == "standards" else "o.gpkg")
+    status = main([command, *extra, "--buildings", str(path), "--out", str(out), "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "far_homes.geojson: none of the 2 homes lies within 250 m" in err
+    assert not out.exists()
+
+
 CHINESE = SHARED_DATA / "shanghai_shu_baoshan" / "map_1.osm"
 
 

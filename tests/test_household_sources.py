@@ -205,3 +205,28 @@ def test_the_command_line_takes_the_street_office_table(tmp_path, capsys):
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
     assert main(["households", "--households-table", str(bad), "--quiet"]) == 2
     assert "bad.csv: a household table needs" in capsys.readouterr().err
+
+
+def test_an_invalid_residential_outline_is_repaired_not_fatal(settings):
+    from shapely.geometry import Polygon
+
+    bowtie = Polygon([(0, 0), (300, 300), (300, 0), (0, 300)])  # self-crossing ring
+    assert not bowtie.is_valid
+    out = area_homes(_landuse([{"name": "蝴蝶", "geom": bowtie}]),
+                     gpd.GeoDataFrame(geometry=[], crs=UTM), settings.households)
+    assert len(out) and out.geometry.is_valid.all()
+    # Two triangles of 2.25 ha each: 4.5 ha at the density of residential landuse.
+    density = dict(settings.households.area_density_per_ha)["landuse=residential"]
+    assert out["households"].sum() == round(4.5 * density)
+
+
+def test_a_users_buildings_layer_is_not_topped_up_with_estimated_areas(settings, tmp_path):
+    from gis.study import load_study
+
+    homes = gpd.GeoDataFrame({"households": [40]}, geometry=gpd.points_from_xy(
+        [24.9384], [60.1699]), crs="EPSG:4326")
+    path = tmp_path / "homes.geojson"
+    homes.to_file(path)
+    study = load_study(None, settings, buildings_path=path, compounds=False)
+    assert "estimated from area" not in set(study.homes["hh_source"])
+    assert int(study.homes["households"].sum()) == 40
