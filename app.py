@@ -72,7 +72,9 @@ PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_PROJECT", "projects/project.g
 GRID_PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_GRIDS",
                                         "projects/grids_project.gpkg"))
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "service-circle-uploads"
-CRS_CHOICES = ("wgs84", "gcj02", "bd09", "cgcs2000")
+#: "auto": the file's own coordinate system (a projected one, e.g. UTM or CGCS2000
+#: Gauss-Krueger, as on the command line); "epsg": a code the user types.
+CRS_CHOICES = ("auto", "wgs84", "gcj02", "bd09", "cgcs2000", "epsg")
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "csv"]
 
 
@@ -87,8 +89,8 @@ def init_state(settings: Settings) -> None:
         "threshold_m": 800.0,
         "profile": settings.default_profile,
         "basemap": "osm",
-        "facilities_crs": "wgs84",
-        "buildings_crs": "wgs84",
+        "facilities_crs": "auto",
+        "buildings_crs": "auto",
         "good_inputs": (SOURCE, None, None, None, None, None, None),
         "view": "coverage",
         "k": 3,
@@ -191,6 +193,18 @@ def choice(kind: str, container: object, name: str, label: str, options: Sequenc
     return value
 
 
+def declared_crs(layer: str) -> str | None:
+    """Return what the user declared for a layer's coordinates (None: the file's own)."""
+    chosen = st.session_state[f"{layer}_crs"]
+    if chosen == "auto":
+        return None
+    if chosen == "epsg":
+        code = str(st.session_state.get(f"{layer}_epsg", "")).strip().upper()
+        code = code.removeprefix("EPSG:").strip()
+        return f"EPSG:{code}" if code else None
+    return str(chosen)
+
+
 def sidebar(settings: Settings) -> tuple:
     """Draw the controls; return the requested study inputs."""
     lang = st.session_state["lang"]
@@ -229,10 +243,14 @@ def sidebar(settings: Settings) -> tuple:
                                   key="facilities_upload")
         choice("selectbox", st, "facilities_crs", t("declared_crs", lang), CRS_CHOICES,
                lambda c: t(f"crs_{c}", lang))
+        if st.session_state["facilities_crs"] == "epsg":
+            st.text_input(t("epsg_code", lang), key="facilities_epsg", placeholder="4547")
         bld_up = st.file_uploader(t("upload_buildings", lang), type=UPLOAD_TYPES,
                                   key="buildings_upload")
         choice("selectbox", st, "buildings_crs", t("declared_crs", lang), CRS_CHOICES,
                lambda c: t(f"crs_{c}", lang))
+        if st.session_state["buildings_crs"] == "epsg":
+            st.text_input(t("epsg_code", lang), key="buildings_epsg", placeholder="4547")
         table_up = st.file_uploader(t("upload_hh_table", lang), type=["csv", "xlsx"],
                                     key="hh_table_upload", help=t("upload_hh_table_help", lang))
         raster_up = st.file_uploader(t("upload_raster", lang), type=["tif", "tiff"],
@@ -241,8 +259,8 @@ def sidebar(settings: Settings) -> tuple:
     bld_path = _saved_upload(bld_up, settings, lang)
     area_path = _saved_upload(area_up, settings, lang)
     source = area_path or st.session_state.get("place") or SOURCE
-    return (source, fac_path, st.session_state["facilities_crs"] if fac_path else None,
-            bld_path, st.session_state["buildings_crs"] if bld_path else None,
+    return (source, fac_path, declared_crs("facilities") if fac_path else None,
+            bld_path, declared_crs("buildings") if bld_path else None,
             _saved_upload(table_up, settings, lang), _saved_upload(raster_up, settings, lang))
 
 

@@ -73,10 +73,13 @@ def read_layer(path: str | Path, *, layer: str | None = None,
     if path.stat().st_size == 0:
         msg = f"{where}: the file is empty; export the layer again."
         raise EmptyInputError(msg, key="file_empty", where=where)
+    source: str | Path = path
     if path.suffix.lower() == ".zip":
-        _check_shapefile_zip(path)
+        inner = _check_shapefile_zip(path)
+        if inner is not None:  # a Shapefile inside a folder of the zip (Windows zips so)
+            source = f"/vsizip/{path.resolve()}/{inner}"
     try:
-        gdf = gpd.read_file(path, layer=layer)
+        gdf = gpd.read_file(source, layer=layer)
     except Exception as err:  # pyogrio raises DataSourceError, DataLayerError, ...
         detail = str(err).replace(str(path), path.name).split(";")[0].strip()
         msg = (f"{where}: cannot be read as a GIS layer ({detail}). Save it again as a "
@@ -114,17 +117,25 @@ def read_layer(path: str | Path, *, layer: str | None = None,
     return gdf
 
 
-def _check_shapefile_zip(path: Path) -> None:
+def _check_shapefile_zip(path: Path) -> str | None:
+    """Check a zip holds a layer; return the inner path of a .shp not at its top level."""
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [n.lower() for n in zf.namelist()]
+            names = zf.namelist()
     except zipfile.BadZipFile as err:
         msg = f"{path.name}: not a valid zip file; zip the Shapefile's files again."
         raise InputError(msg, key="bad_zip", where=path.name) from err
-    shp = [n for n in names if n.endswith(".shp")]
-    if not shp and not any(n.endswith((".gpkg", ".geojson", ".json")) for n in names):
+    # macOS adds __MACOSX/._name copies that are not Shapefiles.
+    names = [n for n in names if not n.startswith("__MACOSX/") and
+             not Path(n).name.startswith("._")]
+    shp = sorted((n for n in names if n.lower().endswith(".shp")),
+                 key=lambda n: (n.count("/"), n))
+    if not shp and not any(n.lower().endswith((".gpkg", ".geojson", ".json")) for n in names):
         msg = f"{path.name}: the zip holds no .shp file; zip the .shp, .shx, .dbf and .prj."
         raise InputError(msg, key="zip_no_shp", where=path.name)
+    if shp and "/" in shp[0]:
+        return shp[0]
+    return None
 
 
 def _apply_crs(gdf: gpd.GeoDataFrame, declared: str | None, where: str,

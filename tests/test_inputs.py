@@ -93,6 +93,26 @@ def test_shapefile_zip_without_prj_asks_for_a_declaration(tmp_path, settings):
     assert fac.crs.to_epsg() == 4326
 
 
+def test_a_zipped_shapefile_inside_folders_in_cgcs2000_gauss_krueger_is_read(tmp_path):
+    # What Windows "send to compressed folder" makes of a folder: the files one level
+    # down (here two, with a macOS resource copy beside them); EPSG:4547 is CGCS2000
+    # 3-degree Gauss-Krueger, central meridian 114 E.
+    gdf = gpd.GeoDataFrame({"households": [12]}, geometry=[Point(500000, 3400000)],
+                           crs="EPSG:4547")
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    gdf.to_file(shp_dir / "homes.shp")
+    zpath = tmp_path / "homes.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in shp_dir.iterdir():
+            zf.write(f, f"街道/住宅/{f.name}")
+        zf.writestr("__MACOSX/街道/住宅/._homes.shp", b"\x00\x05\x16\x07")
+    homes = read_layer(zpath, kind="buildings")
+    assert homes.crs.to_epsg() == 4326
+    p = homes.geometry.iloc[0]
+    assert abs(p.x - 114.0) < 1e-6 and 30.0 < p.y < 31.0
+
+
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_projected_coordinates_declared_as_degrees_are_refused(tmp_path):
     gdf = gpd.GeoDataFrame({"category": ["health"]}, geometry=[Point(385000, 6672000)])
