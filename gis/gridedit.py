@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from gis._errors import InputError, Msg
 from gis.grids import Blocks, GridPlan, PartitionProblem, is_contiguous, partition_blocks
-from gis.io import write_file_atomic, write_gpkg_atomic
+from gis.io import sweep_temporary, write_file_atomic, write_gpkg_atomic
 from gis.settings import WGS84, GridRules
 
 #: Field names and their Chinese and English aliases, for exports and their README.
@@ -339,6 +339,7 @@ def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
     import pyogrio
 
     path = Path(path)
+    sweep_temporary(path)  # what killed saves left beside it
     try:
         present = {name for name, _ in pyogrio.list_layers(path)}
     except Exception as err:  # pyogrio DataSourceError on a corrupt or foreign file

@@ -8,6 +8,8 @@ one message that names the file, the layer, the problem and the fix.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import glob
 import os
 import tempfile
 import zipfile
@@ -331,10 +333,7 @@ def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.Dat
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".gpkg", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()
+    tmp, held = _temporary(path, ".gpkg")
     if keep_existing and path.exists():
         shutil.copyfile(path, tmp)
     try:
@@ -348,9 +347,84 @@ def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.Dat
                                         driver="GPKG")
         os.replace(tmp, path)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        _release(tmp, held)
     return path
+
+
+#: Files SQLite and GDAL leave beside a GeoPackage being written.
+_COMPANIONS = ("", "-journal", "-wal", "-shm")
+
+
+def _temporary(path: Path, suffix: str) -> tuple[Path, tuple[int, Path]]:
+    """Return a fresh temporary name beside ``path`` and the lock that marks it alive.
+
+    A lock file ``.<stem>-XXXX.lock`` is created and locked (flock) first, then the
+    temporary file takes the same name with ``suffix``: a writer that is killed leaves
+    both, unlocked, and :func:`sweep_temporary` removes them on the next open or save.
+    """
+    sweep_temporary(path)
+    fd, lock_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".lock", dir=path.parent)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    lock = Path(lock_name)
+    return lock.with_suffix(suffix), (fd, lock)
+
+
+def _release(tmp: Path, held: tuple[int, Path]) -> None:
+    """Remove a temporary file, its companions and its lock."""
+    for end in _COMPANIONS:
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(tmp) + end).unlink()
+    fd, lock = held
+    with contextlib.suppress(FileNotFoundError):
+        lock.unlink()
+    os.close(fd)
+
+
+def sweep_temporary(path: str | Path) -> int:
+    """Remove what killed writers of ``path`` left beside it; return how many files.
+
+    A temporary file is removed when no live writer holds its lock (a writer holds it
+    from before the file exists until after it is renamed or removed), so a save in
+    progress in another process is never disturbed. Temporary files may hold grid
+    workers' names and phones: none outlives the next open or save of its project.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    removed = 0
+    prefix = f".{path.stem}-"
+    for lock in path.parent.glob(f"{glob.escape(prefix)}*.lock"):
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # a live writer: leave its files alone
+            continue
+        try:
+            base = lock.name[:-len(".lock")]
+            for f in path.parent.glob(f"{glob.escape(base)}.*"):
+                if f != lock:
+                    with contextlib.suppress(FileNotFoundError):
+                        f.unlink()
+                        removed += 1
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+                removed += 1
+        finally:
+            os.close(fd)
+    # Temporary files without a lock file were left by a version without locks.
+    live = {lk.name[:-len(".lock")]
+            for lk in path.parent.glob(f"{glob.escape(prefix)}*.lock")}
+    for f in path.parent.glob(f"{glob.escape(prefix)}*"):
+        base = prefix + f.name[len(prefix):].split(".", 1)[0]  # the writer's name
+        if not f.name.endswith(".lock") and base not in live:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+                removed += 1
+    return removed
 
 
 def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -369,14 +443,10 @@ def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def write_file_atomic(path: Path, write: object) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()
+    tmp, held = _temporary(path, path.suffix or ".tmp")
     try:
         write(tmp)  # type: ignore[operator]
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        _release(tmp, held)
     return path

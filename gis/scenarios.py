@@ -24,6 +24,7 @@ import shapely
 from gis._errors import InputError
 from gis.access import Access
 from gis.coverage import CoverageResult, zone_summary
+from gis.io import sweep_temporary
 from gis.network import Snap
 from gis.settings import WGS84, Settings
 
@@ -336,6 +337,7 @@ def load_scenarios(path: str | Path, *, crs: object,
     import pyogrio
 
     path = Path(path)
+    sweep_temporary(path)  # what killed saves left beside it
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
     except Exception as err:  # pyogrio DataSourceError for a corrupt file

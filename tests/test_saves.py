@@ -1,0 +1,78 @@
+"""Interrupted saves leave nothing behind after the next open or save; live saves are
+left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+from shapely.geometry import Point
+
+from gis.io import _release, _temporary, sweep_temporary, write_gpkg_atomic
+from tests.conftest import ROOT
+
+WRITER = """
+import sys
+import geopandas as gpd
+import numpy as np
+from gis.io import write_gpkg_atomic
+n = 200_000
+frame = gpd.GeoDataFrame({"worker": ["王五 13712345678"] * n},
+                         geometry=gpd.points_from_xy(np.random.rand(n), np.random.rand(n)),
+                         crs=4326)
+while True:
+    write_gpkg_atomic(sys.argv[1], {"grids": frame})
+"""
+
+
+def _leftovers(path):
+    return sorted(p.name for p in path.parent.glob(f".{path.stem}-*"))
+
+
+def test_a_save_killed_midway_leaves_nothing_after_the_next_save(tmp_path):
+    path = tmp_path / "grids_project.gpkg"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(n.endswith(".gpkg") for n in _leftovers(path)):
+        time.sleep(0.02)
+    time.sleep(0.3)  # well inside a write
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    left = _leftovers(path)
+    assert left, "the kill came too late to leave a temporary file"
+    # The next save removes them (they may hold workers' names and phones).
+    small = gpd.GeoDataFrame({"n": [1]}, geometry=[Point(0, 0)], crs=4326)
+    write_gpkg_atomic(path, {"grids": small})
+    assert _leftovers(path) == []
+    assert len(pyogrio.read_dataframe(path, layer="grids")) == 1
+
+
+def test_a_live_save_in_another_writer_is_left_alone(tmp_path):
+    path = tmp_path / "project.gpkg"
+    tmp, held = _temporary(path, ".gpkg")
+    tmp.write_bytes(b"in progress")
+    (tmp_path / ".project-old.gpkg-journal").write_bytes(b"left by an old version")
+    assert sweep_temporary(path) == 1  # only the unlocked leftover
+    assert tmp.exists()
+    _release(tmp, held)
+    assert _leftovers(path) == []
+
+
+def test_opening_a_project_sweeps_what_a_killed_save_left(tmp_path):
+    from gis.scenarios import load_scenarios
+
+    path = tmp_path / "project.gpkg"
+    write_gpkg_atomic(path, {"x": gpd.GeoDataFrame({"n": [1]}, geometry=[Point(0, 0)],
+                                                   crs=4326)})
+    stale = tmp_path / ".project-dead1234.gpkg"
+    stale.write_bytes(np.zeros(10, dtype=np.uint8).tobytes())
+    (tmp_path / ".project-dead1234.lock").write_bytes(b"")  # its writer is gone
+    assert load_scenarios(path, crs="EPSG:32633") == []
+    assert _leftovers(path) == []
