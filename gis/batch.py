@@ -23,6 +23,7 @@ per-area summary, atomically.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -366,9 +367,14 @@ def _warm_up() -> bool:
     return True
 
 
-def _part_path(out_dir: Path, inp: AreaInput) -> Path:
+def _part_path(out_dir: Path, inp: AreaInput, kind: str = "parts") -> Path:
+    """Return where an area's finished output (or its input) is stored.
+
+    Files go to 256 subfolders by key, so that no folder grows to a national run's
+    100,000 files (every atomic write looks beside its file for leftovers).
+    """
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in inp.area_id)
-    return out_dir / "parts" / f"{safe}-{inp.key}.pkl"
+    return out_dir / kind / inp.key[:2] / f"{safe}-{inp.key}.pkl"
 
 
 def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Path, *,
@@ -450,7 +456,7 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
                 if inp.source:  # the worker reads its own extract
                     task = (run_area, inp)
                 else:
-                    path = out / "inputs" / _part_path(out, inp).name
+                    path = _part_path(out, inp, "inputs")
                     data = pickle.dumps(inp, protocol=pickle.HIGHEST_PROTOCOL)
                     write_file_atomic(path, lambda p, d=data: p.write_bytes(d))
                     task = (run_area_file, str(path.resolve()))
@@ -478,8 +484,12 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
             if cluster is not None:
                 cluster.close()
     inputs_dir = out / "inputs"
-    if inputs_dir.is_dir() and not any(inputs_dir.iterdir()):
-        inputs_dir.rmdir()  # every stored input was used and removed
+    if inputs_dir.is_dir():  # every stored input that was used is removed: empty folders
+        for folder in sorted(inputs_dir.iterdir(), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            inputs_dir.rmdir()
     write_start = time.perf_counter()
     report.files = _write_outputs(report, out)
     report.write_seconds = time.perf_counter() - write_start

@@ -155,11 +155,11 @@ def test_the_command_on_a_local_dask_cluster_equals_a_single_run_and_resumes(set
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not list((out / "parts").glob("*.pkl")):
+    while time.time() < deadline and not list((out / "parts").rglob("*.pkl")):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    stored = len(list((out / "parts").glob("*.pkl")))
+    stored = len(list((out / "parts").rglob("*.pkl")))
     assert stored >= 1
     # ... and run again: the stored areas are skipped, the rest computed.
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -167,7 +167,7 @@ def test_the_command_on_a_local_dask_cluster_equals_a_single_run_and_resumes(set
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{stored} areas already done, skipped" in done.stdout + done.stderr
     assert "Dask dashboard: http" in done.stdout + done.stderr
-    assert not list((out / "parts").glob(".*"))  # no temporary files left
+    assert not list((out / "parts").rglob(".*"))  # no temporary files left
     assert not (out / "inputs").exists()  # the areas' inputs are removed once used
     homes = pyogrio.read_dataframe(out / "homes.gpkg", layer="homes")
     _study, flags = _single_run_flags(settings, "default")
