@@ -30,7 +30,7 @@ from gis.coverage import (
 )
 from gis.crs import to_local
 from gis.gaps import find_gaps, gap_table
-from gis.household_sources import source_mix
+from gis.household_sources import AREA_RULE, source_mix
 from gis.io import read_layer, read_zones, write_file_atomic, write_gpkg_atomic
 from gis.settings import Settings, load_settings
 from gis.siting import plan_sites
@@ -182,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
                          "per area")
     bt.add_argument("--buildings", type=Path, help="residential buildings layer replacing OSM's")
     bt.add_argument("--facilities", type=Path, help="facilities layer replacing OSM's")
+    _household_inputs(bt)
     bt.add_argument("--bbox", type=_bbox, default=None,
                     help="only this window of the source: west,south,east,north in degrees")
     where = bt.add_mutually_exclusive_group()
@@ -229,7 +230,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
         return _batch_summary(report, len(inputs))
     study = load_study(args.source, settings, bbox=args.bbox, compounds=False,
                        buildings_path=args.buildings, facilities_path=args.facilities,
-                       progress=say)
+                       households_table=args.households_table,
+                       population_raster=args.population_raster, progress=say)
     if args.areas.startswith("tiles:"):
         try:
             n = int(args.areas.split(":", 1)[1])
@@ -248,7 +250,8 @@ def run_batch_command(args: argparse.Namespace) -> int:
     inputs, outside = split_areas(study.network, study.homes, study.facilities, areas,
                                   halo=halo, inputs_key=repr(
         (stamp, args.bbox, settings_text, profiles, args.no_standards,
-         *(_file_stamp(p) for p in (args.buildings, args.facilities)))))
+         *(_file_stamp(p) for p in (args.buildings, args.facilities, args.households_table,
+                                    args.population_raster)))))
     if outside:
         say(f"{outside} homes lie in no area and are not analysed")
     report = run_batch(inputs, settings, args.out, profiles=profiles, standards=standards,
@@ -315,7 +318,8 @@ def run_households(args: argparse.Namespace) -> int:
                        buildings_crs=args.buildings_crs, bbox=args.bbox, compounds=False,
                        households_table=args.households_table,
                        population_raster=args.population_raster, progress=say)
-    print(f"Study area: {study.name}: {len(study.buildings)} buildings, {len(study.homes)} "
+    cells = study.buildings["hh_rule"].to_numpy(dtype=object) == AREA_RULE
+    print(f"Study area: {study.name}: {int((~cells).sum())} buildings, {len(study.homes)} "
           f"homes, {int(study.homes['households'].sum())} households")
     print(study.household_report().to_string(index=False))
     print("Where the household figures come from:")

@@ -22,6 +22,8 @@ Every home carries ``hh_source``, the source of its household figure, strongest 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -32,7 +34,7 @@ from shapely import STRtree
 
 from gis._errors import InputError
 from gis.crs import require_projected
-from gis.households import normalise_name
+from gis.households import estimate_households, normalise_name
 from gis.settings import HouseholdRules
 
 SOURCE_GIVEN = "given"
@@ -444,3 +446,62 @@ def source_mix(homes: gpd.GeoDataFrame) -> pd.DataFrame:
              float(grouped.loc[s, "sum"]) / total) for s in SOURCES if s in grouped.index]
     return pd.DataFrame(rows, columns=["source", "homes", "households", "share"])
 
+
+
+@dataclass(frozen=True)
+class HouseholdCount:
+    """Every building classified, with the inputs' reports (see :func:`count_households`)."""
+
+    buildings: gpd.GeoDataFrame
+    table_report: pd.DataFrame | None = None
+    raster_counts: dict[str, float] | None = None
+
+
+def count_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
+                     landuse: gpd.GeoDataFrame | None = None,
+                     areas: gpd.GeoDataFrame | None = None, estimate_areas: bool = True,
+                     table: str | Path | None = None, raster: str | Path | None = None,
+                     progress: Callable[[str], None] | None = None) -> HouseholdCount:
+    """Classify buildings and count households from every source, strongest last applied.
+
+    Floors (:func:`gis.households.estimate_households`), then residential areas without
+    buildings (:func:`area_homes`; left out with ``estimate_areas=False``, when the
+    buildings are the user's own list of homes), then the street office's ``table``
+    (:func:`join_household_table`; a matched building becomes a home), then the
+    population ``raster`` over the homes not given (:func:`spread_population_raster`).
+
+    Returns
+    -------
+    HouseholdCount
+        ``buildings`` with ``residential``, ``households``, ``hh_rule``, ``hh_source``,
+        ``group_quarters`` and ``residents``; the table's match report and the raster's
+        counts when given.
+    """
+    say = progress or (lambda _m: None)
+    out = estimate_households(buildings, rules, landuse=landuse, areas=areas)
+    if estimate_areas and landuse is not None:
+        estimated = area_homes(landuse, out, rules, areas=areas)
+        if len(estimated):
+            say(f"estimating households of {estimated['area_id'].nunique()} residential "
+                "areas without buildings")
+            out = gpd.GeoDataFrame(pd.concat([out, estimated], ignore_index=True),
+                                   geometry=out.geometry.name, crs=out.crs)
+    table_report = None
+    if table is not None:
+        say(f"joining households from {Path(table).name}")
+        named = (landuse[landuse["name"].notna()]
+                 if landuse is not None and "name" in landuse else None)
+        out, table_report = join_household_table(out, read_household_table(table),
+                                                 compounds=named)
+        given = out["hh_rule"].to_numpy(dtype=object) == TABLE_RULE
+        out["residential"] = out["residential"].to_numpy() | (
+            given & (out["households"].to_numpy() > 0))
+    raster_counts = None
+    if raster is not None:
+        say(f"spreading people from {Path(raster).name}")
+        home = out["residential"].to_numpy(dtype=bool)
+        spread, raster_counts = spread_population_raster(out[home], raster, rules)
+        out = out.copy()
+        for col in ("households", "hh_rule", "hh_source", "residents", "group_quarters"):
+            out.loc[spread.index, col] = spread[col].to_numpy()
+    return HouseholdCount(out, table_report, raster_counts)

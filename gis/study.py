@@ -24,17 +24,8 @@ from gis.access import Access, build_access
 from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
 from gis.facilities import facilities_from_osm
-from gis.household_sources import (
-    AREA_RULE,
-    SOURCE_FLOORS,
-    TABLE_RULE,
-    area_homes,
-    join_household_table,
-    read_household_table,
-    source_mix,
-    spread_population_raster,
-)
-from gis.households import estimate_households, household_report, non_residential_areas
+from gis.household_sources import AREA_RULE, SOURCE_FLOORS, count_households, source_mix
+from gis.households import household_report, non_residential_areas
 from gis.io import read_buildings, read_facilities
 from gis.network import Snap, WalkNetwork, network_from_streets
 from gis.settings import Settings
@@ -290,35 +281,12 @@ def load_study(source: str | Path | None, settings: Settings, *,
     landuse = to_local(osm.landuse, local_crs)
     say("estimating households")
     areas = non_residential_areas(to_local(osm.pois, local_crs), settings.households)
-    classified = estimate_households(to_local(buildings, local_crs), settings.households,
-                                     landuse=landuse, areas=areas)
-    # A user's buildings layer is their list of homes: no homes are invented beside it.
-    estimated = (area_homes(landuse, classified, settings.households, areas=areas)
-                 if buildings_path is None else classified.iloc[:0])
-    if len(estimated):
-        say(f"estimating households of {estimated['area_id'].nunique()} residential areas "
-            "without buildings")
-        classified = gpd.GeoDataFrame(pd.concat([classified, estimated], ignore_index=True),
-                                      geometry=classified.geometry.name, crs=classified.crs)
-    table_report = None
-    if households_table is not None:
-        say(f"joining households from {Path(households_table).name}")
-        named = landuse[landuse["name"].notna()] if "name" in landuse else None
-        classified, table_report = join_household_table(
-            classified, read_household_table(households_table), compounds=named)
-        given = classified["hh_rule"].to_numpy(dtype=object) == TABLE_RULE
-        classified["residential"] = classified["residential"].to_numpy() | (
-            given & (classified["households"].to_numpy() > 0))
-    raster_counts = None
-    if population_raster is not None:
-        say(f"spreading people from {Path(population_raster).name}")
-        res = classified["residential"].to_numpy(dtype=bool)
-        spread, raster_counts = spread_population_raster(
-            classified[res], population_raster, settings.households)
-        classified = classified.copy()
-        for col in ("households", "hh_rule", "hh_source", "residents", "group_quarters"):
-            if col in spread:
-                classified.loc[spread.index, col] = spread[col].to_numpy()
+    counted = count_households(to_local(buildings, local_crs), settings.households,
+                               landuse=landuse, areas=areas,
+                               estimate_areas=buildings_path is None,
+                               table=households_table, raster=population_raster,
+                               progress=say)
+    classified = counted.buildings
     homes = classified[classified["residential"].to_numpy(dtype=bool)]
     fac_local = to_local(facilities, local_crs)
     if facilities_path is not None and len(fac_local):
@@ -358,7 +326,8 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
                  compounds=found, min_piece_m=settings.min_piece_m,
-                 household_table=table_report, raster_counts=raster_counts)
+                 household_table=counted.table_report,
+                 raster_counts=counted.raster_counts)
 
 
 class StudyCache:
