@@ -8,14 +8,18 @@ or place.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
+import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -72,6 +76,8 @@ PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_PROJECT", "projects/project.g
 GRID_PROJECT_PATH = Path(os.environ.get("SERVICE_CIRCLE_GRIDS",
                                         "projects/grids_project.gpkg"))
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "service-circle-uploads"
+#: A session's upload folder not touched for this long belongs to a closed session.
+UPLOAD_TTL_S = 24 * 3600
 #: "auto": the file's own coordinate system (a projected one, e.g. UTM or CGCS2000
 #: Gauss-Krueger, as on the command line); "epsg": a code the user types.
 CRS_CHOICES = ("auto", "wgs84", "gcj02", "bd09", "cgcs2000", "epsg")
@@ -92,6 +98,10 @@ def init_state(settings: Settings) -> None:
         "facilities_crs": "auto",
         "buildings_crs": "auto",
         "good_inputs": (SOURCE, None, None, None, None, None, None),
+        "upload_session": "",
+        "upload_gen": {},
+        "upload_files": {},
+        "refused": None,
         "view": "coverage",
         "k": 3,
         "proposal": None,
@@ -150,10 +160,30 @@ def get_circle(_study: Study, study_key: tuple, category: str, threshold_m: floa
         return None
 
 
-def _saved_upload(upload: object, settings: Settings, lang: str) -> str | None:
+def session_upload_dir() -> Path:
+    """Return this session's upload folder; remove those of sessions closed a day ago."""
+    if not st.session_state["upload_session"]:
+        st.session_state["upload_session"] = uuid.uuid4().hex
+        if UPLOAD_DIR.is_dir():
+            now = time.time()
+            for old in UPLOAD_DIR.iterdir():
+                with contextlib.suppress(OSError):
+                    if now - old.stat().st_mtime > UPLOAD_TTL_S:
+                        shutil.rmtree(old, ignore_errors=True)
+    return UPLOAD_DIR / st.session_state["upload_session"]
+
+
+def uploader(widget: str, label: str, **kwargs: object) -> object:
+    """Draw a file uploader whose key changes when its refused file is dropped."""
+    gen = st.session_state["upload_gen"].get(widget, 0)
+    return st.file_uploader(label, key=f"{widget}_{gen}" if gen else widget, **kwargs)
+
+
+def _saved_upload(upload: object, settings: Settings, lang: str, widget: str) -> str | None:
     """Keep an uploaded file on disk under its own name, in a folder named by its content.
 
-    Files larger than the settings' limit are refused with a message (and ignored).
+    The folder is the session's own, so that dropping the file deletes only this user's
+    copy. Files larger than the settings' limit are refused with a message and freed.
     """
     if upload is None:
         return None
@@ -162,15 +192,50 @@ def _saved_upload(upload: object, settings: Settings, lang: str) -> str | None:
         name = upload.name  # type: ignore[attr-defined]
         st.sidebar.error(t("too_large", lang, name=name, size=f"{size_mb:.0f}",
                            limit=f"{settings.max_upload_mb:.0f}"))
+        _free_upload(upload)
         return None
     data = upload.getvalue()  # type: ignore[attr-defined]
-    folder = UPLOAD_DIR / hashlib.sha1(data).hexdigest()[:16]
+    folder = session_upload_dir() / hashlib.sha1(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
+    folder.parent.touch()
     # The user's own file name is kept, so that messages name the file they chose.
     path = folder / Path(upload.name).name  # type: ignore[attr-defined]
     if not path.exists():
         path.write_bytes(data)
+    del data
+    st.session_state["upload_files"][str(path)] = (widget, getattr(upload, "file_id", None))
     return str(path)
+
+
+def _free_upload(upload: object) -> None:
+    """Drop an uploaded file from the server's memory now, not when the session ends."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    file_id = getattr(upload, "file_id", None)
+    if ctx is not None and file_id and getattr(ctx, "uploaded_file_mgr", None) is not None:
+        with contextlib.suppress(Exception):
+            ctx.uploaded_file_mgr.remove_file(ctx.session_id, file_id)
+
+
+def drop_uploads(keep: Iterable[object], refused: str | None = None) -> None:
+    """Delete this session's uploaded files that no input uses any more.
+
+    ``refused``: the name of a file a loader refused; its copy is deleted, its memory
+    freed and its upload box emptied, whether or not an input still names it.
+    """
+    keep_paths = {str(k) for k in keep if k}
+    files = st.session_state["upload_files"]
+    for path, (widget, file_id) in list(files.items()):
+        is_refused = refused is not None and Path(path).name == refused
+        if path in keep_paths and not is_refused:
+            continue
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
+        del files[path]
+        if is_refused:
+            _free_upload(type("Upload", (), {"file_id": file_id})())
+            gen = st.session_state["upload_gen"]
+            gen[widget] = gen.get(widget, 0) + 1
 
 
 def choice(kind: str, container: object, name: str, label: str, options: Sequence[object],
@@ -216,8 +281,9 @@ def sidebar(settings: Settings) -> tuple:
     choice("radio", sb, "view", t("view", lang), views, lambda v: t(f"view_{v}", lang))
     with sb.expander(f"{t('study_area', lang)}: "
                      + (t("default_area", lang) if SOURCE == "default" else SOURCE)):
-        area_up = st.file_uploader(t("upload_area", lang), type=["pbf", "osm", "bz2", "gpkg"],
-                                   key="area_upload")
+        area_up = uploader("area_upload", t("upload_area", lang),
+                           type=["pbf", "osm", "bz2", "gpkg"],
+                           help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
         st.text_input(t("place_name", lang), key="place_input",
                       placeholder="Xuhui District, Shanghai")
         if st.button(t("load_place", lang), key="load_place"):
@@ -239,29 +305,30 @@ def sidebar(settings: Settings) -> tuple:
     choice("radio", sb, "basemap", t("basemap", lang), bases,
            lambda b: settings.tile_name if b == "custom" else t(f"basemap_{b}", lang))
     with sb.expander(t("own_data", lang)):
-        fac_up = st.file_uploader(t("upload_facilities", lang), type=UPLOAD_TYPES,
-                                  key="facilities_upload")
+        fac_up = uploader("facilities_upload", t("upload_facilities", lang), type=UPLOAD_TYPES,
+                          help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
         choice("selectbox", st, "facilities_crs", t("declared_crs", lang), CRS_CHOICES,
                lambda c: t(f"crs_{c}", lang))
         if st.session_state["facilities_crs"] == "epsg":
             st.text_input(t("epsg_code", lang), key="facilities_epsg", placeholder="4547")
-        bld_up = st.file_uploader(t("upload_buildings", lang), type=UPLOAD_TYPES,
-                                  key="buildings_upload")
+        bld_up = uploader("buildings_upload", t("upload_buildings", lang), type=UPLOAD_TYPES,
+                          help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
         choice("selectbox", st, "buildings_crs", t("declared_crs", lang), CRS_CHOICES,
                lambda c: t(f"crs_{c}", lang))
         if st.session_state["buildings_crs"] == "epsg":
             st.text_input(t("epsg_code", lang), key="buildings_epsg", placeholder="4547")
-        table_up = st.file_uploader(t("upload_hh_table", lang), type=["csv", "xlsx"],
-                                    key="hh_table_upload", help=t("upload_hh_table_help", lang))
-        raster_up = st.file_uploader(t("upload_raster", lang), type=["tif", "tiff"],
-                                     key="raster_upload", help=t("upload_raster_help", lang))
-    fac_path = _saved_upload(fac_up, settings, lang)
-    bld_path = _saved_upload(bld_up, settings, lang)
-    area_path = _saved_upload(area_up, settings, lang)
+        table_up = uploader("hh_table_upload", t("upload_hh_table", lang), type=["csv", "xlsx"],
+                            help=t("upload_hh_table_help", lang))
+        raster_up = uploader("raster_upload", t("upload_raster", lang), type=["tif", "tiff"],
+                             help=t("upload_raster_help", lang))
+    fac_path = _saved_upload(fac_up, settings, lang, "facilities_upload")
+    bld_path = _saved_upload(bld_up, settings, lang, "buildings_upload")
+    area_path = _saved_upload(area_up, settings, lang, "area_upload")
     source = area_path or st.session_state.get("place") or SOURCE
     return (source, fac_path, declared_crs("facilities") if fac_path else None,
             bld_path, declared_crs("buildings") if bld_path else None,
-            _saved_upload(table_up, settings, lang), _saved_upload(raster_up, settings, lang))
+            _saved_upload(table_up, settings, lang, "hh_table_upload"),
+            _saved_upload(raster_up, settings, lang, "raster_upload"))
 
 
 def basemap_choice(settings: Settings) -> str | tuple[str, str, str]:
@@ -290,11 +357,22 @@ def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
             with st.expander(t("hh_rows_unmatched", lang, n=len(missed), total=len(table))):
                 st.dataframe(missed, hide_index=True, width="stretch")
         st.session_state["good_inputs"] = inputs
+        drop_uploads(inputs)
         return study, inputs
     except GisError as err:
         status.update(label=t("input_error_short", lang), state="error")
-        show_error(err, lang, lead=t("input_error", lang))
         good = st.session_state["good_inputs"]
+        where = str(getattr(err, "params", {}).get("where", ""))
+        refused = next((Path(p).name for p in inputs if isinstance(p, str)
+                        and p in st.session_state["upload_files"]
+                        and Path(p).name in where), None)
+        if refused is not None:
+            # The refused file leaves memory and disk now; its message is shown once more
+            # after the rerun that empties its upload box.
+            drop_uploads(good, refused=refused)
+            st.session_state["refused"] = err
+            st.rerun()
+        show_error(err, lang, lead=t("input_error", lang))
         if good == inputs:
             st.stop()
         return study_cache().get(good), good
@@ -354,6 +432,9 @@ def main() -> None:
     lang = st.session_state["lang"]
     st.title(t("app_title", lang))
     st.caption(t("app_caption", lang))
+    if st.session_state["refused"] is not None:
+        show_error(st.session_state["refused"], lang, lead=t("input_error", lang))
+        st.session_state["refused"] = None
     study, used = load(inputs, lang)
 
     minutes = metres = None

@@ -35,7 +35,8 @@ from shapely import STRtree
 from gis._errors import InputError
 from gis.crs import require_projected
 from gis.households import estimate_households, normalise_name
-from gis.settings import HouseholdRules
+from gis.limits import check_input, check_rows
+from gis.settings import HouseholdRules, load_settings
 
 SOURCE_GIVEN = "given"
 SOURCE_RASTER = "raster"
@@ -208,6 +209,8 @@ def read_household_table(path: str | Path) -> pd.DataFrame:
         Columns ``name``, ``households`` and, where given, ``osm_id``, ``lon``, ``lat``.
     """
     p = Path(path)
+    limits = load_settings().limits
+    check_input(p, limits)
     try:
         if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             raw = pd.read_excel(p, dtype=object)
@@ -220,6 +223,7 @@ def read_household_table(path: str | Path) -> pd.DataFrame:
         msg = (f"{p.name}: cannot be read as a household table ({type(err).__name__}: "
                f"{err}). Save it as CSV (UTF-8) or XLSX with a header row.")
         raise InputError(msg, key="hh_table_unreadable", where=p.name) from err
+    check_rows(p, len(raw), limits)
     hh_col = _column(raw, HOUSEHOLD_COLUMNS)
     name_col = _column(raw, NAME_COLUMNS)
     id_col = _column(raw, ID_COLUMNS)

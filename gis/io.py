@@ -26,7 +26,8 @@ import shapely
 from gis._errors import EmptyInputError, InputError
 from gis.crs import unshift_to_wgs84
 from gis.facilities import normalise_categories
-from gis.settings import WGS84, Settings
+from gis.limits import check_features, check_input, check_vertices
+from gis.settings import WGS84, Limits, Settings, load_settings
 
 Kind = Literal["buildings", "facilities", "communities", "grids", "layer"]
 
@@ -46,7 +47,8 @@ def _describe(path: Path, layer: str | None) -> str:
 
 
 def read_layer(path: str | Path, *, layer: str | None = None,
-               declared_crs: str | None = None, kind: Kind = "layer") -> gpd.GeoDataFrame:
+               declared_crs: str | None = None, kind: Kind = "layer",
+               limits: Limits | None = None) -> gpd.GeoDataFrame:
     """Read a user's layer and return it in WGS-84 with valid, non-empty geometries.
 
     Parameters
@@ -61,6 +63,9 @@ def read_layer(path: str | Path, *, layer: str | None = None,
         declaration overrides a missing CRS; it must agree with a CRS the file states.
     kind
         What the layer is, to check its geometry type.
+    limits
+        What the file may expand to and hold (default: the settings file's ``[limits]``);
+        see :mod:`gis.limits`.
 
     Returns
     -------
@@ -75,11 +80,14 @@ def read_layer(path: str | Path, *, layer: str | None = None,
     if path.stat().st_size == 0:
         msg = f"{where}: the file is empty; export the layer again."
         raise EmptyInputError(msg, key="file_empty", where=where)
+    limits = limits or load_settings().limits
     source: str | Path = path
+    check_input(path, limits)
     if path.suffix.lower() == ".zip":
         inner = _check_shapefile_zip(path)
         if inner is not None:  # a Shapefile inside a folder of the zip (Windows zips so)
             source = f"/vsizip/{path.resolve()}/{inner}"
+    check_features(path, source, limits, layer)
     try:
         gdf = gpd.read_file(source, layer=layer)
     except Exception as err:  # pyogrio raises DataSourceError, DataLayerError, ...
@@ -92,6 +100,7 @@ def read_layer(path: str | Path, *, layer: str | None = None,
         msg = f"{where}: the layer has no features; choose a layer with data."
         raise EmptyInputError(msg, key="layer_no_features", where=where)
     geoms = np.asarray(gdf.geometry.values)
+    check_vertices(path, geoms, limits)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.all():
         msg = f"{where}: every feature has an empty geometry; export the layer again."

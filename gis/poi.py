@@ -22,7 +22,8 @@ import pandas as pd
 
 from gis._errors import InputError
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
-from gis.settings import WGS84, Settings
+from gis.limits import check_input, check_rows
+from gis.settings import WGS84, Settings, load_settings
 
 MAPPING_PATH = Path(__file__).resolve().parent.parent / "data" / "poi_mapping.toml"
 Provider = Literal["amap", "baidu", "auto"]
@@ -70,6 +71,7 @@ def load_mapping(path: str | Path | None, settings: Settings) -> list[dict]:
 
 def _records(path: Path) -> tuple[pd.DataFrame, str]:
     """Return the rows of a CSV or JSON export and a provider guess."""
+    check_input(path, load_settings().limits)
     if path.suffix.lower() == ".csv":
         for enc in ("utf-8-sig", "gb18030"):
             try:
@@ -80,6 +82,7 @@ def _records(path: Path) -> tuple[pd.DataFrame, str]:
         else:
             msg = f"{path.name}: the CSV is neither UTF-8 nor GB18030 text; save it as UTF-8."
             raise InputError(msg, key="csv_encoding", where=path.name)
+        check_rows(path, len(frame), load_settings().limits)
         cols = {c.lower() for c in frame.columns}
         guess = "baidu" if {"detail_info", "tag", "uid"} & cols else "amap"
         return frame, guess

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,20 @@ class GridRules:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What an input may become once read; see ``[limits]`` in data/settings.toml."""
+
+    max_expanded_mb: float = 2000.0
+    max_ratio: float = 200.0
+    max_features: int = 2_000_000
+    max_vertices: int = 30_000_000
+    max_xml_depth: int = 16
+    max_xml_elements: int = 20_000_000
+    max_households_per_building: int = 5000
+    max_levels: int = 200
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every configurable value, as read from the settings file."""
 
@@ -118,6 +132,7 @@ class Settings:
     tile_attribution: str = ""
     tile_name: str = "Custom tiles"
     max_upload_mb: float = 300.0
+    limits: Limits = field(default_factory=Limits)
     source_path: str = field(default="")
 
     def category(self, category_id: str) -> Category:
@@ -295,8 +310,32 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
         tile_attribution=str(mp.get("tile_attribution", "")),
         tile_name=str(mp.get("tile_name", "Custom tiles")),
         max_upload_mb=float(mp.get("max_upload_mb", 300)),
+        limits=_limits(raw.get("limits", {})),
         source_path=source_path,
     )
+
+
+def _limits(raw: object) -> Limits:
+    """Return the ``[limits]`` section; every value must be a positive number."""
+    if not isinstance(raw, dict):
+        msg = "Settings file: `limits` must be a table of numbers."
+        raise SettingsError(msg)
+    values: dict[str, float | int] = {}
+    for f in fields(Limits):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value) and value > 0):
+            msg = f"Settings file: `limits.{f.name}` must be a positive number."
+            raise SettingsError(msg)
+        values[f.name] = float(value) if f.type == "float" else int(value)
+    unknown = sorted(set(raw) - {f.name for f in fields(Limits)})
+    if unknown:
+        msg = (f"Settings file: unknown key(s) {', '.join(unknown)} in `limits`; known: "
+               + ", ".join(f.name for f in fields(Limits)) + ".")
+        raise SettingsError(msg)
+    return Limits(**values)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=8)

@@ -32,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyInputError, InputError
 from gis.compounds import GATE_VALUES, WALL_VALUES
+from gis.limits import check_input
 from gis.settings import WGS84, Settings
 
 #: A window (west, south, east, north) in degrees.
@@ -200,6 +201,8 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
     if path.stat().st_size == 0:
         msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
         raise EmptyInputError(msg, key="area_empty", where=path.name)
+    say("checking the file")
+    check_input(path, settings.limits)
     keys = poi_keys(settings)
     try:
         osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox is not None else None)
@@ -275,6 +278,8 @@ def load_xml(path: str | Path, settings: Settings, *,
     if path.stat().st_size == 0:
         msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
         raise EmptyInputError(msg, key="area_empty", where=path.name)
+    say("checking the file")
+    check_input(path, settings.limits)
     with _osmnx_way_tags():
         try:
             say("reading walkable streets")

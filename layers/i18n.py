@@ -56,6 +56,10 @@ TEXT: dict[str, dict[str, str]] = {
     "full_circle": {"zh": "全部服务均可达", "en": "All services within reach"},
     "households": {"zh": "户数", "en": "Households"},
     "hh_source": {"zh": "户数来源", "en": "Households from"},
+    "upload_limit_help": {"zh": "每个文件最大 {limit} MB；更大的文件浏览器会拒绝上传"
+                                "（提示为英文 “File must be … or smaller”）。请先裁剪到街道办范围。",
+                          "en": "At most {limit} MB per file; the browser refuses larger files. "
+                                "Clip the data to the street office first."},
     "upload_hh_table": {"zh": "街道户数表（CSV / XLSX）",
                         "en": "Street office household table (CSV / XLSX)"},
     "upload_hh_table_help": {"zh": "列：户数，以及名称（楼栋或小区）、osm_id 或 经度/纬度；"
@@ -475,4 +479,19 @@ MESSAGES_ZH.update({
 
 MESSAGES_ZH.update({
     "gpkg_no_streets": "{where}：图层 {layers} 中没有道路图层（名为 streets 或 roads）；请把步行路网作为名为 streets 的线图层加入。",
+})
+
+MESSAGES_ZH.update({
+    "bomb": "{where}：已拒绝。文件从 {packed} 解压后超过 {size}（上限 {limit} MB，且不得超过压缩大小的"
+            "若干倍，见 data/settings.toml 的 [limits]）。真实的街道办或区县数据远小于此；请重新导出，"
+            "或把区域分成几块。",
+    "bad_archive": "{where}：压缩文件损坏或不完整，请重新下载或导出。",
+    "xml_too_deep": "{where}：已拒绝。XML 元素嵌套超过 {limit} 层（OpenStreetMap XML 只有 3 层）；"
+                    "请重新从 OpenStreetMap 导出。",
+    "xml_too_many": "{where}：已拒绝。XML 元素超过 {limit} 个；这么大的区域请使用 .osm.pbf，或分成几块。",
+    "xml_entities": "{where}：已拒绝。文件声明了 XML 实体，OpenStreetMap 文件不会这样做；请重新导出。",
+    "too_many_features": "{where}：已拒绝。图层或表格有 {count} 个要素（行），超过上限 {limit}"
+                         "（data/settings.toml 的 [limits] max_features）；请先裁剪到研究区域。",
+    "too_many_vertices": "{where}：已拒绝。几何共有 {count} 个坐标点，超过上限 {limit}"
+                         "（[limits] max_vertices）；请先简化或裁剪图层。",
 })

@@ -41,15 +41,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SERVER: dict[str, object] = {}
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     port = _free_port()
-    env = dict(os.environ, SERVICE_CIRCLE_PROJECT=str(tmp_path_factory.mktemp("p") / "p.gpkg"))
+    tmp = tmp_path_factory.mktemp("server_tmp")
+    env = dict(os.environ, SERVICE_CIRCLE_PROJECT=str(tmp_path_factory.mktemp("p") / "p.gpkg"),
+               TMPDIR=str(tmp))
+    SERVER["tmp"] = tmp
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    SERVER["pid"] = proc.pid
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -146,3 +153,40 @@ def test_switching_the_language_back_and_forth_keeps_every_choice(app_url):
             assert "SettingsError" not in body and "Traceback" not in body
         page.screenshot(path=str(ARTIFACTS / "language_back_and_forth_zh.png"))
         browser.close()
+
+
+def _peak_mb(pid: int) -> float:
+    """Return a process's peak resident memory (VmHWM) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def test_a_bomb_uploaded_as_study_area_is_refused_freed_and_deleted(app_url, tmp_path):
+    # Before: a 200 KB .osm.bz2 drove the server to 9.46 GB and a MemoryError traceback.
+    from tests.test_limits import write_bz2_bomb
+
+    bomb = write_bz2_bomb(tmp_path / "bomb.osm.bz2")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        _idle(page)
+        before = _peak_mb(int(SERVER["pid"]))
+        page.locator("[data-testid=stSidebar] input[type=file]").first.set_input_files(bomb)
+        page.get_by_text("已拒绝").wait_for(timeout=60_000)
+        _idle(page)
+        body = page.inner_text("body")
+        assert "bomb.osm.bz2" in body and "Traceback" not in body
+        # The study area stays the previous one, and its numbers are still shown.
+        assert page.locator("[data-testid=stMetric]").count() > 0
+        # The upload box is empty again and no copy of the bomb is left on disk.
+        assert "bomb.osm.bz2" not in page.inner_text("[data-testid=stFileUploader]")
+        uploads = Path(SERVER["tmp"]) / "service-circle-uploads"
+        assert not list(uploads.rglob("bomb.osm.bz2"))
+        grown = _peak_mb(int(SERVER["pid"])) - before
+        page.screenshot(path=str(ARTIFACTS / "bomb_refused_zh.png"))
+        browser.close()
+    assert grown < 300, f"the server's peak memory grew by {grown:.0f} MB"
