@@ -34,7 +34,7 @@ from shapely import STRtree
 
 from gis._errors import InputError
 from gis.crs import require_projected
-from gis.households import estimate_households, normalise_name
+from gis.households import CHECK_CAPPED, estimate_households, normalise_name
 from gis.limits import check_input, check_rows
 from gis.settings import HouseholdRules, load_settings
 
@@ -241,8 +241,15 @@ def read_household_table(path: str | Path) -> pd.DataFrame:
     if lon_col and lat_col:
         out["lon"] = pd.to_numeric(raw[lon_col], errors="coerce")
         out["lat"] = pd.to_numeric(raw[lat_col], errors="coerce")
-    bad = ~np.isfinite(out["households"].to_numpy(dtype=float)) | (out["households"] < 0)
-    out.attrs["rows_without_households"] = int(bad.sum())
+    # A row is a building or a compound; more households than a whole street office
+    # (20 x the per-building maximum) is an error in the table, never cast to an integer.
+    most = 20 * limits.max_households_per_building
+    value = out["households"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        implausible = np.isfinite(value) & (value > most)
+    bad = ~np.isfinite(value) | (value < 0) | implausible
+    out.attrs["rows_without_households"] = int((bad & ~implausible).sum())
+    out.attrs["rows_implausible"] = int(implausible.sum())
     return out[~bad].reset_index(drop=True)
 
 
@@ -424,7 +431,11 @@ def spread_population_raster(homes: gpd.GeoDataFrame, path: str | Path,
     set_here = free & (people > 0)
     hh = out["households"].to_numpy(dtype=float).copy()
     hh[set_here] = np.maximum(1, np.round(people[set_here] / rules.residents_per_household))
+    capped = set_here & (hh > rules.max_households_per_building)  # a corrupt cell value
+    hh = np.minimum(hh, rules.max_households_per_building)
     out["households"] = hh.astype(np.int64)
+    if "hh_check" in out:
+        out.loc[capped, "hh_check"] = CHECK_CAPPED
     _mark(out, set_here, RASTER_RULE, SOURCE_RASTER)
     with_home = np.zeros(band.size, dtype=bool)
     with_home[cell[free]] = True
@@ -459,6 +470,8 @@ class HouseholdCount:
     buildings: gpd.GeoDataFrame
     table_report: pd.DataFrame | None = None
     raster_counts: dict[str, float] | None = None
+    #: Table rows refused: ``table_no_figure`` and ``table_implausible``.
+    checks: tuple[tuple[str, int], ...] = ()
 
 
 def count_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
@@ -491,12 +504,15 @@ def count_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
             out = gpd.GeoDataFrame(pd.concat([out, estimated], ignore_index=True),
                                    geometry=out.geometry.name, crs=out.crs)
     table_report = None
+    checks: tuple[tuple[str, int], ...] = ()
     if table is not None:
         say(f"joining households from {Path(table).name}")
         named = (landuse[landuse["name"].notna()]
                  if landuse is not None and "name" in landuse else None)
-        out, table_report = join_household_table(out, read_household_table(table),
-                                                 compounds=named)
+        rows = read_household_table(table)
+        checks = (("table_no_figure", int(rows.attrs.get("rows_without_households", 0))),
+                  ("table_implausible", int(rows.attrs.get("rows_implausible", 0))))
+        out, table_report = join_household_table(out, rows, compounds=named)
         given = out["hh_rule"].to_numpy(dtype=object) == TABLE_RULE
         out["residential"] = out["residential"].to_numpy() | (
             given & (out["households"].to_numpy() > 0))
@@ -506,6 +522,7 @@ def count_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         home = out["residential"].to_numpy(dtype=bool)
         spread, raster_counts = spread_population_raster(out[home], raster, rules)
         out = out.copy()
-        for col in ("households", "hh_rule", "hh_source", "residents", "group_quarters"):
+        for col in ("households", "hh_rule", "hh_source", "residents", "group_quarters",
+                    "hh_check"):
             out.loc[spread.index, col] = spread[col].to_numpy()
-    return HouseholdCount(out, table_report, raster_counts)
+    return HouseholdCount(out, table_report, raster_counts, checks)

@@ -62,6 +62,12 @@ NAME_HOME = "name: home"
 GENERIC_NON_RESIDENTIAL_AREA = "generic in non-residential area"
 GROUP_QUARTERS = "group quarters"
 
+#: Plausibility checks (column ``hh_check``): what was wrong and what was done instead.
+CHECK_LEVELS = "floors above the maximum (default floors used)"
+CHECK_GIVEN = "households figure above the maximum or negative (estimated instead)"
+CHECK_CAPPED = "estimate above the maximum households per building (capped)"
+CHECKS = (CHECK_LEVELS, CHECK_GIVEN, CHECK_CAPPED)
+
 HOME_RULES = (GIVEN, NAME_HOME, GROUP_QUARTERS, RESIDENTIAL_TYPE,
               GENERIC_RESIDENTIAL_LANDUSE, GENERIC_DEFAULT)
 NAMES_PATH = Path(__file__).resolve().parent.parent / "data" / "building_names.toml"
@@ -156,7 +162,7 @@ def _number(value: object) -> float:
         return np.nan
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
-    m = re.match(r"\s*(\d+(?:[.,]\d+)?)", str(value))
+    m = re.match(r"\s*(\d+(?:[.,]\d+)?(?:[eE][+-]?\d+)?)", str(value))
     return float(m.group(1).replace(",", ".")) if m else np.nan
 
 
@@ -249,10 +255,18 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         rule[say_not] = NAME_NOT_HOME
     rule[group] = GROUP_QUARTERS
 
+    check = np.full(n, None, dtype=object)
     levels = (out["building:levels"].map(_number) if "building:levels" in out
               else pd.Series(np.nan, out.index)).to_numpy(dtype=float)
     height = (out["height"].map(_number) if "height" in out
               else pd.Series(np.nan, out.index)).to_numpy(dtype=float)
+    # An impossible figure is an error in the data: checked before any product or cast.
+    with np.errstate(invalid="ignore"):
+        high = ~(levels <= rules.max_levels) & ~np.isnan(levels)
+        high_h = ~(height <= rules.max_levels * rules.storey_height_m) & ~np.isnan(height)
+    check[high | high_h] = CHECK_LEVELS
+    levels = np.where(high, np.nan, levels)
+    height = np.where(high_h, np.nan, height)
     levels = np.where(np.isnan(levels), np.floor(height / rules.storey_height_m), levels)
     levels = np.where(np.isnan(levels) | (levels < 1), rules.default_levels, levels)
     estimate = np.maximum(1, np.round(area * levels / rules.floor_area_per_household_m2))
@@ -262,9 +276,17 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         residents / rules.residents_per_household)), estimate)
 
     home = np.isin(rule, HOME_RULES)
+    capped = home & (estimate > rules.max_households_per_building)
+    check[capped] = CHECK_CAPPED
+    estimate = np.minimum(estimate, rules.max_households_per_building)
     hh = np.where(home, estimate, 0.0)
     if households_col and households_col in out:
         given = pd.to_numeric(out[households_col], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            most = rules.max_households_per_building
+            wrong = ~np.isnan(given) & ~((given >= 0) & (given <= most))
+        check[wrong] = CHECK_GIVEN
+        given = np.where(wrong, np.nan, given)
         has = ~np.isnan(given) & (given >= 0)
         hh = np.where(has, given, hh)
         rule[has] = GIVEN
@@ -280,6 +302,7 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
     out["group_quarters"] = group_quarters
     out["residents"] = np.where(group_quarters, residents, 0.0).astype(np.int64)
     out["hh_source"] = source
+    out["hh_check"] = check
     return out
 
 

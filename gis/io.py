@@ -106,6 +106,13 @@ def read_layer(path: str | Path, *, layer: str | None = None,
         msg = f"{where}: every feature has an empty geometry; export the layer again."
         raise EmptyInputError(msg, key="layer_empty_geometries", where=where)
     gdf = gdf[~missing].copy()
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(shapely.bounds(np.asarray(gdf.geometry.values))).all(axis=1)
+    if not finite.all():  # NaN or infinite coordinates: GEOS cannot measure them
+        gdf = gdf[finite].copy()
+        if len(gdf) == 0:
+            msg = f"{where}: no feature has numeric coordinates; export the layer again."
+            raise EmptyInputError(msg, key="layer_empty_geometries", where=where)
     invalid = ~shapely.is_valid(np.asarray(gdf.geometry.values))
     if invalid.any():
         gdf.loc[invalid, gdf.geometry.name] = shapely.make_valid(
@@ -125,6 +132,8 @@ def read_layer(path: str | Path, *, layer: str | None = None,
                          items=[(k, p) for _t, k, p in problems])
     if missing.any():
         gdf.attrs["dropped_empty"] = int(missing.sum())
+    if not finite.all():
+        gdf.attrs["dropped_coordinates"] = int((~finite).sum())
     return gdf
 
 

@@ -193,7 +193,35 @@ def _fields(buf: bytes) -> dict[int, int | bytes]:
     return out
 
 
-def check_pbf(path: Path, limits: Limits) -> dict[str, int]:
+def _header_bbox(blob: dict[int, int | bytes]) -> tuple[float, float, float, float] | None:
+    """Return the (west, south, east, north) box an OSMHeader block declares, if any."""
+    data = blob.get(3)
+    raw_size = blob.get(2)
+    try:
+        if isinstance(data, bytes):
+            limit = raw_size if isinstance(raw_size, int) else PBF_MAX_BLOB
+            plain = zlib.decompressobj().decompress(data, limit)
+        else:
+            plain = blob.get(1)
+        if not isinstance(plain, bytes):
+            return None
+        box = _fields(plain).get(1)
+        if not isinstance(box, bytes):
+            return None
+        sides = _fields(box)
+
+        def degrees(n: int) -> float:
+            value = sides.get(n)
+            if not isinstance(value, int):
+                raise ValueError(n)
+            return ((value >> 1) ^ -(value & 1)) * 1e-9  # zigzag sint64, nanodegrees
+
+        return degrees(1), degrees(4), degrees(2), degrees(3)
+    except (ValueError, zlib.error):
+        return None
+
+
+def check_pbf(path: Path, limits: Limits) -> dict[str, object]:
     """Walk the blocks of an ``.osm.pbf`` and add up what they declare they expand to.
 
     Each block is a header (at most 64 KiB) and a blob (at most 32 MiB, expanding to at
@@ -202,6 +230,7 @@ def check_pbf(path: Path, limits: Limits) -> dict[str, int]:
     """
     size = path.stat().st_size
     expanded = blocks = 0
+    bbox: tuple[float, float, float, float] | None = None
     with path.open("rb") as f:
         try:
             while True:
@@ -226,6 +255,8 @@ def check_pbf(path: Path, limits: Limits) -> dict[str, int]:
                     raise ValueError(msg)
                 blob = _fields(f.read(datasize))
                 raw_size = blob.get(2)
+                if kind == b"OSMHeader" and bbox is None:
+                    bbox = _header_bbox(blob)
                 if isinstance(raw_size, int):
                     if raw_size > PBF_MAX_BLOB:
                         msg = f"block expanding to {raw_size} bytes"
@@ -245,7 +276,7 @@ def check_pbf(path: Path, limits: Limits) -> dict[str, int]:
     if blocks == 0:
         msg = f"{path.name}: the file is empty; export the area again from OpenStreetMap."
         raise InputError(msg, key="area_empty", where=path.name)
-    return {"expanded": expanded, "blocks": blocks}
+    return {"expanded": expanded, "blocks": blocks, "bbox": bbox}
 
 
 def check_zip(path: Path, limits: Limits) -> dict[str, int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,9 @@ class HouseholdRules:
     area_density_per_ha: tuple[tuple[str, float], ...] = ()
     area_cell_m: float = 100.0
     min_estimated_area_m2: float = 2000.0
+    #: Plausibility maxima ([limits] of the settings file): a larger figure is an error.
+    max_levels: int = 200
+    max_households_per_building: int = 5000
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,9 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
         min_estimated_area_m2=float(_get(hh, "min_estimated_area_m2", (int, float), "households")
                                     if "min_estimated_area_m2" in hh else 2000.0),
     )
+    limits = _limits(raw.get("limits", {}))
+    households = replace(households, max_levels=limits.max_levels,
+                         max_households_per_building=limits.max_households_per_building)
     for key in ("floor_area_per_household_m2", "floor_area_per_resident_m2",
                 "residents_per_household", "area_cell_m"):
         value = getattr(households, key)
@@ -310,7 +316,7 @@ def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
         tile_attribution=str(mp.get("tile_attribution", "")),
         tile_name=str(mp.get("tile_name", "Custom tiles")),
         max_upload_mb=float(mp.get("max_upload_mb", 300)),
-        limits=_limits(raw.get("limits", {})),
+        limits=limits,
         source_path=source_path,
     )
 

@@ -81,6 +81,8 @@ class OsmData:
     landuse: gpd.GeoDataFrame
     bounds: BaseGeometry
     barriers: gpd.GeoDataFrame | None = None
+    #: What the plausibility screen dropped: (count key, features), see :data:`SCREENED`.
+    checks: tuple[tuple[str, int], ...] = ()
 
 
 def default_extract_path() -> Path:
@@ -139,9 +141,61 @@ def with_tag_columns(gdf: gpd.GeoDataFrame, keys: Iterable[str]) -> gpd.GeoDataF
     return gdf
 
 
+#: What the plausibility screen drops, as (count key, English text, message key).
+SCREENED = (
+    ("empty", "features without a geometry (dropped)", "r_dropped_empty"),
+    ("bad_coordinates", "features with coordinates that are not longitude -180..180 and "
+     "latitude -90..90 (dropped)", "r_dropped_coordinates"),
+    ("outside_bounds", "features outside the file's bounds (dropped)", "r_dropped_outside"),
+    ("duplicates", "features read twice (same OSM id and shape; dropped)",
+     "r_dropped_duplicates"),
+)
+#: How far (degrees) a feature may reach past the bounds a file declares: extracts keep
+#: whole ways that cross their edge.
+BOUNDS_MARGIN_DEG = 0.05
+
+
+def _screen(gdf: gpd.GeoDataFrame, osm_id: pd.Series, counts: dict[str, int] | None,
+            bounds: Bbox | None) -> np.ndarray:
+    """Return which rows are plausible; add what is dropped, and why, to ``counts``."""
+    geoms = np.asarray(gdf.geometry.values)
+    with np.errstate(invalid="ignore"):
+        b = shapely.bounds(geoms)
+    finite = np.isfinite(b).all(axis=1)
+    in_range = finite & (b[:, 0] >= -180) & (b[:, 2] <= 180) & (b[:, 1] >= -90) & (
+        b[:, 3] <= 90)
+    keep = in_range.copy()
+    outside = np.zeros(len(gdf), dtype=bool)
+    if bounds is not None:
+        m = BOUNDS_MARGIN_DEG
+        outside = in_range & ((b[:, 2] < bounds[0] - m) | (b[:, 0] > bounds[2] + m) |
+                              (b[:, 3] < bounds[1] - m) | (b[:, 1] > bounds[3] + m))
+        keep &= ~outside
+    if "osm_type" in gdf:
+        kind = gdf["osm_type"].astype(str).to_numpy()
+    elif isinstance(gdf.index, pd.MultiIndex):  # osmnx: (element, id)
+        kind = gdf.index.get_level_values(0).astype(str).to_numpy()
+    else:
+        kind = np.full(len(gdf), "")
+    wkb = np.where(keep, shapely.to_wkb(np.where(keep, geoms, None)), b"")
+    twice = keep & pd.DataFrame({"t": kind, "i": osm_id.to_numpy(), "g": wkb}).duplicated(
+        ).to_numpy()
+    keep &= ~twice
+    if counts is not None:
+        for key, n in (("bad_coordinates", ~in_range), ("outside_bounds", outside),
+                       ("duplicates", twice)):
+            counts[key] = counts.get(key, 0) + int(n.sum())
+    return keep
+
+
 def _tidy(gdf: gpd.GeoDataFrame | None, keys: Iterable[str],
-          geom_types: tuple[str, ...]) -> gpd.GeoDataFrame:
-    """Keep the given tag columns and geometry types, in WGS-84, with an ``osm_id``."""
+          geom_types: tuple[str, ...], *, counts: dict[str, int] | None = None,
+          bounds: Bbox | None = None) -> gpd.GeoDataFrame:
+    """Keep the given tag columns and geometry types, in WGS-84, with an ``osm_id``.
+
+    Features without a geometry, with impossible coordinates, outside ``bounds`` (with a
+    margin) or read twice are dropped, each counted in ``counts`` (see :data:`SCREENED`).
+    """
     keys = list(dict.fromkeys(keys))
     if gdf is None or len(gdf) == 0:
         return gpd.GeoDataFrame({k: pd.Series(dtype=object) for k in ["osm_id", *keys]},
@@ -150,14 +204,20 @@ def _tidy(gdf: gpd.GeoDataFrame | None, keys: Iterable[str],
     if gdf.crs is None:
         gdf = gdf.set_crs(WGS84)
     gdf = gdf.to_crs(WGS84)
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    present = gdf.geometry.notna() & ~gdf.geometry.is_empty
+    if counts is not None:
+        counts["empty"] = counts.get("empty", 0) + int((~present).sum())
+    gdf = gdf[present]
     gdf = gdf[gdf.geom_type.isin(geom_types)]
     if "id" in gdf.columns:
-        osm_id = gdf["id"].astype("int64")
+        osm_id = pd.to_numeric(gdf["id"], errors="coerce").fillna(-1).astype("int64")
     elif isinstance(gdf.index, pd.MultiIndex):
         osm_id = pd.Series([int(i[-1]) for i in gdf.index], index=gdf.index)
     else:
         osm_id = pd.Series(np.arange(len(gdf)), index=gdf.index)
+    keep = _screen(gdf, osm_id, counts, bounds)
+    if not keep.all():
+        gdf, osm_id = gdf[keep], osm_id[keep]
     out = gpd.GeoDataFrame({"osm_id": osm_id.to_numpy()}, geometry=gdf.geometry.to_numpy(),
                            crs=WGS84)
     for k in keys:
@@ -202,7 +262,9 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
         msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
         raise EmptyInputError(msg, key="area_empty", where=path.name)
     say("checking the file")
-    check_input(path, settings.limits)
+    found = check_input(path, settings.limits)
+    declared = found.get("bbox")
+    file_box: Bbox | None = declared if isinstance(declared, tuple) else None
     keys = poi_keys(settings)
     try:
         osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox is not None else None)
@@ -232,20 +294,28 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
         msg = (f"{path}: the extract has no walkable streets{where}; choose a file (or a "
                "window, west,south,east,north in degrees) that covers a built-up area.")
         raise EmptyInputError(msg, key="area_no_streets", where=path.name)
-    streets = _tidy(_explode_lines(edges), BASE_TAGS, ("LineString",))
+    counts: dict[str, int] = {}
+    screen = {"counts": counts, "bounds": file_box}
+    streets = _tidy(_explode_lines(edges), BASE_TAGS, ("LineString",), **screen)
     streets = walkable(streets, settings)
+    if len(streets) == 0:
+        msg = (f"{path}: no walkable street has plausible coordinates; export the area "
+               "again from OpenStreetMap.")
+        raise EmptyInputError(msg, key="area_no_streets", where=path.name)
     return OsmData(
         name=path.name.split(".")[0],
         source=str(path),
         streets=streets,
         buildings=_tidy(buildings, (*BASE_TAGS, *settings.households.non_residential_tags),
-                        ("Polygon", "MultiPolygon")),
+                        ("Polygon", "MultiPolygon"), **screen),
         pois=_tidy(pois, (*BASE_TAGS, *keys),
-                   ("Point", "Polygon", "MultiPolygon")),
-        landuse=_tidy(landuse, LANDUSE_KEYS, ("Polygon", "MultiPolygon")),
+                   ("Point", "Polygon", "MultiPolygon"), **screen),
+        landuse=_tidy(landuse, LANDUSE_KEYS, ("Polygon", "MultiPolygon"), **screen),
         bounds=box(*streets.total_bounds),
         barriers=_tidy(walls, ("barrier", "entrance", "opening_hours"),
-                       ("Point", "LineString", "Polygon", "MultiPolygon")) if barriers else None,
+                       ("Point", "LineString", "Polygon", "MultiPolygon"),
+                       **screen) if barriers else None,
+        checks=tuple(counts.items()),
     )
 
 
@@ -288,7 +358,12 @@ def load_xml(path: str | Path, settings: Settings, *,
             tags: dict[str, bool | str | list[str]] = {k: True for k in _primary_keys(settings)}
             tags.update({"building": True, "landuse": True,
                          "barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True})
-            features = ox.features_from_xml(path, tags=tags)
+            try:
+                features = ox.features_from_xml(path, tags=tags)
+            except Exception as err:  # an area of streets only: no building, no POI
+                if type(err).__name__ != "InsufficientResponseError":
+                    raise
+                features = None
         except (ValueError, KeyError, OSError, EOFError) as err:
             msg = (f"{path}: cannot be read as OpenStreetMap XML ({type(err).__name__}: {err}). "
                    "Export the area again (.osm or .osm.bz2).")
@@ -302,13 +377,17 @@ def load_xml(path: str | Path, settings: Settings, *,
     if graph.number_of_edges() == 0:
         msg = f"{path}: the file has no streets; choose a file that covers a built-up area."
         raise EmptyInputError(msg, key="area_no_streets", where=path.name)
-    streets = _streets_from_graph(graph, settings)
+    counts: dict[str, int] = {}
+    streets = _streets_from_graph(graph, settings, counts)
+    if len(streets) == 0:
+        msg = f"{path}: no walkable street has plausible coordinates; export the area again."
+        raise EmptyInputError(msg, key="area_no_streets", where=path.name)
     bounds = _xml_bounds(path) or box(*streets.total_bounds)
     streets = _clip(streets, bounds)
     if len(streets) == 0:
         msg = f"{path}: the file has no walkable streets inside its bounds."
         raise EmptyInputError(msg, key="area_no_streets", where=path.name)
-    buildings, pois, landuse, barriers = _split_features(features, settings)
+    buildings, pois, landuse, barriers = _split_features(features, settings, counts)
     return OsmData(
         name=path.name.split(".")[0],
         source=str(path),
@@ -318,10 +397,12 @@ def load_xml(path: str | Path, settings: Settings, *,
         landuse=landuse,
         bounds=bounds,
         barriers=barriers,
+        checks=tuple(counts.items()),
     )
 
 
-def _streets_from_graph(graph: object, settings: Settings) -> gpd.GeoDataFrame:
+def _streets_from_graph(graph: object, settings: Settings,
+                        counts: dict[str, int] | None = None) -> gpd.GeoDataFrame:
     """Return the walkable streets of an osmnx graph, one row per undirected edge."""
     import osmnx as ox
 
@@ -334,10 +415,15 @@ def _streets_from_graph(graph: object, settings: Settings) -> gpd.GeoDataFrame:
     for col in ("id", "highway", "name", "foot", "access"):
         if col in edges:
             edges[col] = edges[col].map(lambda v: v[0] if isinstance(v, list) else v)
-    return walkable(_tidy(edges, BASE_TAGS, ("LineString",)), settings)
+    # osmnx reads every way of a file as edges (building outlines too): streets only, so
+    # that the plausibility counts are about streets.
+    if "highway" in edges:
+        edges = edges[edges["highway"].notna()]
+    return walkable(_tidy(edges, BASE_TAGS, ("LineString",), counts=counts), settings)
 
 
 def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
+                    counts: dict[str, int] | None = None,
                     ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame,
                                gpd.GeoDataFrame]:
     """Split osmnx features into buildings, points of interest and landuse."""
@@ -350,16 +436,16 @@ def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
         if k in feats:
             is_poi |= feats[k].notna()
     buildings = _tidy(feats[is_bldg], (*BASE_TAGS, *settings.households.non_residential_tags),
-                      ("Polygon", "MultiPolygon"))
+                      ("Polygon", "MultiPolygon"), counts=counts)
     pois = _tidy(feats[is_poi], (*BASE_TAGS, *poi_keys(settings)),
-                 ("Point", "Polygon", "MultiPolygon"))
-    landuse = _tidy(feats[is_lu], LANDUSE_KEYS, ("Polygon", "MultiPolygon"))
+                 ("Point", "Polygon", "MultiPolygon"), counts=counts)
+    landuse = _tidy(feats[is_lu], LANDUSE_KEYS, ("Polygon", "MultiPolygon"), counts=counts)
     is_bar = none.copy()
     for key in ("barrier", "entrance"):
         if key in feats:
             is_bar |= feats[key].notna()
     barriers = _tidy(feats[is_bar], ("barrier", "entrance", "opening_hours"),
-                     ("Point", "LineString", "Polygon", "MultiPolygon"))
+                     ("Point", "LineString", "Polygon", "MultiPolygon"), counts=counts)
     return buildings, pois, landuse, barriers
 
 
@@ -428,10 +514,12 @@ def load_place(query: str, settings: Settings, *,
                    f"{err}). Check the internet connection and the place name, or load a local "
                    ".osm.pbf / .osm file instead.")
             raise InputError(msg, key="download_failed", where=query) from err
-    streets = _streets_from_graph(graph, settings)
-    buildings, pois, landuse, barriers = _split_features(features, settings)
+    counts: dict[str, int] = {}
+    streets = _streets_from_graph(graph, settings, counts)
+    buildings, pois, landuse, barriers = _split_features(features, settings, counts)
     return OsmData(name=query, source=query, streets=streets, buildings=buildings, pois=pois,
-                   landuse=landuse, bounds=bounds, barriers=barriers)
+                   landuse=landuse, bounds=bounds, barriers=barriers,
+                   checks=tuple(counts.items()))
 
 
 STREET_LAYERS = ("streets", "roads", "道路", "road")

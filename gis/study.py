@@ -25,11 +25,21 @@ from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
 from gis.facilities import facilities_from_osm
 from gis.household_sources import AREA_RULE, SOURCE_FLOORS, count_households, source_mix
-from gis.households import household_report, non_residential_areas
+from gis.households import CHECKS, household_report, non_residential_areas
 from gis.io import read_buildings, read_facilities
 from gis.network import Snap, WalkNetwork, network_from_streets
 from gis.settings import Settings
-from gis.sources import Bbox, load_osm
+from gis.sources import SCREENED, Bbox, load_osm
+
+#: Checks reported only when their input was given: (count key, English text, message key).
+CHECK_ROWS = (
+    ("layer_dropped", "features of the buildings layer without a usable geometry (dropped)",
+     "r_layer_dropped"),
+    ("table_no_figure", "household table rows without a households figure (not used)",
+     "r_table_no_figure"),
+    ("table_implausible", "household table rows with an impossible figure (not used)",
+     "r_table_implausible"),
+)
 
 Progress = Callable[[str], None]
 
@@ -69,6 +79,10 @@ class Study:
     raster_counts
         People in the population raster, spread over homes and left without a home, when
         a raster was given.
+    checks
+        What the plausibility checks dropped or replaced, as (key, count): features of
+        the source (:data:`gis.sources.SCREENED`), rows of a user's layer or household
+        table. Buildings whose floors or households were replaced carry ``hh_check``.
     """
 
     name: str
@@ -88,6 +102,7 @@ class Study:
     min_piece_m: float = 2000.0
     household_table: pd.DataFrame | None = None
     raster_counts: dict[str, float] | None = None
+    checks: tuple[tuple[str, int], ...] = ()
 
     @cached_property
     def facility_snap(self) -> Snap:
@@ -134,12 +149,30 @@ class Study:
             (f"facilities farther than {limit} m from the network (left out)",
              "r_facilities_far", {"limit": limit}, int((~fac_snap.ok).sum())),
         ]
+        rows += self.check_rows()
         if self.compounds is not None:  # searched only when gates may be honoured
             rows += [("walled compounds found (landuse=residential inside walls or fences)",
                       "r_compounds", {}, len(self.compounds)),
                      ("gates of walled compounds", "r_gates", {}, len(self.compounds.gates))]
         return pd.DataFrame([(Msg(text, key, **params), value)
                              for text, key, params, value in rows], columns=["item", "value"])
+
+    def check_rows(self) -> list[tuple[str, str, dict[str, str], int]]:
+        """Return the plausibility checks' rows of the load report (every check, even 0).
+
+        A count of 0 is shown too, so that the report says the check was made.
+        """
+        counts = dict(self.checks)
+        rows = [(text, key, {}, int(counts.get(name, 0))) for name, text, key in SCREENED]
+        for name, text, key in CHECK_ROWS:
+            if name in counts:
+                rows.append((text, key, {}, int(counts[name])))
+        flagged = (self.buildings["hh_check"].to_numpy(dtype=object)
+                   if "hh_check" in self.buildings else np.array([], dtype=object))
+        for check, key in zip(CHECKS, ("r_check_levels", "r_check_given", "r_check_capped"),
+                              strict=True):
+            rows.append((f"buildings: {check}", key, {}, int((flagged == check).sum())))
+        return rows
 
     @property
     def min_piece_km(self) -> float:
@@ -264,9 +297,12 @@ def load_study(source: str | Path | None, settings: Settings, *,
     poi_report = None
     osm = load_osm(source, settings, bbox=bbox, barriers=compounds, progress=say)
     buildings = osm.buildings
+    layer_checks: list[tuple[str, int]] = []
     if buildings_path is not None:
         say(f"reading buildings from {Path(buildings_path).name}")
         buildings = read_buildings(buildings_path, declared_crs=buildings_crs)
+        layer_checks.append(("layer_dropped", int(buildings.attrs.get("dropped_empty", 0))
+                             + int(buildings.attrs.get("dropped_coordinates", 0))))
     if facilities_path is not None:
         say(f"reading facilities from {Path(facilities_path).name}")
         facilities = read_facilities(facilities_path, settings, declared_crs=facilities_crs)
@@ -327,7 +363,8 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
                  compounds=found, min_piece_m=settings.min_piece_m,
                  household_table=counted.table_report,
-                 raster_counts=counted.raster_counts)
+                 raster_counts=counted.raster_counts,
+                 checks=(*osm.checks, *layer_checks, *counted.checks))
 
 
 class StudyCache:

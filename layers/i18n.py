@@ -495,3 +495,16 @@ MESSAGES_ZH.update({
     "too_many_vertices": "{where}：已拒绝。几何共有 {count} 个坐标点，超过上限 {limit}"
                          "（[limits] max_vertices）；请先简化或裁剪图层。",
 })
+
+MESSAGES_ZH.update({
+    "r_dropped_empty": "没有几何的要素（已剔除）",
+    "r_dropped_coordinates": "坐标不是经度 -180..180、纬度 -90..90 的要素（已剔除）",
+    "r_dropped_outside": "超出文件范围的要素（已剔除）",
+    "r_dropped_duplicates": "重复读入的要素（OSM 编号与形状相同，已剔除）",
+    "r_layer_dropped": "建筑图层中没有可用几何的要素（已剔除）",
+    "r_table_no_figure": "户数表中没有户数的行（未使用）",
+    "r_table_implausible": "户数表中户数不可能的行（未使用）",
+    "r_check_levels": "建筑：层数超过上限（改用默认层数）",
+    "r_check_given": "建筑：户数超过上限或为负（改为估算）",
+    "r_check_capped": "建筑：估算户数超过每栋上限（按上限计）",
+})
