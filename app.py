@@ -384,6 +384,7 @@ ERROR_HEADLINES = {
     "CRSMismatchError": "error_crs",
     "NoReachableFacilityError": "error_unreachable",
     "SettingsError": "error_settings",
+    "SaveBusyError": "error_busy",
 }
 
 
@@ -758,13 +759,18 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
             hide_index=True, width="stretch")
 
 
+def study_id(study: Study) -> str:
+    """Return the name scenarios are filed under: the study area's file or place name."""
+    return Path(study.source).name if Path(study.source).suffix else study.source
+
+
 def saved_scenarios(study: Study, result: CoverageResult, lang: str) -> list[Scenario]:
     """Return the scenarios saved in the project file (none, with a message if unreadable)."""
     if not PROJECT_PATH.exists():
         return []
     try:
         return load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
-                              facility_index=result.facilities.index)
+                              facility_index=result.facilities.index, study=study_id(study))
     except GisError as err:
         show_error(err, lang)
         return []
@@ -826,9 +832,9 @@ def _save_scenario(study: Study, lang: str) -> None:
                                            name=c.get("name", ""))
                                     for c, p in zip(changes, pts, strict=True)))
     try:
-        kept = ([sc for sc in load_scenarios(PROJECT_PATH, crs=study.area.local_crs)
-                 if sc.name != name] if PROJECT_PATH.exists() else [])
-        path = save_scenarios(PROJECT_PATH, [*kept, scenario], crs=study.area.local_crs)
+        # Under the project's lock: another planner's scenarios saved meanwhile are kept.
+        path = save_scenarios(PROJECT_PATH, [scenario], crs=study.area.local_crs,
+                              study=study_id(study))
     except (GisError, OSError) as err:
         show_error(err, lang)
     else:

@@ -12,8 +12,9 @@ import fcntl
 import glob
 import os
 import tempfile
+import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -363,10 +364,59 @@ def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.Dat
             else:
                 pyogrio.write_dataframe(_plain_columns(pd.DataFrame(frame)), tmp, layer=name,
                                         driver="GPKG")
-        os.replace(tmp, path)
+        _durable_replace(tmp, path)
     finally:
         _release(tmp, held)
     return path
+
+
+class SaveBusyError(InputError):
+    """Another writer held the project file's lock for longer than the wait."""
+
+
+@contextlib.contextmanager
+def project_lock(path: str | Path, *, wait_s: float = 15.0) -> Iterator[None]:
+    """Hold the exclusive save lock of a project file (``<name>.lock`` beside it).
+
+    Every read-modify-write of a project (scenarios, grid plans) runs inside it, so two
+    planners saving at once both keep their work: the second waits, then reads what the
+    first wrote. After ``wait_s`` without the lock, :class:`SaveBusyError` says to retry.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.with_name(path.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    msg = (f"{path.name}: someone else is saving this project; nothing was "
+                           f"lost; try again in a moment (waited {wait_s:.0f} s).")
+                    raise SaveBusyError(msg, key="save_busy", where=path.name) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _durable_replace(tmp: Path, path: Path) -> None:
+    """Flush ``tmp`` to disk, rename it over ``path``, and flush the folder's entry."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # not every file system lets a folder be synced
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
 
 #: Files SQLite and GDAL leave beside a GeoPackage being written.
@@ -464,7 +514,7 @@ def write_file_atomic(path: Path, write: object) -> Path:
     tmp, held = _temporary(path, path.suffix or ".tmp")
     try:
         write(tmp)  # type: ignore[operator]
-        os.replace(tmp, path)
+        _durable_replace(tmp, path)
     finally:
         _release(tmp, held)
     return path

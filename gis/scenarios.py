@@ -299,55 +299,127 @@ def apply_scenario(facilities: gpd.GeoDataFrame, scenario: Scenario) -> gpd.GeoD
     return fac
 
 
-def scenarios_frame(scenarios: Sequence[Scenario], crs: object) -> gpd.GeoDataFrame:
-    """Return the changes of all scenarios as one layer (in ``crs``, one row a change)."""
+def scenarios_frame(scenarios: Sequence[Scenario], crs: object,
+                    study: str = "") -> gpd.GeoDataFrame:
+    """Return the changes of all scenarios as one layer (in ``crs``, one row a change).
+
+    ``study`` names the study area the scenarios belong to (column ``study``).
+    """
     rows = []
     for sc in scenarios:
         for seq, ch in enumerate(sc.changes):
-            rows.append({"scenario": sc.name, "seq": seq, "action": ch.action,
+            rows.append({"study": study, "scenario": sc.name, "seq": seq, "action": ch.action,
                          "category": ch.category,
                          "facility": None if ch.facility is None else str(ch.facility),
                          "name": ch.name,
                          "geometry": shapely.Point(ch.x, ch.y) if np.isfinite(ch.x) else None})
     if not rows:
-        return gpd.GeoDataFrame({"scenario": [], "seq": [], "action": [], "category": [],
-                                 "facility": [], "name": []},
+        return gpd.GeoDataFrame({"study": [], "scenario": [], "seq": [], "action": [],
+                                 "category": [], "facility": [], "name": []},
                                 geometry=gpd.GeoSeries([], crs=crs), crs=crs)
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
 
 
-def save_scenarios(path: str | Path, scenarios: Sequence[Scenario], *,
-                   crs: object) -> Path:
-    """Save scenarios into the project GeoPackage (other layers kept), atomically.
-
-    Positions are stored in WGS-84; ``crs`` is the CRS the changes' x, y are in.
-    """
-    from gis.io import update_gpkg_atomic
-
-    frame = scenarios_frame(scenarios, crs)
-    return update_gpkg_atomic(path, {SCENARIO_LAYER: frame})
-
-
-def load_scenarios(path: str | Path, *, crs: object,
-                   facility_index: pd.Index | None = None) -> list[Scenario]:
-    """Reopen the scenarios saved in a project GeoPackage, in the local ``crs``.
-
-    ``facility_index`` restores facility ids to their original type (e.g. integers).
-    """
+def _stored(path: Path) -> gpd.GeoDataFrame | None:
+    """Return the scenario layer of a project file in WGS-84 (None: no such layer)."""
     import pyogrio
 
-    path = Path(path)
     sweep_temporary(path)  # what killed saves left beside it
+    if not path.exists():
+        return None
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
     except Exception as err:  # pyogrio DataSourceError for a corrupt file
         msg = f"{path.name}: cannot be opened as a project GeoPackage ({err}); nothing loaded."
         raise InputError(msg, key="bad_project", where=path.name) from err
     if SCENARIO_LAYER not in layers:
-        return []
+        return None
     frame = gpd.read_file(path, layer=SCENARIO_LAYER)
     if frame.crs is None:
         frame = frame.set_crs(WGS84)
+    frame = frame.to_crs(WGS84)
+    if "study" not in frame:  # saved before scenarios belonged to a study area
+        frame["study"] = ""
+    frame["study"] = frame["study"].fillna("").astype(str)
+    return frame
+
+
+def _rewrite(path: Path, study: str, scenarios: Sequence[Scenario], crs: object,
+             drop: set[str], rename: tuple[str, str] | None = None) -> Path:
+    """Replace this study's scenarios named in ``drop`` by ``scenarios``; keep the rest.
+
+    Runs under the project's lock, so what another planner saved a moment ago is read
+    here and kept.
+    """
+    from gis.io import project_lock, update_gpkg_atomic
+
+    with project_lock(path):
+        stored = _stored(path)
+        mine = scenarios_frame(scenarios, crs, study).to_crs(WGS84)
+        if stored is not None and len(stored):
+            here = stored["study"].isin([study, ""])
+            if rename is not None:
+                hit = here & (stored["scenario"] == rename[0])
+                stored.loc[hit, "scenario"] = rename[1]
+                stored.loc[hit, "study"] = study
+            stored = stored[~(here & stored["scenario"].isin(drop))]
+            frame = gpd.GeoDataFrame(pd.concat([stored, mine], ignore_index=True),
+                                     geometry="geometry", crs=WGS84)
+        else:
+            frame = mine
+        return update_gpkg_atomic(path, {SCENARIO_LAYER: frame})
+
+
+def save_scenarios(path: str | Path, scenarios: Sequence[Scenario], *,
+                   crs: object, study: str = "") -> Path:
+    """Save scenarios into the project GeoPackage, keeping every other writer's work.
+
+    Under the project file's lock (:func:`gis.io.project_lock`), the stored scenarios are
+    read, those of ``study`` with the names of ``scenarios`` replaced, every other one
+    kept (another planner's, another study area's), and the file written atomically.
+    Positions are stored in WGS-84; ``crs`` is the CRS the changes' x, y are in.
+
+    Examples
+    --------
+    >>> save_scenarios("projects/project.gpkg", [Scenario("two stations", changes)],
+    ...                crs=study.area.local_crs, study="Helsinki")  # doctest: +SKIP
+    """
+    return _rewrite(Path(path), study, scenarios, crs, {sc.name for sc in scenarios})
+
+
+def delete_scenario(path: str | Path, name: str, *, study: str = "") -> Path:
+    """Remove the scenario ``name`` of ``study`` from the project file (under its lock)."""
+    return _rewrite(Path(path), study, [], WGS84, {name})
+
+
+def rename_scenario(path: str | Path, old: str, new: str, *, study: str = "") -> Path:
+    """Rename a scenario of ``study`` in the project file (under its lock).
+
+    A scenario already named ``new`` in that study area is refused, not overwritten.
+    """
+    p = Path(path)
+    stored = _stored(p)
+    if stored is not None and ((stored["study"].isin([study, ""])) &
+                               (stored["scenario"] == new)).any() and new != old:
+        msg = f"{p.name}: a scenario named {new!r} exists already; choose another name."
+        raise InputError(msg, key="scenario_name_taken", where=p.name, name=new)
+    return _rewrite(p, study, [], WGS84, set(), rename=(old, new))
+
+
+def load_scenarios(path: str | Path, *, crs: object,
+                   facility_index: pd.Index | None = None,
+                   study: str | None = None) -> list[Scenario]:
+    """Reopen the scenarios saved in a project GeoPackage, in the local ``crs``.
+
+    ``facility_index`` restores facility ids to their original type (e.g. integers).
+    ``study``: only the scenarios of this study area (and those saved before scenarios
+    named their area); None: every scenario.
+    """
+    frame = _stored(Path(path))
+    if frame is None:
+        return []
+    if study is not None:
+        frame = frame[frame["study"].isin([study, ""])]
     frame = frame.to_crs(crs)
     lookup = {str(v): v for v in facility_index} if facility_index is not None else {}
     out: list[Scenario] = []

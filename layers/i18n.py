@@ -248,6 +248,7 @@ TEXT: dict[str, dict[str, str]] = {
                           "en": "Facilities or candidates lie far from the streets (an "
                                 "undeclared coordinate system such as GCJ-02?)."},
     "error_settings": {"zh": "设置文件有误。", "en": "The settings file has an error."},
+    "error_busy": {"zh": "暂未保存：", "en": "Not saved yet:"},
     "error_other": {"zh": "无法完成这一步。", "en": "This step could not be done."},
     "error_station_place": {"zh": "这里不能放站点，未加入方案。", "en": "No station can go here; it was not added to the scenario."},
     "item": {"zh": "项目", "en": "Item"},
@@ -507,4 +508,9 @@ MESSAGES_ZH.update({
     "r_check_levels": "建筑：层数超过上限（改用默认层数）",
     "r_check_given": "建筑：户数超过上限或为负（改为估算）",
     "r_check_capped": "建筑：估算户数超过每栋上限（按上限计）",
+})
+
+MESSAGES_ZH.update({
+    "save_busy": "{where}：其他人正在保存这个项目，您的内容没有丢失；请稍后再试。",
+    "scenario_name_taken": "{where}：已有名为“{name}”的方案，请换一个名称。",
 })

@@ -12,6 +12,7 @@ import time
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import pytest
 from shapely.geometry import Point
 
 from gis.io import _release, _temporary, sweep_temporary, write_gpkg_atomic
@@ -76,3 +77,54 @@ def test_opening_a_project_sweeps_what_a_killed_save_left(tmp_path):
     (tmp_path / ".project-dead1234.lock").write_bytes(b"")  # its writer is gone
     assert load_scenarios(path, crs="EPSG:32633") == []
     assert _leftovers(path) == []
+
+
+SAVER = """
+import sys
+from gis.scenarios import Change, Scenario, save_scenarios
+path, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for k in range(n):
+    sc = Scenario(f"{who}-{k}", (Change("add", "health", x=500000.0 + k, y=6670000.0),))
+    save_scenarios(path, [sc], crs="EPSG:32635", study="helsinki")
+"""
+
+
+def test_two_planners_saving_scenarios_at_once_lose_nothing(tmp_path):
+    # Before: 2 x 50 saves to one project file lost 22 and 24 scenarios (last writer won).
+    from gis.scenarios import load_scenarios, save_scenarios
+
+    path = tmp_path / "project.gpkg"
+    save_scenarios(path, [], crs="EPSG:32635", study="helsinki")
+    procs = [subprocess.Popen([sys.executable, "-c", SAVER, str(path), who, "50"], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+             for who in ("A", "B")]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    names = {sc.name for sc in load_scenarios(path, crs="EPSG:32635", study="helsinki")}
+    assert names == {f"{who}-{k}" for who in "AB" for k in range(50)}
+    assert _leftovers(path) == []
+
+
+def test_a_save_waits_for_the_lock_and_says_so_when_it_cannot_get_it(tmp_path):
+    from gis.io import SaveBusyError, project_lock
+    from gis.scenarios import Scenario, save_scenarios
+
+    path = tmp_path / "project.gpkg"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom gis.io import project_lock\n"
+         "with project_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(30)",
+         str(path)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t = time.time()
+        with pytest.raises(SaveBusyError) as caught, project_lock(path, wait_s=1.0):
+            pass
+        assert "someone else is saving" in str(caught.value)
+        assert caught.value.key == "save_busy"
+        assert 0.9 < time.time() - t < 5
+    finally:
+        holder.kill()
+        holder.wait()
+    # Once the holder is gone (killed: the kernel frees its lock), saving works again.
+    save_scenarios(path, [Scenario("after")], crs="EPSG:32635")
+    assert path.exists()

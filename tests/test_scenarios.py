@@ -145,3 +145,32 @@ def test_corrupt_project_file_gives_a_clear_message(tmp_path):
     bad.write_bytes(b"not a geopackage at all")
     with pytest.raises(InputError, match="project.gpkg: cannot be opened"):
         load_scenarios(bad, crs="EPSG:32635")
+
+
+def test_scenarios_belong_to_their_study_area_and_can_be_renamed_and_deleted(tmp_path):
+    from gis.scenarios import delete_scenario, rename_scenario
+
+    path = tmp_path / "project.gpkg"
+    crs = "EPSG:32635"
+    one = Scenario("two stations", (Change("add", "health", x=385000.0, y=6672000.0),))
+    other = Scenario("two stations", (Change("add", "elderly", x=385100.0, y=6672100.0),))
+    save_scenarios(path, [one], crs=crs, study="helsinki.osm.pbf")
+    save_scenarios(path, [other], crs=crs, study="map_1.osm")
+
+    def shown(study):
+        return [(s.name, [(c.category, round(c.x), round(c.y)) for c in s.changes])
+                for s in load_scenarios(path, crs=crs, study=study)]
+
+    # A Helsinki scenario does not appear under a Shanghai study area, and the same name
+    # in two areas is two scenarios.
+    assert shown("helsinki.osm.pbf") == [("two stations", [("health", 385000, 6672000)])]
+    assert shown("map_1.osm") == [("two stations", [("elderly", 385100, 6672100)])]
+    rename_scenario(path, "two stations", "plan B", study="map_1.osm")
+    assert [name for name, _ in shown("map_1.osm")] == ["plan B"]
+    assert [name for name, _ in shown("helsinki.osm.pbf")] == ["two stations"]
+    save_scenarios(path, [one], crs=crs, study="map_1.osm")
+    with pytest.raises(InputError, match="exists already"):
+        rename_scenario(path, "two stations", "plan B", study="map_1.osm")
+    delete_scenario(path, "two stations", study="helsinki.osm.pbf")
+    assert shown("helsinki.osm.pbf") == []
+    assert sorted(name for name, _ in shown("map_1.osm")) == ["plan B", "two stations"]
