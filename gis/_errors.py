@@ -6,6 +6,15 @@ what was found, and how to fix it, so that the app can show it to a user as it i
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., object])
+
 
 class GisError(ValueError):
     """Base class of every error the app shows to the user as a message.
@@ -55,3 +64,44 @@ class Msg(str):
         obj.key = key
         obj.params = params
         return obj
+
+
+def guard_input(what: str, fix: str) -> Callable[[F], F]:
+    """Make any exception a loader raises on a user's file the project's clear message.
+
+    Parsers and GEOS raise their own kinds on a malformed file (protobuf DecodeError,
+    GEOSException, pandas ParserError, AttributeError on a number where text was
+    expected, RecursionError, MemoryError): the wrapped loader raises :class:`InputError`
+    naming the file (its first argument), what it should have been (``what``) and the
+    fix, with the original exception chained and logged for developers. The project's
+    own :class:`GisError` passes unchanged.
+
+    Examples
+    --------
+    >>> @guard_input("a facilities layer", "save it again as GeoPackage or GeoJSON")
+    ... def read(path):
+    ...     return int("not a number")
+    >>> read("shops.geojson")
+    Traceback (most recent call last):
+    ...
+    gis._errors.InputError: shops.geojson: cannot be read as a facilities layer (ValueError: ...
+    """
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def guarded(*args: object, **kwargs: object) -> object:
+            try:
+                return fn(*args, **kwargs)
+            except GisError:
+                raise
+            except Exception as err:  # noqa: BLE001 - the point of the guard
+                source = args[0] if args else kwargs.get("path", kwargs.get("source", ""))
+                name = Path(str(source)).name or str(source)
+                detail = " ".join(str(err).split())[:160] or "no detail"
+                # For developers (logging at DEBUG): the user sees the message only.
+                log.debug("input refused: %s (%s)", name, type(err).__name__, exc_info=True)
+                msg = (f"{name}: cannot be read as {what} ({type(err).__name__}: {detail}); "
+                       f"{fix}.")
+                raise InputError(msg, key="unreadable", where=name, what=what,
+                                 detail=f"{type(err).__name__}: {detail}") from err
+        return guarded  # type: ignore[return-value]
+    return decorate

@@ -32,7 +32,7 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
-from gis._errors import InputError
+from gis._errors import InputError, guard_input
 from gis.crs import require_projected
 from gis.households import CHECK_CAPPED, estimate_households, normalise_name
 from gis.limits import check_input, check_rows
@@ -196,6 +196,8 @@ def _column(table: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return None
 
 
+@guard_input("a household table (CSV or XLSX with a header row)",
+              "save it again as CSV (UTF-8) or XLSX")
 def read_household_table(path: str | Path) -> pd.DataFrame:
     """Read a street office's household table (CSV in UTF-8 or GBK, or XLSX).
 

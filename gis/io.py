@@ -24,7 +24,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gis._errors import EmptyInputError, InputError
+from gis._errors import EmptyInputError, InputError, guard_input
 from gis.crs import unshift_to_wgs84
 from gis.facilities import normalise_categories
 from gis.limits import check_features, check_input, check_vertices
@@ -206,6 +206,8 @@ def _check_degrees(gdf: gpd.GeoDataFrame, where: str,
                          "CRS as EPSG:n", "p_not_degrees", {"box": box}))
 
 
+@guard_input("a facilities layer (GeoPackage, GeoJSON, zipped Shapefile) or an Amap / "
+              "Baidu POI export", "save it again as GeoPackage or GeoJSON, or export it again")
 def read_facilities(path: str | Path, settings: Settings, *, layer: str | None = None,
                     declared_crs: str | None = None,
                     category_col: str = "category") -> gpd.GeoDataFrame:
@@ -268,6 +270,8 @@ def _truthy(value: object) -> bool:
     return bool(value) if value is not None and not pd.isna(value) else False
 
 
+@guard_input("a buildings layer (GeoPackage, GeoJSON or zipped Shapefile)",
+              "save it again as GeoPackage or GeoJSON")
 def read_buildings(path: str | Path, *, layer: str | None = None,
                    declared_crs: str | None = None) -> gpd.GeoDataFrame:
     """Read a user's residential buildings layer (a ``households`` column is optional).
@@ -296,6 +300,8 @@ ZONE_NAME_COLUMNS = ("name", "名称", "社区", "社区名称", "网格", "网�
                      "NAME", "Name")
 
 
+@guard_input("a communities or grids layer (GeoPackage, GeoJSON or zipped Shapefile)",
+              "save it again as GeoPackage or GeoJSON")
 def read_zones(path: str | Path, *, kind: Kind = "communities", layer: str | None = None,
                declared_crs: str | None = None) -> gpd.GeoDataFrame:
     """Read a communities or grids layer; return it in WGS-84 with a ``name`` column.

@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis._errors import InputError
+from gis._errors import InputError, guard_input
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gis.limits import check_input, check_rows
 from gis.settings import WGS84, Settings, load_settings
@@ -159,6 +159,7 @@ def classify(code: pd.Series, text: pd.Series, rules: list[dict]) -> pd.Series:
     return out
 
 
+@guard_input("an Amap or Baidu POI export (CSV or JSON)", "export the search result again")
 def read_poi_export(path: str | Path, settings: Settings, *, provider: Provider = "auto",
                     mapping: str | Path | None = None) -> PoiImport:
     """Read an Amap or Baidu POI export as facilities in WGS-84.

@@ -30,7 +30,7 @@ import shapely
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from gis._errors import EmptyInputError, InputError
+from gis._errors import EmptyInputError, InputError, guard_input
 from gis.compounds import GATE_VALUES, WALL_VALUES
 from gis.limits import check_input
 from gis.settings import WGS84, Settings
@@ -553,6 +553,11 @@ def load_gpkg_area(path: str | Path, settings: Settings, *,
     say(f"reading streets from {path.name}")
     lines = read_layer(path, layer=street_layer)
     lines = lines[lines.geom_type.isin(["LineString", "MultiLineString"])]
+    if len(lines) == 0:
+        msg = (f"{path.name}: the layer {street_layer!r} holds no lines; the streets must be "
+               "a line layer (the walking network).")
+        raise EmptyInputError(msg, key="gpkg_no_streets", where=path.name,
+                              layers=street_layer)
     noded = shapely.get_parts(shapely.node(shapely.union_all(
         np.asarray(lines.explode(index_parts=False).geometry.values))))
     highway = "residential"
@@ -609,6 +614,8 @@ def _window(data: OsmData, bbox: Bbox | None) -> OsmData:
                    bounds=data.bounds.intersection(win))
 
 
+@guard_input("an OpenStreetMap study area (.osm.pbf, .osm, .osm.bz2) or a GeoPackage of streets",
+              "export the area again, or choose another file")
 def load_osm(source: str | Path | None, settings: Settings, *, bbox: Bbox | None = None,
              barriers: bool = True, progress: Progress | None = None) -> OsmData:
     """Load a study area from any OSM source: ``None``/``"default"``, a file, or a place.

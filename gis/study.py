@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis._errors import InputError, Msg, NoReachableFacilityError
+from gis._errors import InputError, Msg, NoReachableFacilityError, guard_input
 from gis.access import Access, build_access
 from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
@@ -252,6 +252,7 @@ class Study:
         return household_report(self.buildings)
 
 
+@guard_input("a study area", "check the files named in the load report, or export the area again")
 def load_study(source: str | Path | None, settings: Settings, *,
                buildings_path: str | Path | None = None, buildings_crs: str | None = None,
                facilities_path: str | Path | None = None, facilities_crs: str | None = None,

@@ -514,3 +514,7 @@ MESSAGES_ZH.update({
     "save_busy": "{where}：其他人正在保存这个项目，您的内容没有丢失；请稍后再试。",
     "scenario_name_taken": "{where}：已有名为“{name}”的方案，请换一个名称。",
 })
+
+MESSAGES_ZH.update({
+    "unreadable": "{where}：文件无法按要求读取（{detail}）；请确认文件类型正确，或重新导出后再试。",
+})
