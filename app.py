@@ -48,7 +48,6 @@ from gis.gridedit import (
     save_project,
 )
 from gis.grids import Blocks, GridPlan, make_blocks, plan_grids
-from gis.household_sources import source_mix
 from gis.io import write_gpkg_atomic
 from gis.scenarios import (
     Change,
@@ -64,7 +63,7 @@ from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
 from gis.standards import check_standards, load_standards
 from gis.study import Study, StudyCache
-from layers.base import copy_map, standalone_html
+from layers.base import MapParts, map_parts, standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
 from layers.grids import communities_layer, grids_layer, grids_map
@@ -148,6 +147,12 @@ def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
     """
     return compute_coverage(get_access(_study, study_key, gates), _study.facilities,
                             load_settings(), minutes=minutes, metres=metres, profile=profile)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_summary(_result: CoverageResult, key: tuple) -> pd.DataFrame:
+    """Return the area summary of a coverage result (``key`` names the analysis)."""
+    return area_summary(_result)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -341,10 +346,13 @@ def basemap_choice(settings: Settings) -> str | tuple[str, str, str]:
 
 def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
     """Return the study for ``inputs``, or the last good one with an error shown."""
-    status = st.status(t("loading", lang), expanded=False)
+    loaded = study_cache().peek(inputs)
+    # A progress box only while an area loads (drawing it costs every rerun ~0.1 s).
+    status = st.status(t("loading", lang), expanded=False) if loaded is None else None
     try:
-        study = study_cache().get(inputs, progress=status.write)
-        status.update(label=t("loaded", lang), state="complete")
+        study = loaded or study_cache().get(inputs, progress=status.write)  # type: ignore[union-attr]
+        if status is not None:
+            status.update(label=t("loaded", lang), state="complete")
         for warning in study.warnings:
             st.warning(_tr(warning, lang))
         if study.poi_report is not None and len(study.poi_report):
@@ -360,7 +368,8 @@ def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
         drop_uploads(inputs)
         return study, inputs
     except GisError as err:
-        status.update(label=t("input_error_short", lang), state="error")
+        if status is not None:
+            status.update(label=t("input_error_short", lang), state="error")
         good = st.session_state["good_inputs"]
         where = str(getattr(err, "params", {}).get("where", ""))
         refused = next((Path(p).name for p in inputs if isinstance(p, str)
@@ -448,7 +457,8 @@ def main() -> None:
     with st.spinner(t("computing", lang)):
         result = get_coverage(study, used, minutes, metres, profile,
                               st.session_state["gates"])
-        summary = area_summary(result)
+        summary = get_summary(result, (used, minutes, metres, profile,
+                                       st.session_state["gates"]))
         circle = get_circle(study, used, category, result.thresholds[category].metres)
 
     if st.session_state["view"] == "gaps":
@@ -494,6 +504,41 @@ def get_coverage_map(_study: Study, _result: CoverageResult, key: tuple, categor
                         basemap=basemap, served=served, extra_layers=extra)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def get_map_parts(_fmap: object, *key: object) -> MapParts:
+    """Return a map rendered for the browser, once per key (shared, immutable)."""
+    return map_parts(_fmap)  # type: ignore[arg-type]
+
+
+def show_map(parts: MapParts, *, key: str, height: int,
+             returned_objects: Sequence[str] = ()) -> dict | None:
+    """Draw pre-rendered map parts with streamlit-folium's component; return its value.
+
+    The arguments are those ``st_folium`` (streamlit-folium 0.27.4, pinned) passes to its
+    component; only the rendering, the costly part, is done once instead of per rerun.
+    """
+    import streamlit_folium as sf
+
+    hash_key = sf.generate_js_hash(parts.script, key, False)
+    bounds = {"_southWest": {"lat": parts.bounds[0][0], "lng": parts.bounds[0][1]},
+              "_northEast": {"lat": parts.bounds[1][0], "lng": parts.bounds[1][1]}}
+    defaults = {"last_clicked": None, "last_active_drawing": None, "bounds": bounds,
+                "zoom": parts.zoom, "last_object_clicked": None,
+                "last_object_clicked_tooltip": None}
+    returned = list(returned_objects)
+
+    def on_change() -> None:
+        st.session_state[key] = st.session_state.get(hash_key, {})
+
+    return sf._component_func(  # type: ignore[no-any-return]
+        script=parts.script, header=parts.header, html=parts.html, id=parts.map_id,
+        key=hash_key, height=height, width=None, returned_objects=returned,
+        default={k: v for k, v in defaults.items() if k in returned}, zoom=None,
+        center=None, feature_group=None, return_on_hover=False, layer_control=None,
+        pixelated=False, css_links=list(parts.css_links), js_links=list(parts.js_links),
+        on_change=on_change, wrap_longitude=False)
+
+
 def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
                   circle: object, settings: Settings, lang: str, *,
                   plan: GridPlan | None = None) -> None:
@@ -519,10 +564,10 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
                 if plan is not None else "")
     fmap = get_coverage_map(study, result, _map_key(result, category, lang, settings),
                             category, circle, lang, basemap_choice(settings), plan, plan_key)
-    # st_folium renames the map's elements in place; hand it a copy so the cached map,
-    # shared by every session, is never changed (else the next render is blank).
-    st_folium(copy_map(fmap), key="map", height=620, use_container_width=True,
-              returned_objects=[])
+    # Rendered once per map for every session (st_folium would render the whole folium
+    # tree on each rerun of each session), from a copy: the cached map is never changed.
+    show_map(get_map_parts(fmap, _map_key(result, category, lang, settings), basemap_choice(
+        settings), plan_key), key="map", height=620)
     st.caption(t("osm_attribution", lang))
 
     st.subheader(t("summary_table", lang))
@@ -560,7 +605,7 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
             "households": t("households", lang), "residents": t("residents", lang),
             "residential": t("residential", lang)}),
             hide_index=True, width="stretch")
-        mix = source_mix(study.homes)
+        mix = study.source_mix()
         mix["source"] = [t("hh_src_" + v.replace(" ", "_"), lang) for v in mix["source"]]
         mix["share"] = (mix["share"] * 100).round(1)
         st.caption(t("hh_source_mix", lang))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import html
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import folium
@@ -158,6 +160,63 @@ def legend_box(title: str, rows: list[str]) -> MacroElement:
 def swatch(style: str, text: str) -> str:
     """Return one legend row: a small box styled by ``style`` (CSS) and escaped ``text``."""
     return f'<div><span style="{style}"></span>{html.escape(text)}</div>'
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """What streamlit-folium sends to the browser for one map, rendered once.
+
+    Strings and tuples only: one instance can serve every session and every rerun that
+    shows the same map. The script is the same string each time, so the browser's map
+    component is not rebuilt (and keeps the user's view) when a rerun changes nothing on
+    the map. Made by :func:`map_parts`; drawn by the app's ``show_map``.
+    """
+
+    script: str
+    header: str
+    html: str
+    map_id: str
+    css_links: tuple[str, ...]
+    js_links: tuple[str, ...]
+    bounds: tuple[tuple[float | None, float | None], tuple[float | None, float | None]]
+    zoom: float | None
+
+
+def map_parts(fmap: folium.Map) -> MapParts:
+    """Render a map as streamlit-folium 0.27's ``st_folium`` does, once.
+
+    ``st_folium`` renders the whole folium tree on every rerun of every session (a
+    fresh id from ``os.urandom`` per element, Jinja templates compiled per element): 1.5 s
+    a map under ten sessions. The parts are computed here from a copy (rendering renames
+    elements in place) and can be cached.
+    """
+    import streamlit_folium as sf
+
+    m = copy_map(fmap)
+    m.get_root().render()
+    m.render()
+    html_text = sf._get_html(m)
+    header = sf._get_header(m)
+    script = sf._get_map_string(m)
+    css: list[str] = []
+    js: list[str] = []
+
+    def walk(el: object) -> Iterator[object]:
+        yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+
+    for el in walk(m):
+        css.extend(href for _n, href in getattr(el, "default_css", []))
+        js.extend(src for _n, src in getattr(el, "default_js", []))
+    try:
+        (s_, w_), (n_, e_) = m.get_bounds()
+        bounds = ((s_, w_), (n_, e_))
+    except (AttributeError, ValueError, TypeError):
+        bounds = ((None, None), (None, None))
+    return MapParts(script=script, header=header, html=html_text, map_id=sf.get_full_id(m),
+                    css_links=tuple(dict.fromkeys(css)), js_links=tuple(dict.fromkeys(js)),
+                    bounds=bounds, zoom=m.options.get("zoom"))
 
 
 def copy_map(fmap: folium.Map) -> folium.Map:

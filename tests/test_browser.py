@@ -190,3 +190,26 @@ def test_a_bomb_uploaded_as_study_area_is_refused_freed_and_deleted(app_url, tmp
         page.screenshot(path=str(ARTIFACTS / "bomb_refused_zh.png"))
         browser.close()
     assert grown < 300, f"the server's peak memory grew by {grown:.0f} MB"
+
+
+def test_two_sessions_at_once_see_their_maps_on_every_visit(app_url):
+    # Before: cached folium maps were shared and renamed in place, so the coverage map was
+    # blank for every viewer but the first and after Coverage -> Gaps -> Coverage.
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        pages = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                 for _ in range(2)]
+        for page in pages:
+            page.goto(app_url)
+        for page in pages:
+            page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        drawn = ".leaflet-overlay-pane path, .leaflet-overlay-pane canvas"
+        for view in ("缺口与选址", "覆盖情况", "缺口与选址", "覆盖情况"):
+            for page in pages:
+                page.get_by_text(view, exact=True).click()
+            for page in pages:
+                _idle(page)
+                _map_frame(page).locator(drawn).first.wait_for(timeout=60_000)
+                body = page.inner_text("body")
+                assert "Traceback" not in body and "Error" not in body
+        browser.close()
