@@ -501,7 +501,8 @@ def get_coverage_map(_study: Study, _result: CoverageResult, key: tuple, categor
     extra = ([communities_layer(_plan, lang=lang), grids_layer(_plan, lang=lang, show=False)]
              if _plan is not None else [])
     return coverage_map(_result, category, settings, circle=_circle, lang=lang,
-                        basemap=basemap, served=served, extra_layers=extra)
+                        basemap=basemap, served=served, extra_layers=extra,
+                        streets=_study.streets)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -743,7 +744,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     bounds = result.homes.to_crs(WGS84).total_bounds
     fmap = gaps_map(gaps, result.facilities, settings, bounds=bounds, sites=sites,
                     circles=circles, added=added, lang=lang,
-                    basemap=basemap_choice(settings))
+                    basemap=basemap_choice(settings), streets=study.streets)
     out = st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
                     returned_objects=["last_clicked"])
     click = (out or {}).get("last_clicked")
@@ -990,7 +991,8 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         (st.success if msg["ok"] else st.error)(translate_message(*msg["text"], lang))
         for w in msg["warnings"]:
             st.warning(translate_message(*w, lang))
-    out = st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings)),
+    out = st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings),
+                              streets=study.streets),
                     key="grids_map",
                     height=600, use_container_width=True,
                     returned_objects=["last_active_drawing"])
@@ -1210,6 +1212,12 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
     plan = _current_plan(study, used)
     communities = plan.communities_gdf() if plan is not None else None
     _unused, sites = _proposal(study, key, category)
+    # The report stays in the session for this analysis, category, language and plan, so
+    # a download (which reruns the page) does not make the preview disappear.
+    report_key = (key, category, lang, json.dumps(st.session_state.get("grid_state")),
+                  repr(sites["rank"].tolist()) if sites is not None else "")
+    kept = st.session_state.get("report")
+    report = kept[1] if kept is not None and kept[0] == report_key else None
     if st.button(t("make_report", lang), key="make_report", type="primary"):
         with st.spinner(t("make_report", lang)):
             try:
@@ -1222,8 +1230,10 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
             report = meeting_report(result, settings, category, lang=lang, circle=circle,
                                     communities=communities, gaps=gaps.areas, sites=sites,
                                     study_name=study.name, attainment=attainment,
-                                    shortfall=shortfall)
+                                    shortfall=shortfall, streets=study.streets)
         st.session_state["report_ready"] = True
+        st.session_state["report"] = (report_key, report)
+    if report is not None:
         c1, c2 = st.columns(2)
         c1.download_button(t("download_pdf", lang), report.pdf, file_name="report.pdf",
                            mime="application/pdf", key="download_pdf")
@@ -1236,7 +1246,7 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
     # Every export is made when its button is clicked, not on each rerun.
     e[0].download_button(t("download_html", lang),
                          functools.partial(_html_bytes, result, category, settings, circle,
-                                           lang),
+                                           lang, study.streets),
                          file_name="coverage_map.html", mime="text/html",
                          key="download_html")
     layers = {"homes": result.homes, "facilities": result.facilities,
@@ -1258,9 +1268,10 @@ def report_view(study: Study, used: tuple, result: CoverageResult, circle: objec
 
 
 def _html_bytes(result: CoverageResult, category: str, settings: Settings, circle: object,
-                lang: str) -> bytes:
-    """Return the standalone offline HTML map."""
-    fmap = coverage_map(result, category, settings, circle=circle, lang=lang, basemap="none")
+                lang: str, streets: gpd.GeoDataFrame | None = None) -> bytes:
+    """Return the standalone offline HTML map (the area's own streets and names drawn)."""
+    fmap = coverage_map(result, category, settings, circle=circle, lang=lang, basemap="none",
+                        streets=streets)
     return standalone_html(fmap).encode("utf-8")
 
 

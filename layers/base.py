@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import html
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -79,9 +80,138 @@ def metric_scale_bar() -> MacroElement:
     """)
 
 
+#: Street types drawn under the maps, with their line width in pixels; footways and
+#: paths are left out (they crowd the picture without orienting).
+STREET_WIDTHS = {"primary": 4.0, "secondary": 3.5, "tertiary": 3.0, "trunk": 4.0,
+                 "residential": 2.2, "living_street": 2.0, "unclassified": 2.0,
+                 "pedestrian": 2.0, "service": 1.2}
+#: A street name is written once per this many metres of the street.
+LABEL_EVERY_M = 500.0
+#: Street names show from this zoom on (below it they would cover the map).
+LABEL_MIN_ZOOM = 15
+
+
+def street_lines(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the streets worth drawing, merged by (name, type), in their projected CRS."""
+    hw = streets["highway"].astype(str)
+    keep = streets[hw.isin(list(STREET_WIDTHS))].copy()
+    if not len(keep):
+        return keep
+    keep["name"] = keep["name"].where(keep["name"].notna(), "") if "name" in keep else ""
+    merged = keep.dissolve(by=["name", "highway"], as_index=False)
+    merged = merged.set_geometry(shapely.line_merge(np.asarray(merged.geometry.values)))
+    return merged
+
+
+def street_labels(lines: gpd.GeoDataFrame) -> list[tuple[float, float, str, float]]:
+    """Return (x, y, name, angle in degrees) label places along the named streets.
+
+    One label per :data:`LABEL_EVERY_M` of a street (at least one for a piece of 80 m or
+    more), at the middle of its longest pieces, turned along the street and kept upright.
+    """
+    out: list[tuple[float, float, str, float]] = []
+    named = lines[lines["name"].astype(str).str.len() > 0]
+    for name, geom in zip(named["name"], named.geometry, strict=True):
+        parts = sorted(shapely.get_parts(geom), key=lambda g: -g.length)
+        budget = max(1, int(geom.length // LABEL_EVERY_M))
+        for part in parts[:budget]:
+            if part.length < 80:
+                break
+            mid = part.interpolate(0.5, normalized=True)
+            a = part.interpolate(max(0.0, part.project(mid) - 10))
+            b = part.interpolate(min(part.length, part.project(mid) + 10))
+            angle = float(np.degrees(np.arctan2(b.y - a.y, b.x - a.x)))
+            if angle > 90:
+                angle -= 180
+            elif angle <= -90:
+                angle += 180
+            out.append((mid.x, mid.y, str(name), angle))
+    return out
+
+
+def streets_layer(streets: gpd.GeoDataFrame, *, lang: str = "zh",
+                  show: bool = True) -> folium.FeatureGroup:
+    """Return the study area's own streets and their names, drawn from its data (offline).
+
+    Without base tiles (a meeting room without internet) the map still shows where
+    things are. Names are turned along their street and appear from zoom
+    :data:`LABEL_MIN_ZOOM` on.
+    """
+    group = folium.FeatureGroup(name=t("layer_streets", lang), show=show)
+    lines = street_lines(streets)
+    if not len(lines):
+        return group
+    labels = street_labels(lines)
+    shown = for_display(lines, simplify_m=2.0)
+    shown["w"] = shown["highway"].map(STREET_WIDTHS).fillna(1.0)
+    folium.GeoJson(
+        shown[["name", "w", shown.geometry.name]].to_json(),
+        style_function=lambda f: {"color": "#ffffff", "weight": f["properties"]["w"] + 1,
+                                  "opacity": 1.0},
+        interactive=False, smooth_factor=1.5).add_to(group)
+    if labels:
+        pts = gpd.GeoSeries(shapely.points([(x, y) for x, y, _n, _a in labels]),
+                            crs=lines.crs).to_crs(WGS84)
+        for p, (_x, _y, name, angle) in zip(pts, labels, strict=True):
+            text = html.escape(name)
+            folium.Marker(
+                [round(p.y, 6), round(p.x, 6)], interactive=False,
+                icon=folium.DivIcon(class_name="sc-street-name", icon_size=(0, 0),
+                                    html=f'<div style="transform:translate(-50%,-50%) '
+                                         f'rotate({-angle:.0f}deg)">{text}</div>'),
+            ).add_to(group)
+    return group
+
+
+def labels_by_zoom() -> MacroElement:
+    """Return the CSS and script that show street names only from a close zoom on."""
+    return macro("""
+    {% macro header(this, kwargs) %}
+    <style>
+    .sc-street-name div{white-space:nowrap;font:11px "Noto Sans CJK SC","Microsoft YaHei",
+      sans-serif;color:#525252;text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;
+      pointer-events:none}
+    .sc-far .sc-street-name{display:none}
+    </style>
+    {% endmacro %}
+    {% macro script(this, kwargs) %}
+    (function(){
+      var m = {{ this._parent.get_name() }};
+      function toggle(){ var c = m.getContainer();
+        if (m.getZoom() < """ + str(LABEL_MIN_ZOOM) + """) { L.DomUtil.addClass(c, "sc-far"); }
+        else { L.DomUtil.removeClass(c, "sc-far"); } }
+      m.on("zoomend", toggle); toggle();
+    })();
+    {% endmacro %}
+    """)
+
+
+def keep_view(view_key: str) -> MacroElement:
+    """Return a script that keeps the user's pan and zoom across reruns and map changes.
+
+    The view is kept in the browser tab's sessionStorage under ``view_key`` (the study
+    area), so switching category, clicking to add a station or changing language does not
+    send the map back to its first view; a new study area starts from its own.
+    """
+    key = json.dumps("sc-view:" + view_key)
+    return macro("""
+    {% macro script(this, kwargs) %}
+    (function(){
+      var m = {{ this._parent.get_name() }}, k = """ + key + """;
+      try { var v = JSON.parse(window.sessionStorage.getItem(k));
+            if (v) { m.setView([v[0], v[1]], v[2], {animate: false}); } } catch (e) {}
+      m.on("moveend", function(){ try { var c = m.getCenter();
+            window.sessionStorage.setItem(k, JSON.stringify([c.lat, c.lng, m.getZoom()]));
+          } catch (e) {} });
+    })();
+    {% endmacro %}
+    """)
+
+
 def base_map(bounds: np.ndarray, *, lang: str = "zh",
              basemap: str | tuple[str, str, str] = "osm",
-             leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+             leaflet_base: str = LEAFLET_BASE_URL,
+             streets: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Return an empty map fitted to ``bounds`` (w, s, e, n degrees).
 
     Parameters
@@ -96,6 +226,9 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh",
     leaflet_base
         URL folder of leaflet.js and leaflet.css. Only Leaflet is loaded: the maps use no
         jQuery, Bootstrap or icon fonts, so nothing comes from a CDN.
+    streets
+        The study area's streets (projected, with ``highway`` and ``name``): drawn with
+        their names under every other layer, shown at once without base tiles.
     """
     centre = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     fmap = folium.Map(location=centre, zoom_start=fit_zoom(bounds), tiles=None,
@@ -109,6 +242,10 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh",
     elif isinstance(basemap, tuple):
         url, attribution, name = basemap
         folium.TileLayer(url, name=name, attr=attribution).add_to(fmap)
+    if streets is not None and len(streets):
+        streets_layer(streets, lang=lang, show=basemap == "none").add_to(fmap)
+        labels_by_zoom().add_to(fmap)
+    keep_view(",".join(f"{v:.4f}" for v in bounds)).add_to(fmap)
     return fmap
 
 

@@ -245,7 +245,8 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
                  circle: shapely.Geometry | None = None, lang: str = "zh",
                  served: pd.Series | None = None, extra_layers: list | None = None,
                  basemap: str | tuple[str, str, str] = "osm",
-                 leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+                 leaflet_base: str = LEAFLET_BASE_URL,
+                 streets: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Return the coverage map of one category: homes, facilities, circle and legend.
 
     Parameters
@@ -270,9 +271,12 @@ def coverage_map(result: CoverageResult, category: str, settings: Settings, *,
         Households inside each facility's circle, for the facility tooltips.
     extra_layers
         Further folium layers to add (e.g. communities and grids), toggled in the control.
+    streets
+        The study area's streets, drawn with their names under the other layers (see
+        :func:`layers.base.streets_layer`).
     """
     fmap = base_map(result.homes.to_crs(WGS84).total_bounds, lang=lang, basemap=basemap,
-                    leaflet_base=leaflet_base)
+                    leaflet_base=leaflet_base, streets=streets)
     cat_name = settings.category(category).name(lang)
     if circle is not None:
         circle_layer(circle, result.homes.crs, cat_name, lang=lang).add_to(fmap)

@@ -119,12 +119,15 @@ def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, 
              circles: gpd.GeoSeries | None = None,
              added: list[tuple[float, float]] | None = None, lang: str = "zh",
              basemap: str | tuple[str, str, str] = "osm",
-                 leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
+             leaflet_base: str = LEAFLET_BASE_URL,
+             streets: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Return the gaps map: gap areas, existing facilities, proposals, added stations.
 
-    ``bounds`` (w, s, e, n degrees) frames the map; ``added`` are (lon, lat) points.
+    ``bounds`` (w, s, e, n degrees) frames the map; ``added`` are (lon, lat) points;
+    ``streets`` are drawn with their names under the other layers.
     """
-    fmap = base_map(bounds, lang=lang, basemap=basemap, leaflet_base=leaflet_base)
+    fmap = base_map(bounds, lang=lang, basemap=basemap, leaflet_base=leaflet_base,
+                    streets=streets)
     gap_areas_layer(gaps, lang=lang).add_to(fmap)
     if gaps.category in settings.category_ids:
         facilities_layer(facilities, gaps.category, settings, lang=lang).add_to(fmap)

@@ -114,11 +114,12 @@ def grids_legend(plan: GridPlan, *, lang: str = "zh") -> MacroElement:
 
 
 def grids_map(plan: GridPlan, *, lang: str = "zh", basemap: str | tuple[str, str, str] = "osm",
-              leaflet_base: str = LEAFLET_BASE_URL) -> folium.Map:
-    """Return the grids map: grids, street blocks, community lines and a legend."""
+              leaflet_base: str = LEAFLET_BASE_URL,
+              streets: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """Return the grids map: grids, street blocks, community lines, streets, a legend."""
     bounds = plan.blocks.gdf.to_crs(WGS84).total_bounds
     fmap = base_map(np.asarray(bounds), lang=lang, basemap=basemap,
-                    leaflet_base=leaflet_base)
+                    leaflet_base=leaflet_base, streets=streets)
     grids_layer(plan, lang=lang).add_to(fmap)
     blocks_layer(plan, lang=lang).add_to(fmap)
     communities_layer(plan, lang=lang).add_to(fmap)

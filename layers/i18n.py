@@ -85,6 +85,28 @@ TEXT: dict[str, dict[str, str]] = {
                                    "en": "estimated from area (no building mapped)"},
     "hh_estimated_area": {"zh": "户数按居住区面积估算", "en": "households estimated from area"},
     "homes": {"zh": "住宅建筑", "en": "Residential buildings"},
+    "layer_streets": {"zh": "街道与路名", "en": "Streets and names"},
+    "conclusions": {"zh": "结论", "en": "In brief"},
+    "c_share": {"zh": "{cat}：{covered} 户（{share}）在服务圈内，{left} 户在圈外。",
+                "en": "{cat}: {covered} households ({share}) are inside the circle, {left} "
+                      "outside."},
+    "c_sites": {"zh": "新增 {k} 个站点（见编号）可使 {gain} 户进入{cat}服务圈，覆盖率升至 {after}。",
+                "en": "{k} new stations (numbered on the map) would bring {gain} households "
+                      "inside the {cat} circle ({after} covered)."},
+    "c_gap": {"zh": "共 {n} 处缺口；最大的 G{gid} 有 {hh} 户在圈外。",
+              "en": "{n} gap areas; the largest, G{gid}, holds {hh} households outside the "
+                    "circle."},
+    "c_worst": {"zh": "{cat}覆盖最低的社区：{name}（{share}）。",
+                "en": "The community with the least {cat} coverage: {name} ({share})."},
+    "c_no_data": {"zh": "{cats}：数据中没有设施，覆盖率未知（不是 0），未计入“全部服务均可达”。",
+                  "en": "{cats}: no facility in the data, so coverage is unknown (not 0) "
+                        "and left out of \"all services within reach\"."},
+    "table_cut": {"zh": "{heading}（前 {n} 行，共 {total} 行；完整表见 XLSX 导出）",
+                  "en": "{heading} (first {n} of {total} rows; the XLSX export has all)"},
+    "page_of": {"zh": "第 {i} 页，共 {n} 页", "en": "Page {i} of {n}"},
+    "near_street": {"zh": "附近道路", "en": "Nearest street"},
+    "lon": {"zh": "经度", "en": "Longitude"},
+    "lat": {"zh": "纬度", "en": "Latitude"},
     "left_out": {"zh": "距路网过远未计入的户数", "en": "Households left out (far from streets)"},
     "facilities": {"zh": "设施", "en": "Facilities"},
     "franchise": {"zh": "加盟商家", "en": "Franchise merchant"},

@@ -175,6 +175,12 @@ def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):
     at.button(key="make_report").click().run()
     assert not at.exception
     assert at.session_state["report_ready"]
+    # A download reruns the page: the report, its buttons and preview stay (they vanished).
+    made = at.session_state["report"]
+    at.run()
+    assert at.session_state["report"] is made
+    assert len(at.get("download_button")) >= 2 + 4
+    assert len(at.get("image")) == 1
     # The same report, made directly, holds the Chinese headings and community names.
     from gis.coverage import compute_coverage
     from gis.grids import make_blocks, plan_grids
@@ -268,3 +274,45 @@ def test_opening_a_project_does_not_change_another_sessions_grids(tmp_path, monk
     assert not second.exception
     assert second.metric[1].value == n_second
     assert second.session_state["grid_blocks"] is None
+
+
+def test_the_report_opens_with_a_brief_and_numbers_its_pages():
+    """Streets, gap and site numbers, conclusions, site places, page numbers, the SC face."""
+    import io
+
+    from pypdf import PdfReader
+
+    from gis.coverage import compute_coverage
+    from gis.gaps import find_gaps
+    from gis.settings import load_settings
+    from gis.siting import plan_sites
+    from gis.study import load_study
+    from layers.report import cjk_font, meeting_report, site_places
+
+    if cjk_font() is None:
+        pytest.fail("no CJK font: `make test` installs fonts-noto-cjk; run it as root")
+    settings = load_settings()
+    study = load_study(None, settings)
+    result = compute_coverage(study.access(), study.facilities, settings)
+    gaps = find_gaps(result, "health", settings)
+    plan = plan_sites(result, "health", settings, k=3)
+    sites = plan.sites[["rank", "gain_households", "geometry"]]
+    report = meeting_report(result, settings, "health", gaps=gaps.areas, sites=sites,
+                            study_name=study.name, streets=study.streets)
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(report.pdf)).pages]
+    n = len(pages)
+    for i, text in enumerate(pages, start=1):
+        assert f"第 {i} 页，共 {n} 页" in text
+    first = pages[0]
+    assert "结论" in first
+    gain = int(sites["gain_households"].sum())
+    assert "新增 3 个站点" in first and f"{gain:,}" in first
+    assert "G1" in first  # the gap numbers the gap table uses are on the map
+    assert "Vilhonkatu" in first  # street names drawn from the study's own streets
+    places = site_places(sites, study.streets)
+    assert (places["street"] != "").all()
+    detail = "".join(pages[1:])
+    for street, lon in zip(places["street"], places["lon"], strict=True):
+        assert street in detail and f"{lon:.5f}" in detail
+    # Simplified Chinese forms: the SC face of the collection, not the Japanese first face.
+    assert b"NotoSansCJKsc" in report.pdf and b"NotoSansCJKjp" not in report.pdf

@@ -213,3 +213,43 @@ def test_two_sessions_at_once_see_their_maps_on_every_visit(app_url):
                 body = page.inner_text("body")
                 assert "Traceback" not in body and "Error" not in body
         browser.close()
+
+
+def _zoom(page) -> int:
+    frame = page.locator(MAP).first.element_handle().content_frame()
+    return frame.evaluate("() => { for (const k in window) { if (k.startsWith('map_') && "
+                          "window[k].getZoom) return window[k].getZoom(); } }")
+
+
+def test_offline_streets_and_names_and_the_view_kept_across_a_category_switch(app_url):
+    # Before: with no base map the map was grey with coloured buildings only, and it
+    # snapped back to its first view (zoom 18 -> 14) after every interaction.
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        page.get_by_text("无底图（离线会议室）", exact=True).click()
+        _idle(page)
+        frame = _map_frame(page)
+        frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
+            .wait_for(timeout=60_000)
+        assert frame.locator(".leaflet-tile").count() == 0  # no tiles: offline
+        page.locator(MAP).first.element_handle().content_frame().evaluate(
+            "() => { for (const k in window) { if (k.startsWith('map_') && window[k].setZoom)"
+            " window[k].setZoom(18); } }")
+        page.wait_for_timeout(800)
+        assert _zoom(page) == 18
+        names = frame.locator(".sc-street-name")
+        assert names.count() > 20
+        assert names.filter(has_text="Vilhonkatu").count() >= 1
+        assert frame.locator(".leaflet-control-layers", has_text="街道与路名").count() == 1
+        page.locator("[data-testid=stSelectbox]").first.click()
+        page.get_by_role("option", name="医疗卫生").click()
+        _idle(page)
+        page.wait_for_timeout(1500)
+        _map_frame(page).locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas") \
+            .first.wait_for(timeout=60_000)
+        assert _zoom(page) == 18
+        page.screenshot(path=str(ARTIFACTS / "offline_streets_zh.png"))
+        browser.close()
