@@ -179,9 +179,16 @@ def session_upload_dir() -> Path:
 
 
 def uploader(widget: str, label: str, **kwargs: object) -> object:
-    """Draw a file uploader whose key changes when its refused file is dropped."""
+    """Draw a file uploader whose key changes when its refused file is dropped.
+
+    The browser refuses a file above the settings' ``max_upload_mb`` before sending it,
+    so an over-size file never takes server memory (Streamlit words that refusal in
+    English; the limit is written in the box's help in the user's language).
+    """
     gen = st.session_state["upload_gen"].get(widget, 0)
-    return st.file_uploader(label, key=f"{widget}_{gen}" if gen else widget, **kwargs)
+    limit = int(load_settings().max_upload_mb)
+    return st.file_uploader(label, key=f"{widget}_{gen}" if gen else widget,
+                            max_upload_size=limit, **kwargs)
 
 
 def _saved_upload(upload: object, settings: Settings, lang: str, widget: str) -> str | None:
