@@ -67,7 +67,7 @@ from layers.base import MapParts, map_parts, standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
 from layers.grids import communities_layer, grids_layer, grids_map
-from layers.i18n import LANGS, percent, t, translate_message
+from layers.i18n import LANGS, percent, progress_text, t, translate_message, zone_label
 from layers.report import meeting_report
 
 SOURCE = os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
@@ -291,13 +291,14 @@ def sidebar(settings: Settings) -> tuple:
     lang = st.session_state["lang"]
     views = ("coverage", "gaps", "scenarios", "grids", "report")
     choice("radio", sb, "view", t("view", lang), views, lambda v: t(f"view_{v}", lang))
-    with sb.expander(f"{t('study_area', lang)}: "
-                     + (t("default_area", lang) if SOURCE == "default" else SOURCE)):
+    shown = st.session_state["good_inputs"][0]  # the area loaded last, not the start-up one
+    with sb.expander(f"{t('study_area', lang)}: " + (
+            t("default_area", lang) if shown == "default" else Path(str(shown)).name)):
         area_up = uploader("area_upload", t("upload_area", lang),
                            type=["pbf", "osm", "bz2", "gpkg"],
                            help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
         st.text_input(t("place_name", lang), key="place_input",
-                      placeholder="Xuhui District, Shanghai")
+                      placeholder=t("place_placeholder", lang))
         if st.button(t("load_place", lang), key="load_place"):
             st.session_state["place"] = st.session_state["place_input"].strip() or None
     choice("selectbox", sb, "category", t("category", lang), settings.category_ids,
@@ -351,13 +352,24 @@ def basemap_choice(settings: Settings) -> str | tuple[str, str, str]:
     return "none" if choice == "custom" else choice
 
 
+def say_progress(status: object, lang: str) -> Callable[[str], None]:
+    """Return a progress callback that writes gis's steps in the user's language."""
+    settings = load_settings()
+    names = {c.id: c.name(lang) for c in settings.categories}
+
+    def say(message: str) -> None:
+        status.write(progress_text(message, lang, names))  # type: ignore[attr-defined]
+
+    return say
+
+
 def load(inputs: tuple, lang: str) -> tuple[Study, tuple]:
     """Return the study for ``inputs``, or the last good one with an error shown."""
     loaded = study_cache().peek(inputs)
     # A progress box only while an area loads (drawing it costs every rerun ~0.1 s).
     status = st.status(t("loading", lang), expanded=False) if loaded is None else None
     try:
-        study = loaded or study_cache().get(inputs, progress=status.write)  # type: ignore[union-attr]
+        study = loaded or study_cache().get(inputs, progress=say_progress(status, lang))
         if status is not None:
             status.update(label=t("loaded", lang), state="complete")
         for warning in study.warnings:
@@ -430,6 +442,8 @@ def summary_table(summary: pd.DataFrame, settings: Settings, lang: str) -> pd.Da
     table["category"] = [t("full_circle", lang) if c == "full_circle"
                          else settings.category(c).name(lang) for c in table["category"]]
     table["share_covered"] = [percent(v, lang) for v in table["share_covered"]]
+    # The full circle has no threshold of its own: a dash, not an empty "None" cell.
+    table["threshold_m"] = ["—" if pd.isna(v) else f"{v:.0f}" for v in table["threshold_m"]]
     table = table[["category", "threshold_m", "facilities", "households",
                    "households_covered", "share_covered", "households_left_out"]]
     return table.rename(columns={
@@ -608,6 +622,7 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
     with st.expander(t("household_rules", lang)):
         rules = study.household_report()
         rules["rule"] = [translate_message(r, r, {}, lang) for r in rules["rule"]]
+        rules["residential"] = [t("yes" if v else "no", lang) for v in rules["residential"]]
         st.dataframe(rules.rename(columns={
             "rule": t("rule", lang), "buildings": t("col_buildings", lang),
             "households": t("households", lang), "residents": t("residents", lang),
@@ -706,7 +721,8 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
         with st.status(t("solving", lang), expanded=True) as status:
             try:
                 plan = plan_sites(result, category, settings,
-                                  k=int(st.session_state["k"]), progress=status.write)
+                                  k=int(st.session_state["k"]),
+                                  progress=say_progress(status, lang))
             except GisError as err:
                 status.update(label=str(err), state="error")
                 plan = None
@@ -869,7 +885,8 @@ def scenarios_view(study: Study, result: CoverageResult, settings: Settings,
         st.info(t("no_scenarios", lang))
         return
     rows = [{t("scenario", lang): sc.name, t("col_category", lang):
-             settings.category(ch.category).name(lang), t("change", lang): ch.action,
+             settings.category(ch.category).name(lang),
+             t("change", lang): t(f"scenario_{ch.action}", lang, default=ch.action),
              t("name", lang): ch.name} for sc in saved for ch in sc.changes]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     compare_block(study, result, settings, lang)
@@ -972,7 +989,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         try:
             with st.spinner(t("generate_grids", lang)):
                 blocks = get_blocks(study, used, key)
-                plan = plan_grids(blocks, _rules_from_key(key))
+                plan = plan_grids(blocks, _rules_from_key(key), lang=lang)
         except GisError as err:
             show_error(err, lang)
         else:
@@ -1173,6 +1190,7 @@ def standards_block(result: CoverageResult, settings: Settings, lang: str,
     att = report.attainment.copy()
     att["attainment_rate"] = (att["attainment_rate"] * 100).round(1)
     att["zone_kind"] = [t(f"zone_{k}", lang) for k in att["zone_kind"]]
+    att["zone"] = [zone_label(z, lang) for z in att["zone"]]
     st.dataframe(att.rename(columns={
         "zone_kind": t("zone_kind", lang), "zone": t("name", lang),
         "households": t("households", lang), "rules": t("rules_required", lang),
@@ -1181,7 +1199,7 @@ def standards_block(result: CoverageResult, settings: Settings, lang: str,
     short = report.shortfall.head(20)
     st.caption(t("shortfall", lang))
     st.dataframe(pd.DataFrame({
-        t("name", lang): short["zone"],
+        t("name", lang): [zone_label(z, lang) for z in short["zone"]],
         t("level", lang): short["level_zh" if zh else "level_en"],
         t("facility_type", lang): short["type_zh" if zh else "type_en"],
         t("households_not_reached", lang): short["households_not_reached"]}),

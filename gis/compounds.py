@@ -264,7 +264,7 @@ def gate_effect(plain: object, gated: object,
                            how="left")
         zone = joined[~joined.index.duplicated()]["name"].fillna("").to_numpy()
     else:
-        zone = np.full(len(homes), "(whole area)", dtype=object)
+        zone = np.full(len(homes), "(whole area)", dtype=object)  # layers.i18n.zone_label
     hh = homes["households"].to_numpy()
     rows = []
     for cid in plain.categories:

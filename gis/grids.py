@@ -998,8 +998,14 @@ class GridPlan:
         return gdf
 
 
+#: Names given to generated communities and grids, by language; the user renames them.
+ZONE_NAMES = {"zh": ("社区{n}", "{community}-{n:02d}网格"),
+              "en": ("Community {n}", "{community}, grid {n:02d}")}
+
+
 def plan_grids(blocks: Blocks, rules: GridRules, *,
-               communities: gpd.GeoDataFrame | None = None, seed: int = 0) -> GridPlan:
+               communities: gpd.GeoDataFrame | None = None, seed: int = 0,
+               lang: str = "zh") -> GridPlan:
     """Make communities (or take them from a layer) and grids within each community.
 
     Parameters
@@ -1014,6 +1020,9 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
         generated at the target size.
     seed
         Seed of the k-means starts (results are reproducible).
+    lang
+        The language of the generated names (:data:`ZONE_NAMES`): "社区1", "社区1-01网格"
+        or "Community 1", "Community 1, grid 01".
     """
     check_rules(rules)
     b = blocks.gdf
@@ -1043,14 +1052,16 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
             msg = (f"Communities without residential buildings: {', '.join(empty)}. Check the "
                    "communities layer (area, coordinate system) or remove them.")
             raise InputError(msg, key="empty_communities", names=", ".join(empty))
-        grid, grid_names, grid_comm, _score_c = _grids_within(blocks, problem, comm,
-                                                              comm_names, rules, seed)
+        grid, grid_names, grid_comm, _score_c = _grids_within(
+            blocks, problem, comm, comm_names, rules, seed,
+            ZONE_NAMES.get(lang, ZONE_NAMES["zh"])[1])
         return GridPlan(blocks, comm, grid, comm_names, grid_names, grid_comm,
                         rules).with_codes()
     total = hh.sum()
     n_comm = max(1, int(round(total / rules.community_target_households)))
     mean = total / n_comm
-    comm_names = {i: f"社区{i + 1}" for i in range(n_comm)}
+    comm_tpl, grid_tpl = ZONE_NAMES.get(lang, ZONE_NAMES["zh"])
+    comm_names = {i: comm_tpl.format(n=i + 1) for i in range(n_comm)}
     # Community candidates are judged by the grids they allow: fewest grids outside the
     # range, then the smallest worst deviation.
     best = None
@@ -1062,10 +1073,10 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
                                 kmeans_restarts=8 if attempt == 0 else 1)
         # A study area in several unconnected pieces gets at least one community per
         # piece, so there can be more communities than the target count: name them all.
-        names = {int(i): comm_names.get(int(i), f"社区{int(i) + 1}")
+        names = {int(i): comm_names.get(int(i), comm_tpl.format(n=int(i) + 1))
                  for i in np.unique(comm[comm >= 0])}
         grid, grid_names, grid_comm, score = _grids_within(blocks, problem, comm, names,
-                                                           rules, seed)
+                                                           rules, seed, grid_tpl)
         if best is None or score < best[0]:
             best = (score, comm, names, grid, grid_names, grid_comm)
     _s, comm, names, grid, grid_names, grid_comm = best
@@ -1084,6 +1095,7 @@ POLISH_MAX_BLOCKS = 1500
 
 def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
                   comm_names: dict[int, str], rules: GridRules, seed: int,
+                  grid_tpl: str = ZONE_NAMES["zh"][1],
                   ) -> tuple[np.ndarray, dict[int, str], dict[int, int], tuple]:
     """Partition each community into grids; return labels, names and a quality score."""
     hh = problem.households
@@ -1111,7 +1123,7 @@ def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
             worst = max(worst, abs(size - rules.target_households) / rules.target_households)
             grid[nodes[labels == g]] = next_label
             number = sum(1 for v in grid_comm.values() if v == c) + 1
-            grid_names[next_label] = f"{comm_names[c]}-{number:02d}网格"
+            grid_names[next_label] = grid_tpl.format(community=comm_names[c], n=number)
             grid_comm[next_label] = c
             next_label += 1
     return grid, grid_names, grid_comm, (out_of_range, round(worst, 6))

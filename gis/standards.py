@@ -25,6 +25,9 @@ from gis.settings import Settings
 
 STANDARDS_PATH = Path(__file__).resolve().parent.parent / "data" / "standards.toml"
 
+#: The zone name of results for the whole study area (shown translated).
+WHOLE_AREA = "(whole area)"
+
 
 @dataclass(frozen=True)
 class Standards:
@@ -111,7 +114,7 @@ def check_standards(result: CoverageResult, standards: Standards,
     hh = homes["households"].to_numpy(dtype=float)
     assignments: list[tuple[str, str, np.ndarray]] = []
     if not zones:
-        assignments.append(("area", "", np.full(len(homes), "(whole area)", dtype=object)))
+        assignments.append(("area", "", np.full(len(homes), WHOLE_AREA, dtype=object)))
     for kind, gdf in (zones or {}).items():
         require_projected(("homes", homes), (kind, gdf))
         cent = gpd.GeoDataFrame(geometry=homes.geometry.centroid.to_numpy(), crs=homes.crs)
@@ -168,7 +171,7 @@ def _seed_checks(result: CoverageResult, standards: Standards, attainment: pd.Da
     area_by_zone: dict[tuple[str, str], float] = {}
     if known:
         if not zones:
-            area_by_zone[("area", "(whole area)")] = float(fac["floor_area_m2"].sum())
+            area_by_zone[("area", WHOLE_AREA)] = float(fac["floor_area_m2"].sum())
         for kind, gdf in zones.items():
             joined = gpd.sjoin(fac[["floor_area_m2", fac.geometry.name]],
                                gdf[["name", gdf.geometry.name]], predicate="within")

@@ -158,8 +158,12 @@ class Study:
             rows += [("walled compounds found (landuse=residential inside walls or fences)",
                       "r_compounds", {}, len(self.compounds)),
                      ("gates of walled compounds", "r_gates", {}, len(self.compounds.gates))]
-        return pd.DataFrame([(Msg(text, key, **params), value)
-                             for text, key, params, value in rows], columns=["item", "value"])
+        # object dtype: pandas 3 would make the column strings and drop each Msg's key,
+        # and the app would show the rows in English in a Chinese interface.
+        return pd.DataFrame({
+            "item": pd.Series([Msg(text, key, **params) for text, key, params, _v in rows],
+                              dtype=object),
+            "value": [value for *_rest, value in rows]})
 
     def check_rows(self) -> list[tuple[str, str, dict[str, str], int]]:
         """Return the plausibility checks' rows of the load report (every check, even 0).

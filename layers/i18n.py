@@ -56,8 +56,8 @@ TEXT: dict[str, dict[str, str]] = {
     "full_circle": {"zh": "全部服务均可达", "en": "All services within reach"},
     "households": {"zh": "户数", "en": "Households"},
     "hh_source": {"zh": "户数来源", "en": "Households from"},
-    "upload_limit_help": {"zh": "每个文件最大 {limit} MB；更大的文件浏览器会拒绝上传"
-                                "（提示为英文 “File must be … or smaller”）。请先裁剪到街道办范围。",
+    "upload_limit_help": {"zh": "每个文件最大 {limit} MB；更大的文件浏览器会直接拒绝上传"
+                                "（浏览器的提示是英文的）。请先裁剪到街道办范围。",
                           "en": "At most {limit} MB per file; the browser refuses larger files. "
                                 "Clip the data to the street office first."},
     "upload_hh_table": {"zh": "街道户数表（CSV / XLSX）",
@@ -86,6 +86,13 @@ TEXT: dict[str, dict[str, str]] = {
     "hh_estimated_area": {"zh": "户数按居住区面积估算", "en": "households estimated from area"},
     "homes": {"zh": "住宅建筑", "en": "Residential buildings"},
     "layer_streets": {"zh": "街道与路名", "en": "Streets and names"},
+    "place_placeholder": {"zh": "上海市徐汇区", "en": "Xuhui District, Shanghai"},
+    "yes": {"zh": "是", "en": "yes"},
+    "whole_area": {"zh": "（全区）", "en": "(whole area)"},
+    "no": {"zh": "否", "en": "no"},
+    "scenario_add": {"zh": "新增站点", "en": "add a station"},
+    "scenario_remove": {"zh": "关闭设施", "en": "close a facility"},
+    "scenario_move": {"zh": "移动站点", "en": "move a station"},
     "conclusions": {"zh": "结论", "en": "In brief"},
     "c_share": {"zh": "{cat}：{covered} 户（{share}）在服务圈内，{left} 户在圈外。",
                 "en": "{cat}: {covered} households ({share}) are inside the circle, {left} "
@@ -161,8 +168,8 @@ TEXT: dict[str, dict[str, str]] = {
     "solved": {"zh": "选址完成", "en": "Sites chosen"},
     "covered_before_after": {"zh": "覆盖户数（现状 → 方案）",
                              "en": "Households covered (now → plan)"},
-    "greedy_preview": {"zh": "快速估算（贪心）", "en": "Quick estimate (greedy)"},
-    "exact_result": {"zh": "精确解（整数规划）", "en": "Exact (integer programme)"},
+    "greedy_preview": {"zh": "快速估算", "en": "Quick estimate"},
+    "exact_result": {"zh": "最优方案（已证明）", "en": "Best possible, proven"},
     "optimal": {"zh": "已证明最优", "en": "proven optimal"},
     "not_optimal": {"zh": "未证明最优，差距", "en": "not proven optimal, gap"},
     "rank": {"zh": "排名", "en": "Rank"},
@@ -540,3 +547,61 @@ MESSAGES_ZH.update({
 MESSAGES_ZH.update({
     "unreadable": "{where}：文件无法按要求读取（{detail}）；请确认文件类型正确，或重新导出后再试。",
 })
+
+
+#: Progress messages of gis/ (English) and their Chinese forms: (pattern, template).
+PROGRESS_ZH: tuple[tuple[str, str], ...] = (
+    (r"reading buildings from (.+)", "读取建筑：{0}"),
+    (r"reading facilities from (.+)", "读取设施：{0}"),
+    (r"reading streets from (.+)", "读取道路：{0}"),
+    (r"projecting to (.+)", "投影到 {0}"),
+    (r"building the walking network", "构建步行路网"),
+    (r"estimating households of (\d+) residential areas without buildings",
+     "按面积估算 {0} 个无建筑居住区的户数"),
+    (r"estimating households", "估算户数"),
+    (r"finding walled compounds and their gates", "识别封闭小区及其出入口"),
+    (r"attaching homes to the network", "将住宅接入路网"),
+    (r"checking the file", "检查文件"),
+    (r"reading walkable streets", "读取可步行道路"),
+    (r"reading buildings, points of interest and landuse", "读取建筑、兴趣点和用地"),
+    (r"reading buildings", "读取建筑"),
+    (r"reading points of interest", "读取兴趣点"),
+    (r"reading landuse", "读取用地"),
+    (r"reading walls, fences and gates", "读取围墙、围栏和出入口"),
+    (r"downloading walkable streets", "下载可步行道路"),
+    (r"downloading buildings and points of interest", "下载建筑和兴趣点"),
+    (r"joining households from (.+)", "匹配户数表：{0}"),
+    (r"spreading people from (.+)", "分配人口栅格：{0}"),
+    (r"attaching (\d+) facilities to the network", "将 {0} 个设施接入路网"),
+    (r"searching walking distances to (\S+) \((\d+) facilities\)",
+     "计算到{0}的步行距离（{1} 个设施）"),
+    (r"drawing the service circles of (\d+) facilities in (\d+) categories",
+     "绘制 {1} 类、{0} 个设施的服务圈"),
+    (r"walking distances from (\d+) candidate sites", "计算 {0} 个候选点的步行距离"),
+    (r"finding uncovered homes", "查找服务圈外的住宅"),
+    (r"choosing candidate sites near the gaps", "在缺口附近选择候选点"),
+    (r"building the coverage matrix \((\d+) homes x (\d+) candidates\)",
+     "建立覆盖矩阵（{0} 栋住宅 × {1} 个候选点）"),
+    (r"solving the set-covering model", "求解最少站点模型"),
+    (r"greedy: (\d+) households; solving exactly", "快速估算：{0} 户；正在求最优方案"),
+    (r"checking the proposal with the coverage engine", "用覆盖计算复核方案"),
+)
+
+
+def progress_text(message: str, lang: str, names: dict[str, str] | None = None) -> str:
+    """Return a gis progress message in ``lang`` (category ids named by ``names``)."""
+    if lang != "zh":
+        return message
+    import re
+
+    for pattern, template in PROGRESS_ZH:
+        m = re.fullmatch(pattern, str(message))
+        if m:
+            groups = [names.get(g, g) if names else g for g in m.groups()]
+            return template.format(*groups)
+    return str(message)
+
+
+def zone_label(name: object, lang: str) -> str:
+    """Return a zone name for display: "(whole area)" in the user's language."""
+    return t("whole_area", lang) if str(name) == "(whole area)" else str(name)

@@ -38,7 +38,7 @@ from layers.coverage import (  # noqa: E402
     is_estimated,
     time_colour,  # noqa: E402
 )
-from layers.i18n import percent, t  # noqa: E402
+from layers.i18n import percent, t, zone_label  # noqa: E402
 
 CJK_FONT_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -436,7 +436,7 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
             tables.append((t("table_per_community", lang), table))
         if attainment is not None and len(attainment):
             tables.append((t("standards", lang), pd.DataFrame({
-                t("name", lang): attainment["zone"],
+                t("name", lang): [zone_label(z, lang) for z in attainment["zone"]],
                 t("rules_passed", lang): [f"{int(p)}/{int(r)}" for p, r in
                                           zip(attainment["passed"], attainment["rules"],
                                               strict=True)],
@@ -446,7 +446,7 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
             s = shortfall.head(10)
             zh = lang == "zh"
             tables.append((t("shortfall", lang), pd.DataFrame({
-                t("name", lang): s["zone"],
+                t("name", lang): [zone_label(z, lang) for z in s["zone"]],
                 t("level", lang): s["level_zh" if zh else "level_en"],
                 t("facility_type", lang): s["type_zh" if zh else "type_en"],
                 t("households_not_reached", lang): s["households_not_reached"]})))

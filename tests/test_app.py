@@ -57,7 +57,8 @@ def test_metres_mode_uses_the_presets(app):
     app.select_slider(key="threshold_m").set_value(300.0).run()
     assert not app.exception
     table = app.dataframe[0].value
-    assert (table.iloc[:-1, 1] == 300.0).all()
+    assert (table.iloc[:-1, 1] == "300").all()
+    assert table.iloc[-1, 1] == "—"  # the full circle has no threshold of its own
 
 
 def test_language_switch_changes_labels(app):

@@ -90,6 +90,20 @@ def _map_frame(page):
     return page.frame_locator(MAP).first
 
 
+def _street_point() -> tuple[float, float]:
+    """Return (lon, lat) of the middle of the default area's longest named street."""
+    from gis.settings import WGS84, load_settings
+    from gis.study import load_study
+
+    streets = load_study(None, load_settings()).streets
+    longest = streets.loc[streets.geometry.length.idxmax()].geometry
+    mid = longest.interpolate(0.5, normalized=True)
+    import geopandas as gpd
+
+    point = gpd.GeoSeries([mid], crs=streets.crs).to_crs(WGS84).iloc[0]
+    return point.x, point.y
+
+
 def test_map_layers_language_and_click_to_add_a_station(app_url):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
@@ -113,7 +127,16 @@ def test_map_layers_language_and_click_to_add_a_station(app_url):
         page.get_by_text("Gaps and siting", exact=True).click()
         page.get_by_text("Click the map to add a station", exact=True).click()
         frame = _map_frame(page)
-        frame.locator(".leaflet-container").click(position={"x": 400, "y": 250})
+        frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
+            .wait_for(timeout=60_000)
+        # Click on a street (a fixed pixel may fall far from every street, and such a
+        # click is refused by design): the middle of the longest street, placed by Leaflet.
+        lon, lat = _street_point()
+        point = page.locator(MAP).first.element_handle().content_frame().evaluate(
+            "([lat, lon]) => { for (const k in window) { if (k.startsWith('map_') && "
+            "window[k].latLngToContainerPoint) { const p = window[k].latLngToContainerPoint("
+            "[lat, lon]); return {x: p.x, y: p.y}; } } }", [lat, lon])
+        frame.locator(".leaflet-container").click(position=point)
         page.get_by_text("Whole scenario").wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "gaps_station_added_en.png"), full_page=True)
         browser.close()
@@ -234,7 +257,8 @@ def test_offline_streets_and_names_and_the_view_kept_across_a_category_switch(ap
         frame = _map_frame(page)
         frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
             .wait_for(timeout=60_000)
-        assert frame.locator(".leaflet-tile").count() == 0  # no tiles: offline
+        # No tiles once the new map is drawn: offline.
+        sync_api.expect(frame.locator(".leaflet-tile")).to_have_count(0, timeout=30_000)
         page.locator(MAP).first.element_handle().content_frame().evaluate(
             "() => { for (const k in window) { if (k.startsWith('map_') && window[k].setZoom)"
             " window[k].setZoom(18); } }")

@@ -95,3 +95,92 @@ def test_a_shapefile_without_prj_gets_a_chinese_list_of_problems(tmp_path, setti
 def test_edit_messages_translate():
     msg = Msg("Refused: a grid needs a name.", "refuse_no_name")
     assert translate_message(str(msg), msg.key, msg.params, "zh") == "已拒绝：网格需要名称。"
+
+
+def _shown_texts(at) -> list[str]:
+    """Every text the page shows: labels, options, bodies, help, placeholders, tables.
+
+    A widget's ``value`` is left out: it is an id the page does not show.
+    """
+    import pandas as pd
+
+    out: list[str] = []
+
+    def walk(node: object) -> None:
+        for attr in ("label", "body", "options", "help", "placeholder"):
+            value = getattr(node, attr, None)
+            if isinstance(value, str):
+                out.append(value)
+            elif isinstance(value, (list, tuple)):
+                out.extend(str(v) for v in value)
+        if type(node).__name__ in ("Dataframe", "Table", "Metric"):
+            value = getattr(node, "value", None)
+            if isinstance(value, pd.DataFrame):
+                out.extend(map(str, value.columns))
+                out.extend(str(v) for v in value.to_numpy().ravel())
+            elif value is not None:
+                out.append(str(value))
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for child in children.values():
+                walk(child)
+
+    walk(at._tree)
+    return out
+
+
+def _walk_every_view(lang: str) -> list[str]:
+    """Open every view in ``lang`` with its main action done; return all texts shown."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"),
+                           default_timeout=300)
+    at.run()
+    if lang == "en":
+        at.radio(key="lang").set_value("en").run()
+    shown: list[str] = []
+    actions = {"gaps": "run_sites", "grids": "grid_generate", "report": "make_report"}
+    for view in ("coverage", "gaps", "scenarios", "grids", "report"):
+        at.radio(key=f"view__{lang}").set_value(view).run()
+        if view in actions:
+            at.button(key=actions[view]).click().run()
+        assert not at.exception
+        shown += _shown_texts(at)
+    return shown
+
+
+#: Words that are names, not English: formats, products, the language switch, literal
+#: column and layer names the user must type.
+NOT_ENGLISH = {"English", "OpenStreetMap", "GeoPackage", "GeoJSON", "Shapefile",
+               "Leaflet", "Polsby", "Popper", "streets", "households", "ODbL", "Noto",
+               "WorldPop", "Amap", "Baidu", "Tianditu", "EPSG", "CGCS", "XLSX", "HTML",
+               "GeoTIFF"}
+
+
+def test_every_view_shows_one_language_at_a_time():
+    """English pages hold no Chinese; Chinese pages hold none of the English pages' words.
+
+    Before: siting progress steps, the load report's rows, "add" in the scenarios
+    table, True / False and None cells, an English placeholder and "默认：赫尔辛基" after
+    another area was loaded appeared in the other language.
+    """
+    from gis.settings import load_settings
+    from gis.study import load_study
+
+    english = _walk_every_view("en")
+    chinese = _walk_every_view("zh")
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    leaks = sorted({text for text in english if cjk.search(text) and text != "中文"})
+    assert leaks == [], f"Chinese on English pages: {leaks[:10]}"
+    # Words of the study's own data (Finnish names of places and facilities) are data.
+    study = load_study(None, load_settings())
+    data = " ".join(str(v) for frame, col in ((study.facilities, "name"),
+                                              (study.streets, "name"),
+                                              (study.buildings, "name"))
+                    if col in frame for v in frame[col].dropna())
+    words = re.compile(r"[A-Za-z]{4,}")
+    vocabulary = {w.lower() for text in english for w in words.findall(text)}
+    allowed = {w.lower() for w in NOT_ENGLISH} | {w.lower() for w in words.findall(data)}
+    found = sorted({w for text in chinese for w in words.findall(text)
+                    if w.lower() in vocabulary and w.lower() not in allowed})
+    assert found == [], f"English words on Chinese pages: {found[:20]}"
