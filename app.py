@@ -290,7 +290,8 @@ def sidebar(settings: Settings) -> tuple:
              format_func=lambda v: {"zh": "中文", "en": "English"}[v])
     lang = st.session_state["lang"]
     views = ("coverage", "gaps", "scenarios", "grids", "report")
-    choice("radio", sb, "view", t("view", lang), views, lambda v: t(f"view_{v}", lang))
+    choice("radio", sb, "view", t("view", lang), views, lambda v: t(f"view_{v}", lang),
+           help=t("help_view", lang))
     shown = st.session_state["good_inputs"][0]  # the area loaded last, not the start-up one
     with sb.expander(f"{t('study_area', lang)}: " + (
             t("default_area", lang) if shown == "default" else Path(str(shown)).name)):
@@ -302,32 +303,38 @@ def sidebar(settings: Settings) -> tuple:
         if st.button(t("load_place", lang), key="load_place"):
             st.session_state["place"] = st.session_state["place_input"].strip() or None
     choice("selectbox", sb, "category", t("category", lang), settings.category_ids,
-           lambda c: settings.category(c).name(lang))
+           lambda c: settings.category(c).name(lang), help=t("help_category", lang))
     choice("radio", sb, "threshold_mode", t("threshold_mode", lang), ("minutes", "metres"),
-           lambda m: t(f"mode_{m}", lang), horizontal=True)
+           lambda m: t(f"mode_{m}", lang), horizontal=True, help=t("help_threshold", lang))
     if st.session_state["threshold_mode"] == "minutes":
-        sb.slider(t("minutes", lang), 1.0, 30.0, step=1.0, key="threshold_min")
+        sb.slider(t("minutes", lang), 1.0, 30.0, step=1.0, key="threshold_min",
+                  help=t("help_minutes", lang))
     else:
         presets = sorted({*settings.presets_m.values(), st.session_state["threshold_m"]})
-        sb.select_slider(t("metres", lang), options=presets, key="threshold_m")
+        named = {v: name for name, v in settings.presets_m.items()}
+        sb.select_slider(t("metres", lang), options=presets, key="threshold_m",
+                         format_func=lambda v: t(f"preset_{named[v]}", lang,
+                                                 default=f"{v:,.0f} m")
+                         if v in named else f"{v:,.0f} m", help=t("help_metres", lang))
     choice("radio", sb, "profile", t("profile", lang), tuple(settings.speeds_m_per_min),
-           lambda p: t(f"profile_{p}", lang, default=str(p)))
+           lambda p: t(f"profile_{p}", lang, default=str(p)), help=t("help_profile", lang))
     bases = ("osm", "custom", "none") if settings.tile_url else ("osm", "none")
     choice("radio", sb, "gates", t("gates", lang), ("off", "day", "night"),
-           lambda g: t(f"gates_{g}", lang), horizontal=True)
+           lambda g: t(f"gates_{g}", lang), horizontal=True, help=t("help_gates", lang))
     choice("radio", sb, "basemap", t("basemap", lang), bases,
-           lambda b: settings.tile_name if b == "custom" else t(f"basemap_{b}", lang))
+           lambda b: settings.tile_name if b == "custom" else t(f"basemap_{b}", lang),
+           help=t("help_basemap", lang))
     with sb.expander(t("own_data", lang)):
         fac_up = uploader("facilities_upload", t("upload_facilities", lang), type=UPLOAD_TYPES,
                           help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
         choice("selectbox", st, "facilities_crs", t("declared_crs", lang), CRS_CHOICES,
-               lambda c: t(f"crs_{c}", lang))
+               lambda c: t(f"crs_{c}", lang), help=t("help_crs", lang))
         if st.session_state["facilities_crs"] == "epsg":
             st.text_input(t("epsg_code", lang), key="facilities_epsg", placeholder="4547")
         bld_up = uploader("buildings_upload", t("upload_buildings", lang), type=UPLOAD_TYPES,
                           help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
         choice("selectbox", st, "buildings_crs", t("declared_crs", lang), CRS_CHOICES,
-               lambda c: t(f"crs_{c}", lang))
+               lambda c: t(f"crs_{c}", lang), help=t("help_crs", lang))
         if st.session_state["buildings_crs"] == "epsg":
             st.text_input(t("epsg_code", lang), key="buildings_epsg", placeholder="4547")
         table_up = uploader("hh_table_upload", t("upload_hh_table", lang), type=["csv", "xlsx"],

@@ -86,6 +86,44 @@ TEXT: dict[str, dict[str, str]] = {
     "hh_estimated_area": {"zh": "户数按居住区面积估算", "en": "households estimated from area"},
     "homes": {"zh": "住宅建筑", "en": "Residential buildings"},
     "layer_streets": {"zh": "街道与路名", "en": "Streets and names"},
+    "preset_ten_minute_800m": {"zh": "十分钟生活圈承诺 · 800 米",
+                               "en": "Ten-minute promise · 800 m"},
+    "preset_gb50180_5min_300m": {"zh": "GB 50180 五分钟生活圈 · 300 米",
+                                 "en": "GB 50180 5-minute circle · 300 m"},
+    "preset_gb50180_10min_500m": {"zh": "GB 50180 十分钟生活圈 · 500 米",
+                                  "en": "GB 50180 10-minute circle · 500 m"},
+    "preset_gb50180_15min_1000m": {"zh": "GB 50180 十五分钟生活圈 · 1000 米",
+                                   "en": "GB 50180 15-minute circle · 1,000 m"},
+    "help_view": {"zh": "覆盖情况看各类服务的覆盖率；缺口与选址找圈外住户并选新站点；方案比较看保存的方案；"
+                        "社区与网格划分和调整边界；会议报告生成可打印的 PDF。",
+                  "en": "Coverage: how many households each service reaches; Gaps and siting: "
+                        "who is left out and where new stations help most; Scenarios: saved "
+                        "plans; Communities and grids: draw and adjust boundaries; Meeting "
+                        "report: a printable PDF."},
+    "help_category": {"zh": "地图和数字所指的服务类别；设施来自 OpenStreetMap 或上传的图层。",
+                      "en": "The service the map and numbers are about; facilities come from "
+                            "OpenStreetMap or your uploaded layer."},
+    "help_threshold": {"zh": "按分钟：步行时间 × 人群步速；按距离：沿街道步行的米数（国家标准给出的距离）。",
+                       "en": "Minutes: walking time at the profile's speed; metres: the walk "
+                             "along the streets (the distances the standards quote)."},
+    "help_minutes": {"zh": "十分钟生活圈为 10 分钟；与步行人群的步速相乘得到距离。",
+                     "en": "The ten-minute circle is 10; times the profile's speed gives the "
+                           "distance."},
+    "help_metres": {"zh": "GB 50180-2018 的 5、10、15 分钟生活圈步行距离，及 800 米的十分钟承诺。",
+                    "en": "The walking distances of GB 50180-2018's 5-, 10- and 15-minute "
+                          "circles, and the 800 m ten-minute promise."},
+    "help_profile": {"zh": "成人 80 米/分；老年人 60 米/分；行动不便老人 48 米/分。",
+                     "en": "Adult 80 m/min; elderly 60 m/min; frail elderly 48 m/min."},
+    "help_gates": {"zh": "封闭小区的住户只能从开放的门出入：白天按白天开放的门，夜间按夜间开放的门。",
+                   "en": "Homes in walled compounds leave only through open gates: those open "
+                         "by day, or at night."},
+    "help_basemap": {"zh": "会议室没有网络时选“无底图”：地图仍画出本区域的街道和路名。",
+                     "en": "Without internet choose no base map: the area's own streets and "
+                           "names are still drawn."},
+    "help_crs": {"zh": "默认用文件自带的坐标系；高德、腾讯坐标选 GCJ-02，百度选 BD-09；"
+                       "没有 .prj 的 Shapefile 请选 WGS-84 或填写 EPSG 代码。",
+                 "en": "The file's own system by default; Amap and Tencent points are GCJ-02, "
+                       "Baidu BD-09; a Shapefile without .prj needs WGS-84 or an EPSG code."},
     "place_placeholder": {"zh": "上海市徐汇区", "en": "Xuhui District, Shanghai"},
     "yes": {"zh": "是", "en": "yes"},
     "whole_area": {"zh": "（全区）", "en": "(whole area)"},

@@ -317,3 +317,14 @@ def test_the_report_opens_with_a_brief_and_numbers_its_pages():
         assert street in detail and f"{lon:.5f}" in detail
     # Simplified Chinese forms: the SC face of the collection, not the Japanese first face.
     assert b"NotoSansCJKsc" in report.pdf and b"NotoSansCJKjp" not in report.pdf
+
+
+def test_presets_read_as_the_standard_names_them_and_every_control_has_help(app):
+    app.radio(key="threshold_mode__zh").set_value("metres").run()
+    options = app.select_slider(key="threshold_m").options
+    assert "GB 50180 五分钟生活圈 · 300 米" in options
+    assert "十分钟生活圈承诺 · 800 米" in options
+    assert not any(o.endswith(".0") for o in options)  # not "300.0"
+    controls = [*app.sidebar.radio, *app.sidebar.selectbox, *app.sidebar.select_slider]
+    missing = [c.label for c in controls if c.key != "lang" and not c.help]
+    assert missing == []
