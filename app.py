@@ -55,7 +55,9 @@ from gis.scenarios import (
     Scenario,
     WhatIf,
     compare_scenarios,
+    delete_scenario,
     load_scenarios,
+    rename_scenario,
     save_scenarios,
     snap_point,
 )
@@ -680,8 +682,13 @@ def _what_if(study: Study, result: CoverageResult, category: str,
     pts = gpd.GeoSeries.from_xy([c["lon"] for c in mine], [c["lat"] for c in mine],
                                 crs=WGS84).to_crs(study.area.local_crs)
     last = None
+    ids = {str(i): i for i in result.facilities.index}
     for ch, p in zip(mine, pts, strict=True):
         try:
+            if ch.get("action") == "remove":
+                last = what.apply(Change("remove", category,
+                                         facility=ids.get(str(ch["facility"]), ch["facility"])))
+                continue
             last = what.apply(Change("add", category, x=float(p.x), y=float(p.y),
                                      name=ch.get("name", "")))
         except GisError as err:
@@ -769,11 +776,12 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
 
     st.toggle(t("click_adds", lang), key="click_adds")
     what, last = _what_if(study, result, category, settings)
-    added = [(c["lon"], c["lat"]) for c in st.session_state["changes"]
-             if c["category"] == category]
+    mine = [c for c in st.session_state["changes"] if c["category"] == category]
+    added = [(c["lon"], c["lat"]) for c in mine if c.get("action", "add") == "add"]
+    closed = [(c["lon"], c["lat"]) for c in mine if c.get("action") == "remove"]
     bounds = result.homes.to_crs(WGS84).total_bounds
     fmap = gaps_map(gaps, result.facilities, settings, bounds=bounds, sites=sites,
-                    circles=circles, added=added, lang=lang,
+                    circles=circles, added=added, closed=closed, lang=lang,
                     basemap=basemap_choice(settings), streets=study.streets)
     out = st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
                     returned_objects=["last_clicked"])
@@ -796,7 +804,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
             st.rerun()
 
     st.subheader(t("scenario", lang))
-    if not added:
+    if not mine:
         st.caption(t("no_changes", lang))
     else:
         base_cov = int(result.homes.loc[result.homes[f"covered_{category}"],
@@ -807,7 +815,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
                       f"-{last.households_lost:,}" if last.households_lost else None)
         s2.metric(t("scenario_effect", lang),
                   f"{what.households_covered / total * 100:.1f} %" if total else "—",
-                  f"+{what.households_covered - base_cov:,}")
+                  f"{what.households_covered - base_cov:+,}")
         st.text_input(t("scenario_name", lang), key="scenario_name",
                       placeholder=t("scenario_default", lang))
         b1, b2 = st.columns(2)
@@ -896,7 +904,47 @@ def scenarios_view(study: Study, result: CoverageResult, settings: Settings,
              t("change", lang): t(f"scenario_{ch.action}", lang, default=ch.action),
              t("name", lang): ch.name} for sc in saved for ch in sc.changes]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    manage_scenarios(study, saved, lang)
     compare_block(study, result, settings, lang)
+
+
+def manage_scenarios(study: Study, saved: list[Scenario], lang: str) -> None:
+    """Open a saved scenario into the gaps view, rename it or delete it (under the lock)."""
+    names = [sc.name for sc in saved]
+    st.subheader(t("manage_scenarios", lang))
+    c1, c2, c3 = st.columns([2, 2, 1])
+    chosen = c1.selectbox(t("scenario", lang), names, key="scenario_pick")
+    sc = next(s for s in saved if s.name == chosen)
+    if c3.button(t("open_scenario", lang), key="scenario_open"):
+        # Its added stations become the current scenario of the gaps view, editable again.
+        adds = [ch for ch in sc.changes if ch.action == "add" and ch.x == ch.x]  # not NaN
+        pts = gpd.GeoSeries.from_xy([ch.x for ch in adds], [ch.y for ch in adds],
+                                    crs=study.area.local_crs).to_crs(WGS84)
+        changes = [{"action": "add", "category": ch.category, "lon": float(p.x),
+                    "lat": float(p.y), "name": ch.name} for ch, p in zip(adds, pts, strict=True)]
+        fac = study.facilities
+        for ch in sc.changes:
+            if ch.action == "remove" and str(ch.facility) in {str(i) for i in fac.index}:
+                where = fac.geometry.loc[[i for i in fac.index if str(i) == str(ch.facility)][0]]
+                pos = gpd.GeoSeries([where], crs=fac.crs).to_crs(WGS84).iloc[0]
+                changes.append({"action": "remove", "category": ch.category,
+                                "facility": str(ch.facility), "lon": float(pos.x),
+                                "lat": float(pos.y), "name": ch.name})
+        st.session_state["changes"] = changes
+        st.session_state["scenario_name"] = sc.name
+        st.success(t("scenario_opened", lang, name=sc.name, n=len(adds)))
+    new_name = c2.text_input(t("new_name", lang), key="scenario_new_name")
+    r1, r2 = st.columns(2)
+    try:
+        if r1.button(t("rename_scenario", lang), key="scenario_rename",
+                     disabled=not new_name.strip()):
+            rename_scenario(PROJECT_PATH, chosen, new_name.strip(), study=study_id(study))
+            st.rerun()
+        if r2.button(t("delete_scenario", lang), key="scenario_delete"):
+            delete_scenario(PROJECT_PATH, chosen, study=study_id(study))
+            st.rerun()
+    except (GisError, OSError) as err:
+        show_error(err, lang)
 
 
 def _save_scenario(study: Study, lang: str) -> None:
@@ -905,9 +953,11 @@ def _save_scenario(study: Study, lang: str) -> None:
     pts = gpd.GeoSeries.from_xy([c["lon"] for c in changes], [c["lat"] for c in changes],
                                 crs=WGS84).to_crs(study.area.local_crs)
     name = st.session_state["scenario_name"] or t("scenario_default", lang)
-    scenario = Scenario(name, tuple(Change("add", c["category"], x=float(p.x), y=float(p.y),
-                                           name=c.get("name", ""))
-                                    for c, p in zip(changes, pts, strict=True)))
+    scenario = Scenario(name, tuple(
+        Change("remove", c["category"], facility=c["facility"], name=c.get("name", ""))
+        if c.get("action") == "remove" else
+        Change("add", c["category"], x=float(p.x), y=float(p.y), name=c.get("name", ""))
+        for c, p in zip(changes, pts, strict=True)))
     try:
         # Under the project's lock: another planner's scenarios saved meanwhile are kept.
         path = save_scenarios(PROJECT_PATH, [scenario], crs=study.area.local_crs,

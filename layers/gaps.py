@@ -101,6 +101,19 @@ def added_stations_layer(points_wgs84: list[tuple[float, float]], *,
     return group
 
 
+CLOSED_COLOUR = "#636363"
+
+
+def closed_facilities_layer(points_wgs84: list[tuple[float, float]], *,
+                            lang: str = "zh") -> folium.FeatureGroup:
+    """Return existing facilities closed in the current scenario, as grey '×' squares."""
+    group = folium.FeatureGroup(name=t("closed_facilities", lang), show=True)
+    for lon, lat in points_wgs84:
+        folium.Marker((lat, lon), tooltip=t("closed_facility", lang),
+                      icon=_numbered_icon("×", CLOSED_COLOUR)).add_to(group)
+    return group
+
+
 def gaps_legend(*, lang: str = "zh") -> MacroElement:
     """Return a legend of gap-area classes and site markers."""
     rows = []
@@ -111,13 +124,15 @@ def gaps_legend(*, lang: str = "zh") -> MacroElement:
         lower = upper
     rows.append(swatch(f"background:{PROPOSED_COLOUR}", t("proposed_sites", lang)))
     rows.append(swatch(f"background:{ADDED_COLOUR}", t("added_stations", lang)))
+    rows.append(swatch(f"background:{CLOSED_COLOUR}", t("closed_facilities", lang)))
     return legend_box(t("legend_gaps", lang), rows)
 
 
 def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, *,
              bounds: np.ndarray, sites: gpd.GeoDataFrame | None = None,
              circles: gpd.GeoSeries | None = None,
-             added: list[tuple[float, float]] | None = None, lang: str = "zh",
+             added: list[tuple[float, float]] | None = None,
+             closed: list[tuple[float, float]] | None = None, lang: str = "zh",
              basemap: str | tuple[str, str, str] = "osm",
              leaflet_base: str = LEAFLET_BASE_URL,
              streets: gpd.GeoDataFrame | None = None) -> folium.Map:
@@ -135,6 +150,8 @@ def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, 
         proposed_sites_layer(sites, circles, lang=lang).add_to(fmap)
     if added:
         added_stations_layer(added, lang=lang).add_to(fmap)
+    if closed:
+        closed_facilities_layer(closed, lang=lang).add_to(fmap)
     gaps_legend(lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

@@ -131,6 +131,21 @@ def test_saved_scenario_can_be_compared_with_the_current_state(tmp_path, monkeyp
     assert list(table.columns)[1:3] == ["A · 现状", "B · 三站方案"]
     health = table[table.iloc[:, 0] == "医疗卫生"].iloc[0]
     assert health.iloc[3] > 0
+    # The scenarios view reopens, renames and deletes saved scenarios.
+    at.button(key="clear_scenario").click().run()
+    assert at.session_state["changes"] == []
+    at.radio(key="view__zh").set_value("scenarios").run()
+    at.selectbox(key="scenario_pick").set_value("三站方案").run()
+    at.button(key="scenario_open").click().run()
+    assert len(at.session_state["changes"]) == 3
+    assert {c["category"] for c in at.session_state["changes"]} == {"health"}
+    at.text_input(key="scenario_new_name").set_value("方案乙").run()
+    at.button(key="scenario_rename").click().run()
+    assert not at.exception
+    assert at.selectbox(key="scenario_pick").options == ["方案乙"]
+    at.button(key="scenario_delete").click().run()
+    assert not at.exception
+    assert any(TEXT["no_scenarios"]["zh"] in i.value for i in at.info)
 
 
 def test_grids_view_generates_edits_undoes_and_saves(tmp_path, monkeypatch):
