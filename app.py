@@ -843,6 +843,48 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
             hide_index=True, width="stretch")
 
 
+def project_file(kind: str) -> Path:
+    """Return the project file this session works on: its own copy, else the shared one.
+
+    ``kind`` is "scenarios" (the project GeoPackage of scenarios) or "grids" (the grid
+    project). A planner who opens or starts a file of their own works on it alone; the
+    shared path (``SERVICE_CIRCLE_PROJECT`` / ``SERVICE_CIRCLE_GRIDS``) is the default.
+    """
+    own = st.session_state.get(f"own_{kind}_project")
+    if own:
+        return Path(own)
+    return PROJECT_PATH if kind == "scenarios" else GRID_PROJECT_PATH
+
+
+def project_file_box(kind: str, settings: Settings, lang: str) -> None:
+    """Open, start, and download this session's own project file (open / save as)."""
+    path = project_file(kind)
+    own = bool(st.session_state.get(f"own_{kind}_project"))
+    with st.expander(t("own_project", lang)):
+        st.caption(t("own_project_mine" if own else "own_project_shared", lang,
+                     name=path.name))
+        c1, c2 = st.columns(2)
+        if path.exists():
+            c1.download_button(t("download_project", lang), path.read_bytes(),
+                               file_name=path.name if own else f"{kind}_project.gpkg",
+                               mime="application/geopackage+sqlite3",
+                               key=f"download_{kind}_project")
+        if c2.button(t("new_own_project", lang), key=f"new_{kind}_project"):
+            folder = session_upload_dir() / "projects"
+            folder.mkdir(parents=True, exist_ok=True)
+            st.session_state[f"own_{kind}_project"] = str(folder / f"{kind}_project.gpkg")
+            st.rerun()
+        up = uploader(f"{kind}_project_upload", t("upload_project", lang), type=["gpkg"])
+        if up is not None:
+            folder = session_upload_dir() / "projects"
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / Path(up.name).name  # type: ignore[attr-defined]
+            if str(target) != st.session_state.get(f"own_{kind}_project"):
+                target.write_bytes(up.getvalue())  # type: ignore[attr-defined]
+                st.session_state[f"own_{kind}_project"] = str(target)
+                st.rerun()
+
+
 def study_id(study: Study) -> str:
     """Return the name scenarios are filed under: the study area's file or place name."""
     return Path(study.source).name if Path(study.source).suffix else study.source
@@ -850,10 +892,10 @@ def study_id(study: Study) -> str:
 
 def saved_scenarios(study: Study, result: CoverageResult, lang: str) -> list[Scenario]:
     """Return the scenarios saved in the project file (none, with a message if unreadable)."""
-    if not PROJECT_PATH.exists():
+    if not project_file("scenarios").exists():
         return []
     try:
-        return load_scenarios(PROJECT_PATH, crs=study.area.local_crs,
+        return load_scenarios(project_file("scenarios"), crs=study.area.local_crs,
                               facility_index=result.facilities.index, study=study_id(study))
     except GisError as err:
         show_error(err, lang)
@@ -895,6 +937,7 @@ def get_comparison(_result: CoverageResult, key: tuple, a: Scenario, b: Scenario
 def scenarios_view(study: Study, result: CoverageResult, settings: Settings,
                    lang: str) -> None:
     """Draw the scenarios view: the saved scenarios, their changes, and a comparison."""
+    project_file_box("scenarios", settings, lang)
     saved = saved_scenarios(study, result, lang)
     if not saved:
         st.info(t("no_scenarios", lang))
@@ -938,10 +981,11 @@ def manage_scenarios(study: Study, saved: list[Scenario], lang: str) -> None:
     try:
         if r1.button(t("rename_scenario", lang), key="scenario_rename",
                      disabled=not new_name.strip()):
-            rename_scenario(PROJECT_PATH, chosen, new_name.strip(), study=study_id(study))
+            rename_scenario(project_file("scenarios"), chosen, new_name.strip(),
+                            study=study_id(study))
             st.rerun()
         if r2.button(t("delete_scenario", lang), key="scenario_delete"):
-            delete_scenario(PROJECT_PATH, chosen, study=study_id(study))
+            delete_scenario(project_file("scenarios"), chosen, study=study_id(study))
             st.rerun()
     except (GisError, OSError) as err:
         show_error(err, lang)
@@ -960,7 +1004,7 @@ def _save_scenario(study: Study, lang: str) -> None:
         for c, p in zip(changes, pts, strict=True)))
     try:
         # Under the project's lock: another planner's scenarios saved meanwhile are kept.
-        path = save_scenarios(PROJECT_PATH, [scenario], crs=study.area.local_crs,
+        path = save_scenarios(project_file("scenarios"), [scenario], crs=study.area.local_crs,
                               study=study_id(study))
     except (GisError, OSError) as err:
         show_error(err, lang)
@@ -1024,11 +1068,12 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
     c[2].number_input(t("grid_max", lang), 10, 10000, step=10, key="grid_max")
     c[3].number_input(t("comm_target", lang), 100, 50000, step=100, key="comm_target")
     generate = c[4].button(t("generate_grids", lang), key="grid_generate", type="primary")
+    project_file_box("grids", settings, lang)
     o1, o2 = st.columns(2)
     if o1.button(t("open_project", lang), key="grid_open",
-                 disabled=not GRID_PROJECT_PATH.exists()):
+                 disabled=not project_file("grids").exists()):
         try:
-            plan, history = load_project(GRID_PROJECT_PATH)
+            plan, history = load_project(project_file("grids"))
         except GisError as err:
             show_error(err, lang)
         else:
@@ -1038,7 +1083,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
             ss["grid_state"] = plan.to_state()
             ss["grid_history"] = history
             ss["grid_undo"], ss["grid_redo"] = [], []
-            digest = hashlib.sha1(GRID_PROJECT_PATH.read_bytes()).hexdigest()
+            digest = hashlib.sha1(project_file("grids").read_bytes()).hexdigest()
             opened_blocks()[digest] = plan.blocks
             ss["grid_blocks"] = (repr(used), digest)
     if generate:
@@ -1130,7 +1175,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
             _step_back("grid_redo", "grid_undo", "redo")
         if u3.button(t("save_project", lang), key="grid_save"):
             try:
-                path = save_project(GRID_PROJECT_PATH, plan, ss["grid_history"])
+                path = save_project(project_file("grids"), plan, ss["grid_history"])
             except (GisError, OSError) as err:
                 show_error(err, lang)
             else:

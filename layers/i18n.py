@@ -88,6 +88,17 @@ TEXT: dict[str, dict[str, str]] = {
     "layer_streets": {"zh": "街道与路名", "en": "Streets and names"},
     "closed_facilities": {"zh": "方案中关闭的设施", "en": "Facilities closed in the scenario"},
     "closed_facility": {"zh": "已关闭的设施", "en": "Closed facility"},
+    "own_project": {"zh": "我自己的项目文件（打开、新建、下载）", "en": "My own project file (open, new, download)"},
+    "own_project_shared": {"zh": "现在用的是服务器上共用的项目文件 {name}：同一服务器上的其他人也会保存到这里。"
+                                 "可以新建或上传一个只属于自己的项目文件。",
+                           "en": "Working on the server's shared project file {name}: others on "
+                                 "this server save to it too. Start or upload a file of your own."},
+    "own_project_mine": {"zh": "现在用的是您自己的项目文件 {name}：只有您会保存到这里；离开前请下载保存。",
+                         "en": "Working on your own project file {name}: only you save to it; "
+                               "download it before you leave."},
+    "download_project": {"zh": "下载项目文件", "en": "Download the project file"},
+    "new_own_project": {"zh": "新建自己的项目文件", "en": "Start a project file of my own"},
+    "upload_project": {"zh": "打开自己的项目文件（GeoPackage）", "en": "Open a project file of mine (GeoPackage)"},
     "manage_scenarios": {"zh": "打开、重命名或删除方案", "en": "Open, rename or delete a scenario"},
     "open_scenario": {"zh": "打开", "en": "Open"},
     "scenario_opened": {"zh": "已打开方案“{name}”（{n} 个新增站点），可在“缺口与选址”中继续修改。",

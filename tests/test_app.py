@@ -343,3 +343,33 @@ def test_presets_read_as_the_standard_names_them_and_every_control_has_help(app)
     controls = [*app.sidebar.radio, *app.sidebar.selectbox, *app.sidebar.select_slider]
     missing = [c.label for c in controls if c.key != "lang" and not c.help]
     assert missing == []
+
+
+def test_a_planner_with_a_project_file_of_their_own_never_writes_the_shared_one(
+        tmp_path, monkeypatch):
+    shared = tmp_path / "shared.gpkg"
+    monkeypatch.setenv("SERVICE_CIRCLE_PROJECT", str(shared))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    mine = AppTest.from_file(APP, default_timeout=120)
+    mine.run()
+    mine.radio(key="view__zh").set_value("scenarios").run()
+    mine.button(key="new_scenarios_project").click().run()
+    own = Path(mine.session_state["own_scenarios_project"])
+    assert own.parent.parent.parent.name == "service-circle-uploads"
+    mine.radio(key="view__zh").set_value("gaps").run()
+    mine.selectbox(key="category__zh").set_value("health").run()
+    mine.button(key="run_sites").click().run()
+    mine.button(key="accept_proposals").click().run()
+    mine.text_input(key="scenario_name").set_value("我的方案").run()
+    mine.button(key="save_scenario").click().run()
+    assert not mine.exception
+    assert own.exists() and not shared.exists()
+    # Another planner on the same server sees the shared (empty) project, not this one.
+    other = AppTest.from_file(APP, default_timeout=120)
+    other.run()
+    other.radio(key="view__zh").set_value("scenarios").run()
+    assert any(TEXT["no_scenarios"]["zh"] in i.value for i in other.info)
+    # The planner can download the file to keep it.
+    mine.radio(key="view__zh").set_value("scenarios").run()
+    assert any(b.label == TEXT["download_project"]["zh"] for b in mine.get("download_button"))
