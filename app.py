@@ -1056,6 +1056,10 @@ def _step_back(source: str, target: str, action: str) -> None:
     ss["grid_history"] = [*ss["grid_history"], {
         "time": pd.Timestamp.now().isoformat(timespec="seconds"), "action": action,
         "detail": ""}]
+    # The banner now says what happened (it still described the edit just undone).
+    key, text = (("undone", "The last edit was undone.") if action == "undo"
+                 else ("redone", "The undone edit was done again."))
+    ss["grid_message"] = {"ok": True, "text": [text, key, {}], "warnings": []}
     st.rerun()
 
 
@@ -1118,7 +1122,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         for w in msg["warnings"]:
             st.warning(translate_message(*w, lang))
     out = st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings),
-                              streets=study.streets),
+                              streets=study.streets, selected=ss.get("edit_block")),
                     key="grids_map",
                     height=600, use_container_width=True,
                     returned_objects=["last_active_drawing"])
@@ -1127,6 +1131,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
             and clicked.get("block_id") != ss.get("last_block_click")):
         ss["last_block_click"] = clicked["block_id"]
         ss["edit_block"] = clicked["block_id"]
+        st.rerun()  # draw the map again with the clicked block highlighted
 
     with st.expander(t("edit", lang), expanded=True):
         names = plan.grid_names
@@ -1138,15 +1143,24 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         e1, e2, e3 = st.columns([2, 2, 1])
         ids = list(plan.blocks.ids)
         e1.selectbox(t("block", lang), ids, key="edit_block")
-        e2.selectbox(t("to_grid", lang), labels, key="edit_to", format_func=label_of)
-        if e3.button(t("move", lang), key="grid_move"):
+        # Only the grids the block touches: a move elsewhere is always refused.
+        targets = editor.block_neighbour_grids(ss["edit_block"])
+        if ss.get("edit_to") not in targets:
+            ss["edit_to"] = targets[0] if targets else None
+        e2.selectbox(t("to_grid", lang), targets, key="edit_to", format_func=label_of,
+                     placeholder=t("no_neighbour_grid", lang))
+        if e3.button(t("move", lang), key="grid_move", disabled=not targets):
             _grid_edit(editor, editor.move_blocks([ss["edit_block"]], int(ss["edit_to"])))
             st.rerun()
         f1, f2, f3 = st.columns([2, 2, 1])
         f1.selectbox(t("merge", lang), labels, key="merge_a", format_func=label_of)
-        f2.selectbox("+", labels, key="merge_b", format_func=label_of,
-                     index=min(1, len(labels) - 1))
-        if f3.button(t("merge", lang), key="grid_merge"):
+        # The second grid from the first one's neighbours (the old default pair was
+        # always refused: two grids that share no street).
+        partners = editor.neighbour_grids(int(ss["merge_a"]))
+        if ss.get("merge_b") not in partners:
+            ss["merge_b"] = partners[0] if partners else None
+        f2.selectbox("+", partners, key="merge_b", format_func=label_of)
+        if f3.button(t("merge", lang), key="grid_merge", disabled=not partners):
             _grid_edit(editor, editor.merge(int(ss["merge_a"]), int(ss["merge_b"])))
             st.rerun()
         g1, g2, g3 = st.columns([2, 2, 1])

@@ -156,6 +156,25 @@ class GridEditor:
 
     # -- edits ------------------------------------------------------------------------
 
+    def neighbour_grids(self, g: int) -> list[int]:
+        """Return the grids of the same community that share a street with grid ``g``."""
+        plan = self.plan
+        nodes = self._grid_blocks(plan, g)
+        near = np.unique(plan.blocks.adjacency[nodes].indices)
+        found = {int(x) for x in plan.grid[near] if x >= 0 and x != g}
+        comm = plan.grid_community.get(g)
+        return sorted(x for x in found if plan.grid_community.get(x) == comm)
+
+    def block_neighbour_grids(self, block_id: str) -> list[int]:
+        """Return the other grids of its community a block touches (where it may move)."""
+        plan = self.plan
+        pos = list(plan.blocks.ids).index(block_id)
+        own = int(plan.grid[pos])
+        near = plan.blocks.neighbours(pos)
+        comm = plan.grid_community.get(own)
+        return sorted({int(x) for x in plan.grid[near] if x >= 0 and x != own
+                       and plan.grid_community.get(int(x)) == comm})
+
     def move_blocks(self, block_ids: list[str], to_grid: int) -> EditResult:
         """Move blocks into a neighbouring grid of the same community."""
         plan = self.plan
@@ -251,6 +270,12 @@ class GridEditor:
         if len(set(labels[labels >= 0])) < 2:
             return EditResult(False, Msg(f"Refused: {plan.grid_names[g]} has no split into "
                                          "two connected parts.", "refuse_no_split",
+                                         grid=plan.grid_names[g]))
+        if hh[labels == 0].sum() <= 0 or hh[labels == 1].sum() <= 0:
+            # A grid of no household has nobody for its worker to serve.
+            return EditResult(False, Msg(f"Refused: every split of {plan.grid_names[g]} "
+                                         "into two connected parts leaves one without "
+                                         "households.", "refuse_empty_split",
                                          grid=plan.grid_names[g]))
         new_label = max(plan.grid_names) + 1
         new_grid = plan.grid.copy()

@@ -60,13 +60,31 @@ def grids_layer(plan: GridPlan, *, lang: str = "zh", show: bool = True) -> foliu
             aliases=[t("grid", lang), t("households", lang), t("community", lang),
                      t("compactness", lang)]),
     ).add_to(group)
+    unit = t("households_unit", lang)
     for _, row in grids.to_crs(WGS84).iterrows():
         p = row.geometry.representative_point()
-        folium.Marker((p.y, p.x), icon=folium.DivIcon(
-            icon_size=(60, 16), icon_anchor=(30, 8),
-            html=(f'<div style="font:bold 11px sans-serif;text-align:center;color:#111;'
-                  f'text-shadow:0 0 3px #fff,0 0 3px #fff">{int(row["households"])}</div>')),
+        # The grid's name over its households: the names the tables and edits use.
+        folium.Marker((p.y, p.x), interactive=False, icon=folium.DivIcon(
+            icon_size=(120, 30), icon_anchor=(60, 15), class_name="sc-grid-label",
+            html=(f'<div style="font:11px sans-serif;text-align:center;color:#111;'
+                  f'line-height:14px;text-shadow:0 0 3px #fff,0 0 3px #fff">'
+                  f'{html.escape(str(row["name"]))}<br><b>{int(row["households"])}</b> '
+                  f'{html.escape(unit)}</div>')),
         ).add_to(group)
+    return group
+
+
+def selected_block_layer(plan: GridPlan, block_id: str | None, *,
+                         lang: str = "zh") -> folium.FeatureGroup:
+    """Return the block chosen for editing, outlined thick so the user sees which."""
+    group = folium.FeatureGroup(name=t("selected_block", lang), show=True)
+    ids = list(plan.blocks.ids)
+    if block_id is None or block_id not in ids:
+        return group
+    b = plan.blocks.gdf.iloc[[ids.index(block_id)]][["geometry"]]
+    folium.GeoJson(for_display(b).to_json(drop_id=True), interactive=False,
+                   style_function=lambda _f: {"fillColor": "#ffff33", "fillOpacity": 0.35,
+                                              "color": "#000000", "weight": 4}).add_to(group)
     return group
 
 
@@ -115,13 +133,15 @@ def grids_legend(plan: GridPlan, *, lang: str = "zh") -> MacroElement:
 
 def grids_map(plan: GridPlan, *, lang: str = "zh", basemap: str | tuple[str, str, str] = "osm",
               leaflet_base: str = LEAFLET_BASE_URL,
-              streets: gpd.GeoDataFrame | None = None) -> folium.Map:
+              streets: gpd.GeoDataFrame | None = None,
+              selected: str | None = None) -> folium.Map:
     """Return the grids map: grids, street blocks, community lines, streets, a legend."""
     bounds = plan.blocks.gdf.to_crs(WGS84).total_bounds
     fmap = base_map(np.asarray(bounds), lang=lang, basemap=basemap,
                     leaflet_base=leaflet_base, streets=streets)
     grids_layer(plan, lang=lang).add_to(fmap)
     blocks_layer(plan, lang=lang).add_to(fmap)
+    selected_block_layer(plan, selected, lang=lang).add_to(fmap)
     communities_layer(plan, lang=lang).add_to(fmap)
     grids_legend(plan, lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)

@@ -88,6 +88,11 @@ TEXT: dict[str, dict[str, str]] = {
     "layer_streets": {"zh": "街道与路名", "en": "Streets and names"},
     "closed_facilities": {"zh": "方案中关闭的设施", "en": "Facilities closed in the scenario"},
     "closed_facility": {"zh": "已关闭的设施", "en": "Closed facility"},
+    "no_neighbour_grid": {"zh": "该街区不与同社区的其他网格相邻，无法移动。",
+                          "en": "This block touches no other grid of its community; it cannot "
+                                "move."},
+    "households_unit": {"zh": "户", "en": "hh"},
+    "selected_block": {"zh": "选中的街区", "en": "Selected block"},
     "own_project": {"zh": "我自己的项目文件（打开、新建、下载）", "en": "My own project file (open, new, download)"},
     "own_project_shared": {"zh": "现在用的是服务器上共用的项目文件 {name}：同一服务器上的其他人也会保存到这里。"
                                  "可以新建或上传一个只属于自己的项目文件。",
@@ -476,6 +481,7 @@ MESSAGES_ZH: dict[str, str] = {
     "merged": "已把 {a} 并入 {b}",
     "refuse_single_block": "已拒绝：{grid} 只有一个街区，无法沿街道拆分。",
     "refuse_no_split": "已拒绝：{grid} 无法拆成两个相连的部分。",
+    "refuse_empty_split": "已拒绝：{grid} 拆成两个相连部分时总有一部分没有住户，不能成为网格。",
     "split_done": "已把 {grid} 拆分为 {a} 和 {b}",
     "refuse_no_name": "已拒绝：网格需要名称。",
     "refuse_name_taken": "已拒绝：已有网格名为 {name}。",
@@ -663,3 +669,5 @@ def progress_text(message: str, lang: str, names: dict[str, str] | None = None) 
 def zone_label(name: object, lang: str) -> str:
     """Return a zone name for display: "(whole area)" in the user's language."""
     return t("whole_area", lang) if str(name) == "(whole area)" else str(name)
+
+MESSAGES_ZH.update({"undone": "已撤销上一步修改。", "redone": "已重做被撤销的修改。"})

@@ -170,11 +170,36 @@ def test_grids_view_generates_edits_undoes_and_saves(tmp_path, monkeypatch):
     assert int(at.metric[1].value) == n_grids + 1
     at.button(key="grid_undo_btn").click().run()
     assert int(at.metric[1].value) == n_grids
+    # The banner says what happened now, not the split just undone.
+    assert at.session_state["grid_message"]["text"][1] == "undone"
+    assert any("已撤销" in s.value for s in at.success)
     at.button(key="grid_redo_btn").click().run()
     assert int(at.metric[1].value) == n_grids + 1
+    assert at.session_state["grid_message"]["text"][1] == "redone"
     at.button(key="grid_save").click().run()
     assert not at.exception
     assert (tmp_path / "grids.gpkg").exists()
+
+
+def test_grid_edit_lists_offer_only_edits_that_can_succeed(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVICE_CIRCLE_GRIDS", str(tmp_path / "grids.gpkg"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.radio(key="view__zh").set_value("grids").run()
+    at.button(key="grid_generate").click().run()
+    n_grids = len(at.selectbox(key="split_g").options)
+    # Move: the targets are the grids the block touches, never every grid.
+    targets = at.selectbox(key="edit_to").options
+    assert 0 < len(targets) < n_grids
+    at.button(key="grid_move").click().run()
+    assert not at.exception
+    assert at.session_state["grid_message"]["ok"] or at.session_state["grid_message"][
+        "text"][1] not in ("refuse_not_touching", "refuse_cross_community")
+    # Merge: the default pair shares a street, so it is not refused for that.
+    at.button(key="grid_merge").click().run()
+    assert not at.exception
+    assert at.session_state["grid_message"]["ok"]
+    assert len(at.selectbox(key="split_g").options) == n_grids - 1
 
 
 def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):

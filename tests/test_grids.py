@@ -431,3 +431,48 @@ def test_no_grid_is_left_without_households():
     assert (sizes > 0).all()
     for r in np.unique(labels):
         assert is_contiguous(adj, np.flatnonzero(labels == r))
+
+
+def test_a_split_that_leaves_a_grid_without_households_is_refused(rules):
+    # Before: a split creating a 0-household grid was reported as a success.
+    streets, homes = lattice(n=2, households=[300, 0, 0, 0])
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 200, 200))
+    plan = plan_grids(blocks, replace(rules, community_target_households=1200))
+    assert len(plan.grid_names) == 1
+    editor = GridEditor(plan)
+    g = next(iter(plan.grid_names))
+    out = editor.split(g)
+    assert not out.ok
+    assert out.message.key in {"refuse_empty_split", "refuse_no_split"}
+    assert len(editor.plan.grid_names) == 1
+
+
+def test_a_partition_into_a_part_of_no_household_is_refused(rules, monkeypatch):
+    """The partitioner may return two connected parts, one of them empty: refused."""
+    import gis.gridedit
+
+    streets, homes = lattice(n=2, households=[300, 0, 0, 0])
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 200, 200))
+    plan = plan_grids(blocks, replace(rules, community_target_households=1200))
+    editor = GridEditor(plan)
+    g = next(iter(plan.grid_names))
+    hh = plan.blocks.gdf["households"].to_numpy()
+    # Every block but the one with households in the second part: connected, but empty.
+    monkeypatch.setattr(gis.gridedit, "partition_blocks",
+                        lambda problem, *a, **k: (problem.households == 0).astype(int))
+    out = editor.split(g)
+    assert hh.sum() == 300
+    assert not out.ok
+    assert out.message.key == "refuse_empty_split"
+
+
+def test_move_targets_and_merge_partners_are_the_neighbouring_grids(rules):
+    editor = _editor(rules)
+    plan = editor.plan
+    for g in plan.grid_names:
+        for other in editor.neighbour_grids(g):
+            assert editor.merge(g, other).ok
+            editor.undo()
+    block = _block_at(plan, 150, 150)
+    for target in editor.block_neighbour_grids(block):
+        assert target != plan.grid[list(plan.blocks.ids).index(block)]
