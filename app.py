@@ -58,6 +58,7 @@ from gis.scenarios import (
     delete_scenario,
     load_scenarios,
     rename_scenario,
+    result_after,
     save_scenarios,
     snap_point,
 )
@@ -648,6 +649,22 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def gaps_after(_study: Study, _result: CoverageResult, key: tuple, category: str,
+               _what: WhatIf, changes: str) -> GapResult:
+    """Return the gaps left after this session's scenario (``changes`` names it)."""
+    mine = json.loads(changes)
+    pts = gpd.GeoSeries.from_xy([c["lon"] for c in mine], [c["lat"] for c in mine],
+                                crs=WGS84).to_crs(_study.area.local_crs)
+    ids = {str(i): i for i in _result.facilities.index}
+    scenario = Scenario("current", tuple(
+        Change("remove", category, facility=ids.get(str(c["facility"]), c["facility"]))
+        if c.get("action") == "remove" else
+        Change("add", category, x=float(p.x), y=float(p.y), name=c.get("name", ""))
+        for c, p in zip(mine, pts, strict=True)))
+    return find_gaps(result_after(_result, _what, scenario), category, load_settings())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def get_gaps(_study: Study, _result: CoverageResult, key: tuple, category: str) -> GapResult:
     """Return the gaps of ``category``; ``key`` stands in for the study and the result."""
     return find_gaps(_result, category, load_settings())
@@ -780,7 +797,13 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     added = [(c["lon"], c["lat"]) for c in mine if c.get("action", "add") == "add"]
     closed = [(c["lon"], c["lat"]) for c in mine if c.get("action") == "remove"]
     bounds = result.homes.to_crs(WGS84).total_bounds
-    fmap = gaps_map(gaps, result.facilities, settings, bounds=bounds, sites=sites,
+    shown = gaps
+    if mine:
+        # The gap map follows the scenario: the gaps left once its stations are in.
+        shown = gaps_after(study, result, key, category, what, json.dumps(mine))
+        st.caption(t("gaps_after_scenario", lang, n=len(shown.areas), before=len(gaps.areas),
+                     hh=f"{int(shown.areas['households'].sum()) if len(shown.areas) else 0:,}"))
+    fmap = gaps_map(shown, result.facilities, settings, bounds=bounds, sites=sites,
                     circles=circles, added=added, closed=closed, lang=lang,
                     basemap=basemap_choice(settings), streets=study.streets)
     out = st_folium(fmap, key="gaps_map", height=620, use_container_width=True,

@@ -299,6 +299,28 @@ def apply_scenario(facilities: gpd.GeoDataFrame, scenario: Scenario) -> gpd.GeoD
     return fac
 
 
+def result_after(result: CoverageResult, what: WhatIf,
+                 scenario: Scenario) -> CoverageResult:
+    """Return the coverage result as the what-if's changes leave it, for one category.
+
+    The category's ``covered_`` flags and distances come from ``what`` (a distance beyond
+    the threshold that a closed facility made unknown is NaN); the facilities are those
+    of :func:`apply_scenario`. Gaps found on it are the gaps that remain after the
+    scenario, so the gap map follows the stations a planner adds or closes.
+    """
+    from dataclasses import replace as _replace
+
+    cat = what.category
+    homes = result.homes.copy()
+    base = homes.loc[what.homes_index, f"dist_m_{cat}"].to_numpy(dtype=float)
+    dist = np.where(np.isfinite(what.dist), what.dist,
+                    np.where(base > what.threshold_m, base, np.nan))
+    homes.loc[what.homes_index, f"covered_{cat}"] = what.covered
+    homes.loc[what.homes_index, f"dist_m_{cat}"] = dist
+    return _replace(result, homes=homes,
+                    facilities=apply_scenario(result.facilities, scenario))
+
+
 def scenarios_frame(scenarios: Sequence[Scenario], crs: object,
                     study: str = "") -> gpd.GeoDataFrame:
     """Return the changes of all scenarios as one layer (in ``crs``, one row a change).

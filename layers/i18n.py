@@ -91,6 +91,9 @@ TEXT: dict[str, dict[str, str]] = {
     "no_neighbour_grid": {"zh": "该街区不与同社区的其他网格相邻，无法移动。",
                           "en": "This block touches no other grid of its community; it cannot "
                                 "move."},
+    "gaps_after_scenario": {"zh": "地图显示方案实施后剩下的缺口：{n} 处（原 {before} 处），共 {hh} 户在圈外。",
+                            "en": "The map shows the gaps left after the scenario: {n} (was "
+                                  "{before}), {hh} households outside the circle."},
     "households_unit": {"zh": "户", "en": "hh"},
     "selected_block": {"zh": "选中的街区", "en": "Selected block"},
     "own_project": {"zh": "我自己的项目文件（打开、新建、下载）", "en": "My own project file (open, new, download)"},

@@ -110,6 +110,11 @@ def test_gaps_view_runs_site_selection_and_builds_a_scenario(app, tmp_path, monk
     # The what-if replay of the accepted sites gains exactly what the plan promised.
     effect = [m for m in app.metric if m.label == TEXT["scenario_effect"]["zh"]][0]
     assert int(effect.delta.lstrip("+").replace(",", "")) == after - before
+    # The gap map follows the accepted stations: the households left outside match.
+    total = int(app.metric[0].value.replace(",", "")) + before  # uncovered + covered
+    left = [c.value for c in app.caption if "方案实施后剩下的缺口" in c.value]
+    assert len(left) == 1
+    assert f"共 {total - after:,} 户在圈外" in left[0]
     app.button(key="clear_scenario").click().run()
     assert app.session_state["changes"] == []
 

@@ -174,3 +174,27 @@ def test_scenarios_belong_to_their_study_area_and_can_be_renamed_and_deleted(tmp
     delete_scenario(path, "two stations", study="helsinki.osm.pbf")
     assert shown("helsinki.osm.pbf") == []
     assert sorted(name for name, _ in shown("map_1.osm")) == ["plan B", "two stations"]
+
+
+def test_the_gaps_left_after_a_scenario_follow_its_stations(straight_street, settings):
+    from gis.gaps import find_gaps
+    from gis.scenarios import result_after
+
+    homes = points([(100, 0), (1500, 0), (1900, 0)], households=[10, 20, 30])
+    fac = points([(0, 0)], category=[CAT], name=["a"])
+    result = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
+                              categories=[CAT])
+    before = find_gaps(result, "health", settings)
+    assert before.households_uncovered == 50
+    # A station where the uncovered homes are: the gaps after it are gone or smaller.
+    x, y = 1700.0, 0.0
+    what = WhatIf(result, "health", settings)
+    what.add(x, y)
+    scenario = Scenario("one", (Change("add", "health", x=x, y=y),))
+    after = find_gaps(result_after(result, what, scenario), "health", settings)
+    assert after.households_uncovered < before.households_uncovered
+    assert after.households_uncovered == int(
+        result.homes["households"].sum()) - what.households_covered
+    # The base result is untouched.
+    assert find_gaps(result, "health", settings).households_uncovered == (
+        before.households_uncovered)
