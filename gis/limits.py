@@ -312,23 +312,24 @@ def check_features(path: Path, source: str | Path, limits: Limits,
     except Exception:  # noqa: BLE001 - the reader that follows names the problem
         return -1
     count = int(info.get("features", -1))
-    if count > limits.max_features:
-        msg = (f"{path.name}: refused, the layer holds {count:,} features, more than the "
-               f"limit of {limits.max_features:,} ([limits] max_features in "
-               "data/settings.toml); clip it to the study area first.")
-        raise InputError(msg, key="too_many_features", where=path.name, count=f"{count:,}",
-                         limit=f"{limits.max_features:,}")
+    _at_most(path, count, limits.max_features, "the layer holds {n} features",
+             "clip it to the study area first")
     return count
 
 
 def check_rows(path: Path, rows: int, limits: Limits) -> None:
     """Refuse a table (a POI export, a household table) of more than ``max_features`` rows."""
-    if rows > limits.max_features:
-        msg = (f"{path.name}: refused, the table holds {rows:,} rows, more than the limit of "
-               f"{limits.max_features:,} ([limits] max_features in data/settings.toml); "
-               "keep only the study area's rows.")
-        raise InputError(msg, key="too_many_features", where=path.name, count=f"{rows:,}",
-                         limit=f"{limits.max_features:,}")
+    _at_most(path, rows, limits.max_features, "the table holds {n} rows",
+             "keep only the study area's rows")
+
+
+def _at_most(path: Path, count: int, limit: int, what: str, fix: str) -> None:
+    """Refuse ``path`` when ``count`` features or rows exceed ``max_features``."""
+    if count > limit:
+        msg = (f"{path.name}: refused, {what.format(n=f'{count:,}')}, more than the limit "
+               f"of {limit:,} ([limits] max_features in data/settings.toml); {fix}.")
+        raise InputError(msg, key="too_many_features", where=path.name, count=f"{count:,}",
+                         limit=f"{limit:,}")
 
 
 def check_vertices(path: Path, geometries: object, limits: Limits) -> int:

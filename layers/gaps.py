@@ -91,27 +91,29 @@ def proposed_sites_layer(sites: gpd.GeoDataFrame, circles: gpd.GeoSeries | None,
     return group
 
 
-def added_stations_layer(points_wgs84: list[tuple[float, float]], *,
-                         lang: str = "zh") -> folium.FeatureGroup:
-    """Return stations added by hand in the current scenario, as green '+' squares."""
-    group = folium.FeatureGroup(name=t("added_stations", lang), show=True)
+CLOSED_COLOUR = "#636363"
+
+
+def _change_layer(points_wgs84: list[tuple[float, float]], name: str, tip: str, mark: str,
+                  colour: str) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=name, show=True)
     for lon, lat in points_wgs84:
-        folium.Marker((lat, lon), tooltip=t("added_station", lang),
-                      icon=_numbered_icon("+", ADDED_COLOUR)).add_to(group)
+        folium.Marker((lat, lon), tooltip=tip, icon=_numbered_icon(mark, colour)).add_to(group)
     return group
 
 
-CLOSED_COLOUR = "#636363"
+def added_stations_layer(points_wgs84: list[tuple[float, float]], *,
+                         lang: str = "zh") -> folium.FeatureGroup:
+    """Return stations added by hand in the current scenario, as green '+' squares."""
+    return _change_layer(points_wgs84, t("added_stations", lang), t("added_station", lang),
+                         "+", ADDED_COLOUR)
 
 
 def closed_facilities_layer(points_wgs84: list[tuple[float, float]], *,
                             lang: str = "zh") -> folium.FeatureGroup:
     """Return existing facilities closed in the current scenario, as grey '×' squares."""
-    group = folium.FeatureGroup(name=t("closed_facilities", lang), show=True)
-    for lon, lat in points_wgs84:
-        folium.Marker((lat, lon), tooltip=t("closed_facility", lang),
-                      icon=_numbered_icon("×", CLOSED_COLOUR)).add_to(group)
-    return group
+    return _change_layer(points_wgs84, t("closed_facilities", lang),
+                         t("closed_facility", lang), "×", CLOSED_COLOUR)
 
 
 def gaps_legend(*, lang: str = "zh") -> MacroElement:
