@@ -207,7 +207,7 @@ def _saved_upload(upload: object, settings: Settings, lang: str, widget: str) ->
         name = upload.name  # type: ignore[attr-defined]
         st.sidebar.error(t("too_large", lang, name=name, size=f"{size_mb:.0f}",
                            limit=f"{settings.max_upload_mb:.0f}"))
-        _free_upload(upload)
+        _free_upload(getattr(upload, "file_id", None))
         return None
     data = upload.getvalue()  # type: ignore[attr-defined]
     folder = session_upload_dir() / hashlib.sha1(data).hexdigest()[:16]
@@ -222,12 +222,11 @@ def _saved_upload(upload: object, settings: Settings, lang: str, widget: str) ->
     return str(path)
 
 
-def _free_upload(upload: object) -> None:
+def _free_upload(file_id: str | None) -> None:
     """Drop an uploaded file from the server's memory now, not when the session ends."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    file_id = getattr(upload, "file_id", None)
     if ctx is not None and file_id and getattr(ctx, "uploaded_file_mgr", None) is not None:
         with contextlib.suppress(Exception):
             ctx.uploaded_file_mgr.remove_file(ctx.session_id, file_id)
@@ -248,7 +247,7 @@ def drop_uploads(keep: Iterable[object], refused: str | None = None) -> None:
         shutil.rmtree(Path(path).parent, ignore_errors=True)
         del files[path]
         if is_refused:
-            _free_upload(type("Upload", (), {"file_id": file_id})())
+            _free_upload(file_id)
             gen = st.session_state["upload_gen"]
             gen[widget] = gen.get(widget, 0) + 1
 
@@ -283,6 +282,17 @@ def declared_crs(layer: str) -> str | None:
         code = code.removeprefix("EPSG:").strip()
         return f"EPSG:{code}" if code else None
     return str(chosen)
+
+
+def layer_upload(layer: str, settings: Settings, lang: str) -> object:
+    """Draw a layer's upload box with its coordinate-system choice; return the upload."""
+    up = uploader(f"{layer}_upload", t(f"upload_{layer}", lang), type=UPLOAD_TYPES,
+                  help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
+    choice("selectbox", st, f"{layer}_crs", t("declared_crs", lang), CRS_CHOICES,
+           lambda c: t(f"crs_{c}", lang), help=t("help_crs", lang))
+    if st.session_state[f"{layer}_crs"] == "epsg":
+        st.text_input(t("epsg_code", lang), key=f"{layer}_epsg", placeholder="4547")
+    return up
 
 
 def sidebar(settings: Settings) -> tuple:
@@ -328,18 +338,8 @@ def sidebar(settings: Settings) -> tuple:
            lambda b: settings.tile_name if b == "custom" else t(f"basemap_{b}", lang),
            help=t("help_basemap", lang))
     with sb.expander(t("own_data", lang)):
-        fac_up = uploader("facilities_upload", t("upload_facilities", lang), type=UPLOAD_TYPES,
-                          help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
-        choice("selectbox", st, "facilities_crs", t("declared_crs", lang), CRS_CHOICES,
-               lambda c: t(f"crs_{c}", lang), help=t("help_crs", lang))
-        if st.session_state["facilities_crs"] == "epsg":
-            st.text_input(t("epsg_code", lang), key="facilities_epsg", placeholder="4547")
-        bld_up = uploader("buildings_upload", t("upload_buildings", lang), type=UPLOAD_TYPES,
-                          help=t("upload_limit_help", lang, limit=f"{settings.max_upload_mb:.0f}"))
-        choice("selectbox", st, "buildings_crs", t("declared_crs", lang), CRS_CHOICES,
-               lambda c: t(f"crs_{c}", lang), help=t("help_crs", lang))
-        if st.session_state["buildings_crs"] == "epsg":
-            st.text_input(t("epsg_code", lang), key="buildings_epsg", placeholder="4547")
+        fac_up = layer_upload("facilities", settings, lang)
+        bld_up = layer_upload("buildings", settings, lang)
         table_up = uploader("hh_table_upload", t("upload_hh_table", lang), type=["csv", "xlsx"],
                             help=t("upload_hh_table_help", lang))
         raster_up = uploader("raster_upload", t("upload_raster", lang), type=["tif", "tiff"],
@@ -652,16 +652,25 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
 def gaps_after(_study: Study, _result: CoverageResult, key: tuple, category: str,
                _what: WhatIf, changes: str) -> GapResult:
     """Return the gaps left after this session's scenario (``changes`` names it)."""
-    mine = json.loads(changes)
-    pts = gpd.GeoSeries.from_xy([c["lon"] for c in mine], [c["lat"] for c in mine],
-                                crs=WGS84).to_crs(_study.area.local_crs)
-    ids = {str(i): i for i in _result.facilities.index}
-    scenario = Scenario("current", tuple(
-        Change("remove", category, facility=ids.get(str(c["facility"]), c["facility"]))
-        if c.get("action") == "remove" else
-        Change("add", category, x=float(p.x), y=float(p.y), name=c.get("name", ""))
-        for c, p in zip(mine, pts, strict=True)))
+    scenario = Scenario("current", tuple(as_changes(json.loads(changes), _study,
+                                                    _result.facilities.index)))
     return find_gaps(result_after(_result, _what, scenario), category, load_settings())
+
+
+def as_changes(rows: list[dict], study: Study, facility_index: pd.Index) -> list[Change]:
+    """Return the session's changes (lon / lat dicts) as Changes in the study's local CRS.
+
+    A closed facility's id is given back its type from ``facility_index``.
+    """
+    pts = gpd.GeoSeries.from_xy([c["lon"] for c in rows], [c["lat"] for c in rows],
+                                crs=WGS84).to_crs(study.area.local_crs)
+    ids = {str(i): i for i in facility_index}
+    return [Change("remove", c["category"], facility=ids.get(str(c["facility"]),
+                                                              c["facility"]),
+                   name=c.get("name", ""))
+            if c.get("action") == "remove" else
+            Change("add", c["category"], x=float(p.x), y=float(p.y), name=c.get("name", ""))
+            for c, p in zip(rows, pts, strict=True)]
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -696,18 +705,10 @@ def _what_if(study: Study, result: CoverageResult, category: str,
     """
     what = WhatIf(result, category, settings)
     mine = [c for c in st.session_state["changes"] if c["category"] == category]
-    pts = gpd.GeoSeries.from_xy([c["lon"] for c in mine], [c["lat"] for c in mine],
-                                crs=WGS84).to_crs(study.area.local_crs)
     last = None
-    ids = {str(i): i for i in result.facilities.index}
-    for ch, p in zip(mine, pts, strict=True):
+    for ch, change in zip(mine, as_changes(mine, study, result.facilities.index), strict=True):
         try:
-            if ch.get("action") == "remove":
-                last = what.apply(Change("remove", category,
-                                         facility=ids.get(str(ch["facility"]), ch["facility"])))
-                continue
-            last = what.apply(Change("add", category, x=float(p.x), y=float(p.y),
-                                     name=ch.get("name", "")))
+            last = what.apply(change)
         except GisError as err:
             st.session_state["changes"].remove(ch)
             show_error(err, st.session_state["lang"], headline_key="error_station_place")
@@ -1016,15 +1017,9 @@ def manage_scenarios(study: Study, saved: list[Scenario], lang: str) -> None:
 
 def _save_scenario(study: Study, lang: str) -> None:
     """Save the scenario's changes into the project GeoPackage (atomic)."""
-    changes = st.session_state["changes"]
-    pts = gpd.GeoSeries.from_xy([c["lon"] for c in changes], [c["lat"] for c in changes],
-                                crs=WGS84).to_crs(study.area.local_crs)
     name = st.session_state["scenario_name"] or t("scenario_default", lang)
-    scenario = Scenario(name, tuple(
-        Change("remove", c["category"], facility=c["facility"], name=c.get("name", ""))
-        if c.get("action") == "remove" else
-        Change("add", c["category"], x=float(p.x), y=float(p.y), name=c.get("name", ""))
-        for c, p in zip(changes, pts, strict=True)))
+    scenario = Scenario(name, tuple(as_changes(st.session_state["changes"], study,
+                                               study.facilities.index)))
     try:
         # Under the project's lock: another planner's scenarios saved meanwhile are kept.
         path = save_scenarios(project_file("scenarios"), [scenario], crs=study.area.local_crs,

@@ -21,6 +21,7 @@ import shapely
 
 from gis.crs import require_projected
 from gis.network import Snap, WalkNetwork
+from gis.zones import WHOLE_AREA
 
 WALL_VALUES = ("wall", "fence", "city_wall", "retaining_wall")
 #: entrance=* values that open a compound (on its edge); building entrances inside a
@@ -264,7 +265,7 @@ def gate_effect(plain: object, gated: object,
                            how="left")
         zone = joined[~joined.index.duplicated()]["name"].fillna("").to_numpy()
     else:
-        zone = np.full(len(homes), "(whole area)", dtype=object)  # layers.i18n.zone_label
+        zone = np.full(len(homes), WHOLE_AREA, dtype=object)
     hh = homes["households"].to_numpy()
     rows = []
     for cid in plain.categories:

@@ -22,11 +22,9 @@ from gis._errors import InputError
 from gis.coverage import CoverageResult
 from gis.crs import require_projected
 from gis.settings import Settings
+from gis.zones import WHOLE_AREA
 
 STANDARDS_PATH = Path(__file__).resolve().parent.parent / "data" / "standards.toml"
-
-#: The zone name of results for the whole study area (shown translated).
-WHOLE_AREA = "(whole area)"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ import pyproj
 from gis._errors import InputError
 from gis.crs import require_projected
 
+#: The zone name of results for the whole study area (layers.i18n.zone_label translates).
+WHOLE_AREA = "(whole area)"
+
 
 def zone_of_homes(homes: gpd.GeoDataFrame | gpd.GeoSeries, zones: gpd.GeoDataFrame, *,
                   name_col: str = "name") -> pd.Series:

@@ -671,6 +671,8 @@ def progress_text(message: str, lang: str, names: dict[str, str] | None = None) 
 
 def zone_label(name: object, lang: str) -> str:
     """Return a zone name for display: "(whole area)" in the user's language."""
-    return t("whole_area", lang) if str(name) == "(whole area)" else str(name)
+    from gis.zones import WHOLE_AREA
+
+    return t("whole_area", lang) if str(name) == WHOLE_AREA else str(name)
 
 MESSAGES_ZH.update({"undone": "已撤销上一步修改。", "redone": "已重做被撤销的修改。"})

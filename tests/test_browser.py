@@ -77,6 +77,15 @@ def app_url(tmp_path_factory):
 MAP = 'iframe[title="streamlit_folium.st_folium"] >> visible=true'
 
 
+def _open(p, url: str):
+    """Launch chromium, open the app and wait for its first numbers; return both."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+    return browser, page
+
+
 def _idle(page):
     """Wait until the app's script run has finished (Streamlit's running indicator)."""
     page.wait_for_timeout(300)
@@ -107,10 +116,7 @@ def _street_point() -> tuple[float, float]:
 def test_map_layers_language_and_click_to_add_a_station(app_url):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        browser, page = _open(p, app_url)
         frame = _map_frame(page)
         # Vector layers drawn by Leaflet (homes, circle): SVG paths or a canvas.
         frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
@@ -149,10 +155,7 @@ def test_switching_the_language_back_and_forth_keeps_every_choice(app_url):
     # walking profile '老年人（60 米/分）'" (3 of 3 tries).
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        browser, page = _open(p, app_url)
         page.get_by_text("老年人（60 米/分）", exact=True).click()
         page.get_by_text("缺口与选址", exact=True).click()
         page.get_by_text("新站点数量").wait_for(timeout=60_000)
@@ -192,10 +195,7 @@ def test_a_bomb_uploaded_as_study_area_is_refused_freed_and_deleted(app_url, tmp
 
     bomb = write_bz2_bomb(tmp_path / "bomb.osm.bz2")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        browser, page = _open(p, app_url)
         _idle(page)
         before = _peak_mb(int(SERVER["pid"]))
         page.locator("[data-testid=stSidebar] input[type=file]").first.set_input_files(bomb)
@@ -248,10 +248,7 @@ def test_offline_streets_and_names_and_the_view_kept_across_a_category_switch(ap
     # Before: with no base map the map was grey with coloured buildings only, and it
     # snapped back to its first view (zoom 18 -> 14) after every interaction.
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        browser, page = _open(p, app_url)
         page.get_by_text("无底图（离线会议室）", exact=True).click()
         _idle(page)
         frame = _map_frame(page)
