@@ -49,8 +49,8 @@ from gis.gridedit import (
 )
 from gis.grids import Blocks, GridPlan, make_blocks, plan_grids
 from gis.io import write_gpkg_atomic
+from gis.scenario_edits import CLICK_MODES, apply_click, as_changes, as_rows, map_points
 from gis.scenarios import (
-    Change,
     Delta,
     Scenario,
     WhatIf,
@@ -60,7 +60,6 @@ from gis.scenarios import (
     rename_scenario,
     result_after,
     save_scenarios,
-    snap_point,
 )
 from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
@@ -84,6 +83,8 @@ UPLOAD_TTL_S = 24 * 3600
 #: Gauss-Krueger, as on the command line); "epsg": a code the user types.
 CRS_CHOICES = ("auto", "wgs84", "gcj02", "bd09", "cgcs2000", "epsg")
 UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "csv"]
+#: What a click on the grids map does.
+GRID_CLICKS = ("select", "move")
 
 
 def init_state(settings: Settings) -> None:
@@ -108,8 +109,6 @@ def init_state(settings: Settings) -> None:
         "k": 3,
         "proposal": None,
         "changes": [],
-        "last_click": None,
-        "click_adds": False,
         "scenario_name": "",
         "grid_target": settings.grids.target_households,
         "grid_min": settings.grids.min_households,
@@ -123,6 +122,9 @@ def init_state(settings: Settings) -> None:
         "grid_message": None,
         "with_workers": False,
         "grid_blocks": None,
+        "grid_click": "select",
+        "map_click": "look",
+        "moving": None,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
@@ -652,25 +654,33 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
 def gaps_after(_study: Study, _result: CoverageResult, key: tuple, category: str,
                _what: WhatIf, changes: str) -> GapResult:
     """Return the gaps left after this session's scenario (``changes`` names it)."""
-    scenario = Scenario("current", tuple(as_changes(json.loads(changes), _study,
+    scenario = Scenario("current", tuple(as_changes(json.loads(changes), _study.area.local_crs,
                                                     _result.facilities.index)))
     return find_gaps(result_after(_result, _what, scenario), category, load_settings())
 
 
-def as_changes(rows: list[dict], study: Study, facility_index: pd.Index) -> list[Change]:
-    """Return the session's changes (lon / lat dicts) as Changes in the study's local CRS.
-
-    A closed facility's id is given back its type from ``facility_index``.
-    """
-    pts = gpd.GeoSeries.from_xy([c["lon"] for c in rows], [c["lat"] for c in rows],
-                                crs=WGS84).to_crs(study.area.local_crs)
-    ids = {str(i): i for i in facility_index}
-    return [Change("remove", c["category"], facility=ids.get(str(c["facility"]),
-                                                              c["facility"]),
-                   name=c.get("name", ""))
-            if c.get("action") == "remove" else
-            Change("add", c["category"], x=float(p.x), y=float(p.y), name=c.get("name", ""))
-            for c, p in zip(rows, pts, strict=True)]
+def _gaps_map_click(study: Study, result: CoverageResult, category: str) -> None:
+    """Act on a click on the gaps map (its callback: the map drawn next is new)."""
+    ss = st.session_state
+    value = ss.get("gaps_map") or {}
+    prev, ss["gaps_map_prev"] = ss.get("gaps_map_prev") or {}, value
+    # A marker click moves last_object_clicked (at the marker), a click elsewhere
+    # last_clicked; the one that changed is this click.
+    where = next((value[k] for k in ("last_object_clicked", "last_clicked")
+                  if value.get(k) and value.get(k) != prev.get(k)), None)
+    mode = ss.get("map_click", "look")
+    if where is None or mode == "look":
+        return
+    try:
+        done = apply_click(ss["changes"], ss.get("moving"), mode, float(where["lng"]),
+                           float(where["lat"]), category=category,
+                           facilities=result.facilities, access=result.access,
+                           new_name=t("added_station", ss["lang"]))
+    except GisError as err:
+        ss["map_message"] = {"error": err}
+    else:
+        ss["changes"], ss["moving"] = done.rows, done.moving
+        ss["map_message"] = {"key": done.key, "params": done.params}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -706,7 +716,8 @@ def _what_if(study: Study, result: CoverageResult, category: str,
     what = WhatIf(result, category, settings)
     mine = [c for c in st.session_state["changes"] if c["category"] == category]
     last = None
-    for ch, change in zip(mine, as_changes(mine, study, result.facilities.index), strict=True):
+    changes = as_changes(mine, study.area.local_crs, result.facilities.index)
+    for ch, change in zip(mine, changes, strict=True):
         try:
             last = what.apply(change)
         except GisError as err:
@@ -792,11 +803,19 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
                     {"action": "add", "category": category, "lon": p.x, "lat": p.y,
                      "name": f"{t('proposed_site', lang)} {rank}"})
 
-    st.toggle(t("click_adds", lang), key="click_adds")
+    choice("radio", st, "map_click", t("map_click", lang), CLICK_MODES,
+           lambda c: t(f"map_click_{c}", lang), horizontal=True,
+           help=t("help_map_click", lang))
+    if st.session_state["map_click"] != "move":
+        st.session_state["moving"] = None
+    shown_message = st.session_state.pop("map_message", None)
+    if shown_message and "error" in shown_message:
+        show_error(shown_message["error"], lang, headline_key="error_station_place")
+    elif shown_message:
+        st.info(t(shown_message["key"], lang, **shown_message["params"]))
     what, last = _what_if(study, result, category, settings)
     mine = [c for c in st.session_state["changes"] if c["category"] == category]
-    added = [(c["lon"], c["lat"]) for c in mine if c.get("action", "add") == "add"]
-    closed = [(c["lon"], c["lat"]) for c in mine if c.get("action") == "remove"]
+    added, closed = map_points(mine, category)
     bounds = result.homes.to_crs(WGS84).total_bounds
     shown = gaps
     if mine:
@@ -807,25 +826,11 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     fmap = gaps_map(shown, result.facilities, settings, bounds=bounds, sites=sites,
                     circles=circles, added=added, closed=closed, lang=lang,
                     basemap=basemap_choice(settings), streets=study.streets)
-    out = st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
-                    returned_objects=["last_clicked"])
-    click = (out or {}).get("last_clicked")
-    if (st.session_state["click_adds"] and click
-            and click != st.session_state["last_click"]):
-        st.session_state["last_click"] = click
-        # Check the point before storing it: a click far from every street is refused
-        # with a message and never becomes part of the scenario.
-        try:
-            here = gpd.GeoSeries.from_xy([click["lng"]], [click["lat"]],
-                                         crs=WGS84).to_crs(result.local_crs)
-            snap_point(result.access, float(here.x.iloc[0]), float(here.y.iloc[0]))
-        except GisError as err:
-            show_error(err, lang, headline_key="error_station_place")
-        else:
-            st.session_state["changes"].append({"action": "add", "category": category,
-                                                "lon": click["lng"], "lat": click["lat"],
-                                                "name": t("added_station", lang)})
-            st.rerun()
+    # The click is read in the map's callback: the map drawn after a change is a new
+    # component, whose value would not hold the click.
+    st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
+              returned_objects=["last_clicked", "last_object_clicked"],
+              on_change=functools.partial(_gaps_map_click, study, result, category))
 
     st.subheader(t("scenario", lang))
     if not mine:
@@ -842,11 +847,16 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
                   f"{what.households_covered - base_cov:+,}")
         st.text_input(t("scenario_name", lang), key="scenario_name",
                       placeholder=t("scenario_default", lang))
-        b1, b2 = st.columns(2)
+        b1, b2, b3 = st.columns(3)
         if b1.button(t("save_scenario", lang), key="save_scenario"):
             _save_scenario(study, lang)
-        if b2.button(t("clear_scenario", lang), key="clear_scenario"):
+        if b2.button(t("undo_change", lang), key="undo_change"):
+            st.session_state["changes"].remove(mine[-1])
+            st.session_state["moving"] = None
+            st.rerun()
+        if b3.button(t("clear_scenario", lang), key="clear_scenario"):
             st.session_state["changes"] = []
+            st.session_state["moving"] = None
             st.rerun()
 
     compare_block(study, result, settings, lang)
@@ -983,20 +993,9 @@ def manage_scenarios(study: Study, saved: list[Scenario], lang: str) -> None:
     chosen = c1.selectbox(t("scenario", lang), names, key="scenario_pick")
     sc = next(s for s in saved if s.name == chosen)
     if c3.button(t("open_scenario", lang), key="scenario_open"):
-        # Its added stations become the current scenario of the gaps view, editable again.
-        adds = [ch for ch in sc.changes if ch.action == "add" and ch.x == ch.x]  # not NaN
-        pts = gpd.GeoSeries.from_xy([ch.x for ch in adds], [ch.y for ch in adds],
-                                    crs=study.area.local_crs).to_crs(WGS84)
-        changes = [{"action": "add", "category": ch.category, "lon": float(p.x),
-                    "lat": float(p.y), "name": ch.name} for ch, p in zip(adds, pts, strict=True)]
-        fac = study.facilities
-        for ch in sc.changes:
-            if ch.action == "remove" and str(ch.facility) in {str(i) for i in fac.index}:
-                where = fac.geometry.loc[[i for i in fac.index if str(i) == str(ch.facility)][0]]
-                pos = gpd.GeoSeries([where], crs=fac.crs).to_crs(WGS84).iloc[0]
-                changes.append({"action": "remove", "category": ch.category,
-                                "facility": str(ch.facility), "lon": float(pos.x),
-                                "lat": float(pos.y), "name": ch.name})
+        # Its changes become the current scenario of the gaps view, editable again.
+        changes = as_rows(sc.changes, study.facilities)
+        adds = [c for c in changes if c["action"] == "add"]
         st.session_state["changes"] = changes
         st.session_state["scenario_name"] = sc.name
         st.success(t("scenario_opened", lang, name=sc.name, n=len(adds)))
@@ -1018,7 +1017,7 @@ def manage_scenarios(study: Study, saved: list[Scenario], lang: str) -> None:
 def _save_scenario(study: Study, lang: str) -> None:
     """Save the scenario's changes into the project GeoPackage (atomic)."""
     name = st.session_state["scenario_name"] or t("scenario_default", lang)
-    scenario = Scenario(name, tuple(as_changes(st.session_state["changes"], study,
+    scenario = Scenario(name, tuple(as_changes(st.session_state["changes"], study.area.local_crs,
                                                study.facilities.index)))
     try:
         # Under the project's lock: another planner's scenarios saved meanwhile are kept.
@@ -1081,6 +1080,32 @@ def _step_back(source: str, target: str, action: str) -> None:
     st.rerun()
 
 
+def _grid_map_click(study: Study, used: tuple) -> None:
+    """Act on a click on the grids map: select the block, or move the selected one there.
+
+    In "move" mode a click on a block of another grid moves the selected block into that
+    grid (checked and undoable like every edit); a click in its own grid selects.
+    """
+    ss = st.session_state
+    value = ss.get("grids_map") or {}
+    block = ((value.get("last_active_drawing") or {}).get("properties") or {}).get("block_id")
+    if ss["grid_state"] is None or block is None:
+        return
+    plan = GridPlan.from_state(_session_blocks(study, used), _rules_from_key(ss["grid_rules"]),
+                               ss["grid_state"])
+    ids = list(plan.blocks.ids)
+    if block not in ids:
+        return
+    chosen = ss.get("edit_block")
+    if ss.get("grid_click") == "move" and chosen in ids:
+        into = int(plan.grid[ids.index(block)])
+        if into != int(plan.grid[ids.index(chosen)]):
+            editor = GridEditor(plan, ss["grid_history"])
+            _grid_edit(editor, editor.move_blocks([chosen], into))
+            return
+    ss["edit_block"] = block
+
+
 def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None:
     """Draw the communities and grids view: generate, look, edit, undo, save, export."""
     ss = st.session_state
@@ -1139,17 +1164,19 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
         (st.success if msg["ok"] else st.error)(translate_message(*msg["text"], lang))
         for w in msg["warnings"]:
             st.warning(translate_message(*w, lang))
-    out = st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings),
-                              streets=study.streets, selected=ss.get("edit_block")),
-                    key="grids_map",
-                    height=600, use_container_width=True,
-                    returned_objects=["last_active_drawing"])
-    clicked = ((out or {}).get("last_active_drawing") or {}).get("properties", {})
-    if (clicked.get("block_id") in set(plan.blocks.ids)
-            and clicked.get("block_id") != ss.get("last_block_click")):
-        ss["last_block_click"] = clicked["block_id"]
-        ss["edit_block"] = clicked["block_id"]
-        st.rerun()  # draw the map again with the clicked block highlighted
+    choice("radio", st, "grid_click", t("grid_click", lang), GRID_CLICKS,
+           lambda c: t(f"grid_click_{c}", lang), horizontal=True,
+           help=t("help_grid_click", lang))
+    selected = ss.get("edit_block")
+    targets = (editor.block_neighbour_grids(selected)
+               if ss["grid_click"] == "move" and selected in set(plan.blocks.ids) else [])
+    # The click is read in the map's callback: the map drawn after it (the block
+    # highlighted) is a new component, whose value would not hold the click.
+    st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings),
+                        streets=study.streets, selected=selected, targets=targets),
+              key="grids_map", height=600, use_container_width=True,
+              returned_objects=["last_active_drawing", "last_object_clicked"],
+              on_change=functools.partial(_grid_map_click, study, used))
 
     with st.expander(t("edit", lang), expanded=True):
         names = plan.grid_names

@@ -43,11 +43,17 @@ def for_display(gdf: gpd.GeoDataFrame, *, simplify_m: float = DISPLAY_SIMPLIFY_M
                                                    mode="pointwise"))
 
 
-def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> int:
-    """Return the largest web-map zoom at which ``bounds`` (w, s, e, n degrees) fit.
+#: Zoom steps of every map: quarter levels, so an area fills its map instead of a
+#: quarter of it when the whole level just misses.
+ZOOM_SNAP = 0.25
 
-    Computed here rather than by Leaflet's fitBounds, which runs while the Streamlit
-    component is still hidden (zero size) and then zooms far out.
+
+def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> float:
+    """Return the largest web-map zoom (in ``ZOOM_SNAP`` steps) at which ``bounds`` fit.
+
+    ``bounds`` are (w, s, e, n) in degrees. Computed here rather than by Leaflet's
+    fitBounds, which runs while the Streamlit component is still hidden (zero size) and
+    then zooms far out.
     """
     west, south, east, north = bounds
     dlon = max(east - west, 1e-6)
@@ -55,7 +61,7 @@ def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> i
     dy = max(merc[1] - merc[0], 1e-9)
     z_lon = np.log2(width_px * 360.0 / (256.0 * dlon))
     z_lat = np.log2(height_px * 2 * np.pi / (256.0 * dy))
-    return int(np.clip(np.floor(min(z_lon, z_lat)), 3, 18))
+    return float(np.clip(np.floor(min(z_lon, z_lat) / ZOOM_SNAP) * ZOOM_SNAP, 3, 18))
 
 
 def macro(text: str) -> MacroElement:
@@ -232,7 +238,8 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh",
     """
     centre = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
     fmap = folium.Map(location=centre, zoom_start=fit_zoom(bounds), tiles=None,
-                      control_scale=False, prefer_canvas=True)
+                      control_scale=False, prefer_canvas=True, zoom_snap=ZOOM_SNAP,
+                      zoom_delta=0.5)
     fmap.default_js = [("leaflet", f"{leaflet_base}/leaflet.js")]
     fmap.default_css = [("leaflet_css", f"{leaflet_base}/leaflet.css")]
     metric_scale_bar().add_to(fmap)

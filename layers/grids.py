@@ -7,6 +7,7 @@ and communities only, so a shared or exported HTML map carries no personal data.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 import folium
 import geopandas as gpd
@@ -22,6 +23,8 @@ from layers.i18n import t
 PALETTE = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
            "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f")
 OUT_OF_RANGE = "#d7301f"
+#: Outline of the grids the selected block may move into.
+TARGET_COLOUR = "#2166ac"
 
 
 def _colours(plan: GridPlan) -> dict[int, str]:
@@ -75,12 +78,24 @@ def grids_layer(plan: GridPlan, *, lang: str = "zh", show: bool = True) -> foliu
 
 
 def selected_block_layer(plan: GridPlan, block_id: str | None, *,
+                         targets: Sequence[int] = (),
                          lang: str = "zh") -> folium.FeatureGroup:
-    """Return the block chosen for editing, outlined thick so the user sees which."""
+    """Return the block chosen for editing, outlined thick so the user sees which.
+
+    ``targets`` are the grids it may move into (the neighbours of its community), drawn
+    with a dashed blue outline while the map's click moves blocks.
+    """
     group = folium.FeatureGroup(name=t("selected_block", lang), show=True)
     ids = list(plan.blocks.ids)
     if block_id is None or block_id not in ids:
         return group
+    if len(targets):
+        grids = plan.grids_gdf()
+        near = grids[grids["label"].isin([int(g) for g in targets])][["geometry"]]
+        folium.GeoJson(for_display(near).to_json(drop_id=True), interactive=False,
+                       style_function=lambda _f: {"fill": False, "color": TARGET_COLOUR,
+                                                  "weight": 3, "dashArray": "8 6"},
+                       ).add_to(group)
     b = plan.blocks.gdf.iloc[[ids.index(block_id)]][["geometry"]]
     folium.GeoJson(for_display(b).to_json(drop_id=True), interactive=False,
                    style_function=lambda _f: {"fillColor": "#ffff33", "fillOpacity": 0.35,
@@ -128,20 +143,26 @@ def grids_legend(plan: GridPlan, *, lang: str = "zh") -> MacroElement:
     return legend_box(t("legend_grids", lang), [
         f"<div>{html.escape(text)}</div>",
         swatch(f"border:2px solid {OUT_OF_RANGE}", t("out_of_range", lang)),
-        swatch("height:4px;background:#08306b;border:none", t("communities", lang))])
+        swatch("height:4px;background:#08306b;border:none", t("communities", lang)),
+        swatch("background:#ffff33;border:3px solid #000000", t("selected_block", lang)),
+        swatch(f"border:3px dashed {TARGET_COLOUR}", t("move_targets", lang))])
 
 
 def grids_map(plan: GridPlan, *, lang: str = "zh", basemap: str | tuple[str, str, str] = "osm",
               leaflet_base: str = LEAFLET_BASE_URL,
               streets: gpd.GeoDataFrame | None = None,
-              selected: str | None = None) -> folium.Map:
-    """Return the grids map: grids, street blocks, community lines, streets, a legend."""
+              selected: str | None = None, targets: Sequence[int] = ()) -> folium.Map:
+    """Return the grids map: grids, street blocks, community lines, streets, a legend.
+
+    ``selected`` is the block chosen for editing (highlighted), ``targets`` the grids it
+    may move into (dashed outlines).
+    """
     bounds = plan.blocks.gdf.to_crs(WGS84).total_bounds
     fmap = base_map(np.asarray(bounds), lang=lang, basemap=basemap,
                     leaflet_base=leaflet_base, streets=streets)
     grids_layer(plan, lang=lang).add_to(fmap)
     blocks_layer(plan, lang=lang).add_to(fmap)
-    selected_block_layer(plan, selected, lang=lang).add_to(fmap)
+    selected_block_layer(plan, selected, targets=targets, lang=lang).add_to(fmap)
     communities_layer(plan, lang=lang).add_to(fmap)
     grids_legend(plan, lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)

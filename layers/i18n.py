@@ -96,6 +96,16 @@ TEXT: dict[str, dict[str, str]] = {
                                   "{before}), {hh} households outside the circle."},
     "households_unit": {"zh": "户", "en": "hh"},
     "selected_block": {"zh": "选中的街区", "en": "Selected block"},
+    "move_targets": {"zh": "可移入的相邻网格", "en": "Neighbouring grids it may move into"},
+    "grid_click": {"zh": "点击地图", "en": "A click on the map"},
+    "grid_click_select": {"zh": "选择街区", "en": "selects a block"},
+    "grid_click_move": {"zh": "把选中街区移入所点的网格", "en": "moves the selected block into "
+                        "the clicked grid"},
+    "help_grid_click": {"zh": "先选“选择街区”点一个街区（黄色高亮），再选“移入”，点虚线框出的相邻网格即可移动；"
+                        "每次移动可撤销。",
+                        "en": "Choose “selects a block” and click a block (highlighted in "
+                        "yellow), then choose “moves” and click one of the dashed neighbouring "
+                        "grids; every move can be undone."},
     "own_project": {"zh": "我自己的项目文件（打开、新建、下载）", "en": "My own project file (open, new, download)"},
     "own_project_shared": {"zh": "现在用的是服务器上共用的项目文件 {name}：同一服务器上的其他人也会保存到这里。"
                                  "可以新建或上传一个只属于自己的项目文件。",
@@ -243,7 +253,36 @@ TEXT: dict[str, dict[str, str]] = {
     "scenario": {"zh": "方案", "en": "Scenario"},
     "scenario_name": {"zh": "方案名称", "en": "Scenario name"},
     "scenario_default": {"zh": "新方案", "en": "New scenario"},
-    "click_adds": {"zh": "点击地图添加站点", "en": "Click the map to add a station"},
+    "map_click": {"zh": "点击地图", "en": "A click on the map"},
+    "map_click_look": {"zh": "只查看", "en": "only looks"},
+    "map_click_add": {"zh": "添加站点", "en": "adds a station"},
+    "map_click_move": {"zh": "移动站点或设施", "en": "moves a station or facility"},
+    "map_click_close": {"zh": "关闭现有设施", "en": "closes an existing facility"},
+    "map_click_delete": {"zh": "删除添加的站点", "en": "deletes an added station"},
+    "help_map_click": {"zh": "添加：点街道旁的位置。移动：先点站点或设施，再点新位置。关闭、删除：点设施或"
+                       "添加的站点（150 米内）。每次修改立即计入下方方案，可清空或保存。",
+                       "en": "Add: click by a street. Move: click a station or facility, then "
+                       "its new place. Close, delete: click a facility or an added station "
+                       "(within 150 m). Every change enters the scenario below at once; clear "
+                       "or save it there."},
+    "click_added": {"zh": "已添加站点。", "en": "Station added."},
+    "click_deleted": {"zh": "已删除添加的站点“{name}”。", "en": "Added station “{name}” deleted."},
+    "click_nothing_added": {"zh": "点击处 {m} 米内没有添加的站点，未做修改。",
+                            "en": "No added station within {m} m of the click; nothing "
+                            "changed."},
+    "click_closed": {"zh": "已关闭设施“{name}”（计入方案；“撤销上一步”可恢复）。",
+                     "en": "Facility “{name}” closed (in the scenario; “Undo the last "
+                     "change” reopens it)."},
+    "undo_change": {"zh": "撤销上一步", "en": "Undo the last change"},
+    "click_nothing_facility": {"zh": "点击处 {m} 米内没有该类别的现有设施，未做修改。",
+                               "en": "No existing facility of this category within {m} m of "
+                               "the click; nothing changed."},
+    "click_nothing_to_move": {"zh": "点击处 {m} 米内没有可移动的站点或设施。",
+                              "en": "No station or facility within {m} m of the click to "
+                              "move."},
+    "click_move_picked": {"zh": "已选中“{name}”，请点击它的新位置。",
+                          "en": "“{name}” picked: click its new place."},
+    "click_moved": {"zh": "已把“{name}”移到新位置。", "en": "“{name}” moved to its new place."},
     "added_stations": {"zh": "方案中新增的站点", "en": "Stations added in the scenario"},
     "added_station": {"zh": "新增站点", "en": "Added station"},
     "last_change": {"zh": "最近一次改动", "en": "Last change"},

@@ -131,7 +131,7 @@ def test_map_layers_language_and_click_to_add_a_station(app_url):
         page.get_by_text("Ten-minute life service circle").wait_for(timeout=60_000)
         # Gaps view: turn on click-to-add and click the map.
         page.get_by_text("Gaps and siting", exact=True).click()
-        page.get_by_text("Click the map to add a station", exact=True).click()
+        page.get_by_text("adds a station", exact=True).click()
         frame = _map_frame(page)
         frame.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").first \
             .wait_for(timeout=60_000)
@@ -273,4 +273,144 @@ def test_offline_streets_and_names_and_the_view_kept_across_a_category_switch(ap
             .first.wait_for(timeout=60_000)
         assert _zoom(page) == 18
         page.screenshot(path=str(ARTIFACTS / "offline_streets_zh.png"))
+        browser.close()
+
+
+def _leaflet(page):
+    """Return the visible map's frame once Leaflet has drawn its layers."""
+    page.wait_for_selector(MAP, timeout=90_000)
+    frame = page.locator(MAP).first.element_handle().content_frame()
+    frame.wait_for_function("() => window.map && Object.keys(window.map._layers).length > 5",
+                            timeout=60_000)
+    return frame
+
+
+def _click_lonlat(page, lon: float, lat: float) -> None:
+    """Click the visible map at (lon, lat), placed by Leaflet; wait for the app."""
+    point = _leaflet(page).evaluate(
+        "([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); "
+        "return {x: p.x, y: p.y}; }", [lat, lon])
+    page.frame_locator(MAP).first.locator(".leaflet-container").click(position=point)
+    page.wait_for_timeout(600)
+    _idle(page)
+
+
+def _until(page, script: str, ok=bool, timeout_s: float = 30):
+    """Return ``script``'s first value in the visible map that is ``ok`` (maps are replaced)."""
+    deadline = time.time() + timeout_s
+    value = None
+    while time.time() < deadline:
+        try:
+            value = _leaflet(page).evaluate(script)
+        except sync_api.Error:  # the frame was replaced while we looked
+            value = None
+        if value is not None and ok(value):
+            return value
+        page.wait_for_timeout(300)
+    return value
+
+
+BLOCKS_JS = """() => { const out = {}; window.map.eachLayer(l => {
+    const p = l.feature && l.feature.properties;
+    if (p && p.block_id !== undefined) {
+        const c = window.map.latLngToContainerPoint(l.getBounds().getCenter());
+        out[p.block_id] = {x: c.x, y: c.y, grid: p.grid}; } }); return out; }"""
+
+
+def test_grids_map_click_selects_a_block_and_moves_it_into_a_neighbour(app_url):
+    # Before: a click on the grids map never reached the app (the map drawn after the
+    # click was a new component without the click), so blocks were chosen in a list only.
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        page.goto(app_url)
+        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        page.get_by_text("社区与网格", exact=True).click()
+        _idle(page)
+        page.get_by_text("生成社区与网格", exact=True).click()
+        _idle(page)
+        blocks = _leaflet(page).evaluate(BLOCKS_JS)
+        # Click blocks until one lies on its grid's edge (it has a grid to move into).
+        for chosen in sorted(blocks)[len(blocks) // 3::7][:8]:
+            point = {k: blocks[chosen][k] for k in ("x", "y")}
+            page.frame_locator(MAP).first.locator(".leaflet-container").click(position=point)
+            page.wait_for_timeout(600)
+            _idle(page)
+            sync_api.expect(page.get_by_label("街区", exact=True).first).to_have_value(
+                chosen, timeout=30_000)
+            if page.get_by_label("移入网格").first.input_value():
+                break
+            blocks = _leaflet(page).evaluate(BLOCKS_JS)
+        # Move mode: the neighbouring grids it may go to are outlined (dashed).
+        page.get_by_text("把选中街区移入所点的网格", exact=True).click()
+        _idle(page)
+        dashed = _until(page, "() => { let n = 0; window.map.eachLayer(l => { if (l.options "
+                        "&& l.options.dashArray === '8 6') n += 1; }); return n; }")
+        assert dashed >= 1
+        frame = _leaflet(page)
+        target = page.get_by_label("移入网格").first.input_value()
+        blocks = frame.evaluate(BLOCKS_JS)
+        own = blocks[chosen]["grid"]
+        into = next(b for b, v in blocks.items() if v["grid"] == target)
+        page.frame_locator(MAP).first.locator(".leaflet-container").click(
+            position={k: blocks[into][k] for k in ("x", "y")})
+        page.wait_for_timeout(600)
+        _idle(page)
+        page.get_by_text(f"已把 {chosen} 移入 {target}").wait_for(timeout=30_000)
+        after = _until(page, BLOCKS_JS, lambda b: b[chosen]["grid"] != own)
+        assert after[chosen]["grid"] == target != own
+        page.screenshot(path=str(ARTIFACTS / "grids_click_move_zh.png"))
+        # Undone with the edit box's undo, like every edit.
+        page.get_by_text("撤销", exact=True).click()
+        _idle(page)
+        back = _until(page, BLOCKS_JS, lambda b: b[chosen]["grid"] == own)
+        assert back[chosen]["grid"] == own
+        browser.close()
+
+
+def test_gaps_map_adds_moves_closes_and_deletes_stations_by_clicks(app_url):
+    # Before: "add a station" was the only map gesture.
+    import geopandas as gpd
+
+    from gis.settings import WGS84, load_settings
+    from gis.study import load_study
+
+    study = load_study(None, load_settings())
+    streets = study.streets
+    longest = streets.geometry.length.sort_values(ascending=False).index[:2]
+    spots = gpd.GeoSeries([streets.geometry.loc[i].interpolate(0.5, normalized=True)
+                           for i in longest], crs=streets.crs).to_crs(WGS84)
+    fac = study.facilities[study.facilities["category"] == "health"].to_crs(WGS84)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        page.goto(app_url)
+        page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+        page.locator("[data-testid=stSelectbox]").first.click()
+        page.get_by_role("option", name="医疗卫生").click()
+        _idle(page)
+        page.get_by_text("缺口与选址", exact=True).click()
+        _idle(page)
+        steps = [("添加站点", spots.iloc[0], "已添加站点"),
+                 ("移动站点或设施", spots.iloc[0], "请点击它的新位置"),
+                 (None, spots.iloc[1], "移到新位置"),
+                 ("关闭现有设施", fac.geometry.iloc[0], "已关闭设施"),
+                 ("删除添加的站点", spots.iloc[1], "已删除添加的站点")]
+        for mode, where, said in steps:
+            if mode:
+                page.get_by_text(mode, exact=True).click()
+                _idle(page)
+            _click_lonlat(page, where.x, where.y)
+            page.get_by_text(said).wait_for(timeout=30_000)
+            if said == "已关闭设施":
+                frame = _leaflet(page)
+                sync_api.expect(frame.locator(".leaflet-control-layers",
+                                              has_text="方案中关闭的设施")).to_have_count(1)
+                page.screenshot(path=str(ARTIFACTS / "gaps_gestures_zh.png"))
+        body = page.inner_text("body")
+        assert "Traceback" not in body
+        # One change is left (the closure), and it can be undone.
+        page.get_by_text("撤销上一步", exact=True).click()
+        _idle(page)
+        page.get_by_text("方案中还没有改动").first.wait_for(timeout=30_000)
         browser.close()
