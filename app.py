@@ -49,6 +49,7 @@ from gis.gridedit import (
 )
 from gis.grids import Blocks, GridPlan, make_blocks, plan_grids
 from gis.io import write_gpkg_atomic
+from gis.places import place_index
 from gis.scenario_edits import CLICK_MODES, apply_click, as_changes, as_rows, map_points
 from gis.scenarios import (
     Delta,
@@ -65,10 +66,10 @@ from gis.settings import WGS84, GridRules, Settings, load_settings
 from gis.siting import plan_sites
 from gis.standards import check_standards, load_standards
 from gis.study import Study, StudyCache
-from layers.base import MapParts, map_parts, standalone_html
+from layers.base import MapParts, fit_zoom, map_parts, standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map
-from layers.grids import communities_layer, grids_layer, grids_map
+from layers.grids import block_labels, communities_layer, grids_layer, grids_map
 from layers.i18n import LANGS, percent, progress_text, t, translate_message, zone_label
 from layers.report import meeting_report
 
@@ -494,6 +495,8 @@ def main() -> None:
                                        st.session_state["gates"]))
         circle = get_circle(study, used, category, result.thresholds[category].metres)
 
+    if st.session_state["view"] in ("coverage", "gaps", "grids"):
+        place_finder(study, used, lang)
     if st.session_state["view"] == "gaps":
         gaps_view(study, used, result, settings, lang)
     elif st.session_state["view"] == "grids":
@@ -505,6 +508,43 @@ def main() -> None:
     else:
         coverage_view(study, result, summary, circle, settings, lang,
                       plan=_current_plan(study, used))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def street_places(_study: Study, used: tuple) -> pd.DataFrame:
+    """Return the study area's named streets with their bounds (``used`` names the study)."""
+    return place_index(_study.streets)
+
+
+def place_finder(study: Study, used: tuple, lang: str) -> None:
+    """Draw a box to find a community, grid or street by name and zoom the map to it."""
+    plan = _current_plan(study, used)
+    zones = {} if plan is None else {"community": plan.communities_gdf(),
+                                     "grid": plan.grids_gdf()}
+    index = pd.concat([place_index(None, zones), street_places(study, used)],
+                      ignore_index=True)
+    labels = [f"{n} · {t('place_' + k, lang)}" for n, k in zip(index["name"], index["kind"],
+                                                              strict=True)]
+
+    def go() -> None:
+        chosen = st.session_state.get("place_pick")
+        if chosen in labels:
+            row = index.iloc[labels.index(chosen)]
+            bounds = row[["west", "south", "east", "north"]].to_numpy(dtype=float)
+            st.session_state["focus"] = {
+                "center": [float((row["south"] + row["north"]) / 2),
+                           float((row["west"] + row["east"]) / 2)],
+                "zoom": min(fit_zoom(bounds, 900, 560) - 0.5, 17.0)}
+
+    if st.session_state.get("place_pick") not in labels:
+        st.session_state["place_pick"] = None
+    st.selectbox(t("find_place", lang), labels, index=None, key="place_pick", on_change=go,
+                 placeholder=t("find_place_hint", lang), help=t("help_find_place", lang))
+
+
+def take_focus() -> dict:
+    """Return the place the user chose to zoom to, once (then the map is theirs again)."""
+    return st.session_state.pop("focus", None) or {}
 
 
 def analysis_key(used: tuple, result: CoverageResult) -> tuple:
@@ -545,13 +585,17 @@ def get_map_parts(_fmap: object, *key: object) -> MapParts:
 
 
 def show_map(parts: MapParts, *, key: str, height: int,
-             returned_objects: Sequence[str] = ()) -> dict | None:
+             returned_objects: Sequence[str] = (),
+             focus: dict | None = None) -> dict | None:
     """Draw pre-rendered map parts with streamlit-folium's component; return its value.
 
     The arguments are those ``st_folium`` (streamlit-folium 0.27.4, pinned) passes to its
     component; only the rendering, the costly part, is done once instead of per rerun.
+    ``focus`` (``center`` and ``zoom``) moves the drawn map without drawing it again.
     """
     import streamlit_folium as sf
+
+    focus = focus or {}
 
     hash_key = sf.generate_js_hash(parts.script, key, False)
     bounds = {"_southWest": {"lat": parts.bounds[0][0], "lng": parts.bounds[0][1]},
@@ -567,10 +611,11 @@ def show_map(parts: MapParts, *, key: str, height: int,
     return sf._component_func(  # type: ignore[no-any-return]
         script=parts.script, header=parts.header, html=parts.html, id=parts.map_id,
         key=hash_key, height=height, width=None, returned_objects=returned,
-        default={k: v for k, v in defaults.items() if k in returned}, zoom=None,
-        center=None, feature_group=None, return_on_hover=False, layer_control=None,
-        pixelated=False, css_links=list(parts.css_links), js_links=list(parts.js_links),
-        on_change=on_change, wrap_longitude=False)
+        default={k: v for k, v in defaults.items() if k in returned},
+        zoom=focus.get("zoom"), center=focus.get("center"), feature_group=None,
+        return_on_hover=False, layer_control=None, pixelated=False,
+        css_links=list(parts.css_links), js_links=list(parts.js_links), on_change=on_change,
+        wrap_longitude=False)
 
 
 def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
@@ -601,7 +646,7 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
     # Rendered once per map for every session (st_folium would render the whole folium
     # tree on each rerun of each session), from a copy: the cached map is never changed.
     show_map(get_map_parts(fmap, _map_key(result, category, lang, settings), basemap_choice(
-        settings), plan_key), key="map", height=620)
+        settings), plan_key), key="map", height=620, focus=take_focus())
     st.caption(t("osm_attribution", lang))
 
     st.subheader(t("summary_table", lang))
@@ -829,7 +874,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     # The click is read in the map's callback: the map drawn after a change is a new
     # component, whose value would not hold the click.
     st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
-              returned_objects=["last_clicked", "last_object_clicked"],
+              returned_objects=["last_clicked", "last_object_clicked"], **take_focus(),
               on_change=functools.partial(_gaps_map_click, study, result, category))
 
     st.subheader(t("scenario", lang))
@@ -1175,7 +1220,7 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
     st_folium(grids_map(plan, lang=lang, basemap=basemap_choice(settings),
                         streets=study.streets, selected=selected, targets=targets),
               key="grids_map", height=600, use_container_width=True,
-              returned_objects=["last_active_drawing", "last_object_clicked"],
+              returned_objects=["last_active_drawing", "last_object_clicked"], **take_focus(),
               on_change=functools.partial(_grid_map_click, study, used))
 
     with st.expander(t("edit", lang), expanded=True):
@@ -1187,7 +1232,9 @@ def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None
 
         e1, e2, e3 = st.columns([2, 2, 1])
         ids = list(plan.blocks.ids)
-        e1.selectbox(t("block", lang), ids, key="edit_block")
+        named = block_labels(plan, lang)
+        e1.selectbox(t("block", lang), ids, key="edit_block",
+                     format_func=lambda b: named.get(b, b))
         # Only the grids the block touches: a move elsewhere is always refused.
         targets = editor.block_neighbour_grids(ss["edit_block"])
         if ss.get("edit_to") not in targets:

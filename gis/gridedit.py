@@ -392,6 +392,9 @@ def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
                               shape=(ids.size, ids.size))
     hb = pyogrio.read_dataframe(path, layer="home_blocks")
     home_block = pd.Series(hb["block_id"].astype(str).to_numpy(), index=hb["home"].astype(str))
+    if "street" not in b.columns:  # saved before blocks were named by their streets
+        b["street"] = ""
+    b["street"] = b["street"].fillna("").astype(str)
     blocks = Blocks(b.drop(columns=["community", "grid"]), adjacency, home_block,
                     tuple(json.loads(info["notes"])))
     plan = GridPlan.from_state(blocks, rules, json.loads(info["state"]))

@@ -53,7 +53,8 @@ class Blocks:
     ----------
     gdf
         One row per block: ``block_id`` (str), ``households``, ``buildings``,
-        ``area_m2``, ``split_from`` (the block a part was cut from, or ""), geometry.
+        ``area_m2``, ``split_from`` (the block a part was cut from, or ""), ``street``
+        (the named street longest along its edge, or ""), geometry.
     adjacency
         Symmetric boolean matrix in ``gdf`` order: True where two blocks share a street
         side.
@@ -133,7 +134,38 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     blocks["households"] = blocks["block_id"].map(hh).fillna(0).astype(np.int64).to_numpy()
     blocks["buildings"] = blocks["block_id"].map(n_b).fillna(0).astype(np.int64).to_numpy()
     blocks["area_m2"] = blocks.geometry.area.to_numpy()
+    blocks["street"] = block_streets(blocks, streets)
     return Blocks(blocks, block_adjacency(blocks), home_block, tuple(notes))
+
+
+def block_streets(blocks: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
+                  reach_m: float = 5.0) -> np.ndarray:
+    """Return, per block, the name of the named street running longest along its edge.
+
+    A street counts along the length of it within ``reach_m`` of the block's outline
+    (one spatial-index query, then one vectorised intersection per block-street pair).
+    Blocks without a named street around them get "".
+    """
+    out = np.full(len(blocks), "", dtype=object)
+    if "name" not in streets.columns or not len(blocks):
+        return out
+    named = streets[streets["name"].notna()]
+    named = named[named["name"].astype(str).str.strip() != ""]
+    if not len(named):
+        return out
+    edges = shapely.buffer(shapely.boundary(np.asarray(blocks.geometry.values)), reach_m)
+    lines = np.asarray(named.geometry.values)
+    b_idx, s_idx = shapely.STRtree(lines).query(edges, predicate="intersects")
+    if not b_idx.size:
+        return out
+    length = shapely.length(shapely.intersection(lines[s_idx], edges[b_idx]))
+    pairs = pd.DataFrame({"block": b_idx, "name": named["name"].astype(str).str.strip()
+                          .to_numpy()[s_idx], "length": length})
+    along = pairs.groupby(["block", "name"], sort=False)["length"].sum().reset_index()
+    best = along.sort_values(["block", "length", "name"], ascending=[True, False, True]) \
+        .drop_duplicates("block")
+    out[best["block"].to_numpy()] = best["name"].to_numpy()
+    return out
 
 
 def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,

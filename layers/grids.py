@@ -77,6 +77,14 @@ def grids_layer(plan: GridPlan, *, lang: str = "zh", show: bool = True) -> foliu
     return group
 
 
+def block_labels(plan: GridPlan, lang: str = "zh") -> dict[str, str]:
+    """Return how each block is named to a person: by the street along it, with its id."""
+    b = plan.blocks.gdf
+    streets = b["street"].to_numpy() if "street" in b.columns else [""] * len(b)
+    return {str(i): t("block_label", lang, street=s, id=i) if s else str(i)
+            for i, s in zip(plan.blocks.ids, streets, strict=True)}
+
+
 def selected_block_layer(plan: GridPlan, block_id: str | None, *,
                          targets: Sequence[int] = (),
                          lang: str = "zh") -> folium.FeatureGroup:
@@ -108,16 +116,18 @@ def blocks_layer(plan: GridPlan, *, lang: str = "zh") -> folium.FeatureGroup:
     group = folium.FeatureGroup(name=t("blocks", lang), show=True)
     b = plan.blocks.gdf
     names = [plan.grid_names.get(int(g), "") for g in plan.grid]
+    street = b["street"].to_numpy() if "street" in b.columns else [""] * len(b)
     props = gpd.GeoDataFrame({"block_id": b["block_id"].to_numpy(),
-                              "hh": b["households"].astype(int).to_numpy(), "grid": names},
+                              "hh": b["households"].astype(int).to_numpy(), "grid": names,
+                              "street": street},
                              geometry=b.geometry.to_numpy(), crs=b.crs)
     folium.GeoJson(
         for_display(props).to_json(drop_id=True),
         style_function=lambda _f: {"fillOpacity": 0.0, "color": "#555555", "weight": 0.6},
         highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=["block_id", "hh", "grid"],
-                                      aliases=[t("block", lang), t("households", lang),
-                                               t("grid", lang)]),
+        tooltip=folium.GeoJsonTooltip(fields=["block_id", "street", "hh", "grid"],
+                                      aliases=[t("block", lang), t("block_street", lang),
+                                               t("households", lang), t("grid", lang)]),
     ).add_to(group)
     return group
 

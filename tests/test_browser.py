@@ -8,7 +8,9 @@ the test is skipped with the reason (and fails under CI, where it must run).
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -336,8 +338,9 @@ def test_grids_map_click_selects_a_block_and_moves_it_into_a_neighbour(app_url):
             page.frame_locator(MAP).first.locator(".leaflet-container").click(position=point)
             page.wait_for_timeout(600)
             _idle(page)
+            # Named by the street along it, with its id: "Unioninkatu旁 · B170".
             sync_api.expect(page.get_by_label("街区", exact=True).first).to_have_value(
-                chosen, timeout=30_000)
+                re.compile(rf"(旁 · )?{chosen}$"), timeout=30_000)
             if page.get_by_label("移入网格").first.input_value():
                 break
             blocks = _leaflet(page).evaluate(BLOCKS_JS)
@@ -413,4 +416,142 @@ def test_gaps_map_adds_moves_closes_and_deletes_stations_by_clicks(app_url):
         page.get_by_text("撤销上一步", exact=True).click()
         _idle(page)
         page.get_by_text("方案中还没有改动").first.wait_for(timeout=30_000)
+        browser.close()
+
+
+def test_find_a_place_zooms_every_map_to_it(app_url):
+    # Point 9: a box to find a street (or, once grids exist, a community or grid).
+    with sync_api.sync_playwright() as p:
+        browser, page = _open(p, app_url)
+        _idle(page)
+        start = _until(page, "() => window.map.getZoom()")
+        box = page.get_by_role("combobox", name="定位到")
+        box.click()
+        box.fill("Vilhon")
+        page.get_by_role("option", name="Vilhonkatu · 街道").click()
+        _idle(page)
+        view = _until(page, "() => { const c = window.map.getCenter(); "
+                            "return [c.lat, c.lng, window.map.getZoom()]; }",
+                      lambda v: v[2] > start + 1)
+        from gis.settings import WGS84, load_settings
+        from gis.study import load_study
+
+        streets = load_study(None, load_settings()).streets
+        w, s, e, n = streets[streets["name"] == "Vilhonkatu"].to_crs(WGS84).total_bounds
+        assert s - 0.001 < view[0] < n + 0.001 and w - 0.001 < view[1] < e + 0.001
+        # The map is the user's again: another view keeps the place, not the first view.
+        page.get_by_text("缺口与选址", exact=True).click()
+        _idle(page)
+        again = _until(page, "() => window.map.getZoom()", lambda z: z > start + 1)
+        assert again == view[2]
+        page.screenshot(path=str(ARTIFACTS / "find_place_zh.png"))
+        browser.close()
+
+
+def test_english_pages_show_no_chinese_and_the_colours_hold_for_colour_blind_readers(app_url):
+    # Point 7 in the browser (every view, English: no Han character outside data names),
+    # and point 4: the legend's walking-time swatches as drawn, seen with deuteranopia.
+    import numpy as np
+    from PIL import Image
+
+    from tests.test_layers import CVD, _lab
+
+    han = re.compile(r"[\u4e00-\u9fff]")
+    with sync_api.sync_playwright() as p:
+        browser, page = _open(p, app_url)
+        page.get_by_text("English", exact=True).click()
+        page.get_by_text("Ten-minute life service circle").wait_for(timeout=60_000)
+        _idle(page)
+        frame = _leaflet(page)
+        boxes = frame.locator(".sc-legend span").all()[:5]
+        shot = ARTIFACTS / "coverage_en.png"
+        page.screenshot(path=str(shot))
+        colours = []
+        for b in boxes:
+            png = b.screenshot()
+            rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+            inner = rgb[2:-2, 2:-2].reshape(-1, 3).mean(axis=0)
+            colours.append("#" + "".join(f"{int(round(v)):02x}" for v in inner))
+        seen = [_lab(c, CVD["deuteranopia"]) for c in colours]
+        assert all(a[0] > b[0] + 5 for a, b in zip(seen, seen[1:], strict=False)), colours
+        # A deuteranopia view of the page, to look at.
+        img = np.asarray(Image.open(shot).convert("RGB"), dtype=float) / 255
+        lin = np.where(img <= 0.04045, img / 12.92, ((img + 0.055) / 1.055) ** 2.4)
+        sim = np.clip(lin @ np.array(CVD["deuteranopia"]).T, 0, 1)
+        out = np.where(sim <= 0.0031308, sim * 12.92, 1.055 * sim ** (1 / 2.4) - 0.055)
+        Image.fromarray((out * 255).astype("uint8")).save(
+            ARTIFACTS / "coverage_deuteranopia_en.png")
+        for view in ("Gaps and siting", "Scenarios", "Communities and grids",
+                     "Meeting report", "Coverage"):
+            page.get_by_text(view, exact=True).click()
+            _idle(page)
+            page.wait_for_timeout(500)
+            text = page.locator("[data-testid=stMain]").inner_text()
+            # The language switch names Chinese in Chinese, by design.
+            text += page.locator("[data-testid=stSidebar]").inner_text().replace("中文", "")
+            # Data names (OSM street and facility names) are Finnish here: any Han
+            # character is the interface's.
+            assert not han.findall(text), (view, sorted(set(han.findall(text)))[:10])
+        browser.close()
+
+
+def test_the_report_stays_on_the_page_while_its_files_are_downloaded(app_url):
+    # Point 3: downloading the PDF made the PNG and the preview disappear.
+    with sync_api.sync_playwright() as p:
+        browser, page = _open(p, app_url)
+        page.get_by_text("会议报告", exact=True).click()
+        _idle(page)
+        page.get_by_text("生成会议报告", exact=True).click()
+        page.get_by_text("下载 PDF 报告").wait_for(timeout=120_000)
+        _idle(page)
+        with page.expect_download() as pdf:
+            page.get_by_text("下载 PDF 报告").click()
+        assert pdf.value.suggested_filename == "report.pdf"
+        data = Path(pdf.value.path()).read_bytes()
+        assert data.startswith(b"%PDF") and b"NotoSansCJKsc" in data.replace(b"-", b"")
+        _idle(page)
+        # Still there after the download: the PNG's button and the preview image.
+        assert page.get_by_text("下载地图 PNG").count() >= 1
+        sync_api.expect(page.locator("[data-testid=stImage] img").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "report_after_download_zh.png"), full_page=True)
+        browser.close()
+
+
+def test_each_planner_saves_to_their_own_project_file(app_url):
+    # Point 8: two planners on one server, each with a file of their own.
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        pages = [browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+                 for _ in range(2)]
+        saved = []
+        for i, page in enumerate(pages):
+            page.goto(app_url)
+            page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
+            page.get_by_text("方案比较", exact=True).click()
+            _idle(page)
+            page.get_by_text("我自己的项目文件", exact=False).first.click()
+            page.get_by_text("新建自己的项目文件", exact=True).click()
+            _idle(page)
+            page.get_by_text("缺口与选址", exact=True).click()
+            _idle(page)
+            page.get_by_text("添加站点", exact=True).click()
+            _idle(page)
+            lon, lat = _street_point()
+            _click_lonlat(page, lon, lat)
+            page.get_by_text("已添加站点").wait_for(timeout=30_000)
+            page.get_by_label("方案名称").fill(f"planner {i}")
+            page.get_by_label("方案名称").press("Enter")
+            _idle(page)
+            page.get_by_text("保存方案到项目文件", exact=True).click()
+            _idle(page)
+            msg = page.locator("[data-testid=stAlert]", has_text="已保存").first.inner_text()
+            saved.append(msg.split()[-1])
+        assert saved[0] != saved[1] and all(s.endswith(".gpkg") for s in saved)
+        # Each planner's scenarios view lists their own scenario only.
+        for i, page in enumerate(pages):
+            page.get_by_text("方案比较", exact=True).click()
+            _idle(page)
+            page.get_by_role("combobox", name="方案").click()
+            options = page.get_by_role("option").all_inner_texts()
+            assert options == [f"planner {i}"], options
         browser.close()

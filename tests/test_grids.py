@@ -476,3 +476,26 @@ def test_move_targets_and_merge_partners_are_the_neighbouring_grids(rules):
     block = _block_at(plan, 150, 150)
     for target in editor.block_neighbour_grids(block):
         assert target != plan.grid[list(plan.blocks.ids).index(block)]
+
+
+def test_blocks_are_named_by_the_street_longest_along_them(rules):
+    # A 200 x 100 block: "长江路" runs along its two long sides, "黄河路" along one short
+    # side, the fourth side has no name.
+    lines = [LineString([(0, 0), (200, 0)]), LineString([(0, 100), (200, 100)]),
+             LineString([(0, 0), (0, 100)]), LineString([(200, 0), (200, 100)])]
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * 4,
+                                "name": ["长江路", "长江路", "黄河路", None]},
+                               geometry=lines, crs=UTM)
+    homes = gpd.GeoDataFrame({"households": [80]}, geometry=[box(50, 30, 150, 70)], crs=UTM)
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 200, 100))
+    assert list(blocks.gdf["street"]) == ["长江路"]
+    # Without names every block still gets a (blank) name, never a missing value.
+    plain = make_blocks(streets.drop(columns="name"), homes, rules, area=box(0, 0, 200, 100))
+    assert list(plain.gdf["street"]) == [""]
+    # A short street crossing the block's edge does not win over the long one.
+    from gis.grids import block_streets
+
+    crossing = gpd.GeoDataFrame({"name": ["长江路", "小巷"]},
+                                geometry=[LineString([(0, 0), (200, 0)]),
+                                          LineString([(100, -50), (100, 50)])], crs=UTM)
+    assert list(block_streets(blocks.gdf, crossing)) == ["长江路"]

@@ -142,3 +142,28 @@ def test_a_copied_map_keeps_its_legend(helsinki, settings):
     assert copied.count("sc-legend") == 2  # the box and its style
     assert "0–5" in copied and "L.control.scale" in copied  # legend and scale bar
     assert fmap.get_root().render().count("sc-legend") == 2  # the original untouched
+
+
+def test_place_index_finds_streets_communities_and_grids_by_name():
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    from gis.places import place_index
+    from tests.conftest import UTM
+
+    streets = gpd.GeoDataFrame(
+        {"name": ["长江路", "长江路", None, " ", "黄河路"]},
+        geometry=[LineString([(0, 0), (100, 0)]), LineString([(100, 0), (300, 0)]),
+                  LineString([(0, 50), (10, 50)]), LineString([(0, 60), (10, 60)]),
+                  LineString([(0, 0), (0, 500)])], crs=UTM)
+    zones = {"community": gpd.GeoDataFrame({"name": ["社区1"]},
+                                           geometry=[box(0, 0, 300, 500)], crs=UTM)}
+    index = place_index(streets, zones)
+    assert list(index["name"]) == ["社区1", "长江路", "黄河路"]
+    assert list(index["kind"]) == ["community", "street", "street"]
+    # The two parts of a street are one place spanning both.
+    one = gpd.GeoSeries([LineString([(0, 0), (300, 0)])], crs=UTM).to_crs("EPSG:4326")
+    west, _s, east, _n = one.total_bounds
+    row = index[index["name"] == "长江路"].iloc[0]
+    assert row["west"] == pytest.approx(west) and row["east"] == pytest.approx(east)
+    assert place_index(None).empty and place_index(streets.iloc[2:4]).empty
