@@ -206,8 +206,62 @@ def test_a_large_model_solved_apart_gives_the_same_optimum(monkeypatch):
     cover = sp.csr_matrix(rng.random((60, 25)) < 0.12)
     w = rng.integers(1, 50, 60).astype(float)
     here = MaxCoverageModel.from_coverage(cover, w, p=3).solve()
-    # Every model counts as large: it is solved in a child process stopped at the limit.
+    assert here.optimal
+    # Every model counts as large: it is solved in a child process stopped at the limit;
+    # the bound is made to prove nothing, so that the MILP runs.
     monkeypatch.setattr(gis.siting, "SOLVE_APART_NNZ", 0)
+    monkeypatch.setattr(gis.siting, "lagrangian_bound", lambda cov, w, p, **_: (
+        gis.siting.LagrangianBound(float(w.sum()), np.zeros(0, dtype=np.int64), 0.0, 0)))
     apart = MaxCoverageModel.from_coverage(cover, w, p=3).solve()
     assert apart.method == "milp" and apart.optimal
     assert apart.objective == pytest.approx(here.objective)
+
+
+@given(seed=st.integers(0, 10_000), p=st.integers(1, 4))
+@hyp_settings(max_examples=40, deadline=None)
+def test_the_lagrangian_bound_brackets_the_optimum(seed, p):
+    from gis.siting import lagrangian_bound
+
+    rng = np.random.default_rng(seed)
+    n, m = 30, 9
+    cover = sp.csr_matrix(rng.random((n, m)) < 0.25)
+    w = rng.integers(1, 40, n).astype(float)
+    best = max(w[np.asarray(cover[:, list(c)].sum(axis=1)).ravel() > 0].sum()
+               for c in itertools.combinations(range(m), p))
+    bound = lagrangian_bound(cover, w, p)
+    assert bound.lower <= best + 1e-9 <= bound.upper + 2e-9
+    # The solution it reports covers what it says.
+    cols = bound.chosen
+    assert len(cols) == p
+    assert w[np.asarray(cover[:, cols].sum(axis=1)).ravel() > 0].sum() == bound.lower
+    # The solver's answer is the brute-force optimum whenever it says it is proven.
+    res = MaxCoverageModel.from_coverage(cover, w, p=p).solve()
+    assert res.objective <= best + 1e-9
+    if res.optimal:
+        assert res.objective == pytest.approx(best)
+    else:
+        assert 0 <= res.mip_gap and res.objective >= (1 - res.mip_gap) * best - 1e-6
+
+
+def test_a_clustered_city_model_is_proven_by_the_bound_without_the_milp(monkeypatch):
+    import gis.siting
+
+    # Twelve separate neighbourhoods, each with a candidate far better than the rest: the
+    # bound meets the greedy answer, and HiGHS is never started.
+    rng = np.random.default_rng(3)
+    blocks = []
+    for _ in range(12):
+        sub = rng.random((40, 15)) < 0.15
+        sub[:, 0] = rng.random(40) < 0.9
+        blocks.append(sp.csr_matrix(sub))
+    cover = sp.block_diag(blocks).tocsr()
+    w = rng.integers(1, 30, cover.shape[0]).astype(float)
+
+    def no_milp(*_a, **_k):
+        msg = "the MILP should not be needed"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(gis.siting, "_milp", no_milp)
+    monkeypatch.setattr(gis.siting, "_milp_with_deadline", no_milp)
+    res = MaxCoverageModel.from_coverage(cover, w, p=5).solve()
+    assert res.optimal and res.method == "lagrangian" and res.mip_gap == 0
