@@ -111,7 +111,7 @@ def browser_timings() -> dict[str, float]:
             page.get_by_text("缺口与选址").first.click()
             visible = 'iframe[title="streamlit_folium.st_folium"] >> visible=true'
             page.locator(visible).first.wait_for(timeout=120_000)
-            page.get_by_text("点击地图添加站点").first.click()
+            page.get_by_text("添加站点", exact=True).first.click()
             time.sleep(3)
             box = page.locator(visible).first.bounding_box()
             start = time.perf_counter()
