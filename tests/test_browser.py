@@ -258,14 +258,21 @@ def test_offline_streets_and_names_and_the_view_kept_across_a_category_switch(ap
             .wait_for(timeout=60_000)
         # No tiles once the new map is drawn: offline.
         sync_api.expect(frame.locator(".leaflet-tile")).to_have_count(0, timeout=30_000)
+        # Names are drawn from zoom 15 on, only those in view (after each move).
+        assert frame.locator(".sc-street-name").count() == 0
         page.locator(MAP).first.element_handle().content_frame().evaluate(
             "() => { for (const k in window) { if (k.startsWith('map_') && window[k].setZoom)"
-            " window[k].setZoom(18); } }")
+            " window[k].setZoom(15); } }")
         page.wait_for_timeout(800)
-        assert _zoom(page) == 18
+        assert _zoom(page) == 15
         names = frame.locator(".sc-street-name")
         assert names.count() > 20
         assert names.filter(has_text="Vilhonkatu").count() >= 1
+        frame_handle = page.locator(MAP).first.element_handle().content_frame()
+        frame_handle.evaluate("() => { window.map.setZoom(18); }")
+        page.wait_for_timeout(800)
+        assert 0 < names.count() < 20  # only the streets in view at a close zoom
+        assert _zoom(page) == 18
         assert frame.locator(".leaflet-control-layers", has_text="街道与路名").count() == 1
         page.locator("[data-testid=stSelectbox]").first.click()
         page.get_by_role("option", name="医疗卫生").click()
