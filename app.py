@@ -560,28 +560,24 @@ def _map_key(result: CoverageResult, category: str, lang: str, settings: Setting
             repr(basemap_choice(settings)))
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def get_coverage_map(_study: Study, _result: CoverageResult, key: tuple, category: str,
-                     _circle: object, lang: str, basemap: object,
-                     _plan: GridPlan | None, plan_key: str) -> object:
-    """Return the folium coverage map, built once per key (switching back is instant).
+@st.cache_resource(show_spinner=False, max_entries=64)
+def get_coverage_parts(_study: Study, _result: CoverageResult, key: tuple, category: str,
+                       _circle: object, lang: str, basemap: object,
+                       _plan: GridPlan | None, plan_key: str) -> MapParts:
+    """Return the coverage map rendered for the browser, once per key (shared, immutable).
 
-    With a grid plan (``plan_key`` names its state), its community boundaries and grids
-    are layers the user can switch on.
+    The folium map is built and rendered here and not kept (switching back is instant,
+    from the parts). With a grid plan (``plan_key`` names its state), its community
+    boundaries and grids are layers the user can switch on.
     """
     settings = load_settings()
     served = households_served(_result, category)
     extra = ([communities_layer(_plan, lang=lang), grids_layer(_plan, lang=lang, show=False)]
              if _plan is not None else [])
-    return coverage_map(_result, category, settings, circle=_circle, lang=lang,
+    fmap = coverage_map(_result, category, settings, circle=_circle, lang=lang,
                         basemap=basemap, served=served, extra_layers=extra,
                         streets=_study.streets)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def get_map_parts(_fmap: object, *key: object) -> MapParts:
-    """Return a map rendered for the browser, once per key (shared, immutable)."""
-    return map_parts(_fmap)  # type: ignore[arg-type]
+    return map_parts(fmap, copy=False)
 
 
 def show_map(parts: MapParts, *, key: str, height: int,
@@ -641,12 +637,12 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
 
     plan_key = (hashlib.sha1(json.dumps(st.session_state["grid_state"]).encode()).hexdigest()
                 if plan is not None else "")
-    fmap = get_coverage_map(study, result, _map_key(result, category, lang, settings),
-                            category, circle, lang, basemap_choice(settings), plan, plan_key)
     # Rendered once per map for every session (st_folium would render the whole folium
-    # tree on each rerun of each session), from a copy: the cached map is never changed.
-    show_map(get_map_parts(fmap, _map_key(result, category, lang, settings), basemap_choice(
-        settings), plan_key), key="map", height=620, focus=take_focus())
+    # tree on each rerun of each session).
+    parts = get_coverage_parts(study, result, _map_key(result, category, lang, settings),
+                               category, circle, lang, basemap_choice(settings), plan,
+                               plan_key)
+    show_map(parts, key="map", height=620, focus=take_focus())
     st.caption(t("osm_attribution", lang))
 
     st.subheader(t("summary_table", lang))

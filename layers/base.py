@@ -6,6 +6,7 @@ import copy
 import html
 import json
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement, Template
 
@@ -32,10 +34,36 @@ HOMES_AS_POINTS_ABOVE = 3000
 CIRCLE_SIMPLIFY_M = 2.0
 
 
+#: A "{" that Jinja would read as the start of an expression, statement or comment.
+_JINJA_OPEN = re.compile(r"\{(?=[{%#])")
+
+
+def inert(text: str) -> str:
+    """Return ``text`` that Jinja reads as plain text ("{{" becomes "{ {").
+
+    branca renders the output of every map element once more as a Jinja template, so a
+    name such as "{{ 7*7 }}" in the data came out as "49", and a crafted one could run
+    code on the server. Every text from the data that reaches a map passes here.
+    """
+    return _JINJA_OPEN.sub("{ ", text)
+
+
+def escape(text: object) -> str:
+    """Return ``text`` escaped for HTML and made inert for Jinja (see :func:`inert`)."""
+    return inert(html.escape(str(text)))
+
+
 def for_display(gdf: gpd.GeoDataFrame, *, simplify_m: float = DISPLAY_SIMPLIFY_M
                 ) -> gpd.GeoDataFrame:
-    """Return ``gdf`` in WGS-84, simplified (metres) and rounded to 1e-6 degrees."""
+    """Return ``gdf`` in WGS-84, simplified (metres) and rounded to 1e-6 degrees.
+
+    Text columns are made inert for Jinja (:func:`inert`): they go into the map's page.
+    """
     out = gdf.copy()
+    for col in out.columns:
+        if col != out.geometry.name and (out[col].dtype == object
+                                          or pd.api.types.is_string_dtype(out[col])):
+            out[col] = [inert(v) if isinstance(v, str) else v for v in out[col]]
     if out.crs is not None and out.crs.is_projected:
         out = out.set_geometry(out.geometry.simplify(simplify_m))
     out = out.to_crs(WGS84)
@@ -144,24 +172,65 @@ def streets_layer(streets: gpd.GeoDataFrame, *, lang: str = "zh",
     :data:`LABEL_MIN_ZOOM` on.
     """
     group = folium.FeatureGroup(name=t("layer_streets", lang), show=show)
-    lines = street_lines(streets)
-    if not len(lines):
+    lines_json, labels = _street_drawing(streets)
+    if lines_json is None:
         return group
-    labels = street_labels(lines)
-    shown = for_display(lines, simplify_m=2.0)
-    shown["w"] = shown["highway"].map(STREET_WIDTHS).fillna(1.0)
-    folium.GeoJson(
-        shown[["name", "w", shown.geometry.name]].to_json(),
-        style_function=lambda f: {"color": "#ffffff", "weight": f["properties"]["w"] + 1,
-                                  "opacity": 1.0},
-        interactive=False, smooth_factor=1.5).add_to(group)
+    street_geojson(lines_json).add_to(group)
     if labels:
-        pts = gpd.GeoSeries(shapely.points([(x, y) for x, y, _n, _a in labels]),
-                            crs=lines.crs).to_crs(WGS84)
-        street_names(
-            [[round(p.y, 6), round(p.x, 6), html.escape(name), round(-angle)]
-             for p, (_x, _y, name, angle) in zip(pts, labels, strict=True)]).add_to(group)
+        street_names(labels).add_to(group)
     return group
+
+
+#: The drawing of each study area's streets (GeoJSON text and name labels), made once per
+#: streets table: every map of the area shares it (1.9 s a map on Malta).
+_STREET_DRAWINGS: dict[int, tuple[weakref.ref, tuple[str | None, list[list]]]] = {}
+
+
+def _street_drawing(streets: gpd.GeoDataFrame) -> tuple[str | None, list[list]]:
+    """Return (GeoJSON text of the streets to draw, their name labels), cached per table."""
+    hit = _STREET_DRAWINGS.get(id(streets))
+    if hit is not None and hit[0]() is streets:
+        return hit[1]
+    lines = street_lines(streets)
+    drawing: tuple[str | None, list[list]] = (None, [])
+    if len(lines):
+        shown = for_display(lines, simplify_m=2.0)
+        shown["w"] = shown["highway"].map(STREET_WIDTHS).fillna(1.0)
+        labels = street_labels(lines)
+        names: list[list] = []
+        if labels:
+            pts = gpd.GeoSeries(shapely.points([(x, y) for x, y, _n, _a in labels]),
+                                crs=lines.crs).to_crs(WGS84)
+            names = [[round(p.y, 6), round(p.x, 6), escape(name), round(-angle)]
+                     for p, (_x, _y, name, angle) in zip(pts, labels, strict=True)]
+        drawing = (inert(shown[["name", "w", shown.geometry.name]].to_json(drop_id=True)),
+                   names)
+    try:
+        key = id(streets)
+        _STREET_DRAWINGS[key] = (weakref.ref(streets, lambda _r: _STREET_DRAWINGS.pop(key,
+                                                                                     None)),
+                                 drawing)
+    except TypeError:  # not weak-referenceable: not cached
+        pass
+    return drawing
+
+
+def street_geojson(text: str) -> MacroElement:
+    """Return street lines (GeoJSON text with a width ``w`` each) drawn white, offline.
+
+    The text goes to the page as it is, styled by one script function, instead of a
+    folium GeoJson that styles each street in Python at every render.
+    """
+    element = macro("""
+    {% macro script(this, kwargs) %}
+    L.geoJSON({{ this.sc_data }}, {interactive: false, smoothFactor: 1.5,
+      style: function(f){ return {color: "#ffffff", weight: f.properties.w + 1, opacity: 1}; }
+    }).addTo({{ this._parent.get_name() }});
+    {% endmacro %}
+    """)
+    # Given as a value, not as template text: names from the data are never read as Jinja.
+    element.sc_data = text.replace("</", "<\\/")
+    return element
 
 
 def street_names(labels: list[list]) -> MacroElement:
@@ -173,12 +242,11 @@ def street_names(labels: list[list]) -> MacroElement:
     From :data:`LABEL_MIN_ZOOM` on, the names inside the view (with a margin) are drawn,
     again after each move; they follow the layer they are added to (the layer control).
     """
-    data = json.dumps(labels, ensure_ascii=False).replace("</", "<\\/")
-    return macro("""
+    element = macro("""
     {% macro script(this, kwargs) %}
     (function(){
       var g = {{ this._parent.get_name() }}, m = {{ this._parent._parent.get_name() }};
-      var names = """ + data + """, shown = L.layerGroup().addTo(g);
+      var names = {{ this.sc_data }}, shown = L.layerGroup().addTo(g);
       function place(){
         shown.clearLayers();
         if (m.getZoom() < """ + str(LABEL_MIN_ZOOM) + """) { return; }
@@ -196,6 +264,9 @@ def street_names(labels: list[list]) -> MacroElement:
     })();
     {% endmacro %}
     """)
+    # Given as a value, not as template text: names from the data are never read as Jinja.
+    element.sc_data = json.dumps(labels, ensure_ascii=False).replace("</", "<\\/")
+    return element
 
 
 def labels_by_zoom() -> MacroElement:
@@ -355,17 +426,19 @@ class MapParts:
     zoom: float | None
 
 
-def map_parts(fmap: folium.Map) -> MapParts:
+def map_parts(fmap: folium.Map, *, copy: bool = True) -> MapParts:
     """Render a map as streamlit-folium 0.27's ``st_folium`` does, once.
 
     ``st_folium`` renders the whole folium tree on every rerun of every session (a
     fresh id from ``os.urandom`` per element, Jinja templates compiled per element): 1.5 s
-    a map under ten sessions. The parts are computed here from a copy (rendering renames
-    elements in place) and can be cached.
+    a map under ten sessions. The parts are computed here and can be cached. Rendering
+    renames elements in place, so a map kept elsewhere is rendered from a copy; a map
+    made only for this (``copy=False``) is rendered as it is (a copy of a city's map
+    took 1.4 s).
     """
     import streamlit_folium as sf
 
-    m = copy_map(fmap)
+    m = copy_map(fmap) if copy else fmap
     m.get_root().render()
     m.render()
     html_text = sf._get_html(m)

@@ -7,8 +7,6 @@ six decimals (about 10 cm) to keep the page small.
 
 from __future__ import annotations
 
-import html
-
 import folium
 import geopandas as gpd
 import numpy as np
@@ -23,6 +21,7 @@ from layers.base import (
     HOMES_AS_POINTS_ABOVE,
     LEAFLET_BASE_URL,
     base_map,
+    escape,
     for_display,
     legend_box,
     swatch,
@@ -176,9 +175,9 @@ def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Sett
         kind = (t("franchise", lang) if franchise
                 else t("candidate_merchant", lang) if cat.merchant
                 else t("public_facility", lang))
-        tip = f"<b>{html.escape(name)}</b><br>{html.escape(cat.name(lang))} · {kind}"
+        tip = f"<b>{escape(name)}</b><br>{escape(cat.name(lang))} · {kind}"
         if served is not None and row.name in served.index:
-            tip += f"<br>{html.escape(t('households_in_circle', lang))}: {served[row.name]:,}"
+            tip += f"<br>{escape(t('households_in_circle', lang))}: {served[row.name]:,}"
         size = 18 if franchise else 16
         svg = marker_svg(shape, size, rim=FRANCHISE_RIM if franchise else "#ffffff",
                          rim_width=2.5 if franchise else 1.5)
@@ -234,7 +233,7 @@ def legend(category_name: str, *, lang: str = "zh", estimated: bool = False,
     rows.append(swatch(f"background:{CIRCLE_COLOUR};opacity:.35", t("service_circle", lang)))
     if category is not None:
         rows.append(f'<div>{marker_svg(category_shape(category), 12)} '
-                    f'{html.escape(t("facilities", lang))}: {html.escape(category_name)}</div>')
+                    f'{escape(t("facilities", lang))}: {escape(category_name)}</div>')
     if estimated:
         rows.append(swatch("border:1.5px dashed #444444;background:#dddddd",
                            t("hh_estimated_area", lang)))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import folium
 import geopandas as gpd
 import numpy as np
@@ -11,7 +9,7 @@ from branca.element import MacroElement
 
 from gis.gaps import GapResult
 from gis.settings import WGS84, Settings
-from layers.base import LEAFLET_BASE_URL, base_map, for_display, legend_box, swatch
+from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, swatch
 from layers.coverage import facilities_layer
 from layers.i18n import t
 
@@ -64,7 +62,7 @@ def _numbered_icon(label: str, colour: str) -> folium.DivIcon:
         icon_size=(24, 24), icon_anchor=(12, 12),
         html=(f'<div style="width:22px;height:22px;border-radius:4px;background:{colour};'
               'color:#fff;border:2px solid #fff;box-shadow:0 0 3px #000;font:bold 12px/22px '
-              f'sans-serif;text-align:center">{html.escape(label)}</div>'))
+              f'sans-serif;text-align:center">{escape(label)}</div>'))
 
 
 def proposed_sites_layer(sites: gpd.GeoDataFrame, circles: gpd.GeoSeries | None, *,
@@ -81,11 +79,11 @@ def proposed_sites_layer(sites: gpd.GeoDataFrame, circles: gpd.GeoSeries | None,
                                                   "fillColor": PROPOSED_COLOUR}).add_to(group)
     pts = sites.to_crs(WGS84)
     for _, row in pts.iterrows():
-        tip = (f"<b>{html.escape(t('proposed_site', lang))} {int(row['rank'])}</b><br>"
-               f"{html.escape(t('gain', lang))}: {int(row['gain_households'])}")
+        tip = (f"<b>{escape(t('proposed_site', lang))} {int(row['rank'])}</b><br>"
+               f"{escape(t('gain', lang))}: {int(row['gain_households'])}")
         for label in ("community", "grid"):
             if label in pts and isinstance(row.get(label), str):
-                tip += f"<br>{html.escape(t(label, lang))}: {html.escape(row[label])}"
+                tip += f"<br>{escape(t(label, lang))}: {escape(row[label])}"
         folium.Marker((row.geometry.y, row.geometry.x), tooltip=tip,
                       icon=_numbered_icon(str(int(row["rank"])), PROPOSED_COLOUR)).add_to(group)
     return group

@@ -6,7 +6,6 @@ and communities only, so a shared or exported HTML map carries no personal data.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import folium
@@ -16,7 +15,7 @@ from branca.element import MacroElement
 
 from gis.grids import GridPlan
 from gis.settings import WGS84
-from layers.base import LEAFLET_BASE_URL, base_map, for_display, legend_box, swatch
+from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, swatch
 from layers.i18n import t
 
 #: Twelve distinguishable fill colours for neighbouring grids (ColorBrewer Set3).
@@ -71,8 +70,8 @@ def grids_layer(plan: GridPlan, *, lang: str = "zh", show: bool = True) -> foliu
             icon_size=(120, 30), icon_anchor=(60, 15), class_name="sc-grid-label",
             html=(f'<div style="font:11px sans-serif;text-align:center;color:#111;'
                   f'line-height:14px;text-shadow:0 0 3px #fff,0 0 3px #fff">'
-                  f'{html.escape(str(row["name"]))}<br><b>{int(row["households"])}</b> '
-                  f'{html.escape(unit)}</div>')),
+                  f'{escape(str(row["name"]))}<br><b>{int(row["households"])}</b> '
+                  f'{escape(unit)}</div>')),
         ).add_to(group)
     return group
 
@@ -151,7 +150,7 @@ def grids_legend(plan: GridPlan, *, lang: str = "zh") -> MacroElement:
     r = plan.rules
     text = t("legend_grids_text", lang, lo=r.min_households, hi=r.max_households)
     return legend_box(t("legend_grids", lang), [
-        f"<div>{html.escape(text)}</div>",
+        f"<div>{escape(text)}</div>",
         swatch(f"border:2px solid {OUT_OF_RANGE}", t("out_of_range", lang)),
         swatch("height:4px;background:#08306b;border:none", t("communities", lang)),
         swatch("background:#ffff33;border:3px solid #000000", t("selected_block", lang)),

@@ -167,3 +167,42 @@ def test_place_index_finds_streets_communities_and_grids_by_name():
     row = index[index["name"] == "长江路"].iloc[0]
     assert row["west"] == pytest.approx(west) and row["east"] == pytest.approx(east)
     assert place_index(None).empty and place_index(streets.iloc[2:4]).empty
+
+
+def test_names_from_the_data_are_shown_as_text_never_run_as_templates(helsinki, settings):
+    # branca renders every element's output once more as a Jinja template: a street
+    # named "{{ 7*7*1001 }}" came out as "49049" (and a crafted name could run code).
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from gis.gridedit import GridEditor
+    from gis.grids import make_blocks, plan_grids
+    from layers.base import base_map, standalone_html
+    from layers.grids import grids_map
+    from tests.conftest import UTM
+
+    hostile = ["{{ 7*7*1001 }}", "</script><script>alert(1)</script>", "{% raw %}x", "{#"]
+    streets = gpd.GeoDataFrame(
+        {"highway": ["residential"] * 4, "name": hostile},
+        geometry=[LineString([(0, i * 50), (600, i * 50)]) for i in range(4)], crs=UTM)
+    bounds = streets.to_crs("EPSG:4326").total_bounds
+    page = standalone_html(base_map(bounds, basemap="none", streets=streets))
+    assert "{ { 7*7*1001 }}" in page and "49049" not in page
+    assert "</script><script>alert(1)" not in page  # cannot close the map's script
+    assert "{ % raw %}x" in page
+    # A facility named so, in its tooltip.
+    study, result = helsinki
+    fac = result.facilities.copy()
+    first = fac.index[fac["category"] == "health"][0]
+    fac.loc[first, "name"] = "{{ 6*7*1001 }}"
+    from dataclasses import replace
+
+    page = standalone_html(coverage_map(replace(result, facilities=fac), "health", settings,
+                                        basemap="none"))
+    assert "{ { 6*7*1001 }}" in page and "42042" not in page
+    # A grid renamed so by a user, on the grids map and its labels.
+    blocks = make_blocks(study.streets, study.homes, settings.grids)
+    editor = GridEditor(plan_grids(blocks, settings.grids))
+    assert editor.rename(sorted(editor.plan.grid_names)[0], "{{ 8*8*1001 }}").ok
+    page = standalone_html(grids_map(editor.plan, basemap="none"))
+    assert "{ { 8*8*1001 }}" in page and "64064" not in page
