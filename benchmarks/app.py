@@ -53,9 +53,24 @@ def payload() -> tuple[int, int]:
     return ours, usual
 
 
+def street_point() -> tuple[float, float]:
+    """Return (lon, lat) of the middle of the study area's longest street."""
+    import geopandas as gpd
+
+    from gis.settings import WGS84, load_settings
+    from gis.study import load_study
+
+    streets = load_study(None if SOURCE == "default" else SOURCE, load_settings()).streets
+    mid = streets.geometry.loc[streets.geometry.length.idxmax()].interpolate(
+        0.5, normalized=True)
+    p = gpd.GeoSeries([mid], crs=streets.crs).to_crs(WGS84).iloc[0]
+    return float(p.x), float(p.y)
+
+
 def browser_timings() -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
+    lon, lat = street_point()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -113,9 +128,17 @@ def browser_timings() -> dict[str, float]:
             page.locator(visible).first.wait_for(timeout=120_000)
             page.get_by_text("添加站点", exact=True).first.click()
             time.sleep(3)
+            # On a street (the middle of the longest one), placed by Leaflet: a click far
+            # from every street is refused by design and would time nothing.
+            inner = page.locator(visible).first.element_handle().content_frame()
+            inner.evaluate("([lat, lon]) => { window.map.setView([lat, lon], 17); }", [lat, lon])
+            time.sleep(1)
+            at = inner.evaluate("([lat, lon]) => { const p = window.map"
+                                ".latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+                                [lat, lon])
             box = page.locator(visible).first.bounding_box()
             start = time.perf_counter()
-            page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+            page.mouse.click(box["x"] + at[0], box["y"] + at[1])
             effect = page.get_by_text("方案总效果").first
             try:
                 effect.wait_for(timeout=60_000)
