@@ -580,14 +580,37 @@ def get_coverage_parts(_study: Study, _result: CoverageResult, key: tuple, categ
     return map_parts(fmap, copy=False)
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
+                   _sites: gpd.GeoDataFrame | None, _circles: gpd.GeoSeries | None,
+                   key: tuple, category: str, lang: str, basemap: str,
+                   added: tuple, closed: tuple, scenario: str, proposal: str) -> MapParts:
+    """Return the gaps map rendered for the browser, once per state (shared, immutable).
+
+    The state is the analysis (``key``), the category, the scenario's changes
+    (``scenario``, ``added``, ``closed``) and the proposal's sites; the gaps shown, the
+    sites and their circles follow from it. A rerun that changes none of them (any other
+    widget) costs nothing here (2.4 s a rerun on Malta when st_folium drew it each time).
+    """
+    settings = load_settings()
+    bounds = _result.homes.to_crs(WGS84).total_bounds
+    fmap = gaps_map(_shown, _result.facilities, settings, bounds=bounds, sites=_sites,
+                    circles=_circles, added=list(added), closed=list(closed), lang=lang,
+                    basemap=basemap_choice(settings), streets=_study.streets)
+    return map_parts(fmap, copy=False)
+
+
 def show_map(parts: MapParts, *, key: str, height: int,
              returned_objects: Sequence[str] = (),
-             focus: dict | None = None) -> dict | None:
+             focus: dict | None = None,
+             on_change: Callable[[], None] | None = None) -> dict | None:
     """Draw pre-rendered map parts with streamlit-folium's component; return its value.
 
     The arguments are those ``st_folium`` (streamlit-folium 0.27.4, pinned) passes to its
     component; only the rendering, the costly part, is done once instead of per rerun.
-    ``focus`` (``center`` and ``zoom``) moves the drawn map without drawing it again.
+    ``focus`` (``center`` and ``zoom``) moves the drawn map without drawing it again;
+    ``on_change`` is called (as a widget callback) after a click stored its value under
+    ``st.session_state[key]``.
     """
     import streamlit_folium as sf
 
@@ -601,8 +624,10 @@ def show_map(parts: MapParts, *, key: str, height: int,
                 "last_object_clicked_tooltip": None}
     returned = list(returned_objects)
 
-    def on_change() -> None:
+    def changed() -> None:
         st.session_state[key] = st.session_state.get(hash_key, {})
+        if on_change is not None:
+            on_change()
 
     return sf._component_func(  # type: ignore[no-any-return]
         script=parts.script, header=parts.header, html=parts.html, id=parts.map_id,
@@ -610,7 +635,7 @@ def show_map(parts: MapParts, *, key: str, height: int,
         default={k: v for k, v in defaults.items() if k in returned},
         zoom=focus.get("zoom"), center=focus.get("center"), feature_group=None,
         return_on_hover=False, layer_control=None, pixelated=False,
-        css_links=list(parts.css_links), js_links=list(parts.js_links), on_change=on_change,
+        css_links=list(parts.css_links), js_links=list(parts.js_links), on_change=changed,
         wrap_longitude=False)
 
 
@@ -857,21 +882,20 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     what, last = _what_if(study, result, category, settings)
     mine = [c for c in st.session_state["changes"] if c["category"] == category]
     added, closed = map_points(mine, category)
-    bounds = result.homes.to_crs(WGS84).total_bounds
     shown = gaps
     if mine:
         # The gap map follows the scenario: the gaps left once its stations are in.
         shown = gaps_after(study, result, key, category, what, json.dumps(mine))
         st.caption(t("gaps_after_scenario", lang, n=len(shown.areas), before=len(gaps.areas),
                      hh=f"{int(shown.areas['households'].sum()) if len(shown.areas) else 0:,}"))
-    fmap = gaps_map(shown, result.facilities, settings, bounds=bounds, sites=sites,
-                    circles=circles, added=added, closed=closed, lang=lang,
-                    basemap=basemap_choice(settings), streets=study.streets)
+    parts = get_gaps_parts(study, result, shown, sites, circles, key, category, lang,
+                           repr(basemap_choice(settings)), tuple(added), tuple(closed),
+                           json.dumps(mine), repr(proposal and proposal["sites"]))
     # The click is read in the map's callback: the map drawn after a change is a new
     # component, whose value would not hold the click.
-    st_folium(fmap, key="gaps_map", height=620, use_container_width=True,
-              returned_objects=["last_clicked", "last_object_clicked"], **take_focus(),
-              on_change=functools.partial(_gaps_map_click, study, result, category))
+    show_map(parts, key="gaps_map", height=620,
+             returned_objects=["last_clicked", "last_object_clicked"], focus=take_focus(),
+             on_change=functools.partial(_gaps_map_click, study, result, category))
 
     st.subheader(t("scenario", lang))
     if not mine:
