@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement, Template
+from branca.element import Element, Figure, MacroElement, Template
 
 from gis.settings import WGS84
 from layers.i18n import t
@@ -32,6 +32,42 @@ HOMES_AS_POINTS_ABOVE = 3000
 #: Service circles are simplified to this many metres for the screen (their band is 25 m
 #: wide, so 2 m is invisible at any zoom where a whole circle is seen).
 CIRCLE_SIMPLIFY_M = 2.0
+
+
+class RenderedText(Element):
+    """An element's rendered output, kept as text (never compiled as a template again)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: object) -> str:
+        """Return the text as it is."""
+        return self.text
+
+
+def _render_macro(self: MacroElement, **kwargs: object) -> None:
+    """Render a MacroElement as branca 0.8.2 does, its output kept as :class:`RenderedText`.
+
+    branca wraps each output (header, html, script) in ``Element(output)``, which compiles
+    the output as a Jinja template and renders it once more: on Malta 1.6 s a map went to
+    tokenising megabytes of GeoJSON, and any "{{ }}" in the data was evaluated.
+    """
+    figure = self.get_root()
+    if not isinstance(figure, Figure):
+        msg = "You cannot render this Element if it is not in a Figure."
+        raise TypeError(msg)
+    module = self._template.module.__dict__
+    for part in ("header", "html", "script"):
+        make = module.get(part)
+        if make is not None:
+            getattr(figure, part).add_child(RenderedText(make(self, kwargs)),
+                                            name=self.get_name())
+    for element in list(self._children.values()):
+        element.render(**kwargs)
+
+
+MacroElement.render = _render_macro  # type: ignore[method-assign]
 
 
 #: A "{" that Jinja would read as the start of an expression, statement or comment.
