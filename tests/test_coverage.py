@@ -368,3 +368,28 @@ def test_a_category_without_facilities_is_no_data_not_zero(straight_street, sett
     table = zone_summary(res, zones).set_index("name")
     assert np.isnan(table.loc["west", "share_catering"])
     assert table.loc["west", "share_full_circle"] == pytest.approx(0.3)
+
+
+@hyp_settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(layout=random_layout(), thr=st.sampled_from([400.0, 900.0]))
+def test_a_circle_unioned_in_strips_is_the_circle_unioned_at_once(layout, thr, settings):
+    from unittest import mock
+
+    import gis.coverage
+    from gis.coverage import category_circle
+
+    nodes, edges, homes_xy, fac_xy = layout
+    lines = [LineString([nodes[a], nodes[b]]) for a, b in edges]
+    net = network_from_streets(gpd.GeoDataFrame(geometry=lines, crs=UTM))
+    access = access_of(net, _homes(homes_xy), settings, snap_max_m=400)
+    fac = _facilities(fac_xy)
+    try:
+        at_once = category_circle(access, fac, "health", thr, settings)
+    except Exception:  # noqa: BLE001 (no facility near the network: nothing to compare)
+        return
+    with mock.patch.object(gis.coverage, "PARALLEL_UNION_ABOVE", 1), \
+            mock.patch.object(gis.coverage.os, "cpu_count", lambda: 3):
+        in_strips = category_circle(access, fac, "health", thr, settings)
+    assert in_strips.area == pytest.approx(at_once.area, rel=1e-9, abs=1e-6)
+    assert in_strips.symmetric_difference(at_once).area <= 1e-6 * max(at_once.area, 1.0)
