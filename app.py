@@ -622,11 +622,13 @@ def get_coverage_parts(_study: Study, _result: CoverageResult, key: tuple, categ
 def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
                    _sites: gpd.GeoDataFrame | None, _circles: gpd.GeoSeries | None,
                    key: tuple, category: str, lang: str, basemap: str,
-                   added: tuple, closed: tuple, scenario: str, proposal: str) -> MapParts:
+                   added: tuple, closed: tuple, scenario: str, proposal: str,
+                   picked: tuple | None = None) -> MapParts:
     """Return the gaps map rendered for the browser, once per state (shared, immutable).
 
     The state is the analysis (``key``), the category, the scenario's changes
-    (``scenario``, ``added``, ``closed``) and the proposal's sites; the gaps shown, the
+    (``scenario``, ``added``, ``closed``, ``picked``: a station waiting for its new
+    place) and the proposal's sites; the gaps shown, the
     sites and their circles follow from it. A rerun that changes none of them (any other
     widget) costs nothing here (2.4 s a rerun on Malta when st_folium drew it each time).
     """
@@ -634,7 +636,7 @@ def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
     bounds = _result.homes.to_crs(WGS84).total_bounds
     fmap = gaps_map(_shown, _result.facilities, settings, bounds=bounds, sites=_sites,
                     circles=_circles, added=list(added), closed=list(closed), lang=lang,
-                    basemap=basemap_choice(settings), streets=_study.streets)
+                    basemap=basemap_choice(settings), streets=_study.streets, picked=picked)
     return map_parts(fmap, copy=False)
 
 
@@ -927,9 +929,12 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
         shown = gaps_after(study, result, key, category, what, json.dumps(mine))
         st.caption(t("gaps_after_scenario", lang, n=len(shown.areas), before=len(gaps.areas),
                      hh=f"{int(shown.areas['households'].sum()) if len(shown.areas) else 0:,}"))
+    moving = st.session_state.get("moving")
+    picked = ((moving["lon"], moving["lat"]) if moving and moving.get("category") == category
+              else None)
     parts = get_gaps_parts(study, result, shown, sites, circles, key, category, lang,
                            repr(basemap_choice(settings)), tuple(added), tuple(closed),
-                           json.dumps(mine), repr(proposal and proposal["sites"]))
+                           json.dumps(mine), repr(proposal and proposal["sites"]), picked)
     # The click is read in the map's callback: the map drawn after a change is a new
     # component, whose value would not hold the click.
     show_map(parts, key="gaps_map", height=620,
@@ -1213,12 +1218,13 @@ def _grid_map_click(study: Study, used: tuple) -> None:
 def grids_view(study: Study, used: tuple, settings: Settings, lang: str) -> None:
     """Draw the communities and grids view: generate, look, edit, undo, save, export."""
     ss = st.session_state
-    c = st.columns(5)
+    c = st.columns(4)
     c[0].number_input(t("grid_target", lang), 10, 5000, step=10, key="grid_target")
     c[1].number_input(t("grid_min", lang), 1, 5000, step=10, key="grid_min")
     c[2].number_input(t("grid_max", lang), 10, 10000, step=10, key="grid_max")
     c[3].number_input(t("comm_target", lang), 100, 50000, step=100, key="comm_target")
-    generate = c[4].button(t("generate_grids", lang), key="grid_generate", type="primary")
+    # A row of its own: in a fifth column its English label was cut.
+    generate = st.button(t("generate_grids", lang), key="grid_generate", type="primary")
     project_file_box("grids", settings, lang)
     o1, o2 = st.columns(2)
     if o1.button(t("open_project", lang), key="grid_open",

@@ -114,6 +114,18 @@ def closed_facilities_layer(points_wgs84: list[tuple[float, float]], *,
                          t("closed_facility", lang), "×", CLOSED_COLOUR)
 
 
+PICKED_COLOUR = "#e6550d"
+
+
+def picked_layer(point_wgs84: tuple[float, float], *, lang: str = "zh") -> folium.FeatureGroup:
+    """Return the station or facility picked to be moved, ringed until it is placed."""
+    group = folium.FeatureGroup(name=t("picked_to_move", lang), show=True)
+    lon, lat = point_wgs84
+    folium.CircleMarker((lat, lon), radius=16, color=PICKED_COLOUR, weight=4, fill=False,
+                        dash_array="4 3", interactive=False).add_to(group)
+    return group
+
+
 def gaps_legend(*, lang: str = "zh") -> MacroElement:
     """Return a legend of gap-area classes and site markers."""
     rows = []
@@ -125,6 +137,8 @@ def gaps_legend(*, lang: str = "zh") -> MacroElement:
     rows.append(swatch(f"background:{PROPOSED_COLOUR}", t("proposed_sites", lang)))
     rows.append(swatch(f"background:{ADDED_COLOUR}", t("added_stations", lang)))
     rows.append(swatch(f"background:{CLOSED_COLOUR}", t("closed_facilities", lang)))
+    rows.append(swatch(f"border:3px dashed {PICKED_COLOUR};border-radius:50%",
+                       t("picked_to_move", lang)))
     return legend_box(t("legend_gaps", lang), rows)
 
 
@@ -135,11 +149,13 @@ def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, 
              closed: list[tuple[float, float]] | None = None, lang: str = "zh",
              basemap: str | tuple[str, str, str] = "osm",
              leaflet_base: str = LEAFLET_BASE_URL,
-             streets: gpd.GeoDataFrame | None = None) -> folium.Map:
+             streets: gpd.GeoDataFrame | None = None,
+             picked: tuple[float, float] | None = None) -> folium.Map:
     """Return the gaps map: gap areas, existing facilities, proposals, added stations.
 
     ``bounds`` (w, s, e, n degrees) frames the map; ``added`` are (lon, lat) points;
-    ``streets`` are drawn with their names under the other layers.
+    ``streets`` are drawn with their names under the other layers; ``picked`` is the
+    (lon, lat) of a station waiting for its new place.
     """
     fmap = base_map(bounds, lang=lang, basemap=basemap, leaflet_base=leaflet_base,
                     streets=streets)
@@ -152,6 +168,8 @@ def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, 
         added_stations_layer(added, lang=lang).add_to(fmap)
     if closed:
         closed_facilities_layer(closed, lang=lang).add_to(fmap)
+    if picked is not None:
+        picked_layer(picked, lang=lang).add_to(fmap)
     gaps_legend(lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

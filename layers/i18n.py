@@ -263,6 +263,7 @@ TEXT: dict[str, dict[str, str]] = {
     "place_street": {"zh": "街道", "en": "street"},
     "place_community": {"zh": "社区", "en": "community"},
     "place_grid": {"zh": "网格", "en": "grid"},
+    "picked_to_move": {"zh": "待移动（请点新位置）", "en": "To be moved (click its new place)"},
     "map_click": {"zh": "点击地图", "en": "A click on the map"},
     "map_click_look": {"zh": "只查看", "en": "only looks"},
     "map_click_add": {"zh": "添加站点", "en": "adds a station"},

@@ -412,6 +412,10 @@ def test_gaps_map_adds_moves_closes_and_deletes_stations_by_clicks(app_url):
                 _idle(page)
             _click_lonlat(page, where.x, where.y)
             page.get_by_text(said).wait_for(timeout=30_000)
+            if said == "请点击它的新位置":  # the picked station is ringed until placed
+                sync_api.expect(page.frame_locator(MAP).first.locator(
+                    ".leaflet-control-layers", has_text="待移动")).to_have_count(1,
+                                                                          timeout=30_000)
             if said == "已关闭设施":
                 frame = _leaflet(page)
                 sync_api.expect(frame.locator(".leaflet-control-layers",
