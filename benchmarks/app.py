@@ -112,7 +112,7 @@ def browser_timings() -> dict[str, float]:
                 return time.perf_counter() - start
 
             def open_list():
-                page.locator("[data-testid=stSelectbox]").first.click()
+                page.get_by_role("combobox", name="服务类别").click()
 
             out["switch category (first time: computes the circle)"] = timed_change(
                 lambda: page.get_by_role("option", name="医疗卫生").click(), open_list)

@@ -137,7 +137,7 @@ async def one_session(browser, url: str, n: int) -> dict:
             if k == 0 and name == "社区服务":
                 continue  # already shown
             before = await metric.inner_text()
-            await page.locator("[data-testid=stSelectbox]").first.click()
+            await page.get_by_role("combobox", name="服务类别").click()
             t = time.perf_counter()
             await page.get_by_role("option", name=name).click()
             await changed(metric, before)
@@ -208,7 +208,7 @@ async def bombs(browser, url: str, memory: Memory, folder: Path) -> list[dict]:
             .set_input_files(path)
         metric = other_page.locator("[data-testid=stMetricValue]").first
         before = await metric.inner_text()
-        await other_page.locator("[data-testid=stSelectbox]").first.click()
+        await other_page.get_by_role("combobox", name="服务类别").click()
         t = time.perf_counter()
         await other_page.get_by_role("option", name="医疗卫生").click()
         try:

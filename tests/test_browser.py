@@ -240,6 +240,18 @@ def test_two_sessions_at_once_see_their_maps_on_every_visit(app_url):
         browser.close()
 
 
+def _choose_category(page, option: str) -> None:
+    """Choose a service category in the sidebar (opening the sidebar if it is collapsed)."""
+    _idle(page)
+    box = page.get_by_role("combobox", name="服务类别")
+    if not box.is_visible():
+        page.locator("[data-testid=stExpandSidebarButton], "
+                     "[data-testid=stSidebarCollapsedControl] button").first.click()
+    box.click()
+    page.get_by_role("option", name=option).click()
+    _idle(page)
+
+
 def _zoom(page) -> int:
     frame = page.locator(MAP).first.element_handle().content_frame()
     return frame.evaluate("() => { for (const k in window) { if (k.startsWith('map_') && "
@@ -274,9 +286,7 @@ def test_offline_streets_and_names_and_the_view_kept_across_a_category_switch(ap
         assert 0 < names.count() < 20  # only the streets in view at a close zoom
         assert _zoom(page) == 18
         assert frame.locator(".leaflet-control-layers", has_text="街道与路名").count() == 1
-        page.locator("[data-testid=stSelectbox]").first.click()
-        page.get_by_role("option", name="医疗卫生").click()
-        _idle(page)
+        _choose_category(page, "医疗卫生")
         page.wait_for_timeout(1500)
         _map_frame(page).locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas") \
             .first.wait_for(timeout=60_000)
@@ -396,9 +406,7 @@ def test_gaps_map_adds_moves_closes_and_deletes_stations_by_clicks(app_url):
         page = browser.new_page(viewport={"width": 1400, "height": 2000})
         page.goto(app_url)
         page.wait_for_selector("[data-testid=stMetric]", timeout=90_000)
-        page.locator("[data-testid=stSelectbox]").first.click()
-        page.get_by_role("option", name="医疗卫生").click()
-        _idle(page)
+        _choose_category(page, "医疗卫生")
         page.get_by_text("缺口与选址", exact=True).click()
         _idle(page)
         steps = [("添加站点", spots.iloc[0], "已添加站点"),
