@@ -517,12 +517,20 @@ def street_places(_study: Study, used: tuple) -> pd.DataFrame:
     return place_index(_study.streets)
 
 
-def place_finder(study: Study, used: tuple, lang: str) -> None:
-    """Draw a box to find a community, grid or street by name and zoom the map to it."""
-    plan = _current_plan(study, used)
+@st.cache_data(show_spinner=False, max_entries=16)
+def zone_places(_study: Study, used: tuple, plan_key: str) -> pd.DataFrame:
+    """Return the communities and grids of this session's plan (``plan_key``) by name."""
+    plan = _current_plan(_study, used) if plan_key else None
     zones = {} if plan is None else {"community": plan.communities_gdf(),
                                      "grid": plan.grids_gdf()}
-    index = pd.concat([place_index(None, zones), street_places(study, used)],
+    return place_index(None, zones)
+
+
+def place_finder(study: Study, used: tuple, lang: str) -> None:
+    """Draw a box to find a community, grid or street by name and zoom the map to it."""
+    state = st.session_state.get("grid_state")
+    plan_key = hashlib.sha1(json.dumps(state).encode()).hexdigest() if state else ""
+    index = pd.concat([zone_places(study, used, plan_key), street_places(study, used)],
                       ignore_index=True)
     labels = [f"{n} · {t('place_' + k, lang)}" for n, k in zip(index["name"], index["kind"],
                                                               strict=True)]
@@ -621,7 +629,7 @@ def get_coverage_parts(_study: Study, _result: CoverageResult, key: tuple, categ
 @st.cache_resource(show_spinner=False, max_entries=32)
 def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
                    _sites: gpd.GeoDataFrame | None, _circles: gpd.GeoSeries | None,
-                   key: tuple, category: str, lang: str, basemap: str,
+                   key: tuple, category: str, lang: str, basemap: str | tuple,
                    added: tuple, closed: tuple, scenario: str, proposal: str,
                    picked: tuple | None = None) -> MapParts:
     """Return the gaps map rendered for the browser, once per state (shared, immutable).
@@ -636,7 +644,7 @@ def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
     bounds = _result.homes.to_crs(WGS84).total_bounds
     fmap = gaps_map(_shown, _result.facilities, settings, bounds=bounds, sites=_sites,
                     circles=_circles, added=list(added), closed=list(closed), lang=lang,
-                    basemap=basemap_choice(settings), streets=_study.streets, picked=picked)
+                    basemap=basemap, streets=_study.streets, picked=picked)
     return map_parts(fmap, copy=False)
 
 
@@ -933,7 +941,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     picked = ((moving["lon"], moving["lat"]) if moving and moving.get("category") == category
               else None)
     parts = get_gaps_parts(study, result, shown, sites, circles, key, category, lang,
-                           repr(basemap_choice(settings)), tuple(added), tuple(closed),
+                           basemap_choice(settings), tuple(added), tuple(closed),
                            json.dumps(mine), repr(proposal and proposal["sites"]), picked)
     # The click is read in the map's callback: the map drawn after a change is a new
     # component, whose value would not hold the click.
@@ -1200,8 +1208,9 @@ def _grid_map_click(study: Study, used: tuple) -> None:
     block = ((value.get("last_active_drawing") or {}).get("properties") or {}).get("block_id")
     if ss["grid_state"] is None or block is None:
         return
-    plan = GridPlan.from_state(_session_blocks(study, used), _rules_from_key(ss["grid_rules"]),
-                               ss["grid_state"])
+    plan = _current_plan(study, used)
+    if plan is None:
+        return
     ids = list(plan.blocks.ids)
     if block not in ids:
         return
