@@ -623,7 +623,7 @@ def get_coverage_parts(_study: Study, _result: CoverageResult, key: tuple, categ
     fmap = coverage_map(_result, category, settings, circle=_circle, lang=lang,
                         basemap=basemap, served=served, extra_layers=extra,
                         streets=_study.streets)
-    return map_parts(fmap, copy=False)
+    return map_parts(fmap)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -645,7 +645,7 @@ def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
     fmap = gaps_map(_shown, _result.facilities, settings, bounds=bounds, sites=_sites,
                     circles=_circles, added=list(added), closed=list(closed), lang=lang,
                     basemap=basemap, streets=_study.streets, picked=picked)
-    return map_parts(fmap, copy=False)
+    return map_parts(fmap)
 
 
 def show_map(parts: MapParts, *, key: str, height: int,

@@ -305,25 +305,15 @@ def street_names(labels: list[list]) -> MacroElement:
     return element
 
 
-def labels_by_zoom() -> MacroElement:
-    """Return the CSS and script that show street names only from a close zoom on."""
+def street_name_style() -> MacroElement:
+    """Return the CSS of the street names (which :func:`street_names` places by zoom)."""
     return macro("""
     {% macro header(this, kwargs) %}
     <style>
     .sc-street-name div{white-space:nowrap;font:11px "Noto Sans CJK SC","Microsoft YaHei",
       sans-serif;color:#525252;text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;
       pointer-events:none}
-    .sc-far .sc-street-name{display:none}
     </style>
-    {% endmacro %}
-    {% macro script(this, kwargs) %}
-    (function(){
-      var m = {{ this._parent.get_name() }};
-      function toggle(){ var c = m.getContainer();
-        if (m.getZoom() < """ + str(LABEL_MIN_ZOOM) + """) { L.DomUtil.addClass(c, "sc-far"); }
-        else { L.DomUtil.removeClass(c, "sc-far"); } }
-      m.on("zoomend", toggle); toggle();
-    })();
     {% endmacro %}
     """)
 
@@ -387,7 +377,7 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh",
         folium.TileLayer(url, name=name, attr=attribution).add_to(fmap)
     if streets is not None and len(streets):
         streets_layer(streets, lang=lang, show=basemap == "none").add_to(fmap)
-        labels_by_zoom().add_to(fmap)
+        street_name_style().add_to(fmap)
     keep_view(",".join(f"{v:.4f}" for v in bounds)).add_to(fmap)
     return fmap
 
@@ -462,19 +452,18 @@ class MapParts:
     zoom: float | None
 
 
-def map_parts(fmap: folium.Map, *, copy: bool = True) -> MapParts:
+def map_parts(fmap: folium.Map) -> MapParts:
     """Render a map as streamlit-folium 0.27's ``st_folium`` does, once.
 
     ``st_folium`` renders the whole folium tree on every rerun of every session (a
     fresh id from ``os.urandom`` per element, Jinja templates compiled per element): 1.5 s
     a map under ten sessions. The parts are computed here and can be cached. Rendering
-    renames elements in place, so a map kept elsewhere is rendered from a copy; a map
-    made only for this (``copy=False``) is rendered as it is (a copy of a city's map
-    took 1.4 s).
+    renames elements in place: pass a map made for this call (or :func:`copy_map` of a
+    map kept elsewhere; a copy of a city's map takes 1.4 s).
     """
     import streamlit_folium as sf
 
-    m = copy_map(fmap) if copy else fmap
+    m = fmap
     m.get_root().render()
     m.render()
     html_text = sf._get_html(m)
