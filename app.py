@@ -29,8 +29,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from gis import GisError
-from gis.access import Access
-from gis.coverage import (
+from gis.analysis.coverage import (
     CoverageResult,
     area_summary,
     category_circle,
@@ -38,21 +37,13 @@ from gis.coverage import (
     households_served,
     zone_summary,
 )
-from gis.gaps import GapResult, find_gaps
-from gis.gridedit import (
-    FIELD_ALIASES,
-    EditResult,
-    GridEditor,
-    export_grid_table,
-    export_zones,
-    load_project,
-    save_project,
-)
-from gis.grids import Blocks, GridPlan, make_blocks, plan_grids
-from gis.io import write_gpkg_atomic
-from gis.places import place_index
-from gis.scenario_edits import CLICK_MODES, apply_click, as_changes, as_rows, map_points
-from gis.scenarios import (
+from gis.analysis.gaps import GapResult, find_gaps
+from gis.analysis.standards import check_standards, load_standards
+from gis.data.places import place_index
+from gis.data.write import write_gpkg_atomic
+from gis.network.access import Access
+from gis.planning.scenario_edits import CLICK_MODES, apply_click, as_changes, as_rows, map_points
+from gis.planning.scenarios import (
     Delta,
     Scenario,
     WhatIf,
@@ -63,10 +54,15 @@ from gis.scenarios import (
     result_after,
     save_scenarios,
 )
+from gis.planning.siting import plan_sites
 from gis.settings import WGS84, GridRules, Settings, load_settings
-from gis.siting import plan_sites
-from gis.standards import check_standards, load_standards
 from gis.study import Study, StudyCache
+from gis.zoning.blocks import Blocks, make_blocks
+from gis.zoning.editor import EditResult, GridEditor
+from gis.zoning.exports import FIELD_ALIASES, export_grid_table, export_zones
+from gis.zoning.generate import plan_grids
+from gis.zoning.plan import GridPlan
+from gis.zoning.project import load_project, save_project
 from layers.base import MapParts, fit_zoom, map_parts, standalone_html
 from layers.coverage import coverage_map
 from layers.gaps import gaps_map

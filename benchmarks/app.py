@@ -37,7 +37,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 
 def payload() -> tuple[int, int]:
-    from gis.coverage import compute_coverage
+    from gis.analysis.coverage import compute_coverage
     from gis.settings import load_settings
     from gis.study import load_study
     from layers.base import map_size_bytes

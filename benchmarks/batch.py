@@ -44,9 +44,9 @@ def child_single(source: str, buildings: str, facilities: str, out: str) -> None
     """The single run: load the whole extract and run one area that holds everything."""
     import shapely
 
+    from gis.analysis.standards import load_standards
     from gis.batch import halo_m, run_area, split_areas
     from gis.settings import load_settings
-    from gis.standards import load_standards
     from gis.study import load_study
 
     t0 = time.perf_counter()

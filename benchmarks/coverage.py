@@ -37,9 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gis.access import build_access  # noqa: E402
-from gis.coverage import area_summary, compute_coverage  # noqa: E402
-from gis.network import Snap, WalkNetwork, network_from_streets  # noqa: E402
+from gis.analysis.coverage import area_summary, compute_coverage  # noqa: E402
+from gis.network.access import build_access  # noqa: E402
+from gis.network.graph import Snap, WalkNetwork, network_from_streets  # noqa: E402
 from gis.settings import load_settings  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"

@@ -5,7 +5,7 @@ section to benchmarks/RESULTS.md.
 
 Same street blocks of the bundled central-Helsinki extract, community by community:
 
-- this partition (seeded growth + refinement, gis.grids.partition_blocks);
+- this partition (seeded growth + refinement, gis.zoning.partition.partition_blocks);
 - spopt max-p-regions with a household floor of the grid minimum (200);
 - spopt AZP with the same number of regions as this partition.
 
@@ -30,15 +30,11 @@ import shapely
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gis.grids import (  # noqa: E402
-    PartitionProblem,
-    make_blocks,
-    partition_blocks,
-    plan_grids,
-    polsby_popper,
-)
 from gis.settings import load_settings  # noqa: E402
 from gis.study import load_study  # noqa: E402
+from gis.zoning.blocks import make_blocks, polsby_popper
+from gis.zoning.generate import plan_grids
+from gis.zoning.partition import PartitionProblem, partition_blocks
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 

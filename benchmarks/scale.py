@@ -91,8 +91,8 @@ def generate_porto(folder: Path, n_homes: int = 100_000, n_fac: int = 2_000) -> 
     import geopandas as gpd
     import shapely
 
+    from gis.data.sources import load_osm
     from gis.settings import load_settings
-    from gis.sources import load_osm
 
     rng = np.random.default_rng(20261124)
     streets = load_osm(str(PORTO), load_settings()).streets
@@ -137,7 +137,7 @@ def agreement_malta() -> dict[str, object]:
     import networkx as nx
     import shapely
 
-    from gis.coverage import _band, category_circles, compute_coverage, service_circles
+    from gis.analysis.coverage import _band, category_circles, compute_coverage, service_circles
     from gis.settings import load_settings
     from gis.study import load_study
 

@@ -39,10 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 import geopandas as gpd  # noqa: E402
 
-from gis.coverage import compute_coverage  # noqa: E402
-from gis.scenarios import WhatIf  # noqa: E402
+from gis.analysis.coverage import compute_coverage  # noqa: E402
+from gis.planning.model import MaxCoverageModel
+from gis.planning.scenarios import WhatIf  # noqa: E402
+from gis.planning.siting import coverage_matrix
 from gis.settings import load_settings  # noqa: E402
-from gis.siting import MaxCoverageModel, coverage_matrix  # noqa: E402
 from gis.study import load_study  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"

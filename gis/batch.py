@@ -40,14 +40,14 @@ import shapely
 from shapely import STRtree
 
 from gis._errors import InputError
-from gis.access import build_access
-from gis.coverage import FULL_CIRCLE, area_summary, compute_coverage, resolve_thresholds
+from gis.analysis.coverage import FULL_CIRCLE, area_summary, compute_coverage, resolve_thresholds
+from gis.analysis.gaps import find_gaps
+from gis.analysis.standards import Standards, check_standards
 from gis.crs import to_local
-from gis.gaps import find_gaps
-from gis.io import write_file_atomic, write_gpkg_atomic
-from gis.network import WalkNetwork, network_from_streets
+from gis.data.write import write_file_atomic, write_gpkg_atomic
+from gis.network.access import build_access
+from gis.network.graph import WalkNetwork, network_from_streets
 from gis.settings import Settings
-from gis.standards import Standards, check_standards
 
 Progress = Callable[[str], None]
 
@@ -360,9 +360,9 @@ def run_area_file(path: str, settings: Settings, profiles: Sequence[str],
 
 def _warm_up() -> bool:
     """Import what an area needs (run on every worker at start)."""
-    import gis.coverage
-    import gis.gaps
-    import gis.standards  # noqa: F401
+    import gis.analysis.coverage
+    import gis.analysis.gaps
+    import gis.analysis.standards  # noqa: F401
 
     return True
 

@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gis._errors import GisError, InputError
-from gis.batch import BatchReport
-from gis.compounds import compounds_from_layers, gate_effect
-from gis.coverage import (
+from gis.analysis.coverage import (
     FULL_CIRCLE,
     CoverageResult,
     area_summary,
@@ -28,13 +26,16 @@ from gis.coverage import (
     service_circles,
     zone_summary,
 )
+from gis.analysis.gaps import find_gaps, gap_table
+from gis.batch import BatchReport
 from gis.crs import to_local
-from gis.gaps import find_gaps, gap_table
-from gis.household_sources import AREA_RULE, source_mix
-from gis.io import read_layer, read_zones, write_file_atomic, write_gpkg_atomic
+from gis.data.household_sources import AREA_RULE, source_mix
+from gis.data.read import read_layer, read_zones
+from gis.data.sources import check_bbox
+from gis.data.write import write_file_atomic, write_gpkg_atomic
+from gis.network.compounds import compounds_from_layers, gate_effect
+from gis.planning.siting import plan_sites
 from gis.settings import Settings, load_settings
-from gis.siting import plan_sites
-from gis.sources import check_bbox
 from gis.study import Study, load_study
 
 
@@ -210,8 +211,8 @@ def _file_stamp(path: Path | None) -> tuple[object, ...]:
 
 def run_batch_command(args: argparse.Namespace) -> int:
     """Run the batch command; return 0, or 1 when an area failed."""
+    from gis.analysis.standards import load_standards
     from gis.batch import halo_m, run_batch, split_areas, tile_areas
-    from gis.standards import load_standards
 
     say = _Clock(args.quiet)
     settings = load_settings(args.settings)
@@ -274,7 +275,7 @@ def _batch_summary(report: BatchReport, n_areas: int) -> int:
 
 def run_standards(args: argparse.Namespace) -> int:
     """Run the standards command; return the exit status."""
-    from gis.standards import check_standards, load_standards
+    from gis.analysis.standards import check_standards, load_standards
 
     say = _Clock(args.quiet)
     settings, study, result, zones = _prepare(args, None, say)
@@ -349,8 +350,9 @@ def run_grids(args: argparse.Namespace) -> int:
     """Run the grids command; return the exit status."""
     from dataclasses import replace
 
-    from gis.gridedit import save_project
-    from gis.grids import make_blocks, plan_grids
+    from gis.zoning.blocks import make_blocks
+    from gis.zoning.generate import plan_grids
+    from gis.zoning.project import save_project
 
     say = _Clock(args.quiet)
     settings = load_settings(args.settings)

@@ -18,7 +18,7 @@ so the app shows it in the user's language.
 Examples
 --------
 >>> from gis.settings import load_settings
->>> from gis.sources import default_extract_path
+>>> from gis.data.sources import default_extract_path
 >>> check_input(default_extract_path(), load_settings().limits)["kind"]
 'pbf'
 """

@@ -24,7 +24,10 @@ from gis._errors import SettingsError
 
 WGS84 = "EPSG:4326"
 ATOL_M = 1e-6
-SETTINGS_PATH = Path(__file__).resolve().parent.parent / "data" / "settings.toml"
+#: The project's folder, and its data folder (settings, catalogues, word lists).
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_DIR / "data"
+SETTINGS_PATH = DATA_DIR / "settings.toml"
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class Category:
 
 @dataclass(frozen=True)
 class HouseholdRules:
-    """Parameters of the household estimate; see gis.households for the rule."""
+    """Parameters of the household estimate; see gis.data.households for the rule."""
 
     floor_area_per_household_m2: float
     default_levels: int

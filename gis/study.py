@@ -20,16 +20,16 @@ import numpy as np
 import pandas as pd
 
 from gis._errors import InputError, Msg, NoReachableFacilityError, guard_input
-from gis.access import Access, build_access
-from gis.compounds import Compounds, compounds_from_osm
 from gis.crs import StudyArea, choose_local_crs, looks_like_gcj02, to_local
-from gis.facilities import facilities_from_osm
-from gis.household_sources import AREA_RULE, SOURCE_FLOORS, count_households, source_mix
-from gis.households import CHECKS, household_report, non_residential_areas
-from gis.io import read_buildings, read_facilities
-from gis.network import Snap, WalkNetwork, network_from_streets
+from gis.data.facilities import facilities_from_osm
+from gis.data.household_sources import AREA_RULE, SOURCE_FLOORS, count_households, source_mix
+from gis.data.households import CHECKS, household_report, non_residential_areas
+from gis.data.read import read_buildings, read_facilities
+from gis.data.sources import SCREENED, Bbox, load_osm
+from gis.network.access import Access, build_access
+from gis.network.compounds import Compounds, compounds_from_osm
+from gis.network.graph import Snap, WalkNetwork, network_from_streets
 from gis.settings import Settings
-from gis.sources import SCREENED, Bbox, load_osm
 
 #: Checks reported only when their input was given: (count key, English text, message key).
 CHECK_ROWS = (
@@ -81,7 +81,7 @@ class Study:
         a raster was given.
     checks
         What the plausibility checks dropped or replaced, as (key, count): features of
-        the source (:data:`gis.sources.SCREENED`), rows of a user's layer or household
+        the source (:data:`gis.data.sources.SCREENED`), rows of a user's layer or household
         table. Buildings whose floors or households were replaced carry ``hh_check``.
     """
 
@@ -307,7 +307,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
         analyses that ignore gates).
     households_table
         The street office's household counts (CSV / XLSX; see
-        :func:`gis.household_sources.read_household_table`); its figures win.
+        :func:`gis.data.household_sources.read_household_table`); its figures win.
     population_raster
         A population GeoTIFF spread over homes whose figure is not given.
     progress

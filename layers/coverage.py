@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement
 
-from gis.coverage import CoverageResult
+from gis.analysis.coverage import CoverageResult
 from gis.settings import WGS84, Settings
 from layers.base import (
     CIRCLE_SIMPLIFY_M,

@@ -7,7 +7,7 @@ import geopandas as gpd
 import numpy as np
 from branca.element import MacroElement
 
-from gis.gaps import GapResult
+from gis.analysis.gaps import GapResult
 from gis.settings import WGS84, Settings
 from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, swatch
 from layers.coverage import facilities_layer

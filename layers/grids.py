@@ -13,8 +13,8 @@ import geopandas as gpd
 import numpy as np
 from branca.element import MacroElement
 
-from gis.grids import GridPlan
 from gis.settings import WGS84
+from gis.zoning.plan import GridPlan
 from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, swatch
 from layers.i18n import t
 

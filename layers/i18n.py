@@ -582,7 +582,7 @@ MESSAGES_ZH.update({
     "r_homes_far": "距路网超过 {limit} 米的住宅（未计入）",
     "r_households_far": "未计入住宅中的户数", "r_facilities": "设施",
     "r_facilities_far": "距路网超过 {limit} 米的设施（未计入）",
-    # Household rules (gis.households) and grid flags.
+    # Household rules (gis.data.households) and grid flags.
     "given": "图层给定户数", "residential type": "住宅类建筑",
     "generic in residential landuse": "居住用地内的一般建筑",
     "generic, no other use": "无其他用途标记的一般建筑",

@@ -24,8 +24,8 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from gis.coverage import FULL_CIRCLE, CoverageResult, area_summary, zone_summary  # noqa: E402
-from gis.household_sources import SOURCE_FLOORS, source_mix  # noqa: E402
+from gis.analysis.coverage import FULL_CIRCLE, CoverageResult, area_summary, zone_summary  # noqa: E402
+from gis.data.household_sources import SOURCE_FLOORS, source_mix  # noqa: E402
 from gis.settings import Settings  # noqa: E402
 from layers.base import STREET_WIDTHS, street_labels, street_lines  # noqa: E402
 from layers.coverage import (  # noqa: E402
@@ -398,13 +398,13 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
     communities
         Community polygons with ``name`` (local CRS) for the table per community.
     gaps
-        Gap areas (``gis.gaps.GapResult.areas``) to outline and list.
+        Gap areas (``gis.analysis.gaps.GapResult.areas``) to outline and list.
     sites
         Proposed sites with ``rank`` and ``gain_households`` to mark and list.
     study_name
         Shown in the title.
     attainment, shortfall
-        The standards attainment per zone and the shortfall list (gis.standards).
+        The standards attainment per zone and the shortfall list (gis.analysis.standards).
     streets
         The study area's streets (with ``highway`` and ``name``), drawn under the map and
         used to place the proposed sites.

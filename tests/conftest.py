@@ -10,9 +10,9 @@ import hypothesis
 import pytest
 from shapely.geometry import LineString, Point
 
-from gis.access import Access, build_access
-from gis.compounds import Compounds
-from gis.network import WalkNetwork, network_from_streets
+from gis.network.access import Access, build_access
+from gis.network.compounds import Compounds
+from gis.network.graph import WalkNetwork, network_from_streets
 from gis.settings import Settings, load_settings
 
 UTM = "EPSG:32633"

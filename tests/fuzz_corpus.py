@@ -24,7 +24,7 @@ from pathlib import Path
 import geopandas as gpd
 from shapely.geometry import Point, box
 
-from gis.sources import default_extract_path
+from gis.data.sources import default_extract_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHANGHAI = ROOT.parent / "shared" / "data" / "shanghai_shu_baoshan" / "map_1.osm"
@@ -398,8 +398,8 @@ def run_case(case: Case, folder: Path) -> tuple[str, str, Path]:
     import traceback
 
     from gis._errors import GisError
-    from gis.household_sources import read_household_table
-    from gis.io import read_buildings, read_facilities, read_zones
+    from gis.data.household_sources import read_household_table
+    from gis.data.read import read_buildings, read_facilities, read_zones
     from gis.settings import load_settings
     from gis.study import load_study
 

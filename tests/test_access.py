@@ -16,13 +16,13 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
 
-from gis.access import build_access
-from gis.compounds import compounds_from_layers
-from gis.coverage import compute_coverage, households_served, service_circles
-from gis.gaps import find_gaps
-from gis.network import network_from_streets
-from gis.scenarios import Change, Scenario, WhatIf, compare_scenarios
-from gis.siting import plan_sites
+from gis.analysis.coverage import compute_coverage, households_served, service_circles
+from gis.analysis.gaps import find_gaps
+from gis.network.access import build_access
+from gis.network.compounds import compounds_from_layers
+from gis.network.graph import network_from_streets
+from gis.planning.scenarios import Change, Scenario, WhatIf, compare_scenarios
+from gis.planning.siting import plan_sites
 from tests.conftest import UTM, access_of, points, streets
 
 
@@ -268,7 +268,7 @@ def _reference_gaps(net, access, link_m):
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(town=gated_towns(), link=st.sampled_from([80.0, 150.0, 200.0, 350.0]))
 def test_gap_linking_equals_networkx_single_linkage(town, link, settings):
-    from gis.gaps import _link_along_streets
+    from gis.analysis.gaps import _link_along_streets
 
     lines, homes_t, *_rest = town
     net = network_from_streets(gpd.GeoDataFrame(geometry=lines, crs=UTM))

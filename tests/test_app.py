@@ -228,10 +228,11 @@ def test_report_view_makes_a_chinese_pdf_with_community_names(tmp_path):
     assert len(at.get("download_button")) >= 2 + 4
     assert len(at.get("image")) == 1
     # The same report, made directly, holds the Chinese headings and community names.
-    from gis.coverage import compute_coverage
-    from gis.grids import make_blocks, plan_grids
+    from gis.analysis.coverage import compute_coverage
     from gis.settings import load_settings
     from gis.study import load_study
+    from gis.zoning.blocks import make_blocks
+    from gis.zoning.generate import plan_grids
     from layers.report import cjk_font, meeting_report
 
     if cjk_font() is None:
@@ -328,10 +329,10 @@ def test_the_report_opens_with_a_brief_and_numbers_its_pages():
 
     from pypdf import PdfReader
 
-    from gis.coverage import compute_coverage
-    from gis.gaps import find_gaps
+    from gis.analysis.coverage import compute_coverage
+    from gis.analysis.gaps import find_gaps
+    from gis.planning.siting import plan_sites
     from gis.settings import load_settings
-    from gis.siting import plan_sites
     from gis.study import load_study
     from layers.report import cjk_font, meeting_report, site_places
 

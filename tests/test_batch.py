@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from gis.analysis.coverage import compute_coverage
 from gis.batch import AreaInput, halo_m, run_area, run_batch, split_areas, tile_areas
-from gis.coverage import compute_coverage
-from gis.network import network_from_streets
+from gis.network.graph import network_from_streets
 from tests.conftest import ROOT, UTM, access_of, points, streets
 
 PROFILES = ("adult", "elderly")
@@ -195,7 +195,7 @@ def test_a_folder_of_extracts_runs_one_area_per_file_each_read_by_its_worker(set
     import shutil
 
     from gis.batch import extract_inputs
-    from gis.sources import default_extract_path
+    from gis.data.sources import default_extract_path
 
     folder = tmp_path / "extracts"
     folder.mkdir()

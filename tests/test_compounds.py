@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from gis.compounds import compounds_from_layers, compounds_from_osm
-from gis.coverage import compute_coverage
-from gis.network import network_from_streets
+from gis.analysis.coverage import compute_coverage
+from gis.network.compounds import compounds_from_layers, compounds_from_osm
+from gis.network.graph import network_from_streets
 from tests.conftest import UTM, access_of, points, streets
 
 
@@ -82,7 +82,7 @@ def test_osm_detection_needs_walls_along_most_of_the_edge(settings):
 
 
 def test_gate_effect_counts_households_that_change(two_streets, settings):
-    from gis.compounds import gate_effect
+    from gis.network.compounds import gate_effect
 
     homes = points([(100, 40), (300, 150)], households=[50, 70])
     fac = points([(100, -5)], category=["health"], name=["诊所"])

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
 
 from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError, SettingsError
-from gis.coverage import (
+from gis.analysis.coverage import (
     area_summary,
     category_circle,
     compute_coverage,
     service_circles,
     zone_summary,
 )
-from gis.network import network_from_streets
+from gis.network.graph import network_from_streets
 from tests.conftest import UTM, access_of, points, streets
 
 
@@ -312,7 +312,7 @@ def test_engine_equals_networkx_on_random_graphs(layout, settings):
 
 
 def test_households_served_counts_each_facility_own_circle(straight_street, settings):
-    from gis.coverage import households_served
+    from gis.analysis.coverage import households_served
 
     homes = _homes([(100, 0), (900, 0), (1800, 0)], households=[10, 20, 40])
     fac = _facilities([(0, 0), (1000, 0)])
@@ -328,7 +328,7 @@ def test_households_served_counts_each_facility_own_circle(straight_street, sett
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(layout=random_layout(), thr=st.sampled_from([150.0, 400.0, 900.0]))
 def test_per_facility_circles_tile_the_category_circle(layout, thr, settings):
-    from gis.coverage import category_circles
+    from gis.analysis.coverage import category_circles
 
     nodes, edges, homes_xy, fac_xy = layout
     lines = [LineString([nodes[a], nodes[b]]) for a, b in edges]
@@ -351,7 +351,7 @@ def test_per_facility_circles_tile_the_category_circle(layout, thr, settings):
 
 
 def test_a_category_without_facilities_is_no_data_not_zero(straight_street, settings):
-    from gis.coverage import area_summary, zone_summary
+    from gis.analysis.coverage import area_summary, zone_summary
 
     homes = _homes([(100, 0), (1500, 0)], households=[30, 70])
     fac = _facilities([(0, 0)])  # health only; no catering facility anywhere
@@ -376,8 +376,8 @@ def test_a_category_without_facilities_is_no_data_not_zero(straight_street, sett
 def test_a_circle_unioned_in_strips_is_the_circle_unioned_at_once(layout, thr, settings):
     from unittest import mock
 
-    import gis.coverage
-    from gis.coverage import category_circle
+    import gis.analysis.coverage
+    from gis.analysis.coverage import category_circle
 
     nodes, edges, homes_xy, fac_xy = layout
     lines = [LineString([nodes[a], nodes[b]]) for a, b in edges]
@@ -388,8 +388,8 @@ def test_a_circle_unioned_in_strips_is_the_circle_unioned_at_once(layout, thr, s
         at_once = category_circle(access, fac, "health", thr, settings)
     except Exception:  # noqa: BLE001 (no facility near the network: nothing to compare)
         return
-    with mock.patch.object(gis.coverage, "PARALLEL_UNION_ABOVE", 1), \
-            mock.patch.object(gis.coverage.os, "cpu_count", lambda: 3):
+    with mock.patch.object(gis.analysis.coverage, "PARALLEL_UNION_ABOVE", 1), \
+            mock.patch.object(gis.analysis.coverage.os, "cpu_count", lambda: 3):
         in_strips = category_circle(access, fac, "health", thr, settings)
     assert in_strips.area == pytest.approx(at_once.area, rel=1e-9, abs=1e-6)
     assert in_strips.symmetric_difference(at_once).area <= 1e-6 * max(at_once.area, 1.0)

@@ -110,7 +110,7 @@ def test_undeclared_gcj02_points_are_recognised_and_true_wgs84_ones_are_not():
     import shapely
 
     from gis.crs import choose_local_crs, looks_like_gcj02, to_local
-    from gis.network import network_from_streets
+    from gis.network.graph import network_from_streets
 
     # A 2 km street grid in Shanghai (WGS-84), shops standing on its streets.
     lng0, lat0, step = 121.45, 31.22, 0.002

@@ -6,8 +6,8 @@ import geopandas as gpd
 import pyogrio
 import pytest
 
+from gis.analysis.coverage import area_summary, compute_coverage
 from gis.cli import main
-from gis.coverage import area_summary, compute_coverage
 from gis.study import load_study
 from tests.conftest import SHARED_DATA
 

@@ -17,15 +17,13 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, box
 
 from gis._errors import EmptyInputError, InputError
-from gis.gridedit import (
-    GridEditor,
-    export_grid_table,
-    export_zones,
-    load_project,
-    save_project,
-)
-from gis.grids import is_contiguous, make_blocks, plan_grids
 from gis.study import load_study
+from gis.zoning.blocks import make_blocks
+from gis.zoning.editor import GridEditor
+from gis.zoning.exports import export_grid_table, export_zones
+from gis.zoning.generate import plan_grids
+from gis.zoning.partition import is_contiguous
+from gis.zoning.project import load_project, save_project
 from tests.conftest import UTM
 
 
@@ -414,7 +412,7 @@ def test_many_unconnected_pieces_get_a_community_each(rules):
 def test_no_grid_is_left_without_households():
     import scipy.sparse as sp
 
-    from gis.grids import PartitionProblem, partition_blocks
+    from gis.zoning.partition import PartitionProblem, partition_blocks
 
     # A street of seven blocks with homes only at its two ends: asked for three regions,
     # the middle one would hold nobody; it joins a neighbour instead.
@@ -449,7 +447,7 @@ def test_a_split_that_leaves_a_grid_without_households_is_refused(rules):
 
 def test_a_partition_into_a_part_of_no_household_is_refused(rules, monkeypatch):
     """The partitioner may return two connected parts, one of them empty: refused."""
-    import gis.gridedit
+    import gis.zoning.editor
 
     streets, homes = lattice(n=2, households=[300, 0, 0, 0])
     blocks = make_blocks(streets, homes, rules, area=box(0, 0, 200, 200))
@@ -458,7 +456,7 @@ def test_a_partition_into_a_part_of_no_household_is_refused(rules, monkeypatch):
     g = next(iter(plan.grid_names))
     hh = plan.blocks.gdf["households"].to_numpy()
     # Every block but the one with households in the second part: connected, but empty.
-    monkeypatch.setattr(gis.gridedit, "partition_blocks",
+    monkeypatch.setattr(gis.zoning.editor, "partition_blocks",
                         lambda problem, *a, **k: (problem.households == 0).astype(int))
     out = editor.split(g)
     assert hh.sum() == 300
@@ -493,7 +491,7 @@ def test_blocks_are_named_by_the_street_longest_along_them(rules):
     plain = make_blocks(streets.drop(columns="name"), homes, rules, area=box(0, 0, 200, 100))
     assert list(plain.gdf["street"]) == [""]
     # A short street crossing the block's edge does not win over the long one.
-    from gis.grids import block_streets
+    from gis.zoning.blocks import block_streets
 
     crossing = gpd.GeoDataFrame({"name": ["长江路", "小巷"]},
                                 geometry=[LineString([(0, 0), (200, 0)]),

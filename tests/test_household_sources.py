@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from gis._errors import InputError
-from gis.household_sources import (
+from gis.data.household_sources import (
     AREA_RULE,
     SOURCE_AREA,
     SOURCE_FLOORS,
@@ -25,7 +25,7 @@ from gis.household_sources import (
     source_mix,
     spread_population_raster,
 )
-from gis.households import estimate_households
+from gis.data.households import estimate_households
 from tests.conftest import UTM
 
 

@@ -6,7 +6,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import box
 
-from gis.households import (
+from gis.data.households import (
     GENERIC_DEFAULT,
     GENERIC_NON_RESIDENTIAL_LANDUSE,
     GENERIC_RESIDENTIAL_LANDUSE,
@@ -75,7 +75,7 @@ def test_report_counts_buildings_and_households_per_rule(settings):
 
 
 def test_campus_buildings_and_names_decide_who_lives_there(settings):
-    from gis.households import (
+    from gis.data.households import (
         GENERIC_NON_RESIDENTIAL_AREA,
         GROUP_QUARTERS,
         NAME_HOME,
@@ -118,7 +118,7 @@ def test_campus_buildings_and_names_decide_who_lives_there(settings):
 def test_no_home_on_the_chinese_extracts_is_named_as_something_else(folder, settings,
                                                                     capsys):
     from gis.cli import main
-    from gis.households import _name_says, load_name_rules
+    from gis.data.households import _name_says, load_name_rules
     from gis.study import load_study
     from tests.conftest import SHARED_DATA
 
@@ -139,7 +139,7 @@ def test_no_home_on_the_chinese_extracts_is_named_as_something_else(folder, sett
 def test_dormitories_count_residents_and_enter_households_by_the_set_household_size(settings):
     from dataclasses import replace
 
-    from gis.households import GROUP_QUARTERS, NAME_NOT_HOME
+    from gis.data.households import GROUP_QUARTERS, NAME_NOT_HOME
 
     rules = replace(settings.households, floor_area_per_resident_m2=10.0,
                     residents_per_household=2.5)

@@ -18,7 +18,7 @@ GIS = Path(__file__).resolve().parent.parent / "gis"
 def _keyed_messages() -> dict[str, set[str]]:
     """Return each message key used in gis/ with the parameter names given with it."""
     found: dict[str, set[str]] = {}
-    for path in GIS.glob("*.py"):
+    for path in GIS.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -59,7 +59,7 @@ def test_every_interface_text_is_chinese_in_the_chinese_table():
 
 
 def test_a_real_error_is_shown_in_chinese(tmp_path, settings):
-    from gis.io import read_facilities
+    from gis.data.read import read_facilities
 
     bad = tmp_path / "设施.geojson"
     bad.write_text("{ broken", encoding="utf-8")
@@ -77,7 +77,7 @@ def test_a_shapefile_without_prj_gets_a_chinese_list_of_problems(tmp_path, setti
     import geopandas as gpd
     from shapely.geometry import Point
 
-    from gis.io import read_facilities
+    from gis.data.read import read_facilities
 
     gdf = gpd.GeoDataFrame({"category": ["health"]}, geometry=[Point(24.9, 60.2)],
                            crs="EPSG:4326")

@@ -14,9 +14,10 @@ from shapely.geometry import Point, Polygon
 
 from gis._errors import EmptyInputError, InputError, SettingsError
 from gis.crs import wgs84_to_gcj02
-from gis.io import read_buildings, read_facilities, read_layer, write_gpkg_atomic
+from gis.data.read import read_buildings, read_facilities, read_layer
+from gis.data.sources import load_osm
+from gis.data.write import write_gpkg_atomic
 from gis.settings import SETTINGS_PATH, load_settings, parse_settings
-from gis.sources import load_osm
 
 
 def _fac(tmp_path: Path, **cols: list[object]) -> Path:

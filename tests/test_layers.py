@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from gis.coverage import compute_coverage
-from gis.gridedit import GridEditor
-from gis.grids import make_blocks, plan_grids
+from gis.analysis.coverage import compute_coverage
 from gis.study import load_study
+from gis.zoning.blocks import make_blocks
+from gis.zoning.editor import GridEditor
+from gis.zoning.generate import plan_grids
 from layers.base import map_size_bytes, standalone_html
 from layers.coverage import coverage_map, time_colour
 from layers.grids import grids_map
@@ -148,7 +149,7 @@ def test_place_index_finds_streets_communities_and_grids_by_name():
     import geopandas as gpd
     from shapely.geometry import LineString, box
 
-    from gis.places import place_index
+    from gis.data.places import place_index
     from tests.conftest import UTM
 
     streets = gpd.GeoDataFrame(
@@ -175,8 +176,9 @@ def test_names_from_the_data_are_shown_as_text_never_run_as_templates(helsinki, 
     import geopandas as gpd
     from shapely.geometry import LineString
 
-    from gis.gridedit import GridEditor
-    from gis.grids import make_blocks, plan_grids
+    from gis.zoning.blocks import make_blocks
+    from gis.zoning.editor import GridEditor
+    from gis.zoning.generate import plan_grids
     from layers.base import base_map, standalone_html
     from layers.grids import grids_map
     from tests.conftest import UTM

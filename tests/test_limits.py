@@ -20,10 +20,10 @@ import pytest
 from shapely.geometry import LineString, Point
 
 from gis._errors import InputError
-from gis.io import read_facilities, read_layer
+from gis.data.read import read_facilities, read_layer
+from gis.data.sources import default_extract_path, load_osm
 from gis.limits import check_input, check_pbf, check_xml
 from gis.settings import Limits, load_settings
-from gis.sources import default_extract_path, load_osm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,10 +38,10 @@ t = time.perf_counter()
 key = "accepted"
 try:
     if sys.argv[1] == "area":
-        from gis.sources import load_osm
+        from gis.data.sources import load_osm
         load_osm(sys.argv[2], settings)
     else:
-        from gis.io import read_facilities
+        from gis.data.read import read_facilities
         read_facilities(sys.argv[2], settings)
 except Exception as err:
     key = getattr(err, "key", None) or type(err).__name__

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from gis.households import CHECK_CAPPED, CHECK_GIVEN, CHECK_LEVELS, estimate_households
+from gis.data.households import CHECK_CAPPED, CHECK_GIVEN, CHECK_LEVELS, estimate_households
+from gis.data.sources import default_extract_path
 from gis.settings import load_settings
-from gis.sources import default_extract_path
 from gis.study import load_study
 
 LON, LAT = 121.400, 31.200
@@ -135,7 +135,7 @@ def test_household_table_rows_with_impossible_figures_are_counted(tmp_path):
     table = tmp_path / "counts.csv"
     pd.DataFrame({"名称": ["甲", "乙", "丙"], "户数": ["120", "1e30", "abc"]}).to_csv(
         table, index=False)
-    from gis.household_sources import read_household_table
+    from gis.data.household_sources import read_household_table
 
     rows = read_household_table(table)
     assert list(rows["households"]) == [120]
@@ -146,7 +146,7 @@ def test_household_table_rows_with_impossible_figures_are_counted(tmp_path):
 def test_a_layer_with_nan_coordinates_drops_them_with_a_count(tmp_path):
     from shapely.geometry import Point
 
-    from gis.io import read_layer
+    from gis.data.read import read_layer
 
     path = tmp_path / "points.geojson"
     path.write_text(

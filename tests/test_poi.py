@@ -9,8 +9,8 @@ from pyproj import Geod
 
 from gis._errors import InputError
 from gis.crs import gcj02_to_wgs84
-from gis.io import read_facilities
-from gis.poi import read_poi_export
+from gis.data.poi import read_poi_export
+from gis.data.read import read_facilities
 from tests.test_crs import BD_GCJ, WGS_GCJ
 
 GEOD = Geod(ellps="WGS84")

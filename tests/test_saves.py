@@ -15,14 +15,14 @@ import pyogrio
 import pytest
 from shapely.geometry import Point
 
-from gis.io import _release, _temporary, sweep_temporary, write_gpkg_atomic
+from gis.data.write import _release, _temporary, sweep_temporary, write_gpkg_atomic
 from tests.conftest import ROOT
 
 WRITER = """
 import sys
 import geopandas as gpd
 import numpy as np
-from gis.io import write_gpkg_atomic
+from gis.data.write import write_gpkg_atomic
 n = 200_000
 frame = gpd.GeoDataFrame({"worker": ["王五 13712345678"] * n},
                          geometry=gpd.points_from_xy(np.random.rand(n), np.random.rand(n)),
@@ -67,7 +67,7 @@ def test_a_live_save_in_another_writer_is_left_alone(tmp_path):
 
 
 def test_opening_a_project_sweeps_what_a_killed_save_left(tmp_path):
-    from gis.scenarios import load_scenarios
+    from gis.planning.scenarios import load_scenarios
 
     path = tmp_path / "project.gpkg"
     write_gpkg_atomic(path, {"x": gpd.GeoDataFrame({"n": [1]}, geometry=[Point(0, 0)],
@@ -81,7 +81,7 @@ def test_opening_a_project_sweeps_what_a_killed_save_left(tmp_path):
 
 SAVER = """
 import sys
-from gis.scenarios import Change, Scenario, save_scenarios
+from gis.planning.scenarios import Change, Scenario, save_scenarios
 path, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for k in range(n):
     sc = Scenario(f"{who}-{k}", (Change("add", "health", x=500000.0 + k, y=6670000.0),))
@@ -91,7 +91,7 @@ for k in range(n):
 
 def test_two_planners_saving_scenarios_at_once_lose_nothing(tmp_path):
     # Before: 2 x 50 saves to one project file lost 22 and 24 scenarios (last writer won).
-    from gis.scenarios import load_scenarios, save_scenarios
+    from gis.planning.scenarios import load_scenarios, save_scenarios
 
     path = tmp_path / "project.gpkg"
     save_scenarios(path, [], crs="EPSG:32635", study="helsinki")
@@ -105,12 +105,12 @@ def test_two_planners_saving_scenarios_at_once_lose_nothing(tmp_path):
 
 
 def test_a_save_waits_for_the_lock_and_says_so_when_it_cannot_get_it(tmp_path):
-    from gis.io import SaveBusyError, project_lock
-    from gis.scenarios import Scenario, save_scenarios
+    from gis.data.write import SaveBusyError, project_lock
+    from gis.planning.scenarios import Scenario, save_scenarios
 
     path = tmp_path / "project.gpkg"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom gis.io import project_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom gis.data.write import project_lock\n"
          "with project_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(30)",
          str(path)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, text=True)

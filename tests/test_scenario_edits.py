@@ -7,9 +7,9 @@ import pytest
 from shapely.geometry import Point
 
 from gis._errors import InputError
-from gis.coverage import compute_coverage
-from gis.scenario_edits import PICK_RADIUS_M, apply_click, as_changes, as_rows, map_points
-from gis.scenarios import Change, WhatIf
+from gis.analysis.coverage import compute_coverage
+from gis.planning.scenario_edits import PICK_RADIUS_M, apply_click, as_changes, as_rows, map_points
+from gis.planning.scenarios import Change, WhatIf
 from gis.settings import WGS84
 from tests.conftest import UTM, access_of, points
 

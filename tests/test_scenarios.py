@@ -9,9 +9,9 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from gis._errors import InputError
-from gis.coverage import compute_coverage
-from gis.io import write_gpkg_atomic
-from gis.scenarios import (
+from gis.analysis.coverage import compute_coverage
+from gis.data.write import write_gpkg_atomic
+from gis.planning.scenarios import (
     Change,
     Scenario,
     WhatIf,
@@ -148,7 +148,7 @@ def test_corrupt_project_file_gives_a_clear_message(tmp_path):
 
 
 def test_scenarios_belong_to_their_study_area_and_can_be_renamed_and_deleted(tmp_path):
-    from gis.scenarios import delete_scenario, rename_scenario
+    from gis.planning.scenarios import delete_scenario, rename_scenario
 
     path = tmp_path / "project.gpkg"
     crs = "EPSG:32635"
@@ -177,8 +177,8 @@ def test_scenarios_belong_to_their_study_area_and_can_be_renamed_and_deleted(tmp
 
 
 def test_the_gaps_left_after_a_scenario_follow_its_stations(straight_street, settings):
-    from gis.gaps import find_gaps
-    from gis.scenarios import result_after
+    from gis.analysis.gaps import find_gaps
+    from gis.planning.scenarios import result_after
 
     homes = points([(100, 0), (1500, 0), (1900, 0)], households=[10, 20, 30])
     fac = points([(0, 0)], category=[CAT], name=["a"])

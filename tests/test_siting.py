@@ -13,10 +13,11 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from gis._errors import InputError, NoReachableFacilityError
-from gis.coverage import compute_coverage
-from gis.gaps import find_gaps, gap_table
-from gis.network import network_from_streets
-from gis.siting import MaxCoverageModel, coverage_matrix, plan_sites, set_cover
+from gis.analysis.coverage import compute_coverage
+from gis.analysis.gaps import find_gaps, gap_table
+from gis.network.graph import network_from_streets
+from gis.planning.model import MaxCoverageModel, set_cover
+from gis.planning.siting import coverage_matrix, plan_sites
 from tests.conftest import UTM, access_of, points, streets
 
 
@@ -200,7 +201,7 @@ def test_solver_time_out_returns_the_best_found_and_says_so():
 
 
 def test_a_large_model_solved_apart_gives_the_same_optimum(monkeypatch):
-    import gis.siting
+    import gis.planning.model
 
     rng = np.random.default_rng(5)
     cover = sp.csr_matrix(rng.random((60, 25)) < 0.12)
@@ -209,9 +210,9 @@ def test_a_large_model_solved_apart_gives_the_same_optimum(monkeypatch):
     assert here.optimal
     # Every model counts as large: it is solved in a child process stopped at the limit;
     # the bound is made to prove nothing, so that the MILP runs.
-    monkeypatch.setattr(gis.siting, "SOLVE_APART_NNZ", 0)
-    monkeypatch.setattr(gis.siting, "lagrangian_bound", lambda cov, w, p, **_: (
-        gis.siting.LagrangianBound(float(w.sum()), np.zeros(0, dtype=np.int64), 0.0, 0)))
+    monkeypatch.setattr(gis.planning.model, "SOLVE_APART_NNZ", 0)
+    monkeypatch.setattr(gis.planning.model, "lagrangian_bound", lambda cov, w, p, **_: (
+        gis.planning.model.LagrangianBound(float(w.sum()), np.zeros(0, dtype=np.int64), 0.0, 0)))
     apart = MaxCoverageModel.from_coverage(cover, w, p=3).solve()
     assert apart.method == "milp" and apart.optimal
     assert apart.objective == pytest.approx(here.objective)
@@ -220,7 +221,7 @@ def test_a_large_model_solved_apart_gives_the_same_optimum(monkeypatch):
 @given(seed=st.integers(0, 10_000), p=st.integers(1, 4))
 @hyp_settings(max_examples=40, deadline=None)
 def test_the_lagrangian_bound_brackets_the_optimum(seed, p):
-    from gis.siting import lagrangian_bound
+    from gis.planning.model import lagrangian_bound
 
     rng = np.random.default_rng(seed)
     n, m = 30, 9
@@ -244,7 +245,7 @@ def test_the_lagrangian_bound_brackets_the_optimum(seed, p):
 
 
 def test_a_clustered_city_model_is_proven_by_the_bound_without_the_milp(monkeypatch):
-    import gis.siting
+    import gis.planning.model
 
     # Twelve separate neighbourhoods, each with a candidate far better than the rest: the
     # bound meets the greedy answer, and HiGHS is never started.
@@ -261,7 +262,7 @@ def test_a_clustered_city_model_is_proven_by_the_bound_without_the_milp(monkeypa
         msg = "the MILP should not be needed"
         raise AssertionError(msg)
 
-    monkeypatch.setattr(gis.siting, "_milp", no_milp)
-    monkeypatch.setattr(gis.siting, "_milp_with_deadline", no_milp)
+    monkeypatch.setattr(gis.planning.model, "_milp", no_milp)
+    monkeypatch.setattr(gis.planning.model, "_milp_with_deadline", no_milp)
     res = MaxCoverageModel.from_coverage(cover, w, p=5).solve()
     assert res.optimal and res.method == "lagrangian" and res.mip_gap == 0

@@ -8,8 +8,8 @@ import pytest
 import shapely
 
 from gis._errors import InputError
-from gis.coverage import compute_coverage
-from gis.standards import check_standards, load_standards
+from gis.analysis.coverage import compute_coverage
+from gis.analysis.standards import check_standards, load_standards
 from tests.conftest import UTM, access_of, points
 
 

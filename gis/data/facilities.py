@@ -41,7 +41,7 @@ def facilities_from_osm(pois: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDa
     Parameters
     ----------
     pois
-        Points or polygons with OSM tag columns (``gis.sources.OsmData.pois``).
+        Points or polygons with OSM tag columns (``gis.data.sources.OsmData.pois``).
     settings
         The catalogue.
 

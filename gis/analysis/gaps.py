@@ -19,9 +19,9 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from gis._errors import InputError
-from gis.access import Access
-from gis.coverage import FULL_CIRCLE, CoverageResult
-from gis.network import Snap
+from gis.analysis.coverage import FULL_CIRCLE, CoverageResult
+from gis.network.access import Access
+from gis.network.graph import Snap
 from gis.settings import Settings
 
 

@@ -1,20 +1,13 @@
-"""Read users' GIS layers and write GeoPackages atomically.
+"""Read users' GIS layers: GeoPackage, GeoJSON or zipped Shapefile.
 
-Layers come as GeoPackage, GeoJSON or zipped Shapefile. Every problem found in a layer
-(empty, no CRS, broken geometries, a missing column, unknown categories) is reported in
-one message that names the file, the layer, the problem and the fix.
+Every problem found in a layer (empty, no CRS, broken geometries, a missing column,
+unknown categories) is reported in one message that names the file, the layer, the
+problem and the fix.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import glob
-import os
-import tempfile
-import time
 import zipfile
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +19,7 @@ import shapely
 
 from gis._errors import EmptyInputError, InputError, guard_input
 from gis.crs import unshift_to_wgs84
-from gis.facilities import normalise_categories
+from gis.data.facilities import normalise_categories
 from gis.limits import check_features, check_input, check_vertices
 from gis.settings import WGS84, Limits, Settings, load_settings
 
@@ -214,11 +207,11 @@ def read_facilities(path: str | Path, settings: Settings, *, layer: str | None =
     """Read a user's facilities layer: points with a category, optional franchise flag.
 
     Categories may be written as catalogue ids or Chinese or English names. Returns the
-    standard facility columns (see gis.facilities) in WGS-84, polygons as points.
+    standard facility columns (see gis.data.facilities) in WGS-84, polygons as points.
     """
     path = Path(path)
     if _is_poi_export(path):
-        from gis.poi import read_poi_export
+        from gis.data.poi import read_poi_export
 
         provider = {"gcj02": "amap", "bd09": "baidu"}.get((declared_crs or "").lower(), "auto")
         imported = read_poi_export(path, settings, provider=provider)  # type: ignore[arg-type]
@@ -319,208 +312,3 @@ def read_zones(path: str | Path, *, kind: Kind = "communities", layer: str | Non
              else pd.Series([f"{kind[:-1]} {i + 1}" for i in range(len(gdf))], index=gdf.index))
     gdf["name"] = names.to_numpy()
     return gdf
-
-
-def write_gpkg_atomic(path: str | Path,
-                      layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> Path:
-    """Write several layers into one GeoPackage, replacing ``path`` only when all succeed.
-
-    The layers go to a temporary file in the same folder, which is then renamed over
-    ``path`` in one step, so a crash or error never leaves a half-written file and never
-    destroys the previous version.
-
-    Parameters
-    ----------
-    path
-        The GeoPackage to write.
-    layers
-        Layer name to GeoDataFrame (written in WGS-84) or plain DataFrame (an attribute
-        table).
-    """
-    return _write_gpkg(path, layers, keep_existing=False)
-
-
-def update_gpkg_atomic(path: str | Path,
-                       layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame]) -> Path:
-    """Replace or add the given layers in a GeoPackage, keeping its other layers.
-
-    The existing file is copied to a temporary file, the layers are written into the
-    copy, and the copy is renamed over ``path``: the previous version survives any error.
-    """
-    return _write_gpkg(path, layers, keep_existing=True)
-
-
-def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *,
-                keep_existing: bool) -> Path:
-    import shutil
-
-    import pyogrio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, held = _temporary(path, ".gpkg")
-    if keep_existing and path.exists():
-        shutil.copyfile(path, tmp)
-    try:
-        for name, frame in layers.items():
-            if isinstance(frame, gpd.GeoDataFrame):
-                frame = frame.to_crs(WGS84) if frame.crs is not None else frame
-                pyogrio.write_dataframe(_plain_columns(frame), tmp, layer=name,
-                                        driver="GPKG")
-            else:
-                pyogrio.write_dataframe(_plain_columns(pd.DataFrame(frame)), tmp, layer=name,
-                                        driver="GPKG")
-        _durable_replace(tmp, path)
-    finally:
-        _release(tmp, held)
-    return path
-
-
-class SaveBusyError(InputError):
-    """Another writer held the project file's lock for longer than the wait."""
-
-
-@contextlib.contextmanager
-def project_lock(path: str | Path, *, wait_s: float = 15.0) -> Iterator[None]:
-    """Hold the exclusive save lock of a project file (``<name>.lock`` beside it).
-
-    Every read-modify-write of a project (scenarios, grid plans) runs inside it, so two
-    planners saving at once both keep their work: the second waits, then reads what the
-    first wrote. After ``wait_s`` without the lock, :class:`SaveBusyError` says to retry.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    msg = (f"{path.name}: someone else is saving this project; nothing was "
-                           f"lost; try again in a moment (waited {wait_s:.0f} s).")
-                    raise SaveBusyError(msg, key="save_busy", where=path.name) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _durable_replace(tmp: Path, path: Path) -> None:
-    """Flush ``tmp`` to disk, rename it over ``path``, and flush the folder's entry."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # not every file system lets a folder be synced
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
-#: Files SQLite and GDAL leave beside a GeoPackage being written.
-_COMPANIONS = ("", "-journal", "-wal", "-shm")
-
-
-def _temporary(path: Path, suffix: str) -> tuple[Path, tuple[int, Path]]:
-    """Return a fresh temporary name beside ``path`` and the lock that marks it alive.
-
-    A lock file ``.<stem>-XXXX.lock`` is created and locked (flock) first, then the
-    temporary file takes the same name with ``suffix``: a writer that is killed leaves
-    both, unlocked, and :func:`sweep_temporary` removes them on the next open or save.
-    """
-    sweep_temporary(path)
-    fd, lock_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".lock", dir=path.parent)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    lock = Path(lock_name)
-    return lock.with_suffix(suffix), (fd, lock)
-
-
-def _release(tmp: Path, held: tuple[int, Path]) -> None:
-    """Remove a temporary file, its companions and its lock."""
-    for end in _COMPANIONS:
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(tmp) + end).unlink()
-    fd, lock = held
-    with contextlib.suppress(FileNotFoundError):
-        lock.unlink()
-    os.close(fd)
-
-
-def sweep_temporary(path: str | Path) -> int:
-    """Remove what killed writers of ``path`` left beside it; return how many files.
-
-    A temporary file is removed when no live writer holds its lock (a writer holds it
-    from before the file exists until after it is renamed or removed), so a save in
-    progress in another process is never disturbed. Temporary files may hold grid
-    workers' names and phones: none outlives the next open or save of its project.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        return 0
-    removed = 0
-    prefix = f".{path.stem}-"
-    for lock in path.parent.glob(f"{glob.escape(prefix)}*.lock"):
-        try:
-            fd = os.open(lock, os.O_RDWR)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)  # a live writer: leave its files alone
-            continue
-        try:
-            base = lock.name[:-len(".lock")]
-            for f in path.parent.glob(f"{glob.escape(base)}.*"):
-                if f != lock:
-                    with contextlib.suppress(FileNotFoundError):
-                        f.unlink()
-                        removed += 1
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-                removed += 1
-        finally:
-            os.close(fd)
-    # Temporary files without a lock file were left by a version without locks.
-    live = {lk.name[:-len(".lock")]
-            for lk in path.parent.glob(f"{glob.escape(prefix)}*.lock")}
-    for f in path.parent.glob(f"{glob.escape(prefix)}*"):
-        base = prefix + f.name[len(prefix):].split(".", 1)[0]  # the writer's name
-        if not f.name.endswith(".lock") and base not in live:
-            with contextlib.suppress(FileNotFoundError):
-                f.unlink()
-                removed += 1
-    return removed
-
-
-def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Make column types a GeoPackage can store (lists and dicts become text)."""
-    out = frame.copy()
-    for col in out.columns:
-        if col == getattr(out, "_geometry_column_name", None):
-            continue
-        if out[col].dtype == object:
-            out[col] = out[col].map(lambda v: v if v is None or isinstance(v, (str, int, float,
-                                                                                bool))
-                                    else str(v))
-    return out
-
-
-def write_file_atomic(path: Path, write: object) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, held = _temporary(path, path.suffix or ".tmp")
-    try:
-        write(tmp)  # type: ignore[operator]
-        _durable_replace(tmp, path)
-    finally:
-        _release(tmp, held)
-    return path

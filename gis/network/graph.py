@@ -560,7 +560,7 @@ def network_from_streets(streets: gpd.GeoDataFrame, *,
     """Build the walking network from street lines in a metric CRS.
 
     Lines must end at intersections (OSM ways split at shared nodes, as every loader in
-    gis.sources returns them). Ends closer than 1 cm are one node.
+    gis.data.sources returns them). Ends closer than 1 cm are one node.
 
     Parameters
     ----------

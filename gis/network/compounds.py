@@ -20,17 +20,15 @@ import pandas as pd
 import shapely
 
 from gis.crs import require_projected
-from gis.network import Snap, WalkNetwork
+from gis.data.sources import GATE_VALUES, WALL_VALUES
+from gis.network.graph import Snap, WalkNetwork
 from gis.zones import WHOLE_AREA
 
-WALL_VALUES = ("wall", "fence", "city_wall", "retaining_wall")
 #: entrance=* values that open a compound (on its edge); building entrances inside a
 #: compound are not on its edge and so never become gates.
 ENTRANCE_VALUES = ("main", "yes", "service")
 #: A residential area's edge counts as walled where it lies within this distance of a wall.
 WALL_TOLERANCE_M = 3.0
-GATE_VALUES = ("gate", "entrance", "lift_gate", "swing_gate", "sliding_gate", "turnstile",
-               "kissing_gate", "full-height_turnstile")
 
 
 @dataclass(frozen=True)
@@ -246,7 +244,7 @@ def gate_effect(plain: object, gated: object,
     Parameters
     ----------
     plain, gated
-        Two gis.coverage.CoverageResult of the same homes, without and with compounds.
+        Two gis.analysis.coverage.CoverageResult of the same homes, without and with compounds.
     zones
         Polygons with ``name`` in the results' CRS; without them, the whole area.
 

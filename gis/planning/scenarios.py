@@ -22,10 +22,10 @@ import pandas as pd
 import shapely
 
 from gis._errors import InputError
-from gis.access import Access
-from gis.coverage import CoverageResult, zone_summary
-from gis.io import sweep_temporary
-from gis.network import Snap
+from gis.analysis.coverage import CoverageResult, zone_summary
+from gis.data.write import sweep_temporary
+from gis.network.access import Access
+from gis.network.graph import Snap
 from gis.settings import WGS84, Settings
 
 Action = Literal["add", "remove", "move"]
@@ -373,7 +373,7 @@ def _rewrite(path: Path, study: str, scenarios: Sequence[Scenario], crs: object,
     Runs under the project's lock, so what another planner saved a moment ago is read
     here and kept.
     """
-    from gis.io import project_lock, update_gpkg_atomic
+    from gis.data.write import project_lock, update_gpkg_atomic
 
     with project_lock(path):
         stored = _stored(path)
@@ -396,7 +396,7 @@ def save_scenarios(path: str | Path, scenarios: Sequence[Scenario], *,
                    crs: object, study: str = "") -> Path:
     """Save scenarios into the project GeoPackage, keeping every other writer's work.
 
-    Under the project file's lock (:func:`gis.io.project_lock`), the stored scenarios are
+    Under the project file's lock (:func:`gis.data.write.project_lock`), the stored scenarios are
     read, those of ``study`` with the names of ``scenarios`` replaced, every other one
     kept (another planner's, another study area's), and the file written atomically.
     Positions are stored in WGS-84; ``crs`` is the CRS the changes' x, y are in.

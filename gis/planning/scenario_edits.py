@@ -3,7 +3,7 @@
 The app keeps a scenario as a list of plain rows in WGS-84 (``{"action", "category",
 "lon", "lat", "name"}`` plus ``"facility"`` for a closed or moved facility and
 ``"from_lon"``, ``"from_lat"`` where a moved one stood), so that it survives reruns and
-goes to JSON unchanged. This module turns those rows into :class:`~gis.scenarios.Change`
+goes to JSON unchanged. This module turns those rows into :class:`~gis.planning.scenarios.Change`
 objects and back, and applies one map click to them.
 
 Examples
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.access import Access
-from gis.scenarios import Change, snap_point
+from gis.network.access import Access
+from gis.planning.scenarios import Change, snap_point
 from gis.settings import WGS84
 
 #: What a click on the gaps map may do (the first only looks).

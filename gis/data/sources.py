@@ -32,9 +32,13 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyInputError, InputError, guard_input
-from gis.compounds import GATE_VALUES, WALL_VALUES
 from gis.limits import check_input
 from gis.settings import WGS84, Settings
+
+#: barrier=* values read as a compound's wall, and as a gate in it (gis.network.compounds).
+WALL_VALUES = ("wall", "fence", "city_wall", "retaining_wall")
+GATE_VALUES = ("gate", "entrance", "lift_gate", "swing_gate", "sliding_gate", "turnstile",
+               "kissing_gate", "full-height_turnstile")
 
 #: A window (west, south, east, north) in degrees.
 Bbox = tuple[float, float, float, float]
@@ -559,7 +563,7 @@ def load_gpkg_area(path: str | Path, settings: Settings, *,
     """
     import pyogrio
 
-    from gis.io import read_layer
+    from gis.data.read import read_layer
 
     path = Path(path)
     say = progress or (lambda _m: None)

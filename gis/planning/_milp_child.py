@@ -1,6 +1,6 @@
-"""Solve one maximal covering MILP in a process of its own (see gis.siting).
+"""Solve one maximal covering MILP in a process of its own (see gis.planning.model).
 
-Run as ``python -m gis._milp_child MODEL.npz RESULT.npz``; the parent stops this process
+Run as ``python -m gis.planning._milp_child MODEL.npz RESULT.npz``; the parent stops this process
 when the time limit has passed, which HiGHS itself does not always notice in time.
 """
 
@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 def main(model_path: str, result_path: str) -> None:
     """Read the model, solve it, write x, status, gap and message."""
-    from gis.siting import _milp
+    from gis.planning.model import _milp
 
     data = np.load(model_path)
     link = sp.csr_matrix((data["link_data"], data["link_indices"], data["link_indptr"]),

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from gis.crs import require_projected
-from gis.settings import HouseholdRules
+from gis.settings import DATA_DIR, HouseholdRules
 
 GIVEN = "given"
 RESIDENTIAL_TYPE = "residential type"
@@ -70,7 +70,7 @@ CHECKS = (CHECK_LEVELS, CHECK_GIVEN, CHECK_CAPPED)
 
 HOME_RULES = (GIVEN, NAME_HOME, GROUP_QUARTERS, RESIDENTIAL_TYPE,
               GENERIC_RESIDENTIAL_LANDUSE, GENERIC_DEFAULT)
-NAMES_PATH = Path(__file__).resolve().parent.parent / "data" / "building_names.toml"
+NAMES_PATH = DATA_DIR / "building_names.toml"
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         docstring), ``group_quarters`` (bool), ``residents`` (int, the estimated
         residents of group quarters, 0 elsewhere) and ``hh_source`` (``given`` or
         ``estimated from floors`` for homes, None otherwise; see
-        :mod:`gis.household_sources`).
+        :mod:`gis.data.household_sources`).
     """
     layers = [("buildings", buildings)]
     if landuse is not None and len(landuse):

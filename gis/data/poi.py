@@ -23,9 +23,9 @@ import pandas as pd
 from gis._errors import InputError, guard_input
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gis.limits import check_input, check_rows
-from gis.settings import WGS84, Settings, load_settings
+from gis.settings import DATA_DIR, WGS84, Settings, load_settings
 
-MAPPING_PATH = Path(__file__).resolve().parent.parent / "data" / "poi_mapping.toml"
+MAPPING_PATH = DATA_DIR / "poi_mapping.toml"
 Provider = Literal["amap", "baidu", "auto"]
 
 
@@ -36,7 +36,7 @@ class PoiImport:
     Attributes
     ----------
     facilities
-        Points in WGS-84 with the standard facility columns (gis.facilities).
+        Points in WGS-84 with the standard facility columns (gis.data.facilities).
     report
         One row per problem kind and value: ``problem`` (``no coordinates``,
         ``outside China``, ``type not mapped``), ``value`` and ``rows`` (count), plus the

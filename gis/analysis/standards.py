@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 from gis._errors import InputError
-from gis.coverage import CoverageResult
+from gis.analysis.coverage import CoverageResult
 from gis.crs import require_projected
-from gis.settings import Settings
+from gis.settings import DATA_DIR, Settings
 from gis.zones import WHOLE_AREA
 
-STANDARDS_PATH = Path(__file__).resolve().parent.parent / "data" / "standards.toml"
+STANDARDS_PATH = DATA_DIR / "standards.toml"
 
 
 @dataclass(frozen=True)

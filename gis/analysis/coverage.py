@@ -2,7 +2,7 @@
 
 For each category one multi-source search from all its facilities at once gives every
 network node its distance to the nearest facility; each home then reads the better of its
-edge's two nodes plus the walk along its edge and its access leg (see gis.network). No
+edge's two nodes plus the walk along its edge and its access leg (see gis.network.graph). No
 search runs per facility, except to draw each facility's own service circle.
 """
 
@@ -21,9 +21,9 @@ import pyproj
 import shapely
 
 from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError
-from gis.access import Access
 from gis.crs import require_projected
-from gis.network import WalkNetwork
+from gis.network.access import Access
+from gis.network.graph import WalkNetwork
 from gis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Set
     Parameters
     ----------
     access
-        The homes and how they reach the network (:func:`gis.access.build_access`): the
+        The homes and how they reach the network (:func:`gis.network.access.build_access`): the
         snap limit and the gate model hold for every later analysis of the result.
     facilities
         Points in the network's CRS with a ``category`` column.

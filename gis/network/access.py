@@ -30,9 +30,9 @@ import pandas as pd
 import pyproj
 
 from gis._errors import CRSMismatchError, EmptyInputError, InputError
-from gis.compounds import Compounds, gate_access
 from gis.crs import require_projected
-from gis.network import Snap, WalkNetwork, same_edge_pairs
+from gis.network.compounds import Compounds, gate_access
+from gis.network.graph import Snap, WalkNetwork, same_edge_pairs
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def build_access(network: WalkNetwork, homes: gpd.GeoDataFrame, *, snap_max_m: f
         Homes (and later facilities and sites) farther than this from every street are
         not attached.
     compounds
-        Walled compounds whose homes leave only through the gates (see gis.compounds).
+        Walled compounds whose homes leave only through the gates (see gis.network.compounds).
     night
         With compounds, shut the gates closed at night.
     home_snap
@@ -297,7 +297,7 @@ def build_access(network: WalkNetwork, homes: gpd.GeoDataFrame, *, snap_max_m: f
                "project them with gis.crs.to_local(homes, network.crs).")
         raise CRSMismatchError(msg)
     if "households" not in homes:
-        msg = "`homes` has no `households` column; run gis.households.estimate_households."
+        msg = "`homes` has no `households` column; run gis.data.households.estimate_households."
         raise InputError(msg)
     if not np.isfinite(snap_max_m) or snap_max_m <= 0:
         msg = f"The snap limit must be a positive number of metres, found {snap_max_m}."

@@ -13,7 +13,7 @@ Every home carries ``hh_source``, the source of its household figure, strongest 
     cell by floor area (:func:`spread_population_raster`); people / residents per
     household.
 ``estimated from floors``
-    Footprint x floors / floor area per household (:mod:`gis.households`).
+    Footprint x floors / floor area per household (:mod:`gis.data.households`).
 ``estimated from area``
     A residential area (landuse=residential, a compound outline) with no building mapped:
     its area x a density by area type (:func:`area_homes`), cut into cells so that a large
@@ -34,7 +34,7 @@ from shapely import STRtree
 
 from gis._errors import InputError, guard_input
 from gis.crs import require_projected
-from gis.households import CHECK_CAPPED, estimate_households, normalise_name
+from gis.data.households import CHECK_CAPPED, estimate_households, normalise_name
 from gis.limits import check_input, check_rows
 from gis.settings import HouseholdRules, load_settings
 
@@ -280,7 +280,7 @@ def join_household_table(homes: gpd.GeoDataFrame, table: pd.DataFrame, *,
 
     Each row is matched, in order, by ``osm_id``, by its point (the home that contains
     it, else the nearest within ``point_tolerance_m``), or by its name folded with
-    :func:`gis.households.normalise_name` (full-width, case and spaces ignored): the homes
+    :func:`gis.data.households.normalise_name` (full-width, case and spaces ignored): the homes
     of that name, or else the homes inside a residential area (``compounds``) of that
     name. A row matching several homes is spread over them by floor area.
 
@@ -483,7 +483,7 @@ def count_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
                      progress: Callable[[str], None] | None = None) -> HouseholdCount:
     """Classify buildings and count households from every source, strongest last applied.
 
-    Floors (:func:`gis.households.estimate_households`), then residential areas without
+    Floors (:func:`gis.data.households.estimate_households`), then residential areas without
     buildings (:func:`area_homes`; left out with ``estimate_areas=False``, when the
     buildings are the user's own list of homes), then the street office's ``table``
     (:func:`join_household_table`; a matched building becomes a home), then the

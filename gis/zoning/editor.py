@@ -1,54 +1,21 @@
-"""Edit grids by hand with immediate checks, undo and redo; keep them in a project file.
+"""Edit grids by hand with immediate checks, undo and redo.
 
 Every edit is checked at once: a move that would break a grid into pieces, or move blocks
 into a grid of another community, is refused with the reason; a grid leaving the allowed
-household range is a warning, not a refusal. The project GeoPackage holds blocks (with
-their community and grid), their adjacency, communities, grids (with grid workers:
-personal data, kept only here), the edit history with timestamps and the rules; it is
-written atomically and reopens to exactly the saved plan. Exports for sharing (GeoPackage,
-GeoJSON, zipped Shapefile) carry no personal data.
+household range is a warning, not a refusal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
-import pyproj
-import scipy.sparse as sp
 
 from gis._errors import InputError, Msg
-from gis.grids import Blocks, GridPlan, PartitionProblem, is_contiguous, partition_blocks
-from gis.io import sweep_temporary, write_file_atomic, write_gpkg_atomic
-from gis.settings import WGS84, GridRules
-
-#: Field names and their Chinese and English aliases, for exports and their README.
-FIELD_ALIASES: dict[str, tuple[str, str]] = {
-    "label": ("编号", "Number"),
-    "code": ("网格编码（CJ/T 349）", "Grid code (CJ/T 349)"),
-    "name": ("名称", "Name"),
-    "community": ("所属社区", "Community"),
-    "households": ("户数", "Households"),
-    "buildings": ("楼栋数", "Buildings"),
-    "blocks": ("街区数", "Street blocks"),
-    "area_m2": ("面积（平方米）", "Area (m²)"),
-    "compactness": ("紧凑度（Polsby-Popper）", "Compactness (Polsby-Popper)"),
-    "deviation": ("偏离目标户数比例", "Deviation from the target"),
-    "flag": ("提示", "Flag"),
-    "worker": ("网格员", "Grid worker"),
-    "phone": ("网格员电话", "Grid worker's phone"),
-}
-#: Shapefile fields are at most 10 characters.
-SHAPEFILE_NAMES = {"households": "households", "buildings": "buildings",
-                   "compactness": "compact", "deviation": "deviation", "community": "community"}
+from gis.zoning.partition import PartitionProblem, is_contiguous, partition_blocks
+from gis.zoning.plan import GridPlan
 
 
 @dataclass(frozen=True)
@@ -314,141 +281,3 @@ class GridEditor:
         return self._commit(plan.replace(workers=workers), "worker",
                             Msg(f"set the grid worker of {plan.grid_names[g]}", "worker_set",
                                 grid=plan.grid_names[g]), [])
-
-
-# -- project file ---------------------------------------------------------------------
-
-HISTORY_COLUMNS = ("time", "action", "detail", "key", "params")
-PROJECT_LAYERS = ("blocks", "block_adjacency", "home_blocks", "communities", "grids",
-                  "edit_history", "plan_info")
-
-
-def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]) -> Path:
-    """Write the plan, its blocks and the edit history into one GeoPackage, atomically."""
-    b = plan.blocks.gdf.copy()
-    b["community"] = plan.community
-    b["grid"] = plan.grid
-    adj = sp.triu(plan.blocks.adjacency).tocoo()
-    ids = plan.blocks.ids
-    rules = plan.rules
-    info = pd.DataFrame([{
-        "crs": pyproj.CRS(b.crs).to_wkt(),
-        "rules": json.dumps({"target_households": rules.target_households,
-                             "min_households": rules.min_households,
-                             "max_households": rules.max_households,
-                             "community_target_households": rules.community_target_households,
-                             "block_highways": sorted(rules.block_highways),
-                             "min_block_m2": rules.min_block_m2,
-                             "subdivide_block_m2": rules.subdivide_block_m2,
-                             "compactness_weight": rules.compactness_weight,
-                             "code_prefix": rules.code_prefix}),
-        "state": json.dumps(plan.to_state(), ensure_ascii=False),
-        "notes": json.dumps(list(plan.blocks.notes), ensure_ascii=False),
-        "saved": dt.datetime.now().isoformat(timespec="seconds")}])
-    layers = {
-        "blocks": b,
-        "block_adjacency": pd.DataFrame({"a": ids[adj.row], "b": ids[adj.col]}),
-        "home_blocks": pd.DataFrame({"home": plan.blocks.home_block.index.astype(str),
-                                     "block_id": plan.blocks.home_block.to_numpy()}),
-        "communities": plan.communities_gdf(),
-        "grids": plan.grids_gdf(with_workers=True),
-        "edit_history": pd.DataFrame(history or [], columns=HISTORY_COLUMNS).astype(object)
-        .fillna(""),
-        "plan_info": info,
-    }
-    return write_gpkg_atomic(path, layers)
-
-
-def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
-    """Reopen a project GeoPackage: the plan exactly as saved, and its edit history."""
-    import pyogrio
-
-    path = Path(path)
-    sweep_temporary(path)  # what killed saves left beside it
-    try:
-        present = {name for name, _ in pyogrio.list_layers(path)}
-    except Exception as err:  # pyogrio DataSourceError on a corrupt or foreign file
-        msg = (f"{path.name}: cannot be opened as a project GeoPackage ({err}). The file may "
-               "be damaged; open the previous copy or generate the grids again.")
-        raise InputError(msg, key="bad_project", where=path.name) from err
-    missing = [n for n in PROJECT_LAYERS if n not in present]
-    if missing:
-        msg = (f"{path.name}: not a grid project file (missing layers: {', '.join(missing)}). "
-               "Open a file saved by this tool.")
-        raise InputError(msg, key="not_a_project", where=path.name)
-    info = pyogrio.read_dataframe(path, layer="plan_info").iloc[0]
-    crs = pyproj.CRS.from_wkt(info["crs"])
-    raw_rules = json.loads(info["rules"])
-    raw_rules["block_highways"] = frozenset(raw_rules["block_highways"])
-    rules = GridRules(**raw_rules)
-    b = gpd.read_file(path, layer="blocks").to_crs(crs)
-    ids = b["block_id"].astype(str).to_numpy()
-    pos = {v: i for i, v in enumerate(ids)}
-    adj_t = pyogrio.read_dataframe(path, layer="block_adjacency")
-    i = adj_t["a"].map(pos).to_numpy(dtype=np.int64)
-    j = adj_t["b"].map(pos).to_numpy(dtype=np.int64)
-    adjacency = sp.csr_matrix((np.ones(2 * i.size, dtype=bool),
-                               (np.concatenate([i, j]), np.concatenate([j, i]))),
-                              shape=(ids.size, ids.size))
-    hb = pyogrio.read_dataframe(path, layer="home_blocks")
-    home_block = pd.Series(hb["block_id"].astype(str).to_numpy(), index=hb["home"].astype(str))
-    if "street" not in b.columns:  # saved before blocks were named by their streets
-        b["street"] = ""
-    b["street"] = b["street"].fillna("").astype(str)
-    blocks = Blocks(b.drop(columns=["community", "grid"]), adjacency, home_block,
-                    tuple(json.loads(info["notes"])))
-    plan = GridPlan.from_state(blocks, rules, json.loads(info["state"]))
-    hist = pyogrio.read_dataframe(path, layer="edit_history")
-    for col in HISTORY_COLUMNS:
-        if col not in hist:
-            hist[col] = ""
-    history = [{k: ("" if v is None else str(v)) for k, v in row.items()} for row in
-               hist[list(HISTORY_COLUMNS)].to_dict("records")]
-    return plan, history
-
-
-# -- exports --------------------------------------------------------------------------
-
-ExportFormat = Literal["gpkg", "geojson", "shp"]
-
-
-def export_zones(plan: GridPlan, path: str | Path, *, fmt: ExportFormat) -> Path:
-    """Export grids and communities in WGS-84 for sharing, without personal data.
-
-    ``gpkg``: one file with layers ``grids`` and ``communities``; ``geojson``: the grids
-    at ``path`` and the communities beside it (``*_communities.geojson``); ``shp``: one
-    zip with both Shapefiles, UTF-8 (``.cpg``) so Chinese names survive.
-    """
-    path = Path(path)
-    grids = plan.grids_gdf(with_workers=False).to_crs(WGS84)
-    comms = plan.communities_gdf().to_crs(WGS84)
-    if fmt == "gpkg":
-        return write_gpkg_atomic(path, {"grids": grids, "communities": comms})
-    if fmt == "geojson":
-        other = path.with_name(f"{path.stem}_communities.geojson")
-        for frame, target in ((grids, path), (comms, other)):
-            write_file_atomic(target, lambda tmp, f=frame: f.to_file(tmp, driver="GeoJSON"))
-        return path
-    if fmt == "shp":
-        def write_zip(tmp: Path) -> None:
-            with tempfile.TemporaryDirectory() as d:
-                for frame, stem in ((grids, "grids"), (comms, "communities")):
-                    frame.rename(columns=SHAPEFILE_NAMES).to_file(
-                        Path(d) / f"{stem}.shp", encoding="UTF-8")
-                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-                    for f in sorted(Path(d).iterdir()):
-                        zf.write(f, f.name)
-
-        return write_file_atomic(path, write_zip)
-    msg = f"Unknown export format {fmt!r}; use gpkg, geojson or shp."
-    raise InputError(msg)
-
-
-def export_grid_table(plan: GridPlan, path: str | Path, *, with_workers: bool = False) -> Path:
-    """Export the grid table (CSV or XLSX by the file's suffix); workers only when asked."""
-    path = Path(path)
-    table = pd.DataFrame(plan.grids_gdf(with_workers=with_workers).drop(columns="geometry"))
-    if path.suffix.lower() == ".xlsx":
-        return write_file_atomic(path, lambda tmp: table.to_excel(tmp, index=False))
-    return write_file_atomic(path, lambda tmp: table.to_csv(tmp, index=False,
-                                                       encoding="utf-8-sig"))

@@ -1,0 +1,1 @@
+"""Analysis: walking coverage per home and category, gaps, and the standards checklist."""

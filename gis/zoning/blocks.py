@@ -1,0 +1,415 @@
+"""Street blocks: the faces the streets enclose, each home in exactly one.
+
+Blocks are the faces enclosed by the streets (the study area's edge closes the outer
+ones). Every residential building belongs to exactly one block (by its centroid), so
+community and grid boundaries run along streets. A block with more households than a
+grid may hold is split by its buildings (balanced groups of building centroids, each
+part the union of its buildings' Voronoi cells inside the block). Also here: the blocks'
+adjacency and shared edge lengths, and the compactness measure (Polsby-Popper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+
+from gis._errors import EmptyInputError, InputError, Msg
+from gis.crs import require_projected
+from gis.settings import GridRules
+from gis.zoning.cluster import _balanced_parts
+
+#: Two blocks are neighbours when their boundaries share at least this length, metres.
+SHARED_EDGE_MIN_M = 1.0
+#: Block and zone geometry is kept on a grid of this size (metres), so that blocks cut
+#: from one another share their vertices exactly and unions leave no slivers.
+GRID_SIZE_M = 0.01
+#: Parts and holes of a zone smaller than this (m2) are slivers of floating-point noise.
+SLIVER_M2 = 1.0
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Street blocks of a study area (local CRS) and their adjacency.
+
+    Attributes
+    ----------
+    gdf
+        One row per block: ``block_id`` (str), ``households``, ``buildings``,
+        ``area_m2``, ``split_from`` (the block a part was cut from, or ""), ``street``
+        (the named street longest along its edge, or ""), geometry.
+    adjacency
+        Symmetric boolean matrix in ``gdf`` order: True where two blocks share a street
+        side.
+    home_block
+        Block id of every residential building, indexed like the homes.
+    notes
+        What was done beyond plain polygonising (splits, homes outside every block).
+    """
+
+    gdf: gpd.GeoDataFrame
+    adjacency: sp.csr_matrix
+    home_block: pd.Series
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Return the block ids in order."""
+        return self.gdf["block_id"].to_numpy()
+
+    def neighbours(self, i: int) -> np.ndarray:
+        """Return the positions of the blocks adjacent to block position ``i``."""
+        a = self.adjacency
+        return a.indices[a.indptr[i]:a.indptr[i + 1]]
+
+
+def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridRules, *,
+                area: shapely.Geometry | None = None) -> Blocks:
+    """Cut street blocks and assign every home to one.
+
+    Parameters
+    ----------
+    streets
+        Street lines in a metric CRS with a ``highway`` column (all lines are used when
+        it is missing).
+    homes
+        Residential buildings with ``households``, same CRS.
+    rules
+        Grid rules: which highways bound blocks, the sliver size, the grid maximum.
+    area
+        The study area polygon (default: convex hull of streets and homes, 20 m wider).
+
+    Returns
+    -------
+    Blocks
+    """
+    check_rules(rules)
+    require_projected(("streets", streets), ("homes", homes))
+    lines = streets
+    if "highway" in streets and rules.block_highways:
+        lines = streets[streets["highway"].isin(rules.block_highways)]
+    if len(lines) == 0:
+        msg = ("The study area has no streets of the kinds that bound blocks "
+               f"({', '.join(sorted(rules.block_highways))}); no street blocks can be made.")
+        raise EmptyInputError(msg, key="no_block_streets")
+    if area is None:
+        coords = np.vstack([shapely.get_coordinates(np.asarray(lines.geometry.values)),
+                            shapely.get_coordinates(np.asarray(homes.geometry.values))])
+        area = shapely.convex_hull(shapely.multipoints(coords)).buffer(20.0)
+    edge = shapely.get_exterior_ring(area) if area.geom_type == "Polygon" else area.boundary
+    noded = shapely.node(shapely.union_all([*np.asarray(lines.geometry.values), edge]))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = shapely.get_parts(shapely.intersection(faces, area, grid_size=GRID_SIZE_M))
+    faces = faces[shapely.get_type_id(faces) == 3]  # polygons only
+    faces = faces[shapely.area(faces) >= rules.min_block_m2]
+    faces = _follow_inner_streets(faces, streets, homes, rules)
+    if faces.size == 0:
+        msg = ("The streets enclose no street blocks (no closed faces larger than "
+               f"{rules.min_block_m2:.0f} m2); load an area with a connected street grid.")
+        raise EmptyInputError(msg, key="no_blocks")
+    blocks = gpd.GeoDataFrame({"block_id": [f"B{i + 1}" for i in range(faces.size)]},
+                              geometry=faces, crs=streets.crs)
+    notes: list[str] = []
+    home_block = _assign_homes(blocks, homes, notes)
+    blocks, home_block = _split_large(blocks, homes, home_block, rules, notes)
+    hh = homes["households"].groupby(home_block).sum()
+    n_b = homes["households"].groupby(home_block).size()
+    blocks["households"] = blocks["block_id"].map(hh).fillna(0).astype(np.int64).to_numpy()
+    blocks["buildings"] = blocks["block_id"].map(n_b).fillna(0).astype(np.int64).to_numpy()
+    blocks["area_m2"] = blocks.geometry.area.to_numpy()
+    blocks["street"] = block_streets(blocks, streets)
+    return Blocks(blocks, block_adjacency(blocks), home_block, tuple(notes))
+
+
+def block_streets(blocks: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
+                  reach_m: float = 5.0) -> np.ndarray:
+    """Return, per block, the name of the named street running longest along its edge.
+
+    A street counts along the length of it within ``reach_m`` of the block's outline
+    (one spatial-index query, then one vectorised intersection per block-street pair).
+    Blocks without a named street around them get "".
+    """
+    out = np.full(len(blocks), "", dtype=object)
+    if "name" not in streets.columns or not len(blocks):
+        return out
+    named = streets[streets["name"].notna()]
+    named = named[named["name"].astype(str).str.strip() != ""]
+    if not len(named):
+        return out
+    edges = shapely.buffer(shapely.boundary(np.asarray(blocks.geometry.values)), reach_m)
+    lines = np.asarray(named.geometry.values)
+    b_idx, s_idx = shapely.STRtree(lines).query(edges, predicate="intersects")
+    if not b_idx.size:
+        return out
+    length = shapely.length(shapely.intersection(lines[s_idx], edges[b_idx]))
+    pairs = pd.DataFrame({"block": b_idx, "name": named["name"].astype(str).str.strip()
+                          .to_numpy()[s_idx], "length": length})
+    along = pairs.groupby(["block", "name"], sort=False)["length"].sum().reset_index()
+    best = along.sort_values(["block", "length", "name"], ascending=[True, False, True]) \
+        .drop_duplicates("block")
+    out[best["block"].to_numpy()] = best["name"].to_numpy()
+    return out
+
+
+def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
+                          homes: gpd.GeoDataFrame, rules: GridRules) -> np.ndarray:
+    """Cut large blocks along the lesser streets inside them (service roads, footways).
+
+    A campus or a large compound is often one face of the block-forming streets with only
+    service roads and paths inside. A face larger than ``rules.subdivide_block_m2`` or
+    holding more households than one grid may is cut by the other walkable lines inside
+    it, so its parts follow those streets; parts smaller than ``rules.min_block_m2`` are
+    given back to their largest neighbour. Faces without such lines are kept whole.
+    """
+    if "highway" not in streets or not rules.block_highways or faces.size == 0:
+        return faces
+    inner = streets[~streets["highway"].isin(rules.block_highways)]
+    if len(inner) == 0:
+        return faces
+    cent = shapely.centroid(np.asarray(homes.geometry.values))
+    hh = homes["households"].to_numpy(dtype=float)
+    tree = shapely.STRtree(faces)
+    hit_h, hit_f = tree.query(cent, predicate="within")
+    face_hh = np.bincount(hit_f, weights=hh[hit_h], minlength=faces.size)
+    big = np.flatnonzero((shapely.area(faces) > rules.subdivide_block_m2)
+                         | (face_hh > rules.max_households))
+    if big.size == 0:
+        return faces
+    lines = np.asarray(inner.geometry.values)
+    ltree = shapely.STRtree(lines)
+    out: list[np.ndarray] = []
+    keep = np.ones(faces.size, dtype=bool)
+    for f in big:
+        face = faces[f]
+        near = ltree.query(face, predicate="intersects")
+        if near.size == 0:
+            continue
+        # Node the inner lines with the face's edge and polygonize: every polygon is
+        # inside the face or outside it (the edge is among the lines), so a point test
+        # keeps the inside ones, with no costly clipping of lines or polygons.
+        noded = shapely.node(shapely.union_all([*lines[near], shapely.boundary(face)]))
+        parts = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+        shapely.prepare(face)
+        parts = parts[shapely.contains(face, shapely.point_on_surface(parts))
+                      & (shapely.area(parts) > 0)]
+        parts = shapely.set_precision(parts, GRID_SIZE_M)
+        parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
+        if parts.size < 2:
+            continue
+        parts = _merge_small(parts, rules.min_block_m2)
+        if parts.size < 2:
+            continue
+        keep[f] = False
+        out.append(parts)
+    return np.concatenate([faces[keep], *out]) if out else faces
+
+
+def _merge_small(parts: np.ndarray, min_m2: float) -> np.ndarray:
+    """Give every part smaller than ``min_m2`` to the neighbour it shares most edge with."""
+    parts = list(parts)
+    alive = np.ones(len(parts), dtype=bool)
+    tree = shapely.STRtree(np.asarray(parts, dtype=object))
+    area = shapely.area(np.asarray(parts, dtype=object))
+    for i in np.argsort(area):
+        if area[i] >= min_m2 or alive.sum() <= 1:
+            break
+        near = tree.query(parts[i], predicate="intersects")
+        # A merged part lives on under the index of the part it was merged into.
+        near = near[(near != i) & alive[near]]
+        if near.size == 0:
+            continue  # an island part: keep as it is
+        shared = shapely.length(shapely.intersection(
+            shapely.boundary(parts[i]), shapely.boundary(np.asarray(parts, dtype=object)[near])))
+        if shared.max() <= 0:
+            continue
+        j = int(near[np.argmax(shared)])
+        merged = shapely.union(parts[i], parts[j], grid_size=GRID_SIZE_M)
+        if shapely.get_type_id(merged) != 3:
+            continue
+        parts[j] = merged
+        area[j] = shapely.area(merged)
+        alive[i] = False
+    return np.asarray([p for p, a in zip(parts, alive, strict=True) if a], dtype=object)
+
+
+def _assign_homes(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame,
+                  notes: list[str]) -> pd.Series:
+    cent = gpd.GeoDataFrame(geometry=homes.geometry.centroid.to_numpy(), index=homes.index,
+                            crs=homes.crs)
+    joined = gpd.sjoin(cent, blocks[["block_id", "geometry"]], predicate="within", how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    out = joined["block_id"]
+    missing = out.isna()
+    if missing.any():
+        near = gpd.sjoin_nearest(cent[missing.to_numpy()], blocks[["block_id", "geometry"]])
+        near = near[~near.index.duplicated(keep="first")]
+        out.loc[near.index] = near["block_id"]
+        notes.append(Msg(f"{int(missing.sum())} homes whose centroid lies on a street or "
+                         "outside every block were given to the nearest block",
+                         "note_nearest_block", n=int(missing.sum())))
+    return out.astype(str)
+
+
+def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: pd.Series,
+                 rules: GridRules, notes: list[str]) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    """Split blocks holding more than a grid's maximum into parts by their buildings."""
+    hh = homes["households"].groupby(home_block).sum()
+    big = hh[hh > rules.max_households]
+    blocks = blocks.assign(split_from="")
+    if big.empty:
+        return blocks, home_block
+    rows = [blocks[~blocks["block_id"].isin(big.index)]]
+    new_parts: list[tuple[str, str, shapely.Geometry]] = []
+    home_block = home_block.copy()
+    for bid, total in big.items():
+        block = blocks.loc[blocks["block_id"] == bid].iloc[0]
+        mine = homes.loc[home_block.index[home_block == bid]]
+        parts = int(np.ceil(total / rules.target_households))
+        if len(mine) < 2:
+            notes.append(Msg(f"block {bid} ({int(total)} households) is one building and "
+                             "cannot be split; its grid will exceed the maximum",
+                             "note_one_building", block=bid, n=int(total)))
+            rows.append(blocks[blocks["block_id"] == bid])
+            continue
+        parts = min(parts, len(mine))
+        xy = np.column_stack([mine.geometry.centroid.x, mine.geometry.centroid.y])
+        labels = _balanced_parts(xy, mine["households"].to_numpy(dtype=float), parts)
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy),
+                                                           extend_to=block.geometry))
+        cell_label = np.full(cells.size, -1)
+        tree = shapely.STRtree(cells)
+        hit = tree.query(shapely.points(xy), predicate="within")
+        cell_label[hit[1]] = labels[hit[0]]
+        pieces = _connected_pieces(
+            [shapely.intersection(shapely.union_all(cells[cell_label == k]), block.geometry,
+                                  grid_size=GRID_SIZE_M) for k in range(parts)],
+            shapely.points(xy))
+        part_hh = []
+        for n_part, (geom, members) in enumerate(pieces):
+            pid = f"{bid}-{n_part + 1}"
+            new_parts.append((pid, bid, geom))
+            home_block.loc[mine.index[members]] = pid
+            part_hh.append(int(mine["households"].to_numpy()[members].sum()))
+        sizes = ", ".join(str(v) for v in part_hh)
+        notes.append(Msg(f"block {bid} ({int(total)} households) was split into "
+                         f"{len(pieces)} parts of {sizes} households: its buildings were cut "
+                         "into groups of equal households along the block's longer axis, each "
+                         "part the Voronoi cells of its buildings' centroids inside the block",
+                         "note_split", block=bid, n=int(total), parts=len(pieces),
+                         sizes=sizes))
+    if new_parts:
+        rows.append(gpd.GeoDataFrame({"block_id": [p[0] for p in new_parts],
+                                      "split_from": [p[1] for p in new_parts]},
+                                     geometry=[p[2] for p in new_parts], crs=blocks.crs))
+    out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=blocks.crs)
+    return out, home_block
+
+
+def _connected_pieces(groups: list[shapely.Geometry], pts: np.ndarray
+                      ) -> list[tuple[shapely.Geometry, np.ndarray]]:
+    """Return one-piece polygons from the parts of a split block, with their buildings.
+
+    The Voronoi cells of one group of buildings, cut by a block that is not convex, can
+    fall apart into pieces; a grid made of such a "block" would be in pieces too. Every
+    piece becomes a block part of its own; a piece holding no building joins the
+    neighbouring piece it shares most edge with (or is dropped when it touches none).
+    """
+    polys = [p for g in groups for p in shapely.get_parts(g)
+             if shapely.get_type_id(p) == 3 and shapely.area(p) > 0]
+    if not polys:
+        return []
+    polys_a = np.asarray(polys, dtype=object)
+    hit_p, hit_g = shapely.STRtree(polys_a).query(pts, predicate="intersects")
+    owner = np.full(len(pts), -1, dtype=np.int64)
+    owner[hit_p[::-1]] = hit_g[::-1]  # a point on a shared edge goes to its first piece
+    # Points on no piece (numerical edge cases) go to the nearest piece.
+    lost = np.flatnonzero(owner < 0)
+    if lost.size:
+        owner[lost] = shapely.STRtree(polys_a).query_nearest(pts[lost], all_matches=False)[1]
+    with_homes = np.bincount(owner, minlength=len(polys)) > 0
+    geoms = list(polys_a)
+    for i in np.flatnonzero(~with_homes):
+        cand = np.flatnonzero(with_homes)
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
+                                                     shapely.boundary(polys_a[cand])))
+        if shared.size and shared.max() >= SHARED_EDGE_MIN_M:
+            j = int(cand[np.argmax(shared)])
+            merged = shapely.union(geoms[j], geoms[i], grid_size=GRID_SIZE_M)
+            if shapely.get_type_id(merged) == 3:
+                geoms[j] = merged
+    return [(geoms[i], np.flatnonzero(owner == i)) for i in np.flatnonzero(with_homes)]
+
+
+def block_adjacency(blocks: gpd.GeoDataFrame) -> sp.csr_matrix:
+    """Return the matrix of blocks that share a boundary of at least 1 m."""
+    geoms = np.asarray(blocks.geometry.values)
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
+                                                 shapely.boundary(geoms[j])))
+    ok = shared >= SHARED_EDGE_MIN_M
+    i, j = i[ok], j[ok]
+    n = geoms.size
+    return sp.csr_matrix((np.ones(2 * i.size, dtype=bool),
+                          (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
+
+
+def shared_lengths(geoms: np.ndarray, adjacency: sp.csr_matrix) -> sp.csr_matrix:
+    """Return the length of boundary each pair of adjacent blocks shares (symmetric)."""
+    coo = sp.triu(adjacency, k=1).tocoo()
+    i, j = coo.row, coo.col
+    length = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
+                                                 shapely.boundary(geoms[j])))
+    n = geoms.size
+    return sp.csr_matrix((np.concatenate([length, length]),
+                          (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
+
+
+def clean_zone(blocks: np.ndarray) -> shapely.Geometry:
+    """Return the union of a zone's blocks without slivers, valid in any CRS.
+
+    The union is computed on a 1 cm grid; parts and holes under ``SLIVER_M2`` (gaps of
+    floating-point noise where blocks cut from one another meet) are removed, so the
+    outline stays a valid polygon after reprojection to WGS-84.
+    """
+    geom = shapely.union_all(blocks, grid_size=GRID_SIZE_M)
+    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) == 3
+             and shapely.area(p) >= SLIVER_M2]
+    cleaned = []
+    for p in parts:
+        holes = [r for r in p.interiors if shapely.area(shapely.Polygon(r)) >= SLIVER_M2]
+        cleaned.append(shapely.Polygon(shapely.get_exterior_ring(p), holes))
+    if not cleaned:
+        return geom
+    out = cleaned[0] if len(cleaned) == 1 else shapely.MultiPolygon(cleaned)
+    return out if shapely.is_valid(out) else shapely.make_valid(out)
+
+
+def polsby_popper(geom: shapely.Geometry) -> float:
+    """Return 4 pi A / P^2: 1 for a disc, near 0 for a thin or ragged shape."""
+    perimeter = shapely.length(geom)
+    return float(4 * np.pi * shapely.area(geom) / perimeter ** 2) if perimeter > 0 else 0.0
+
+
+def check_rules(rules: GridRules) -> None:
+    """Refuse grid sizes that cannot work (zero, a range without the target, ...)."""
+    problems = []
+    if rules.target_households <= 0:
+        problems.append(f"target {rules.target_households} must be positive")
+    if not 0 < rules.min_households <= rules.target_households <= rules.max_households:
+        problems.append(f"the range must hold the target: min {rules.min_households} <= "
+                        f"target {rules.target_households} <= max {rules.max_households}")
+    if rules.community_target_households < rules.target_households:
+        problems.append(f"community target {rules.community_target_households} is smaller "
+                        f"than one grid ({rules.target_households})")
+    if problems:
+        msg = "Grid sizes: " + "; ".join(problems) + "."
+        raise InputError(msg, key="bad_grid_sizes", target=rules.target_households,
+                         lo=rules.min_households, hi=rules.max_households,
+                         community=rules.community_target_households)

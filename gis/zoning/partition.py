@@ -1,0 +1,442 @@
+"""Contiguous regions of a target size from a block adjacency (:func:`partition_blocks`).
+
+1. Seeds: weighted k-means of block centroids (weight: households), one block per centre.
+2. Growth: the region with the fewest households takes its nearest unassigned neighbour
+   block, until every reachable block is assigned; regions stay contiguous by
+   construction.
+3. Refinement: boundary blocks move to a neighbouring region when that lowers the
+   objective (squared relative deviation from the target, a steep penalty outside the
+   allowed range, plus ``compactness_weight`` x normalised moment of inertia) and the
+   donor stays contiguous.
+4. Polish (areas up to ``POLISH_MAX_BLOCKS`` blocks): moves that raise the regions'
+   Polsby-Popper compactness while the sizes stay in range.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from gis.zoning.blocks import shared_lengths
+from gis.zoning.cluster import _kmeans
+
+# -- partition ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionProblem:
+    """Blocks as a graph with weights, for partitioning."""
+
+    adjacency: sp.csr_matrix
+    households: np.ndarray
+    xy: np.ndarray
+    area: np.ndarray
+    geoms: np.ndarray | None = None
+    perimeter: np.ndarray | None = None
+    shared: sp.csr_matrix | None = None
+
+    def neighbours(self, i: int) -> np.ndarray:
+        """Return the neighbours of node ``i``."""
+        a = self.adjacency
+        return a.indices[a.indptr[i]:a.indptr[i + 1]]
+
+
+def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float,
+                     lower: float, upper: float, compactness_weight: float = 0.05,
+                     seed: int = 0, max_sweeps: int = 60, tries: int = 6,
+                     kmeans_restarts: int = 8) -> np.ndarray:
+    """Partition the nodes into about ``n_regions`` contiguous regions of ``target`` size.
+
+    Refinement may empty a region when merging it into a neighbour brings both inside
+    ``[lower, upper]``; labels are then renumbered, so fewer regions can come back.
+    ``tries`` seeded starts are made and the best kept: fewest regions outside the range,
+    then the smallest worst deviation, then the lowest balance + compactness objective.
+    Nodes of a connected piece with no households get label -1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Region label per node (0 .. n_regions-1, or -1).
+    """
+    n = problem.households.size
+    labels = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return labels
+    _n_comp, comp = connected_components(problem.adjacency, directed=False)
+    hh = problem.households.astype(float)
+    comp_hh = np.bincount(comp, weights=hh)
+    populated = np.flatnonzero(comp_hh > 0)
+    # Regions per connected piece, in proportion to households, at least one each.
+    share = comp_hh[populated] / comp_hh[populated].sum() * n_regions
+    alloc = np.maximum(1, np.floor(share)).astype(int)
+    while alloc.sum() < n_regions:
+        alloc[np.argmax(share - alloc)] += 1
+    next_label = 0
+    for c, k in zip(populated, alloc, strict=True):
+        nodes = np.flatnonzero(comp == c)
+        best, best_score = None, None
+        for attempt in range(tries):
+            # The first start is the best of several k-means runs; later ones are single
+            # runs with other seeds, for variety.
+            cand = _grow(problem, nodes, int(k), target=target, seed=seed + attempt,
+                         restarts=kmeans_restarts if attempt == 0 else 1)
+            cand = _refine(problem, nodes, cand, int(k), target=target, lower=lower,
+                           upper=upper, compactness_weight=compactness_weight,
+                           max_sweeps=max_sweeps)
+            sizes = np.bincount(cand[cand >= 0], weights=problem.households[nodes][cand >= 0])
+            if (sizes[sizes > 0] < lower).any():
+                # Leftover regions too small to reach the range may be merged away.
+                cand = _refine(problem, nodes, cand, int(k), target=target, lower=lower,
+                               upper=upper, compactness_weight=compactness_weight,
+                               max_sweeps=max_sweeps, allow_empty=True)
+            score = _score(problem, nodes, cand, target=target, lower=lower, upper=upper,
+                           compactness_weight=compactness_weight)
+            if best_score is None or score < best_score:
+                best, best_score = cand, score
+        sub = best
+        if problem.geoms is not None and nodes.size <= POLISH_MAX_BLOCKS:
+            sub = _polish(problem, nodes, sub, target=target, lower=lower, upper=upper,
+                          worst=best_score[1])
+        sub = _absorb_empty(problem, nodes, sub)
+        used = np.unique(sub[sub >= 0])
+        renum = np.full(int(k), -1, dtype=np.int64)
+        renum[used] = np.arange(used.size) + next_label
+        labels[nodes] = np.where(sub >= 0, renum[np.maximum(sub, 0)], -1)
+        next_label += int(used.size)
+    return labels
+
+
+def _absorb_empty(problem: PartitionProblem, nodes: np.ndarray,
+                  labels: np.ndarray) -> np.ndarray:
+    """Merge every region without households into its smallest neighbouring region.
+
+    A grid nobody lives in is no grid: its blocks (parks, squares) join a neighbour, and
+    two adjacent connected regions make one connected region.
+    """
+    labels = labels.copy()
+    hh = problem.households[nodes].astype(float)
+    local = {int(v): i for i, v in enumerate(nodes)}
+    while True:
+        ok = labels >= 0
+        if not ok.any():
+            return labels
+        size = np.bincount(labels[ok], weights=hh[ok])
+        present = np.unique(labels[ok])
+        empty = [int(r) for r in present if size[r] <= 0]
+        if not empty or len(present) <= 1:
+            return labels
+        r = empty[0]
+        members = np.flatnonzero(labels == r)
+        nbr = {int(labels[local[int(v)]]) for u in members
+               for v in problem.neighbours(int(nodes[u])) if int(v) in local}
+        nbr = [b for b in nbr if b >= 0 and b != r]
+        if not nbr:
+            labels[members] = -1  # an island of empty blocks: in no grid
+            continue
+        labels[members] = min(nbr, key=lambda b: (size[b], b))
+
+
+def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float,
+          seed: int, restarts: int = 8) -> np.ndarray:
+    """Seed k regions and grow them, the smallest first, by nearest neighbour blocks."""
+    local = {int(v): i for i, v in enumerate(nodes)}
+    xy = problem.xy[nodes]
+    hh = problem.households[nodes].astype(float)
+    labels = np.full(nodes.size, -1, dtype=np.int64)
+    if k == 1:
+        labels[:] = 0
+        return labels
+    centres_lab = _kmeans(xy, hh + 1e-3, k, seed=seed, restarts=restarts)
+    seeds = []
+    for j in range(k):
+        members = np.flatnonzero(centres_lab == j)
+        if members.size == 0:
+            continue
+        cen = np.average(xy[members], axis=0, weights=hh[members] + 1e-3)
+        order = members[np.argsort(((xy[members] - cen) ** 2).sum(axis=1))]
+        pick = next((m for m in order if labels[m] < 0), None)
+        if pick is not None:
+            labels[pick] = len(seeds)
+            seeds.append(pick)
+    k_eff = len(seeds)
+    size = np.array([hh[s] for s in seeds])
+    sum_xy = np.array([xy[s] * (hh[s] + 1.0) for s in seeds])
+    weight = np.array([hh[s] + 1.0 for s in seeds])
+    frontier: list[list[tuple[float, int]]] = [[] for _ in range(k_eff)]
+
+    def push(r: int, i: int) -> None:
+        cen = sum_xy[r] / weight[r]
+        for nb in problem.neighbours(int(nodes[i])):
+            j = local.get(int(nb))
+            if j is not None and labels[j] < 0:
+                heapq.heappush(frontier[r], (float(((xy[j] - cen) ** 2).sum()), j))
+
+    for r, s in enumerate(seeds):
+        push(r, s)
+    active = set(range(k_eff))
+    while active:
+        r = min(active, key=lambda q: size[q])
+        while frontier[r] and labels[frontier[r][0][1]] >= 0:
+            heapq.heappop(frontier[r])
+        if not frontier[r]:
+            active.discard(r)
+            continue
+        _d, j = heapq.heappop(frontier[r])
+        labels[j] = r
+        size[r] += hh[j]
+        sum_xy[r] += xy[j] * (hh[j] + 1.0)
+        weight[r] += hh[j] + 1.0
+        push(r, j)
+    return labels
+
+
+def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k: int, *,
+            target: float, lower: float, upper: float, compactness_weight: float,
+            max_sweeps: int, allow_empty: bool = False) -> np.ndarray:
+    """Move boundary blocks between regions while the objective falls.
+
+    With ``allow_empty``, a region below ``lower`` may give away its last block (it
+    disappears); otherwise the number of regions stays fixed.
+    """
+    local = {int(v): i for i, v in enumerate(nodes)}
+    xy = problem.xy[nodes]
+    hh = problem.households[nodes].astype(float)
+    area = problem.area[nodes].astype(float)
+    nbrs = [np.array([local[int(v)] for v in problem.neighbours(int(u)) if int(v) in local],
+                     dtype=np.int64) for u in nodes]
+    k_eff = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    ok = labels >= 0
+    # Region sums kept as Python floats: the loop below does millions of tiny updates.
+    size = np.bincount(labels[ok], weights=hh[ok], minlength=k_eff).tolist()
+    a_sum = np.bincount(labels[ok], weights=area[ok], minlength=k_eff).tolist()
+    m_x = np.bincount(labels[ok], weights=(xy[:, 0] * area)[ok], minlength=k_eff).tolist()
+    m_y = np.bincount(labels[ok], weights=(xy[:, 1] * area)[ok], minlength=k_eff).tolist()
+    pxx = (area * (xy ** 2).sum(axis=1)).tolist()
+    m_xx = np.bincount(labels[ok], weights=np.asarray(pxx)[ok], minlength=k_eff).tolist()
+    count = np.bincount(labels[ok], minlength=k_eff).tolist()
+    hh_l, area_l = hh.tolist(), area.tolist()
+    px = (xy[:, 0] * area).tolist()
+    py = (xy[:, 1] * area).tolist()
+    disc = 2 * np.pi
+
+    def cost(s: float, a: float, mx: float, my: float, mxx: float) -> float:
+        if a <= 1e-9:  # an emptied region disappears: a grid fewer costs nothing
+            return 0.0
+        dev = (s - target) / target
+        out = max(0.0, lower - s) + max(0.0, s - upper)
+        balance = dev * dev + 10.0 * (out / target) ** 2
+        second = mxx - (mx * mx + my * my) / a  # moment about the region's centroid
+        return balance + compactness_weight * (second / (a * a / disc) - 1.0)  # 1: a disc
+
+    for _ in range(max_sweeps):
+        moved = False
+        for i in np.argsort(-hh, kind="stable").tolist():
+            a_lab = int(labels[i])
+            if a_lab < 0:
+                continue
+            cands = {int(labels[j]) for j in nbrs[i] if labels[j] >= 0 and labels[j] != a_lab}
+            if not cands:
+                continue
+            last = count[a_lab] <= 1
+            if last and not (allow_empty and size[a_lab] < lower):
+                continue
+            h, ar, x, y, xx = hh_l[i], area_l[i], px[i], py[i], pxx[i]
+            old_a = cost(size[a_lab], a_sum[a_lab], m_x[a_lab], m_y[a_lab], m_xx[a_lab])
+            new_a = cost(size[a_lab] - h, a_sum[a_lab] - ar, m_x[a_lab] - x, m_y[a_lab] - y,
+                         m_xx[a_lab] - xx)
+            best, best_gain = None, -1e-12
+            for b_lab in cands:
+                old_b = cost(size[b_lab], a_sum[b_lab], m_x[b_lab], m_y[b_lab], m_xx[b_lab])
+                new_b = cost(size[b_lab] + h, a_sum[b_lab] + ar, m_x[b_lab] + x,
+                             m_y[b_lab] + y, m_xx[b_lab] + xx)
+                gain = (old_a + old_b) - (new_a + new_b)
+                if gain > best_gain:
+                    best, best_gain = b_lab, gain
+            if best is None or (not last and not _stays_connected(labels, nbrs, a_lab, i)):
+                continue
+            labels[i] = best
+            count[a_lab] -= 1
+            count[best] += 1
+            size[a_lab] -= h
+            size[best] += h
+            a_sum[a_lab] -= ar
+            a_sum[best] += ar
+            m_x[a_lab] -= x
+            m_x[best] += x
+            m_y[a_lab] -= y
+            m_y[best] += y
+            m_xx[a_lab] -= xx
+            m_xx[best] += xx
+            moved = True
+        if not moved:
+            break
+    return labels
+
+
+def _score(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
+           target: float, lower: float, upper: float,
+           compactness_weight: float) -> tuple[int, float, float]:
+    """Return (regions outside the range, worst deviation to 0.01, compactness term).
+
+    The compactness term is minus the median Polsby-Popper score of the regions when the
+    block geometries are known, else the balance + inertia objective.
+    """
+    hh = problem.households[nodes].astype(float)
+    xy = problem.xy[nodes]
+    area = problem.area[nodes].astype(float)
+    out = 0
+    worst = 0.0
+    total = 0.0
+    for r in np.unique(labels[labels >= 0]):
+        sel = labels == r
+        s = hh[sel].sum()
+        out += int(s < lower or s > upper)
+        dev = abs(s - target) / target
+        worst = max(worst, dev)
+        a = area[sel].sum()
+        cen = (xy[sel] * area[sel, None]).sum(axis=0) / a
+        second = (area[sel] * ((xy[sel] - cen) ** 2).sum(axis=1)).sum()
+        total += dev * dev + compactness_weight * (second / (a * a / (2 * np.pi)) - 1.0)
+    if problem.geoms is not None and (labels >= 0).any():
+        pp = list(_region_polsby_popper(problem, nodes, labels).values())
+        return out, round(worst, 2), -float(np.median(pp))
+    return out, round(worst, 2), total
+
+
+def _with_outlines(problem: PartitionProblem, nodes: np.ndarray
+                   ) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Return block perimeters and shared lengths of ``nodes`` (computed when missing)."""
+    if problem.perimeter is not None and problem.shared is not None:
+        return problem.perimeter[nodes], problem.shared[nodes][:, nodes].tocsr()
+    geoms = problem.geoms[nodes]
+    return shapely.length(geoms), shared_lengths(geoms,
+                                                 problem.adjacency[nodes][:, nodes].tocsr())
+
+
+def _region_polsby_popper(problem: PartitionProblem, nodes: np.ndarray,
+                          labels: np.ndarray) -> dict[int, float]:
+    """Return the Polsby-Popper score of every region, with no polygon union.
+
+    A region's area is the sum of its blocks' areas and its perimeter the sum of their
+    perimeters less twice the boundary shared inside the region.
+    """
+    perim, shared = _with_outlines(problem, nodes)
+    area = problem.area[nodes].astype(float)
+    ok = labels >= 0
+    k = int(labels.max()) + 1 if ok.any() else 0
+    coo = shared.tocoo()
+    inside = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
+    internal = np.bincount(labels[coo.row][inside], weights=coo.data[inside], minlength=k)
+    a = np.bincount(labels[ok], weights=area[ok], minlength=k)
+    p = np.bincount(labels[ok], weights=perim[ok], minlength=k) - internal
+    return {int(r): float(4 * np.pi * a[r] / p[r] ** 2) if p[r] > 0 else 0.0
+            for r in np.unique(labels[ok])}
+
+
+def _polish(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
+            target: float, lower: float, upper: float, worst: float,
+            max_sweeps: int = 20) -> np.ndarray:
+    """Move boundary blocks when the two regions' Polsby-Popper scores rise together.
+
+    Balance never gets worse than it is: a move must keep both regions inside the range
+    and within the current worst deviation from the target.
+    """
+    labels = labels.copy()
+    local = {int(v): i for i, v in enumerate(nodes)}
+    hh = problem.households[nodes].astype(float)
+    area = problem.area[nodes].astype(float)
+    perim, shared = _with_outlines(problem, nodes)
+    nbrs = [np.array([local[int(v)] for v in problem.neighbours(int(u)) if int(v) in local],
+                     dtype=np.int64) for u in nodes]
+    ok = labels >= 0
+    k = int(labels.max()) + 1 if ok.any() else 0
+    size = np.bincount(labels[ok], weights=hh[ok], minlength=k)
+    count = np.bincount(labels[ok], minlength=k)
+    a_reg = np.bincount(labels[ok], weights=area[ok], minlength=k)
+    coo = shared.tocoo()
+    inside = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
+    p_reg = (np.bincount(labels[ok], weights=perim[ok], minlength=k)
+             - np.bincount(labels[coo.row][inside], weights=coo.data[inside], minlength=k))
+
+    def pp(a: float, p: float) -> float:
+        return 4 * np.pi * a / p ** 2 if p > 0 else 0.0
+
+    def fits(s: float) -> bool:
+        return lower <= s <= upper and abs(s - target) / target <= worst + 1e-9
+
+    for _ in range(max_sweeps):
+        moved = False
+        for i in range(nodes.size):
+            a = int(labels[i])
+            if a < 0 or count[a] <= 1:
+                continue
+            row = slice(shared.indptr[i], shared.indptr[i + 1])
+            nb, length = shared.indices[row], shared.data[row]
+            for b in {int(labels[j]) for j in nbrs[i] if labels[j] >= 0 and labels[j] != a}:
+                if not (fits(size[a] - hh[i]) and fits(size[b] + hh[i])):
+                    continue
+                s_a = length[labels[nb] == a].sum()
+                s_b = length[labels[nb] == b].sum()
+                new_pa = p_reg[a] - perim[i] + 2 * s_a
+                new_pb = p_reg[b] + perim[i] - 2 * s_b
+                pa, pb = pp(a_reg[a] - area[i], new_pa), pp(a_reg[b] + area[i], new_pb)
+                if pa + pb <= pp(a_reg[a], p_reg[a]) + pp(a_reg[b], p_reg[b]) + 1e-6:
+                    continue
+                if not _stays_connected(labels, nbrs, a, i):
+                    continue
+                labels[i] = b
+                size[a] -= hh[i]
+                size[b] += hh[i]
+                count[a] -= 1
+                count[b] += 1
+                a_reg[a] -= area[i]
+                a_reg[b] += area[i]
+                p_reg[a], p_reg[b] = new_pa, new_pb
+                moved = True
+                break
+        if not moved:
+            break
+    return labels
+
+
+def _stays_connected(labels: np.ndarray, nbrs: list[np.ndarray], region: int,
+                     removed: int) -> bool:
+    """Return True when ``region`` (connected) minus node ``removed`` is still connected.
+
+    It is exactly when the removed node's neighbours in the region still reach one
+    another without it, so the search stops as soon as they are all found, usually a
+    few steps away around the block.
+    """
+    targets = {int(v) for v in nbrs[removed] if labels[v] == region}
+    if not targets:
+        return bool(((labels == region).sum() - 1) > 0)
+    start = targets.pop()
+    seen = {start}
+    queue = deque([start])
+    while queue and targets:
+        u = queue.popleft()
+        for v in nbrs[u]:
+            v = int(v)
+            if v != removed and v not in seen and labels[v] == region:
+                seen.add(v)
+                targets.discard(v)
+                queue.append(v)
+    return not targets
+
+
+def is_contiguous(adjacency: sp.csr_matrix, members: np.ndarray) -> bool:
+    """Return True when the nodes ``members`` form one connected piece of the graph."""
+    if members.size <= 1:
+        return True
+    sub = adjacency[members][:, members]
+    n_comp, _ = connected_components(sub, directed=False)
+    return n_comp == 1
+#: The Polsby-Popper polish (one union per tried move) runs on pieces of at most this
+#: many blocks: every grid partition, and communities of ordinary study areas.
+POLISH_MAX_BLOCKS = 1500
