@@ -36,8 +36,12 @@ run: $(STAMP)
 	SERVICE_CIRCLE_SOURCE="$(SOURCE)" $(BIN)/streamlit run app.py \
 		--server.headless true --server.port $(PORT) --browser.gatherUsageStats false
 
+# Lint, types and the import layering first (CI runs `make test`), then the tests.
 # pytest exits 5 when it collects no test; that is not a failure of the setup.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests; s=$$?; \
 		if [ $$s -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$s
 
@@ -53,8 +57,9 @@ bench-scale: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 
 lint: $(STAMP)
-	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

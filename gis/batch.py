@@ -47,9 +47,8 @@ from gis.crs import to_local
 from gis.data.write import write_file_atomic, write_gpkg_atomic
 from gis.network.access import build_access
 from gis.network.graph import WalkNetwork, network_from_streets
+from gis.progress import Progress
 from gis.settings import Settings
-
-Progress = Callable[[str], None]
 
 #: Bumped when the per-area computation changes, so that stored parts are recomputed.
 PART_VERSION = "1"
@@ -244,6 +243,7 @@ def run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
         if inp.source:
             inp = _load_extract(inp, settings, profiles, standards)
         out.input_mb = len(pickle.dumps(inp, protocol=pickle.HIGHEST_PROTOCOL)) / 1e6
+        assert inp.homes is not None  # an extract's area is loaded above
         out.polygon = gpd.GeoSeries([inp.polygon], crs=inp.homes.crs).to_crs(4326).iloc[0]
         _run_area(inp, settings, profiles, standards, out)
         for name in ("homes", "gaps"):
@@ -292,6 +292,7 @@ def _load_extract(inp: AreaInput, settings: Settings, profiles: Sequence[str],
 
 def _run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
               standards: Standards | None, out: AreaOutput) -> None:
+    assert inp.homes is not None and inp.streets is not None and inp.facilities is not None
     crs = inp.homes.crs
     empty_homes = inp.homes.iloc[:0]
     if not len(inp.homes) or not len(inp.streets):
@@ -428,7 +429,8 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
     if report.skipped:
         say(f"{len(report.skipped)} areas already done, skipped")
     # Largest first: the long areas start early and the short ones fill the gaps.
-    todo.sort(key=lambda i: (len(i.homes) + len(i.streets)) if i.homes is not None else (
+    todo.sort(key=lambda i: (len(i.homes) + len(i.streets))
+              if i.homes is not None and i.streets is not None else (
         Path(i.source).stat().st_size / 100), reverse=True)
     if todo:
         if scheduler:
@@ -452,7 +454,8 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
                 say(f"Dask dashboard: {client.dashboard_link}")
             futures = {}
             for inp in todo:  # largest first, so the workers start while the rest is written
-                part = str(_part_path(out, inp).resolve())
+                part_file = str(_part_path(out, inp).resolve())
+                task: tuple[Callable[..., AreaOutput], object]
                 if inp.source:  # the worker reads its own extract
                     task = (run_area, inp)
                 else:
@@ -460,7 +463,7 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
                     data = pickle.dumps(inp, protocol=pickle.HIGHEST_PROTOCOL)
                     write_file_atomic(path, lambda p, d=data: p.write_bytes(d))
                     task = (run_area_file, str(path.resolve()))
-                fut = client.submit(*task, settings, tuple(profiles), standards, part,
+                fut = client.submit(*task, settings, tuple(profiles), standards, part_file,
                                     key=f"area-{inp.area_id}-{inp.key}", pure=False)
                 futures[fut] = inp
             for k, fut in enumerate(as_completed(futures), start=1):
@@ -500,7 +503,8 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
 def _loaded(o: AreaOutput) -> AreaOutput:
     """Return the area's full output, read from its part when a worker stored it there."""
     if o.homes is None and o.part and Path(o.part).exists():
-        return pickle.loads(Path(o.part).read_bytes())
+        full: AreaOutput = pickle.loads(Path(o.part).read_bytes())
+        return full
     return o
 
 

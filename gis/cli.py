@@ -23,6 +23,7 @@ from gis.analysis.coverage import (
     area_summary,
     category_circles,
     compute_coverage,
+    gate_effect,
     service_circles,
     zone_summary,
 )
@@ -30,10 +31,10 @@ from gis.analysis.gaps import find_gaps, gap_table
 from gis.batch import BatchReport
 from gis.crs import to_local
 from gis.data.household_sources import AREA_RULE, source_mix
-from gis.data.read import read_layer, read_zones
+from gis.data.read import Kind, read_layer, read_zones
 from gis.data.sources import check_bbox
 from gis.data.write import write_file_atomic, write_gpkg_atomic
-from gis.network.compounds import compounds_from_layers, gate_effect
+from gis.network.compounds import compounds_from_layers
 from gis.planning.siting import plan_sites
 from gis.settings import Settings, load_settings
 from gis.study import Study, load_study
@@ -298,7 +299,7 @@ def run_standards(args: argparse.Namespace) -> int:
             layers[f"{kind}_attainment"] = gdf.merge(att, left_on="name", right_on="zone")
         layers["checklist"] = report.checklist
         layers["shortfall"] = report.shortfall
-        write_gpkg_atomic(out.with_suffix(".gpkg"), layers)  # type: ignore[arg-type]
+        write_gpkg_atomic(out.with_suffix(".gpkg"), layers)
     att = report.attainment.copy()
     att["attainment_rate"] = (att["attainment_rate"] * 100).round(1)
     print(f"Study area: {study.name}   standards: {Path(standards.source_path).name} "
@@ -472,8 +473,10 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
     if study.poi_report is not None and len(study.poi_report):
         _print_table(f"POI rows not used ({int(study.poi_report['rows'].sum())}):",
                      study.poi_report)
-    zones = {}
-    for kind, zone_path in (("communities", args.communities), ("grids", args.grids)):
+    zones: dict[str, gpd.GeoDataFrame] = {}
+    zone_kinds: tuple[tuple[Kind, str | None], ...] = (("communities", args.communities),
+                                                      ("grids", args.grids))
+    for kind, zone_path in zone_kinds:
         if zone_path is not None:
             zones[kind] = to_local(read_zones(zone_path, kind=kind), study.area.local_crs)
     return settings, study, result, zones
@@ -505,7 +508,7 @@ def run_coverage(args: argparse.Namespace) -> int:
         layers[f"{kind}_summary"] = table
         _print_table(f"Households and share covered (%) per {kind[:-1]}:", table)
     say(f"writing {args.out}")
-    write_gpkg_atomic(args.out, layers)  # type: ignore[arg-type]
+    write_gpkg_atomic(args.out, layers)
     _print_summary(study.name, result.profile, summary, study.report())
     _print_pieces(study)
     return 0
@@ -523,7 +526,7 @@ def run_gaps(args: argparse.Namespace) -> int:
     for kind, gdf in zones.items():
         layers[f"gaps_by_{kind[:-1]}"] = gap_table(gaps, gdf)
     say(f"writing {args.out}")
-    write_gpkg_atomic(args.out, layers)  # type: ignore[arg-type]
+    write_gpkg_atomic(args.out, layers)
     print(f"Study area: {study.name}   category: {args.category}")
     print(f"  uncovered households: {gaps.households_uncovered} in {len(gaps.homes)} homes, "
           f"{len(gaps.areas)} gap areas")

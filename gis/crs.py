@@ -58,7 +58,7 @@ def choose_local_crs(area: gpd.GeoDataFrame | gpd.GeoSeries) -> pyproj.CRS:
     if area.crs is None:
         msg = "`area` has no CRS; set one (e.g. EPSG:4326) before choosing a local CRS."
         raise CRSMismatchError(msg)
-    crs = area.estimate_utm_crs()
+    crs: pyproj.CRS = area.estimate_utm_crs()
     log.info("local CRS chosen: %s", crs.to_string())
     return crs
 

@@ -91,7 +91,7 @@ def _chunks(path: Path, limits: Limits) -> Iterator[bytes]:
     with path.open("rb") as raw:
         if suffix == ".bz2":
             with bz2.open(raw, "rb") as opened:
-                yield from _stream(path, raw, opened, limits)  # type: ignore[arg-type]
+                yield from _stream(path, raw, opened, limits)
         elif suffix == ".gz":
             with gzip.open(raw, "rb") as opened:
                 yield from _stream(path, raw, opened, limits)  # type: ignore[arg-type]
@@ -200,7 +200,7 @@ def _header_bbox(blob: dict[int, int | bytes]) -> tuple[float, float, float, flo
     try:
         if isinstance(data, bytes):
             limit = raw_size if isinstance(raw_size, int) else PBF_MAX_BLOB
-            plain = zlib.decompressobj().decompress(data, limit)
+            plain: int | bytes | None = zlib.decompressobj().decompress(data, limit)
         else:
             plain = blob.get(1)
         if not isinstance(plain, bytes):

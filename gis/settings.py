@@ -13,14 +13,16 @@ in the settings file and reaches the analyses through a :class:`Settings` object
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gis._errors import SettingsError
+from gis._errors import GisError, SettingsError
 
 WGS84 = "EPSG:4326"
 ATOL_M = 1e-6
@@ -99,6 +101,66 @@ class GridRules:
     subdivide_block_m2: float = 100_000.0
     compactness_weight: float = 0.05
     code_prefix: str = "000000001"
+
+    @property
+    def sizes(self) -> tuple[int, int, int, int]:
+        """Return the household sizes a user sets: grid target, min, max, community target.
+
+        Returns
+        -------
+        tuple of int
+            ``(target, min, max, community target)`` households; a small, plain session
+            value (see :meth:`with_sizes`).
+        """
+        return (self.target_households, self.min_households, self.max_households,
+                self.community_target_households)
+
+    def with_sizes(self, sizes: Sequence[int]) -> GridRules:
+        """Return these rules with the household sizes of :attr:`sizes` replaced.
+
+        Parameters
+        ----------
+        sizes
+            ``(target, min, max, community target)`` households.
+
+        Returns
+        -------
+        GridRules
+            A new frozen instance; every other rule kept.
+        """
+        target, low, high, community = (int(v) for v in sizes)
+        return replace(self, target_households=target, min_households=low,
+                       max_households=high, community_target_households=community)
+
+    def to_json(self) -> str:
+        """Return the rules as JSON (the project file's ``rules``), read by :meth:`from_json`.
+
+        Returns
+        -------
+        str
+            Every field; ``block_highways`` as a sorted list.
+        """
+        raw = asdict(self)
+        raw["block_highways"] = sorted(self.block_highways)
+        return json.dumps(raw, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> GridRules:
+        """Return the rules written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        text
+            JSON of the fields; unknown fields are an error, missing ones take defaults.
+
+        Returns
+        -------
+        GridRules
+            The rules.
+        """
+        raw = json.loads(text)
+        raw["block_highways"] = frozenset(raw.get("block_highways", ()))
+        return cls(**raw)
 
 
 @dataclass(frozen=True)
@@ -362,14 +424,52 @@ def load_settings(path: str | Path | None = None) -> Settings:
         Frozen settings; pass them to the analyses.
     """
     p = Path(path) if path is not None else SETTINGS_PATH
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        msg = f"Settings file {p} cannot be read ({err.strerror}); restore data/settings.toml."
-        raise SettingsError(msg) from err
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        msg = f"Settings file {p} is not valid TOML: {err}. Fix the line it names."
-        raise SettingsError(msg) from err
+    raw = read_toml(p, "the settings file", fix="restore data/settings.toml from the project")
     return parse_settings(raw, str(p))
+
+
+def read_toml(path: Path, what: str, *, fix: str, key: str | None = None,
+              error: type[GisError] = SettingsError) -> dict[str, Any]:
+    """Read one of the project's TOML data files, or say in one message what is wrong.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for the message ("the standards file").
+    fix
+        What the user should do when it cannot be read.
+    key
+        The message's translation key (``layers.i18n``), if it has one.
+    error
+        The error class raised (:class:`SettingsError` unless the file is the user's).
+
+    Returns
+    -------
+    dict
+        The parsed TOML.
+
+    Raises
+    ------
+    GisError
+        ``error``, naming the file, the problem (unreadable, or not valid TOML at a line)
+        and the fix.
+
+    Examples
+    --------
+    >>> read_toml(DATA_DIR / "standards.toml", "the standards file",
+    ...           fix="restore it")["levels"][0]["id"]  # doctest: +SKIP
+    '5min'
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        problem = getattr(err, "strerror", None) or str(err)
+        msg = f"{path.name}: {what} cannot be read ({problem}); {fix}."
+        raise error(msg, key=key, where=path.name) from err
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        msg = f"{path.name}: {what} is not valid TOML ({err}); fix the line it names, or {fix}."
+        raise error(msg, key=key, where=path.name) from err

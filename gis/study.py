@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +30,7 @@ from gis.data.sources import SCREENED, Bbox, load_osm
 from gis.network.access import Access, build_access
 from gis.network.compounds import Compounds, compounds_from_osm
 from gis.network.graph import Snap, WalkNetwork, network_from_streets
+from gis.progress import Progress
 from gis.settings import Settings
 
 #: Checks reported only when their input was given: (count key, English text, message key).
@@ -41,7 +43,6 @@ CHECK_ROWS = (
      "r_table_implausible"),
 )
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,7 +172,8 @@ class Study:
         A count of 0 is shown too, so that the report says the check was made.
         """
         counts = dict(self.checks)
-        rows = [(text, key, {}, int(counts.get(name, 0))) for name, text, key in SCREENED]
+        rows: list[tuple[str, str, dict[str, str], int]] = [
+            (text, key, {}, int(counts.get(name, 0))) for name, text, key in SCREENED]
         for name, text, key in CHECK_ROWS:
             if name in counts:
                 rows.append((text, key, {}, int(counts[name])))
@@ -410,16 +412,16 @@ class StudyCache:
     def __init__(self, settings: Callable[[], Settings], size: int = 3) -> None:
         self.settings = settings
         self.size = size
-        self.items: OrderedDict[tuple, Study] = OrderedDict()
+        self.items: OrderedDict[tuple[Any, ...], Study] = OrderedDict()
         self.lock = threading.Lock()  # guards the two dicts only, never a load
-        self.loading: dict[tuple, threading.Lock] = {}
+        self.loading: dict[tuple[Any, ...], threading.Lock] = {}
 
-    def peek(self, inputs: tuple) -> Study | None:
+    def peek(self, inputs: tuple[Any, ...]) -> Study | None:
         """Return the study of ``inputs`` if it is loaded already (never loads)."""
         with self.lock:
             return self.items.get(inputs)
 
-    def get(self, inputs: tuple, progress: Progress | None = None) -> Study:
+    def get(self, inputs: tuple[Any, ...], progress: Progress | None = None) -> Study:
         """Return the study of ``inputs``, loading it once.
 
         ``inputs`` is (source, facilities path, its CRS, buildings path, its CRS) and,

@@ -265,7 +265,7 @@ def street_geojson(text: str) -> MacroElement:
     {% endmacro %}
     """)
     # Given as a value, not as template text: names from the data are never read as Jinja.
-    element.sc_data = text.replace("</", "<\\/")
+    element.sc_data = text.replace("</", "<\\/")  # type: ignore[attr-defined]
     return element
 
 
@@ -301,7 +301,8 @@ def street_names(labels: list[list]) -> MacroElement:
     {% endmacro %}
     """)
     # Given as a value, not as template text: names from the data are never read as Jinja.
-    element.sc_data = json.dumps(labels, ensure_ascii=False).replace("</", "<\\/")
+    element.sc_data = json.dumps(  # type: ignore[attr-defined]
+        labels, ensure_ascii=False).replace("</", "<\\/")
     return element
 
 
@@ -363,7 +364,9 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh",
         their names under every other layer, shown at once without base tiles.
     """
     centre = ((bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2)
-    fmap = folium.Map(location=centre, zoom_start=fit_zoom(bounds), tiles=None,
+    # folium annotates zoom_start as int; Leaflet takes the quarter steps of ZOOM_SNAP.
+    fmap = folium.Map(location=centre, zoom_start=fit_zoom(bounds),  # type: ignore[arg-type]
+                      tiles=None,
                       control_scale=False, prefer_canvas=True, zoom_snap=ZOOM_SNAP,
                       zoom_delta=0.5)
     fmap.default_js = [("leaflet", f"{leaflet_base}/leaflet.js")]
@@ -487,7 +490,12 @@ def map_parts(fmap: folium.Map) -> MapParts:
         bounds = ((None, None), (None, None))
     return MapParts(script=script, header=header, html=html_text, map_id=sf.get_full_id(m),
                     css_links=tuple(dict.fromkeys(css)), js_links=tuple(dict.fromkeys(js)),
-                    bounds=bounds, zoom=m.options.get("zoom"))
+                    bounds=bounds, zoom=_zoom_of(m.options.get("zoom")))
+
+
+def _zoom_of(value: object) -> float | None:
+    """Return a map's zoom option as a number (None when it has none)."""
+    return float(value) if isinstance(value, int | float) else None
 
 
 def copy_map(fmap: folium.Map) -> folium.Map:

@@ -6,6 +6,8 @@ is complete: tests walk the table and fail on a missing or English-only entry.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 LANGS = ("zh", "en")
@@ -557,8 +559,8 @@ def translate_message(text: str, key: str | None, params: dict[str, object] | No
         return text
     values = dict(params or {})
     if key == "layer_problems":
-        values["items"] = "；".join(translate_message("", k, p, lang)
-                                   for k, p in values.get("items", []))
+        items = cast("list[tuple[str, dict[str, object]]]", values.get("items", []))
+        values["items"] = "；".join(translate_message("", k, p, lang) for k, p in items)
     try:
         return MESSAGES_ZH[key].format(**values)
     except (KeyError, IndexError):

@@ -11,9 +11,12 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
+from matplotlib.artist import Artist
+from matplotlib.transforms import Bbox
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -128,7 +131,7 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
               streets: gpd.GeoDataFrame | None = None,
               conclusions: list[str] | None = None) -> plt.Figure:
     fig = plt.figure(figsize=A4_LANDSCAPE)
-    ax = fig.add_axes([0.03, 0.15, 0.64, 0.75])
+    ax = fig.add_axes((0.03, 0.15, 0.64, 0.75))
     homes = result.homes
     crs = homes.crs
     minx, miny, maxx, maxy = homes.total_bounds
@@ -177,7 +180,8 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
     _north_arrow(ax, lang)
     cat_name = settings.category(category).name(lang)
     unit = t("minutes_unit", lang)
-    handles, lower = [], 0.0
+    handles: list[Artist] = []
+    lower = 0.0
     for upper, colour in TIME_CLASSES:
         label = (f"{lower:.0f}–{upper:.0f} {unit}" if np.isfinite(upper)
                  else f"> {lower:.0f} {unit}")
@@ -204,7 +208,7 @@ def _map_page(result: CoverageResult, settings: Settings, category: str, *, lang
     fig.suptitle(title, fontsize=15, x=0.03, ha="left", y=0.97)
     # Headline numbers.
     summary = area_summary(result).set_index("category")
-    box = fig.add_axes([0.70, 0.06, 0.28, 0.84])
+    box = fig.add_axes((0.70, 0.06, 0.28, 0.84))
     box.axis("off")
     lines = [(t("headline", lang), 13, "bold")]
     for cid in (*result.categories, FULL_CIRCLE):
@@ -341,7 +345,7 @@ def _table_pages(title: str, blocks: list[tuple[str, pd.DataFrame]], lang: str
         top = 0.91
         for heading, shown, need in page:
             height = need * row_h
-            ax = fig.add_axes([0.03, top - height, 0.94, height])
+            ax = fig.add_axes((0.03, top - height, 0.94, height))
             ax.axis("off")
             # The heading inside the block's own space (a title above the axes ran into
             # the previous table's last row).
@@ -352,7 +356,8 @@ def _table_pages(title: str, blocks: list[tuple[str, pd.DataFrame]], lang: str
             else:
                 tab = ax.table(cellText=shown.astype(str).to_numpy(),
                                colLabels=list(shown.columns), loc="upper left",
-                               cellLoc="center", bbox=[0, 0, 1, (need - 2) / need])
+                               cellLoc="center",
+                               bbox=Bbox.from_bounds(0, 0, 1, (need - 2) / need))
                 tab.auto_set_font_size(False)
                 tab.set_fontsize(8)
             top -= height + 0.01
@@ -410,7 +415,7 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
         used to place the proposed sites.
     """
     family = cjk_font()
-    rc = {"pdf.fonttype": 42, "font.size": 9}
+    rc: Any = {"pdf.fonttype": 42, "font.size": 9}  # keys checked by matplotlib
     if family:
         rc["font.family"] = [family, "DejaVu Sans"]
     elif lang == "zh":

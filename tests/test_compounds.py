@@ -82,7 +82,7 @@ def test_osm_detection_needs_walls_along_most_of_the_edge(settings):
 
 
 def test_gate_effect_counts_households_that_change(two_streets, settings):
-    from gis.network.compounds import gate_effect
+    from gis.analysis.coverage import gate_effect
 
     homes = points([(100, 40), (300, 150)], households=[50, 70])
     fac = points([(100, -5)], category=["health"], name=["诊所"])

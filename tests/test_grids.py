@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import zipfile
 from dataclasses import replace
 
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, box
 
 from gis._errors import EmptyInputError, InputError
+from gis.settings import GridRules
 from gis.study import load_study
 from gis.zoning.blocks import make_blocks
 from gis.zoning.editor import GridEditor
@@ -497,3 +500,34 @@ def test_blocks_are_named_by_the_street_longest_along_them(rules):
                                 geometry=[LineString([(0, 0), (200, 0)]),
                                           LineString([(100, -50), (100, 50)])], crs=UTM)
     assert list(block_streets(blocks.gdf, crossing)) == ["长江路"]
+
+
+def test_an_editor_kept_as_plain_values_undoes_and_redoes_as_before(rules):
+    """The app keeps the editor between reruns as plain values: one undo stack, not two."""
+    editor = _editor(rules)
+    plan = editor.plan
+    g = next(iter(plan.grid_names))
+    assert editor.rename(g, "东区一").ok
+    assert editor.rename(g, "东区二").ok
+    assert editor.undo()
+    state = json.loads(json.dumps(editor.to_state()))  # survives a session's storage
+    again = GridEditor.from_state(plan.blocks, plan.rules, state)
+    assert again.plan.grid_names[g] == "东区一"
+    assert again.can_undo and again.can_redo
+    assert [h["action"] for h in again.history] == [h["action"] for h in editor.history]
+    assert again.redo() and again.plan.grid_names[g] == "东区二"
+    assert again.undo() and again.undo()
+    assert again.plan.grid_names[g] == plan.grid_names[g]
+    assert not again.can_undo
+    # Every history row has the one timestamp format.
+    for h in again.history:
+        assert dt.datetime.fromisoformat(h["time"]).isoformat(timespec="seconds") == h["time"]
+
+
+def test_grid_rules_round_trip_through_json_and_their_sizes(rules):
+    changed = rules.with_sizes((250, 150, 400, 2400))
+    assert changed.sizes == (250, 150, 400, 2400)
+    assert changed.block_highways == rules.block_highways
+    assert GridRules.from_json(changed.to_json()) == changed
+    with pytest.raises(TypeError):
+        GridRules.from_json('{"no_such_rule": 1}')

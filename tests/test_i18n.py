@@ -25,6 +25,8 @@ def _keyed_messages() -> dict[str, set[str]]:
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
             params = {kw.arg for kw in node.keywords if kw.arg and kw.arg != "key"}
+            if name == "read_toml":  # gis.settings.read_toml names the file as ``where``
+                params.add("where")
             key = None
             if name == "Msg" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
                 key = node.args[1].value

@@ -24,11 +24,12 @@ from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError
 from gis.crs import require_projected
 from gis.network.access import Access
 from gis.network.graph import WalkNetwork
+from gis.progress import Progress
 from gis.settings import Settings
+from gis.zones import WHOLE_AREA, zone_of_homes
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 FULL_CIRCLE = "full_circle"
 
@@ -293,7 +294,7 @@ def _from_area(homes: pd.DataFrame) -> np.ndarray:
     """Return which homes have households estimated from an area's size."""
     if "hh_source" not in homes:
         return np.zeros(len(homes), dtype=bool)
-    return homes["hh_source"].to_numpy(dtype=object) == "estimated from area"
+    return np.asarray(homes["hh_source"].to_numpy(dtype=object) == "estimated from area")
 
 
 def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
@@ -321,16 +322,8 @@ def zone_summary(result: CoverageResult, zones: gpd.GeoDataFrame, *,
         outside every zone are counted in a row named ``""`` only if there are any.
     """
     require_projected(("homes", result.homes), ("zones", zones))
-    if name_col not in zones:
-        msg = f"`zones` has no `{name_col}` column; name each zone there."
-        raise InputError(msg)
-    h = result.homes[result.homes["attached"]]
-    cent = gpd.GeoDataFrame(h.drop(columns=h.geometry.name), geometry=h.geometry.centroid,
-                            crs=h.crs)
-    named = zones[[name_col, zones.geometry.name]].rename(columns={name_col: "_zone"})
-    joined = gpd.sjoin(cent, named, predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    zone = joined["_zone"].astype(object).where(joined["_zone"].notna(), "")
+    joined = result.homes[result.homes["attached"]]
+    zone = zone_of_homes(joined, zones, name_col=name_col)
     hh = joined["households"].astype(float)
     frame = pd.DataFrame({"zone": zone, "households": hh,
                           "households_estimated": hh * _from_area(joined)})
@@ -436,6 +429,7 @@ def service_circles(result: CoverageResult, settings: Settings, *,
         if lines.size == 0:
             return None
         dist, which = access.home_distances(node_dist, fsnap, node_src)
+        assert which is not None  # asked for with node_src
         served = np.nan_to_num(dist, nan=np.inf) <= thr
         households = np.bincount(which[served], weights=hh[served], minlength=len(mine))
         polys, hulls, ids = _bands_by_owner(lines, owner, buf)
@@ -500,7 +494,7 @@ def category_circles(result: CoverageResult, settings: Settings, *,
         if geom is None:
             continue
         thr = result.thresholds[cid].metres
-        rows.append({"category": cid, "threshold_m": thr, "area_m2": float(geom.area)})
+        rows.append({"category": cid, "threshold_m": thr, "area_m2": float(shapely.area(geom))})
         geoms.append(geom)
     return gpd.GeoDataFrame(rows or {"category": [], "threshold_m": [], "area_m2": []},
                             geometry=gpd.GeoSeries(geoms, crs=result.local_crs),
@@ -583,3 +577,40 @@ def _bands_by_owner(lines: np.ndarray, owner: np.ndarray, buffer_m: float
     cuts = np.flatnonzero(np.diff(which)) + 1
     polys = [shapely.union_all(b) for b in np.split(bands, cuts)]
     return polys, list(hulls), [int(i) for i in ids]
+
+
+def gate_effect(plain: CoverageResult, gated: CoverageResult,
+                zones: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """Return households covered without and with the gates honoured, per zone and category.
+
+    Parameters
+    ----------
+    plain, gated
+        Two gis.analysis.coverage.CoverageResult of the same homes, without and with compounds.
+    zones
+        Polygons with ``name`` in the results' CRS; without them, the whole area.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone``, ``category``, ``covered_without_gates``, ``covered_with_gates`` and
+        ``households_changed`` (the homes whose covered flag differs, by households).
+    """
+    homes = plain.homes[plain.homes["attached"]]
+    other = gated.homes.loc[homes.index]
+    if zones is not None and len(zones):
+        zone = zone_of_homes(homes, zones).to_numpy()
+    else:
+        zone = np.full(len(homes), WHOLE_AREA, dtype=object)
+    hh = homes["households"].to_numpy()
+    rows = []
+    for cid in plain.categories:
+        a = homes[f"covered_{cid}"].to_numpy(dtype=bool)
+        b = other[f"covered_{cid}"].to_numpy(dtype=bool)
+        for z in pd.unique(zone):
+            m = zone == z
+            rows.append({"zone": z, "category": cid,
+                         "covered_without_gates": int(hh[m & a].sum()),
+                         "covered_with_gates": int(hh[m & b].sum()),
+                         "households_changed": int(hh[m & (a != b)].sum())})
+    return pd.DataFrame(rows)

@@ -23,6 +23,7 @@ from gis.analysis.coverage import FULL_CIRCLE, CoverageResult
 from gis.network.access import Access
 from gis.network.graph import Snap
 from gis.settings import Settings
+from gis.zones import zone_of_homes
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,11 @@ def find_gaps(result: CoverageResult, category: str, settings: Settings, *,
         labels = labels.where(labels.notna(), pd.Series(fac.index.astype(str),
                                                         index=fac.index))
         names = labels.to_numpy()
-        nearest_name = (np.where(which >= 0, names[np.maximum(which, 0)], None) if names.size
-                        else np.full(which.size, None, dtype=object))
+        assert which is not None  # asked for with the sources
+        nearest_name = np.full(which.size, None, dtype=object)
+        if names.size:
+            found = which >= 0
+            nearest_name[found] = names[which[found]]
     areas = _gap_areas(unc, buf, nearest_name, nearest_dist, threshold, speed)
     return GapResult(category=category, homes=gpd.GeoDataFrame(unc, crs=result.homes.crs),
                      areas=areas, threshold_m=float(threshold), speed_m_per_min=speed)
@@ -225,16 +229,10 @@ def _gap_areas(unc: gpd.GeoDataFrame, buffer_m: float, nearest_name: np.ndarray 
 def gap_table(gaps: GapResult, zones: gpd.GeoDataFrame, *,
               name_col: str = "name") -> pd.DataFrame:
     """Return uncovered homes and households per zone (community or grid), most first."""
-    if name_col not in zones:
-        msg = f"`zones` has no `{name_col}` column; name each zone there."
-        raise InputError(msg)
     homes = gaps.homes
-    cent = gpd.GeoDataFrame({"households": homes["households"].to_numpy()},
-                            geometry=homes.geometry.centroid.to_numpy(), crs=homes.crs)
-    named = zones[[name_col, zones.geometry.name]].rename(columns={name_col: "_zone"})
-    joined = gpd.sjoin(cent, named.to_crs(homes.crs), predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    joined["_zone"] = joined["_zone"].astype(object).where(joined["_zone"].notna(), "")
+    joined = pd.DataFrame({"households": homes["households"].to_numpy(),
+                           "_zone": zone_of_homes(homes, zones, name_col=name_col).to_numpy()},
+                          index=homes.index)
     table = (joined.groupby("_zone")
              .agg(homes_uncovered=("households", "size"),
                   households_uncovered=("households", "sum"))

@@ -10,7 +10,6 @@ shortfall list (补短板清单) lists failing rules by households not reached.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import pandas as pd
 from gis._errors import InputError
 from gis.analysis.coverage import CoverageResult
 from gis.crs import require_projected
-from gis.settings import DATA_DIR, Settings
-from gis.zones import WHOLE_AREA
+from gis.settings import DATA_DIR, Settings, read_toml
+from gis.zones import WHOLE_AREA, zone_of_homes
 
 STANDARDS_PATH = DATA_DIR / "standards.toml"
 
@@ -41,11 +40,8 @@ class Standards:
 def load_standards(path: str | Path | None, settings: Settings) -> Standards:
     """Read and check a standards file: every rule's level and category must exist."""
     p = Path(path) if path is not None else STANDARDS_PATH
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        msg = f"{p.name}: the standards file cannot be read ({err}); fix the line it names."
-        raise InputError(msg, key="bad_standards", where=p.name) from err
+    raw = read_toml(p, "the standards file", fix="restore data/standards.toml",
+                    key="bad_standards", error=InputError)
     levels = pd.DataFrame(raw.get("levels", []))
     rules = pd.DataFrame(raw.get("rules", []))
     problems = []
@@ -115,15 +111,11 @@ def check_standards(result: CoverageResult, standards: Standards,
         assignments.append(("area", "", np.full(len(homes), WHOLE_AREA, dtype=object)))
     for kind, gdf in (zones or {}).items():
         require_projected(("homes", homes), (kind, gdf))
-        cent = gpd.GeoDataFrame(geometry=homes.geometry.centroid.to_numpy(), crs=homes.crs)
-        joined = gpd.sjoin(cent, gdf[["name", gdf.geometry.name]], predicate="within",
-                           how="left")
-        joined = joined[~joined.index.duplicated()]
-        assignments.append((kind, "", joined["name"].astype(object).to_numpy()))
+        assignments.append((kind, "", zone_of_homes(homes, gdf).to_numpy()))
     levels = standards.levels.set_index("id")
     rows = []
     for kind, _unused, zone_of in assignments:
-        for zone in pd.unique(zone_of[pd.notna(zone_of)]):
+        for zone in pd.unique(zone_of[zone_of != ""]):
             inside = zone_of == zone
             total = hh[inside].sum()
             for _, rule in standards.rules.iterrows():
@@ -162,8 +154,8 @@ def _seed_checks(result: CoverageResult, standards: Standards, attainment: pd.Da
     the zone (from the user's facilities layer); without floor areas it is "unknown".
     """
     seed = standards.seed
-    per_1000 = float(seed.get("funding_yuan_per_1000_households", 0))
-    need = float(seed.get("office_area_m2", 0))
+    per_1000 = float(str(seed.get("funding_yuan_per_1000_households", 0)))
+    need = float(str(seed.get("office_area_m2", 0)))
     fac = result.facilities[result.facilities["category"] == "community_service"]
     known = "floor_area_m2" in fac and fac["floor_area_m2"].notna().any()
     area_by_zone: dict[tuple[str, str], float] = {}

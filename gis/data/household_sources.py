@@ -66,7 +66,7 @@ def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     left = int(total - parts.sum())
     if left > 0:
         parts[np.argsort(-(exact - parts), kind="stable")[:left]] += 1
-    return parts
+    return np.asarray(parts)
 
 
 def _density(areas: pd.DataFrame, rules: HouseholdRules) -> np.ndarray:
@@ -318,7 +318,8 @@ def join_household_table(homes: gpd.GeoDataFrame, table: pd.DataFrame, *,
         pts = gpd.GeoSeries(gpd.points_from_xy(table["lon"], table["lat"]), crs=4326)
         points = pts.to_crs(out.crs).to_numpy()
     tree = STRtree(out.geometry.to_numpy())
-    comp_names = comp_geoms = None
+    comp_names: np.ndarray | None = None
+    comp_geoms: np.ndarray | None = None
     if compounds is not None and len(compounds) and "name" in compounds:
         named = compounds[compounds["name"].notna()]
         comp_names = named["name"].map(normalise_name).to_numpy(dtype=object)
@@ -342,7 +343,7 @@ def join_household_table(homes: gpd.GeoDataFrame, table: pd.DataFrame, *,
         name = normalise_name(row.name)
         if not len(found) and name:
             found, how = np.flatnonzero(folded_names == name), "name"
-            if not len(found) and comp_names is not None:
+            if not len(found) and comp_names is not None and comp_geoms is not None:
                 areas = comp_geoms[comp_names == name]
                 if len(areas):
                     inside = shapely.within(centroids[:, None], areas[None, :]).any(axis=1)

@@ -37,7 +37,6 @@ rounded, at least 1. Floors: building:levels, else height / ``storey_height_m``,
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from gis.crs import require_projected
-from gis.settings import DATA_DIR, HouseholdRules
+from gis.settings import DATA_DIR, HouseholdRules, read_toml
 
 GIVEN = "given"
 RESIDENTIAL_TYPE = "residential type"
@@ -96,17 +95,18 @@ def load_name_rules(path: str | Path | None = None) -> NameRules:
     from gis._errors import SettingsError
 
     path = Path(path) if path is not None else NAMES_PATH
+    what = "the building-name word lists"
+    fix = "fix the file or restore it from the project"
+    raw = read_toml(path, what, fix=fix)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
         lists = {k: tuple(normalise_name(w) for w in raw.get(k, []) if isinstance(w, str))
                  for k in ("not_home", "home", "home_in_residential", "group_quarters")}
         patterns = tuple(str(p) for p in raw.get("not_home_patterns", []))
         for p in patterns:
             re.compile(p)
-    except (OSError, tomllib.TOMLDecodeError, re.error) as err:
-        msg = (f"{path.name}: cannot be read as the building-name word lists ({err}); fix "
-               "the file or restore it from the project.")
-        raise SettingsError(msg) from err
+    except re.error as err:
+        msg = f"{path.name}: {what} hold a pattern that is not a regular expression ({err}); {fix}."
+        raise SettingsError(msg, where=path.name) from err
     return NameRules(lists["not_home"], patterns, lists["home"], lists["home_in_residential"],
                      lists["group_quarters"])
 
@@ -228,8 +228,10 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         joined["_res"] = joined["landuse"].isin(rules.residential_landuse)
         joined["_non"] = joined["landuse"].isin(rules.non_residential_landuse)
         flags = joined.groupby(level=0)[["_res", "_non"]].any()
-        lu = pd.Series(np.where(flags["_res"], "res", np.where(flags["_non"], "non", None)),
-                       index=flags.index).reindex(out.index)
+        label = np.full(len(flags), None, dtype=object)
+        label[flags["_non"].to_numpy(dtype=bool)] = "non"
+        label[flags["_res"].to_numpy(dtype=bool)] = "res"  # residential wins
+        lu = pd.Series(label, index=flags.index).reindex(out.index)
 
     rule = np.full(n, NON_RESIDENTIAL_TYPE, dtype=object)
     rule[is_generic & (lu == "res").to_numpy()] = GENERIC_RESIDENTIAL_LANDUSE
@@ -293,7 +295,8 @@ def estimate_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
         home = home | has
         residents = np.where(has, 0.0, residents)
     group_quarters = rule == GROUP_QUARTERS
-    source = np.where(home, "estimated from floors", None).astype(object)
+    source = np.full(len(home), None, dtype=object)
+    source[home] = "estimated from floors"
     source[rule == GIVEN] = "given"
     out["residential"] = home & (hh > 0)
     out["households"] = np.round(hh).astype(np.int64)

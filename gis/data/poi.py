@@ -11,10 +11,9 @@ counted in a report, never dropped silently.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -23,7 +22,7 @@ import pandas as pd
 from gis._errors import InputError, guard_input
 from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
 from gis.limits import check_input, check_rows
-from gis.settings import DATA_DIR, WGS84, Settings, load_settings
+from gis.settings import DATA_DIR, WGS84, Settings, load_settings, read_toml
 
 MAPPING_PATH = DATA_DIR / "poi_mapping.toml"
 Provider = Literal["amap", "baidu", "auto"]
@@ -50,15 +49,12 @@ class PoiImport:
     provider: str
 
 
-def load_mapping(path: str | Path | None, settings: Settings) -> list[dict]:
+def load_mapping(path: str | Path | None, settings: Settings) -> list[dict[str, Any]]:
     """Read the POI type mapping and check that every category exists."""
     p = Path(path) if path is not None else MAPPING_PATH
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        msg = f"{p.name}: the POI type mapping cannot be read ({err}); fix or restore it."
-        raise InputError(msg, key="bad_mapping", where=p.name) from err
-    rules = raw.get("rules", [])
+    raw = read_toml(p, "the POI type mapping", fix="fix or restore it", key="bad_mapping",
+                    error=InputError)
+    rules: list[dict[str, Any]] = raw.get("rules", [])
     unknown = [r.get("category") for r in rules if r.get("category") not in
                settings.category_ids]
     if unknown:
@@ -146,7 +142,7 @@ def _types(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return code.fillna(""), text
 
 
-def classify(code: pd.Series, text: pd.Series, rules: list[dict]) -> pd.Series:
+def classify(code: pd.Series, text: pd.Series, rules: list[dict[str, Any]]) -> pd.Series:
     """Return the category of each row by the first matching rule (None: unmapped)."""
     out = pd.Series([None] * len(code), index=code.index, dtype=object)
     for rule in rules:

@@ -159,7 +159,7 @@ def _apply_crs(gdf: gpd.GeoDataFrame, declared: str | None, where: str,
         if gdf.crs is not None and not pyproj.CRS(gdf.crs).is_geographic:
             problems.append((f"it is declared {declared} but its CRS is projected "
                              f"({gdf.crs.to_string()}); GCJ-02/BD-09 are degrees",
-                             "p_shifted_projected", {"declared": declared,
+                             "p_shifted_projected", {"declared": str(declared),
                                                      "crs": gdf.crs.to_string()}))
             return gdf
         _check_degrees(gdf, where, problems)
@@ -170,7 +170,7 @@ def _apply_crs(gdf: gpd.GeoDataFrame, declared: str | None, where: str,
             crs = pyproj.CRS.from_user_input(target)
         except pyproj.exceptions.CRSError:
             problems.append((f"the declared coordinate system {declared!r} is unknown; use "
-                             f"{DECLARED_CRS_HELP}", "p_unknown_crs", {"declared": declared}))
+                             f"{DECLARED_CRS_HELP}", "p_unknown_crs", {"declared": str(declared)}))
             return gdf
         if gdf.crs is None:
             gdf = gdf.set_crs(crs)
@@ -178,7 +178,7 @@ def _apply_crs(gdf: gpd.GeoDataFrame, declared: str | None, where: str,
                 pyproj.CRS(gdf.crs).is_geographic and crs.is_geographic):
             problems.append((f"it is declared {declared} but the file says "
                              f"{gdf.crs.to_string()}; drop the declaration or fix the file",
-                             "p_crs_conflict", {"declared": declared,
+                             "p_crs_conflict", {"declared": str(declared),
                                                 "crs": gdf.crs.to_string()}))
             return gdf
     if gdf.crs is None:

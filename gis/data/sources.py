@@ -20,9 +20,10 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +34,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis._errors import EmptyInputError, InputError, guard_input
 from gis.limits import check_input
+from gis.progress import Progress
 from gis.settings import WGS84, Settings
 
 #: barrier=* values read as a compound's wall, and as a gate in it (gis.network.compounds).
@@ -45,7 +47,6 @@ Bbox = tuple[float, float, float, float]
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 #: Tags read from OSM besides those the category filters name.
 BASE_TAGS = ("name", "name:zh", "name:en", "building", "building:levels", "height",
@@ -203,7 +204,9 @@ def _screen(gdf: gpd.GeoDataFrame, osm_id: pd.Series, counts: dict[str, int] | N
         kind = gdf.index.get_level_values(0).astype(str).to_numpy()
     else:
         kind = np.full(len(gdf), "")
-    wkb = np.where(keep, shapely.to_wkb(np.where(keep, geoms, None)), b"")
+    kept_geoms = np.full(len(geoms), None, dtype=object)
+    kept_geoms[keep] = geoms[keep]
+    wkb = np.where(keep, shapely.to_wkb(kept_geoms), b"")
     twice = keep & pd.DataFrame({"t": kind, "i": osm_id.to_numpy(), "g": wkb}).duplicated(
         ).to_numpy()
     keep &= ~twice
@@ -211,7 +214,7 @@ def _screen(gdf: gpd.GeoDataFrame, osm_id: pd.Series, counts: dict[str, int] | N
         for key, n in (("bad_coordinates", ~in_range), ("outside_bounds", outside),
                        ("duplicates", twice)):
             counts[key] = counts.get(key, 0) + int(n.sum())
-    return keep
+    return np.asarray(keep)
 
 
 def _tidy(gdf: gpd.GeoDataFrame | None, keys: Iterable[str],
@@ -322,7 +325,7 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
                "window, west,south,east,north in degrees) that covers a built-up area.")
         raise EmptyInputError(msg, key="area_no_streets", where=path.name)
     counts: dict[str, int] = {}
-    screen = {"counts": counts, "bounds": file_box}
+    screen: dict[str, Any] = {"counts": counts, "bounds": file_box}
     streets = _tidy(_explode_lines(edges), BASE_TAGS, ("LineString",), **screen)
     streets = walkable(streets, settings)
     if len(streets) == 0:

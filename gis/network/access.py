@@ -21,7 +21,6 @@ sources (facilities) is the shortest over its exits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -33,10 +32,10 @@ from gis._errors import CRSMismatchError, EmptyInputError, InputError
 from gis.crs import require_projected
 from gis.network.compounds import Compounds, gate_access
 from gis.network.graph import Snap, WalkNetwork, same_edge_pairs
+from gis.progress import Progress
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +117,7 @@ class Access:
 
     def home_positions(self, index: pd.Index) -> np.ndarray:
         """Return the positions of the homes labelled ``index``; raise for unknown ones."""
-        pos = self.homes.index.get_indexer(index)
+        pos = np.asarray(self.homes.index.get_indexer(index))
         if (pos < 0).any():
             msg = ("Some homes are not part of this coverage result's access model; run the "
                    "analysis on the result's own homes (result.homes).")

@@ -22,7 +22,6 @@ import shapely
 from gis.crs import require_projected
 from gis.data.sources import GATE_VALUES, WALL_VALUES
 from gis.network.graph import Snap, WalkNetwork
-from gis.zones import WHOLE_AREA
 
 #: entrance=* values that open a compound (on its edge); building entrances inside a
 #: compound are not on its edge and so never become gates.
@@ -235,44 +234,3 @@ def through_gates(network: WalkNetwork, access: GateAccess, node_dist: np.ndarra
         np.minimum.at(best, access.home_pos, via)
         out[access.enclosed] = best[access.enclosed]
     return out
-
-
-def gate_effect(plain: object, gated: object,
-                zones: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
-    """Return households covered without and with the gates honoured, per zone and category.
-
-    Parameters
-    ----------
-    plain, gated
-        Two gis.analysis.coverage.CoverageResult of the same homes, without and with compounds.
-    zones
-        Polygons with ``name`` in the results' CRS; without them, the whole area.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``zone``, ``category``, ``covered_without_gates``, ``covered_with_gates`` and
-        ``households_changed`` (the homes whose covered flag differs, by households).
-    """
-    homes = plain.homes[plain.homes["attached"]]
-    other = gated.homes.loc[homes.index]
-    if zones is not None and len(zones):
-        cent = gpd.GeoDataFrame(geometry=homes.geometry.centroid.to_numpy(),
-                                index=homes.index, crs=homes.crs)
-        joined = gpd.sjoin(cent, zones[["name", zones.geometry.name]], predicate="within",
-                           how="left")
-        zone = joined[~joined.index.duplicated()]["name"].fillna("").to_numpy()
-    else:
-        zone = np.full(len(homes), WHOLE_AREA, dtype=object)
-    hh = homes["households"].to_numpy()
-    rows = []
-    for cid in plain.categories:
-        a = homes[f"covered_{cid}"].to_numpy(dtype=bool)
-        b = other[f"covered_{cid}"].to_numpy(dtype=bool)
-        for z in pd.unique(zone):
-            m = zone == z
-            rows.append({"zone": z, "category": cid,
-                         "covered_without_gates": int(hh[m & a].sum()),
-                         "covered_with_gates": int(hh[m & b].sum()),
-                         "households_changed": int(hh[m & (a != b)].sum())})
-    return pd.DataFrame(rows)

@@ -128,7 +128,7 @@ class WalkNetwork:
     @property
     def edge_piece(self) -> np.ndarray:
         """Return the piece of every edge."""
-        return self.node_piece[self.edge_u]
+        return np.asarray(self.node_piece[self.edge_u])
 
     def edges_gdf(self) -> gpd.GeoDataFrame:
         """Return the edges as a GeoDataFrame (u, v, length_m) in the network CRS."""

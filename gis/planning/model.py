@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
 
 from gis._errors import InputError
 from gis.settings import PROJECT_DIR
@@ -305,7 +305,7 @@ class MaxCoverageModel:
                                    LinearConstraint(count, self.p, self.p)],
                    integrality=np.concatenate([np.ones(m), np.zeros(k)]),
                    bounds=Bounds(0.0, 1.0),
-                   options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+                   options=solver_options(time_limit_s))
         size = {"demand_rows": n, "candidates": m, "assignment_pairs": k}
         if res.x is None:
             g = self.greedy()
@@ -323,6 +323,22 @@ class MaxCoverageModel:
 
 #: On a model too large for the MILP, a Lagrangian gap at most this large is reported as
 #: it is, without starting HiGHS.
+def solver_options(time_limit_s: float) -> dict[str, object]:
+    """Return HiGHS' options for every MILP here: proven optimal (no gap), quiet, bounded.
+
+    Parameters
+    ----------
+    time_limit_s
+        Seconds HiGHS may take; past them the best solution found is returned with its gap.
+
+    Returns
+    -------
+    dict
+        Options for :func:`scipy.optimize.milp`.
+    """
+    return {"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False}
+
+
 LARGE_MODEL_GAP = 0.01
 
 
@@ -434,16 +450,16 @@ SOLVE_APART_NNZ = 300_000
 
 
 def _milp(c: np.ndarray, link: sp.csr_matrix, count: sp.csr_matrix, p: int,
-          integrality: np.ndarray, time_limit_s: float) -> object:
+          integrality: np.ndarray, time_limit_s: float) -> OptimizeResult:
     """Solve the maximal covering MILP with HiGHS (scipy.optimize.milp)."""
     return milp(c, constraints=[LinearConstraint(link, -np.inf, 0.0),
                                 LinearConstraint(count, p, p)],
                 integrality=integrality, bounds=Bounds(0.0, 1.0),
-                options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+                options=solver_options(time_limit_s))
 
 
 def _milp_with_deadline(c: np.ndarray, link: sp.csr_matrix, count: sp.csr_matrix, p: int,
-                        integrality: np.ndarray, time_limit_s: float) -> object:
+                        integrality: np.ndarray, time_limit_s: float) -> OptimizeResult:
     """Run :func:`_milp` in a child process and stop it when the time limit has passed.
 
     Returns the solver's result, or a result with no solution and a message when the
@@ -453,7 +469,6 @@ def _milp_with_deadline(c: np.ndarray, link: sp.csr_matrix, count: sp.csr_matrix
     import sys
     import tempfile
     from pathlib import Path
-    from types import SimpleNamespace
 
     with tempfile.TemporaryDirectory() as d:
         model, result = Path(d) / "model.npz", Path(d) / "result.npz"
@@ -471,12 +486,12 @@ def _milp_with_deadline(c: np.ndarray, link: sp.csr_matrix, count: sp.csr_matrix
             child.kill()
             child.wait()
         if child.returncode != 0 or not result.exists():
-            return SimpleNamespace(
+            return OptimizeResult(
                 x=None, status=1, mip_gap=np.nan,
                 message=f"time limit of {time_limit_s:.0f} s reached before the solver "
                         "found a solution; stopped")
         out = np.load(result)
-        return SimpleNamespace(x=out["x"] if bool(out["has_x"]) else None,
+        return OptimizeResult(x=out["x"] if bool(out["has_x"]) else None,
                                status=int(out["status"]), mip_gap=float(out["mip_gap"]),
                                message=str(out["message"]))
 
@@ -509,7 +524,7 @@ def set_cover(cover: sp.spmatrix, weights: np.ndarray, *, needed: float,
     res = milp(c, constraints=[LinearConstraint(link, -np.inf, 0.0),
                                LinearConstraint(total, needed, np.inf)],
                integrality=np.concatenate([np.ones(m), np.zeros(n)]), bounds=Bounds(0.0, 1.0),
-               options={"time_limit": time_limit_s, "mip_rel_gap": 0.0, "disp": False})
+               options=solver_options(time_limit_s))
     if res.x is None:
         msg = f"The set-covering solver found no solution in {time_limit_s:.0f} s ({res.message})."
         raise InputError(msg)

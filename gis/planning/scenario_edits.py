@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -51,13 +52,14 @@ class ClickOutcome:
         The message to show (a key of ``layers.i18n`` and its values).
     """
 
-    rows: list[dict]
-    moving: dict | None
+    rows: list[dict[str, Any]]
+    moving: dict[str, Any] | None
     key: str
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-def as_changes(rows: Sequence[dict], crs: object, facility_index: pd.Index) -> list[Change]:
+def as_changes(rows: Sequence[dict[str, Any]], crs: object,
+               facility_index: pd.Index) -> list[Change]:
     """Return the rows as Changes in ``crs`` (the study area's local CRS).
 
     A closed or moved facility's id is given back its type from ``facility_index``.
@@ -79,7 +81,7 @@ def as_changes(rows: Sequence[dict], crs: object, facility_index: pd.Index) -> l
     return out
 
 
-def as_rows(changes: Iterable[Change], facilities: gpd.GeoDataFrame) -> list[dict]:
+def as_rows(changes: Iterable[Change], facilities: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     """Return Changes (in the facilities' CRS) as rows, the inverse of :func:`as_changes`.
 
     A closed facility is placed where it stands; a moved one keeps where it stood
@@ -108,7 +110,8 @@ def as_rows(changes: Iterable[Change], facilities: gpd.GeoDataFrame) -> list[dic
     return rows
 
 
-def map_points(rows: Sequence[dict], category: str) -> tuple[list, list]:
+def map_points(rows: Sequence[dict[str, Any]], category: str
+               ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """Return (added, closed) (lon, lat) points of a category for the map.
 
     Added: new stations and where moved facilities went; closed: closed facilities and
@@ -137,7 +140,8 @@ def _nearest(xy: np.ndarray, here: np.ndarray) -> tuple[int | None, float]:
     return (i, float(d[i])) if d[i] <= PICK_RADIUS_M else (None, np.inf)
 
 
-def apply_click(rows: Sequence[dict], moving: dict | None, mode: str, lon: float, lat: float,
+def apply_click(rows: Sequence[dict[str, Any]], moving: dict[str, Any] | None, mode: str,
+                lon: float, lat: float,
                 *, category: str, facilities: gpd.GeoDataFrame, access: Access,
                 new_name: str) -> ClickOutcome:
     """Apply one click at (lon, lat) in ``mode`` to the scenario's rows.
@@ -187,7 +191,7 @@ def apply_click(rows: Sequence[dict], moving: dict | None, mode: str, lon: float
     fac_xy = np.column_stack([fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy()])
     added_xy = _local_xy([c["lon"] for c in added], [c["lat"] for c in added], crs)
 
-    def facility_row(j: int) -> dict:
+    def facility_row(j: int) -> dict[str, Any]:
         where = gpd.GeoSeries([fac.geometry.iloc[j]], crs=fac.crs).to_crs(WGS84).iloc[0]
         name = fac["name"].iloc[j] if "name" in fac.columns else ""
         return {"facility": str(fac.index[j]), "lon": float(where.x), "lat": float(where.y),

@@ -7,7 +7,6 @@ candidates builds the sparse coverage matrix; :func:`plan_sites` runs the models
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,12 +21,12 @@ from gis.crs import require_projected
 from gis.network.access import Access
 from gis.network.graph import Snap, same_edge_pairs
 from gis.planning.model import MaxCoverageModel, SitingResult, set_cover
+from gis.progress import Progress
 
 if TYPE_CHECKING:
     from gis.analysis.coverage import CoverageResult
-    from gis.settings import Settings
-
-Progress = Callable[[str], None]
+    from gis.zones import zone_of_homes
+from gis.settings import Settings
 
 
 def candidate_sites(demand: Access, threshold_m: float, *,
@@ -297,10 +296,7 @@ def plan_sites(result: CoverageResult, category: str, settings: Settings, *,
     sites["category"] = category
     sites["name"] = [f"new {category} {i}" for i in sites["rank"]]
     for label, gdf in (zones or {}).items():
-        joined = gpd.sjoin(sites[[sites.geometry.name]], gdf[["name", gdf.geometry.name]]
-                           .to_crs(sites.crs), predicate="within", how="left")
-        joined = joined[~joined.index.duplicated()]
-        sites[label] = joined["name"].to_numpy()
+        sites[label] = zone_of_homes(sites, gdf).to_numpy()
     say("checking the proposal with the coverage engine")
     new_fac = gpd.GeoDataFrame({"category": category, "name": sites["name"].to_numpy()},
                                geometry=sites.geometry.to_numpy(), crs=sites.crs)

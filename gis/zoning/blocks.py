@@ -59,12 +59,12 @@ class Blocks:
     @property
     def ids(self) -> np.ndarray:
         """Return the block ids in order."""
-        return self.gdf["block_id"].to_numpy()
+        return np.asarray(self.gdf["block_id"].to_numpy())
 
     def neighbours(self, i: int) -> np.ndarray:
         """Return the positions of the blocks adjacent to block position ``i``."""
         a = self.adjacency
-        return a.indices[a.indptr[i]:a.indptr[i + 1]]
+        return np.asarray(a.indices[a.indptr[i]:a.indptr[i + 1]])
 
 
 def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridRules, *,
@@ -210,30 +210,30 @@ def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
 
 def _merge_small(parts: np.ndarray, min_m2: float) -> np.ndarray:
     """Give every part smaller than ``min_m2`` to the neighbour it shares most edge with."""
-    parts = list(parts)
-    alive = np.ones(len(parts), dtype=bool)
-    tree = shapely.STRtree(np.asarray(parts, dtype=object))
-    area = shapely.area(np.asarray(parts, dtype=object))
+    pieces = list(parts)
+    alive = np.ones(len(pieces), dtype=bool)
+    tree = shapely.STRtree(np.asarray(pieces, dtype=object))
+    area = shapely.area(np.asarray(pieces, dtype=object))
     for i in np.argsort(area):
         if area[i] >= min_m2 or alive.sum() <= 1:
             break
-        near = tree.query(parts[i], predicate="intersects")
+        near = tree.query(pieces[i], predicate="intersects")
         # A merged part lives on under the index of the part it was merged into.
         near = near[(near != i) & alive[near]]
         if near.size == 0:
             continue  # an island part: keep as it is
         shared = shapely.length(shapely.intersection(
-            shapely.boundary(parts[i]), shapely.boundary(np.asarray(parts, dtype=object)[near])))
+            shapely.boundary(pieces[i]), shapely.boundary(np.asarray(pieces, dtype=object)[near])))
         if shared.max() <= 0:
             continue
         j = int(near[np.argmax(shared)])
-        merged = shapely.union(parts[i], parts[j], grid_size=GRID_SIZE_M)
+        merged = shapely.union(pieces[i], pieces[j], grid_size=GRID_SIZE_M)
         if shapely.get_type_id(merged) != 3:
             continue
-        parts[j] = merged
+        pieces[j] = merged
         area[j] = shapely.area(merged)
         alive[i] = False
-    return np.asarray([p for p, a in zip(parts, alive, strict=True) if a], dtype=object)
+    return np.asarray([p for p, a in zip(pieces, alive, strict=True) if a], dtype=object)
 
 
 def _assign_homes(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame,

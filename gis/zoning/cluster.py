@@ -37,8 +37,9 @@ def _balanced_parts(xy: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
 def _nearest_centre(xy: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Return the nearest centre of every point (a k-d tree when there are many centres)."""
     if centres.shape[0] <= 16:
-        return np.argmin(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
-    return cKDTree(centres).query(xy)[1]
+        return np.asarray(np.argmin(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2),
+                                    axis=1))
+    return np.asarray(cKDTree(centres).query(xy)[1])
 
 
 def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0, iters: int = 25,

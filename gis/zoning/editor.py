@@ -9,13 +9,40 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from gis._errors import InputError, Msg
+from gis.settings import GridRules
+from gis.zoning.blocks import Blocks
 from gis.zoning.partition import PartitionProblem, is_contiguous, partition_blocks
 from gis.zoning.plan import GridPlan
+
+
+def history_record(action: str, detail: str = "") -> dict[str, str]:
+    """Return one row of a plan's edit history, stamped now (the one timestamp format).
+
+    Parameters
+    ----------
+    action
+        What was done (``generate``, ``open``, ``move``, ``undo``, ...).
+    detail
+        The message saying what changed; a :class:`~gis._errors.Msg` keeps its key and
+        parameters, so that the history reads in either language.
+
+    Returns
+    -------
+    dict
+        ``time`` (ISO 8601, seconds), ``action``, ``detail``, ``key`` and ``params`` (JSON).
+    """
+    return {"time": dt.datetime.now().isoformat(timespec="seconds"),
+            "action": action, "detail": str(detail),
+            "key": getattr(detail, "key", "") or "",
+            "params": json.dumps(getattr(detail, "params", {}), ensure_ascii=False,
+                                 default=str)}
 
 
 @dataclass(frozen=True)
@@ -42,6 +69,48 @@ class GridEditor:
         self._plans = [plan]
         self._pos = 0
         self.history: list[dict[str, str]] = list(history or [])
+
+    def to_state(self) -> dict[str, object]:
+        """Return the editor as plain values, for a session to keep between reruns.
+
+        Returns
+        -------
+        dict
+            ``plans`` (every plan of the undo stack, :meth:`GridPlan.to_state`), ``pos``
+            (the current one) and ``history``; read back by :meth:`from_state`.
+        """
+        return {"plans": [p.to_state() for p in self._plans], "pos": self._pos,
+                "history": [dict(h) for h in self.history]}
+
+    @classmethod
+    def from_state(cls, blocks: Blocks, rules: GridRules, state: dict[str, Any]) -> GridEditor:
+        """Rebuild an editor, with its undo and redo, from :meth:`to_state` values.
+
+        Parameters
+        ----------
+        blocks
+            The street blocks the plans label.
+        rules
+            The grid rules of the plans.
+        state
+            Values from :meth:`to_state`.
+
+        Returns
+        -------
+        GridEditor
+            The editor at the same step, able to undo and redo as before.
+
+        Examples
+        --------
+        >>> editor = GridEditor.from_state(blocks, rules, saved)  # doctest: +SKIP
+        >>> editor.undo()  # doctest: +SKIP
+        True
+        """
+        plans = [GridPlan.from_state(blocks, rules, s) for s in state["plans"]]
+        editor = cls(plans[0], state.get("history", []))
+        editor._plans = plans
+        editor._pos = int(state["pos"])
+        return editor
 
     @property
     def plan(self) -> GridPlan:
@@ -75,14 +144,10 @@ class GridEditor:
         return True
 
     def _log(self, action: str, detail: str) -> None:
-        self.history.append({"time": dt.datetime.now().isoformat(timespec="seconds"),
-                             "action": action, "detail": str(detail),
-                             "key": getattr(detail, "key", "") or "",
-                             "params": json.dumps(getattr(detail, "params", {}),
-                                                  ensure_ascii=False, default=str)})
+        self.history.append(history_record(action, detail))
 
     def _commit(self, plan: GridPlan, action: str, detail: str,
-                warnings: list[str]) -> EditResult:
+                warnings: Sequence[str]) -> EditResult:
         del self._plans[self._pos + 1:]
         self._plans.append(plan.with_codes())
         self._pos += 1
@@ -99,9 +164,9 @@ class GridEditor:
             msg = f"There is no grid {g}."
             raise InputError(msg)
 
-    def _range_warnings(self, plan: GridPlan, grids: list[int]) -> list[str]:
+    def _range_warnings(self, plan: GridPlan, grids: list[int]) -> list[Msg]:
         r = plan.rules
-        out = []
+        out: list[Msg] = []
         hh = plan.blocks.gdf["households"].to_numpy()
         for g in grids:
             total = int(hh[plan.grid == g].sum())
@@ -174,7 +239,7 @@ class GridEditor:
         names = dict(plan.grid_names)
         gcomm = dict(plan.grid_community)
         workers = dict(plan.workers)
-        warnings = []
+        warnings: list[Msg] = []
         for g in sources:
             if not (new_grid == g).any():
                 warnings.append(Msg(f"{names[g]} is now empty and was removed",

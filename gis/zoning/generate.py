@@ -76,7 +76,8 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     comm_names = {i: comm_tpl.format(n=i + 1) for i in range(n_comm)}
     # Community candidates are judged by the grids they allow: fewest grids outside the
     # range, then the smallest worst deviation.
-    best = None
+    best: tuple[tuple[float, ...], np.ndarray, dict[int, str], np.ndarray, dict[int, str],
+               dict[int, int]] | None = None
     tries = COMMUNITY_TRIES if hh.size <= LARGE_AREA_BLOCKS else COMMUNITY_TRIES_LARGE
     for attempt in range(tries if n_comm > 1 else 1):
         comm = partition_blocks(problem, n_comm, target=mean, lower=0.5 * mean,
@@ -85,14 +86,15 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
                                 kmeans_restarts=8 if attempt == 0 else 1)
         # A study area in several unconnected pieces gets at least one community per
         # piece, so there can be more communities than the target count: name them all.
-        names = {int(i): comm_names.get(int(i), comm_tpl.format(n=int(i) + 1))
-                 for i in np.unique(comm[comm >= 0])}
-        grid, grid_names, grid_comm, score = _grids_within(blocks, problem, comm, names,
+        comm_named = {int(i): comm_names.get(int(i), comm_tpl.format(n=int(i) + 1))
+                      for i in np.unique(comm[comm >= 0])}
+        grid, grid_names, grid_comm, score = _grids_within(blocks, problem, comm, comm_named,
                                                            rules, seed, grid_tpl)
         if best is None or score < best[0]:
-            best = (score, comm, names, grid, grid_names, grid_comm)
-    _s, comm, names, grid, grid_names, grid_comm = best
-    return GridPlan(blocks, comm, grid, names, grid_names, grid_comm, rules).with_codes()
+            best = (score, comm, comm_named, grid, grid_names, grid_comm)
+    assert best is not None  # at least one try
+    _s, comm, comm_named, grid, grid_names, grid_comm = best
+    return GridPlan(blocks, comm, grid, comm_named, grid_names, grid_comm, rules).with_codes()
 
 
 #: Community partitions tried when communities are generated (each judged by its grids);
@@ -105,7 +107,7 @@ LARGE_AREA_BLOCKS = 2000
 def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
                   comm_names: dict[int, str], rules: GridRules, seed: int,
                   grid_tpl: str = ZONE_NAMES["zh"][1],
-                  ) -> tuple[np.ndarray, dict[int, str], dict[int, int], tuple]:
+                  ) -> tuple[np.ndarray, dict[int, str], dict[int, int], tuple[float, ...]]:
     """Partition each community into grids; return labels, names and a quality score."""
     hh = problem.households
     grid = np.full(hh.size, -1, dtype=np.int64)

@@ -44,7 +44,7 @@ class PartitionProblem:
     def neighbours(self, i: int) -> np.ndarray:
         """Return the neighbours of node ``i``."""
         a = self.adjacency
-        return a.indices[a.indptr[i]:a.indptr[i + 1]]
+        return np.asarray(a.indices[a.indptr[i]:a.indptr[i + 1]])
 
 
 def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float,
@@ -80,7 +80,8 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
     next_label = 0
     for c, k in zip(populated, alloc, strict=True):
         nodes = np.flatnonzero(comp == c)
-        best, best_score = None, None
+        best: np.ndarray | None = None
+        best_score: tuple[int, float, float] | None = None
         for attempt in range(tries):
             # The first start is the best of several k-means runs; later ones are single
             # runs with other seeds, for variety.
@@ -99,6 +100,7 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
                            compactness_weight=compactness_weight)
             if best_score is None or score < best_score:
                 best, best_score = cand, score
+        assert best is not None and best_score is not None  # tries >= 1
         sub = best
         if problem.geoms is not None and nodes.size <= POLISH_MAX_BLOCKS:
             sub = _polish(problem, nodes, sub, target=target, lower=lower, upper=upper,
@@ -133,9 +135,9 @@ def _absorb_empty(problem: PartitionProblem, nodes: np.ndarray,
             return labels
         r = empty[0]
         members = np.flatnonzero(labels == r)
-        nbr = {int(labels[local[int(v)]]) for u in members
-               for v in problem.neighbours(int(nodes[u])) if int(v) in local}
-        nbr = [b for b in nbr if b >= 0 and b != r]
+        around = {int(labels[local[int(v)]]) for u in members
+                  for v in problem.neighbours(int(nodes[u])) if int(v) in local}
+        nbr = [b for b in around if b >= 0 and b != r]
         if not nbr:
             labels[members] = -1  # an island of empty blocks: in no grid
             continue
@@ -153,7 +155,7 @@ def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float
         labels[:] = 0
         return labels
     centres_lab = _kmeans(xy, hh + 1e-3, k, seed=seed, restarts=restarts)
-    seeds = []
+    seeds: list[int] = []
     for j in range(k):
         members = np.flatnonzero(centres_lab == j)
         if members.size == 0:
@@ -314,6 +316,7 @@ def _with_outlines(problem: PartitionProblem, nodes: np.ndarray
     """Return block perimeters and shared lengths of ``nodes`` (computed when missing)."""
     if problem.perimeter is not None and problem.shared is not None:
         return problem.perimeter[nodes], problem.shared[nodes][:, nodes].tocsr()
+    assert problem.geoms is not None  # the polish runs only with geometries
     geoms = problem.geoms[nodes]
     return shapely.length(geoms), shared_lengths(geoms,
                                                  problem.adjacency[nodes][:, nodes].tocsr())
@@ -436,7 +439,7 @@ def is_contiguous(adjacency: sp.csr_matrix, members: np.ndarray) -> bool:
         return True
     sub = adjacency[members][:, members]
     n_comp, _ = connected_components(sub, directed=False)
-    return n_comp == 1
+    return bool(n_comp == 1)
 #: The Polsby-Popper polish (one union per tried move) runs on pieces of at most this
 #: many blocks: every grid partition, and communities of ordinary study areas.
 POLISH_MAX_BLOCKS = 1500

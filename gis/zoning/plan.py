@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -65,7 +66,7 @@ class GridPlan:
                 grid[g] = f"{c_code}{(max(used, default=0) + 1):03d}"
         return self.replace(community_codes=comm, grid_codes=grid)
 
-    def replace(self, **changes: object) -> GridPlan:
+    def replace(self, **changes: Any) -> GridPlan:
         """Return a copy with some fields changed."""
         from dataclasses import replace
 
@@ -83,9 +84,9 @@ class GridPlan:
                 "grid_codes": {int(k): v for k, v in self.grid_codes.items()}}
 
     @classmethod
-    def from_state(cls, blocks: Blocks, rules: GridRules, state: dict) -> GridPlan:
+    def from_state(cls, blocks: Blocks, rules: GridRules, state: dict[str, Any]) -> GridPlan:
         """Rebuild a plan from :meth:`to_state` values and its blocks."""
-        def ints(d: dict) -> dict[int, object]:
+        def ints(d: dict[Any, Any]) -> dict[int, Any]:
             return {int(k): v for k, v in d.items()}
 
         return cls(blocks, np.asarray(state["community"], dtype=np.int64),

@@ -40,15 +40,7 @@ def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]
     rules = plan.rules
     info = pd.DataFrame([{
         "crs": pyproj.CRS(b.crs).to_wkt(),
-        "rules": json.dumps({"target_households": rules.target_households,
-                             "min_households": rules.min_households,
-                             "max_households": rules.max_households,
-                             "community_target_households": rules.community_target_households,
-                             "block_highways": sorted(rules.block_highways),
-                             "min_block_m2": rules.min_block_m2,
-                             "subdivide_block_m2": rules.subdivide_block_m2,
-                             "compactness_weight": rules.compactness_weight,
-                             "code_prefix": rules.code_prefix}),
+        "rules": rules.to_json(),
         "state": json.dumps(plan.to_state(), ensure_ascii=False),
         "notes": json.dumps(list(plan.blocks.notes), ensure_ascii=False),
         "saved": dt.datetime.now().isoformat(timespec="seconds")}])
@@ -85,9 +77,7 @@ def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
         raise InputError(msg, key="not_a_project", where=path.name)
     info = pyogrio.read_dataframe(path, layer="plan_info").iloc[0]
     crs = pyproj.CRS.from_wkt(info["crs"])
-    raw_rules = json.loads(info["rules"])
-    raw_rules["block_highways"] = frozenset(raw_rules["block_highways"])
-    rules = GridRules(**raw_rules)
+    rules = GridRules.from_json(info["rules"])
     b = gpd.read_file(path, layer="blocks").to_crs(crs)
     ids = b["block_id"].astype(str).to_numpy()
     pos = {v: i for i, v in enumerate(ids)}

@@ -1,0 +1,149 @@
+"""Session state defaults, where the app's files are, and the study and coverage caches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from gis import GisError
+from gis.analysis.coverage import (
+    CoverageResult,
+    area_summary,
+    category_circle,
+    compute_coverage,
+)
+from gis.network.access import Access
+from gis.settings import Settings, load_settings
+from gis.study import Study, StudyCache
+
+
+def default_source() -> str:
+    """Return the study area the app opens with (``SERVICE_CIRCLE_SOURCE``, read per run)."""
+    return os.environ.get("SERVICE_CIRCLE_SOURCE", "default")
+
+
+def shared_project_path(kind: str) -> Path:
+    """Return the shared project file of ``kind`` (``scenarios`` or ``grids``).
+
+    ``SERVICE_CIRCLE_PROJECT`` and ``SERVICE_CIRCLE_GRIDS`` name them; read on every run,
+    as the script's own globals were.
+    """
+    if kind == "scenarios":
+        return Path(os.environ.get("SERVICE_CIRCLE_PROJECT", "projects/project.gpkg"))
+    return Path(os.environ.get("SERVICE_CIRCLE_GRIDS", "projects/grids_project.gpkg"))
+
+
+#: "auto": the file's own coordinate system (a projected one, e.g. UTM or CGCS2000
+#: Gauss-Krueger, as on the command line); "epsg": a code the user types.
+CRS_CHOICES = ("auto", "wgs84", "gcj02", "bd09", "cgcs2000", "epsg")
+UPLOAD_TYPES = ["gpkg", "geojson", "json", "zip", "csv"]
+#: What a click on the grids map does.
+GRID_CLICKS = ("select", "move")
+
+
+def init_state(settings: Settings) -> None:
+    """Set every session-state default once: small, plain values only."""
+    defaults = {
+        "lang": "zh",
+        "category": settings.category_ids[0],
+        "threshold_mode": "minutes",
+        "gates": "off",
+        "threshold_min": float(settings.threshold_min),
+        "threshold_m": 800.0,
+        "profile": settings.default_profile,
+        "basemap": "osm",
+        "facilities_crs": "auto",
+        "buildings_crs": "auto",
+        "good_inputs": (default_source(), None, None, None, None, None, None),
+        "upload_session": "",
+        "upload_gen": {},
+        "upload_files": {},
+        "refused": None,
+        "view": "coverage",
+        "k": 3,
+        "proposal": None,
+        "changes": [],
+        "scenario_name": "",
+        "grid_target": settings.grids.target_households,
+        "grid_min": settings.grids.min_households,
+        "grid_max": settings.grids.max_households,
+        "comm_target": settings.grids.community_target_households,
+        "grid_editor": None,
+        "grid_rules": None,
+        "grid_message": None,
+        "with_workers": False,
+        "grid_blocks": None,
+        "grid_click": "select",
+        "map_click": "look",
+        "moving": None,
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+@st.cache_resource(show_spinner=False)
+def study_cache() -> StudyCache:
+    """Return the one store of loaded studies (the studies in it are never mutated)."""
+    return StudyCache(load_settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def get_access(_study: Study, study_key: tuple, gates: str = "off") -> Access:
+    """Return how the study's homes reach the streets (shared, never mutated)."""
+    return _study.access(gates=gates)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
+                 metres: float | None, profile: str, gates: str = "off") -> CoverageResult:
+    """Return coverage of every category; ``study_key`` stands in for the study.
+
+    Shared by every session and never mutated (the result carries its access model,
+    which is too large to copy into each session).
+    """
+    return compute_coverage(get_access(_study, study_key, gates), _study.facilities,
+                            load_settings(), minutes=minutes, metres=metres, profile=profile)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_summary(_result: CoverageResult, key: tuple) -> pd.DataFrame:
+    """Return the area summary of a coverage result (``key`` names the analysis)."""
+    return area_summary(_result)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_circle(_study: Study, study_key: tuple, category: str, threshold_m: float) -> object:
+    """Return the union of one category's service circles (None: no facility)."""
+    try:
+        return category_circle(get_access(_study, study_key), _study.facilities, category,
+                               threshold_m, load_settings())
+    except GisError:
+        return None
+
+
+def analysis_key(used: tuple, result: CoverageResult) -> tuple:
+    """Return what identifies an analysis: the study inputs, thresholds and gate choice."""
+    return (used,
+            tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
+            st.session_state["gates"])
+
+
+def project_file(kind: str) -> Path:
+    """Return the project file this session works on: its own copy, else the shared one.
+
+    ``kind`` is "scenarios" (the project GeoPackage of scenarios) or "grids" (the grid
+    project). A planner who opens or starts a file of their own works on it alone; the
+    shared path (``SERVICE_CIRCLE_PROJECT`` / ``SERVICE_CIRCLE_GRIDS``) is the default.
+    """
+    own = st.session_state.get(f"own_{kind}_project")
+    if own:
+        return Path(own)
+    return shared_project_path(kind)
+
+
+def study_id(study: Study) -> str:
+    """Return the name scenarios are filed under: the study area's file or place name."""
+    return Path(study.source).name if Path(study.source).suffix else study.source
