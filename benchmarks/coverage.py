@@ -37,7 +37,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gis.analysis.coverage import area_summary, compute_coverage  # noqa: E402
+from gis.analysis.coverage import (
+    CoverageOptions,
+    area_summary,
+    compute_coverage,
+)
 from gis.network.access import build_access  # noqa: E402
 from gis.network.graph import Snap, WalkNetwork, network_from_streets  # noqa: E402
 from gis.settings import load_settings  # noqa: E402
@@ -171,7 +175,8 @@ def helsinki(repeat: int) -> dict:
 
     def engine_step():
         access = build_access(net, homes, snap_max_m=settings.snap_max_m)
-        res = compute_coverage(access, fac, settings, categories=cats, metres=CUTOFF_M)
+        res = compute_coverage(access, fac, settings,
+                               CoverageOptions(categories=cats, metres=CUTOFF_M))
         area_summary(res)
         return res
 
@@ -227,7 +232,8 @@ def lattice_worker() -> None:
     timings["attach 500,000 homes (once per study area)"] = time.perf_counter() - t0
 
     def step_fn():
-        res = compute_coverage(access, fac, settings, categories=["health"], metres=CUTOFF_M)
+        res = compute_coverage(access, fac, settings,
+                               CoverageOptions(categories=["health"], metres=CUTOFF_M))
         return area_summary(res)
 
     timings["coverage step, one category (facilities, search, tables)"], summary = best_of(

@@ -39,7 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 import geopandas as gpd  # noqa: E402
 
-from gis.analysis.coverage import compute_coverage  # noqa: E402
+from gis.analysis.coverage import (
+    CoverageOptions,
+    compute_coverage,
+)
 from gis.planning.model import MaxCoverageModel
 from gis.planning.scenarios import WhatIf  # noqa: E402
 from gis.planning.siting import coverage_matrix
@@ -90,8 +93,8 @@ def main() -> None:
     settings = load_settings()
     study = load_study(None, settings)
     net = study.network
-    result = compute_coverage(study.access(), study.facilities, settings, categories=[CAT],
-                              metres=SITING_M)
+    result = compute_coverage(study.access(), study.facilities, settings,
+                              CoverageOptions(categories=[CAT], metres=SITING_M))
     demand = result.homes[result.homes["attached"] & ~result.homes[f"covered_{CAT}"]]
     w = demand["households"].to_numpy(dtype=float)
     rng = np.random.default_rng(7)
@@ -132,7 +135,7 @@ def main() -> None:
 
     # What-if: bounded incremental changes against a full recomputation.
     result = compute_coverage(study.access(), study.facilities, settings,
-                              categories=["health"], metres=800)
+                              CoverageOptions(categories=["health"], metres=800))
     what = WhatIf(result, "health", settings)
     fac = result.facilities[result.facilities["category"] == "health"]
     picks = rng.choice(net.n_nodes, size=50, replace=False)
@@ -146,9 +149,9 @@ def main() -> None:
         t0 = time.perf_counter()
         what.remove(label)
         t_remove.append(time.perf_counter() - t0)
-    t_full, _ = timed(lambda: compute_coverage(
-        result.access, result.facilities, settings,
-        thresholds={"health": result.thresholds["health"]}))
+    health_only = CoverageOptions(thresholds={"health": result.thresholds["health"]})
+    t_full, _ = timed(lambda: compute_coverage(result.access, result.facilities, settings,
+                                               health_only))
     lines += ["### What-if on Helsinki, health, 800 m", "",
               "| change | median | max |", "| --- | ---: | ---: |",
               f"| add a station (bounded search) | {np.median(t_add) * 1000:.1f} ms | "

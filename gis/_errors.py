@@ -76,6 +76,18 @@ def guard_input(what: str, fix: str) -> Callable[[F], F]:
     fix, with the original exception chained and logged for developers. The project's
     own :class:`GisError` passes unchanged.
 
+    Parameters
+    ----------
+    what
+        What the file should have been ("a facilities layer").
+    fix
+        What the user should do about it.
+
+    Returns
+    -------
+    Callable
+        A decorator for a loader whose first argument is the file's path.
+
     Examples
     --------
     >>> @guard_input("a facilities layer", "save it again as GeoPackage or GeoJSON")

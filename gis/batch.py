@@ -40,7 +40,13 @@ import shapely
 from shapely import STRtree
 
 from gis._errors import InputError
-from gis.analysis.coverage import FULL_CIRCLE, area_summary, compute_coverage, resolve_thresholds
+from gis.analysis.coverage import (
+    FULL_CIRCLE,
+    CoverageOptions,
+    area_summary,
+    compute_coverage,
+    resolve_thresholds,
+)
 from gis.analysis.gaps import find_gaps
 from gis.analysis.standards import Standards, check_standards
 from gis.crs import to_local
@@ -74,6 +80,16 @@ def extract_inputs(folder: str | Path) -> list[AreaInput]:
     The area id is the file name without its suffixes; each worker reads its own file, and
     each area is analysed as a single run over its extract (areas do not see across each
     other's edges: use one extract and area polygons for that).
+
+    Parameters
+    ----------
+    folder
+        A folder of OSM extracts, one per area.
+
+    Returns
+    -------
+    list of AreaInput
+        One input per file, each read by its worker.
     """
     files = sorted(p for p in Path(folder).iterdir()
                    if p.name.endswith((".osm.pbf", ".osm", ".osm.bz2")))
@@ -132,6 +148,20 @@ def halo_m(settings: Settings, profiles: Sequence[str], standards: Standards | N
 
     The largest walk threshold over every category and profile, or the largest standards
     distance if larger, plus twice the snap limit (a home's and a facility's access legs).
+
+    Parameters
+    ----------
+    settings
+        Settings: thresholds, speeds and the snap limit.
+    profiles
+        Walking profiles the batch runs.
+    standards
+        The standards checklist, if it runs too.
+
+    Returns
+    -------
+    float
+        The halo in metres.
     """
     longest = 0.0
     for profile in profiles:
@@ -147,6 +177,18 @@ def tile_areas(homes: gpd.GeoDataFrame, n: int) -> gpd.GeoDataFrame:
 
     Tiles touch without overlapping; a home on a shared edge belongs to one tile only
     (see :func:`split_areas`).
+
+    Parameters
+    ----------
+    homes
+        Homes in WGS-84.
+    n
+        Tiles per side.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``area_id`` and the tile rectangles, in WGS-84.
     """
     if n < 1 or n > 1000:
         msg = f"A tiling needs between 1 x 1 and 1000 x 1000 tiles, found {n} (tiles:N)."
@@ -236,6 +278,24 @@ def run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
     that one bad area does not stop the batch. With ``part`` (a path every worker can
     write, as ``--out`` must be), the finished area is stored there by the worker itself
     and only its figures travel back, not its layers.
+
+    Parameters
+    ----------
+    inp
+        The area's input (its layers, or an extract to read).
+    settings
+        Settings.
+    profiles
+        Walking profiles to run coverage for.
+    standards
+        The standards checklist to run, or None.
+    part
+        Where the worker stores the finished area, or None to return its layers.
+
+    Returns
+    -------
+    AreaOutput
+        The area's figures (and layers without ``part``), or its error.
     """
     start = time.perf_counter()
     out = AreaOutput(inp.area_id, inp.key, started=time.time())
@@ -311,7 +371,8 @@ def _run_area(inp: AreaInput, settings: Settings, profiles: Sequence[str],
                                   "households": int(inp.homes["households"].sum())}
     gap_frames = []
     for profile in profiles:
-        result = compute_coverage(access, inp.facilities, settings, profile=profile)
+        result = compute_coverage(access, inp.facilities, settings,
+                                  CoverageOptions(profile=profile))
         h = result.homes
         homes["attached"] = h["attached"].to_numpy()
         for cid, thr in result.thresholds.items():
@@ -348,6 +409,24 @@ def run_area_file(path: str, settings: Settings, profiles: Sequence[str],
     The parent writes each area's input once; the worker reads it itself, instead of the
     input travelling through the scheduler (which pickles a task's data three times in the
     parent: 2.3 s before the first area started, on Malta's 16 tiles).
+
+    Parameters
+    ----------
+    path
+        The pickled :class:`AreaInput` the parent stored.
+    settings
+        Settings.
+    profiles
+        Walking profiles.
+    standards
+        The standards checklist, or None.
+    part
+        Where the worker stores the finished area, or None.
+
+    Returns
+    -------
+    AreaOutput
+        As :func:`run_area`.
     """
     try:
         inp = pickle.loads(Path(path).read_bytes())
@@ -406,6 +485,15 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
     Returns
     -------
     BatchReport
+
+    Examples
+    --------
+    >>> inputs, _ = split_areas(study.network, study.homes, study.facilities, areas,
+    ...                         halo=halo_m(settings, ["adult"], None))  # doctest: +SKIP
+    >>> report = run_batch(inputs, settings, "out/", profiles=["adult"],
+    ...                    workers=2)  # doctest: +SKIP
+    >>> report.failed  # doctest: +SKIP
+    {}
     """
     import dask
     from dask.distributed import Client, LocalCluster, as_completed

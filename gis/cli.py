@@ -19,6 +19,7 @@ import pandas as pd
 from gis._errors import GisError, InputError
 from gis.analysis.coverage import (
     FULL_CIRCLE,
+    CoverageOptions,
     CoverageResult,
     area_summary,
     category_circles,
@@ -211,7 +212,18 @@ def _file_stamp(path: Path | None) -> tuple[object, ...]:
 
 
 def run_batch_command(args: argparse.Namespace) -> int:
-    """Run the batch command; return 0, or 1 when an area failed."""
+    """Run the batch command; return 0, or 1 when an area failed.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when done, 1 when an area failed or an input was refused.
+    """
     from gis.analysis.standards import load_standards
     from gis.batch import halo_m, run_batch, split_areas, tile_areas
 
@@ -275,7 +287,18 @@ def _batch_summary(report: BatchReport, n_areas: int) -> int:
 
 
 def run_standards(args: argparse.Namespace) -> int:
-    """Run the standards command; return the exit status."""
+    """Run the standards command; return the exit status.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when done, 1 when an area failed or an input was refused.
+    """
     from gis.analysis.standards import check_standards, load_standards
 
     say = _Clock(args.quiet)
@@ -313,7 +336,18 @@ def run_standards(args: argparse.Namespace) -> int:
 
 
 def run_households(args: argparse.Namespace) -> int:
-    """Print households per classification rule and the largest homes; return the status."""
+    """Print households per classification rule and the largest homes; return the status.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when done, 1 when an area failed or an input was refused.
+    """
     say = _Clock(args.quiet)
     settings = load_settings(args.settings)
     study = load_study(args.source, settings, buildings_path=args.buildings,
@@ -348,7 +382,18 @@ def run_households(args: argparse.Namespace) -> int:
 
 
 def run_grids(args: argparse.Namespace) -> int:
-    """Run the grids command; return the exit status."""
+    """Run the grids command; return the exit status.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when done, 1 when an area failed or an input was refused.
+    """
     from dataclasses import replace
 
     from gis.zoning.blocks import make_blocks
@@ -454,12 +499,14 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
         compounds = compounds_from_layers(areas, gates)
     # One access model (snap limit, gates) for every step of this command.
     access = study.access(gates=args.gates, compounds=compounds, progress=say)
-    result = compute_coverage(access, study.facilities, settings, categories=categories,
-                              minutes=args.minutes, metres=args.metres, profile=args.profile,
+    result = compute_coverage(access, study.facilities, settings,
+                              CoverageOptions(categories=categories, minutes=args.minutes,
+                                              metres=args.metres, profile=args.profile),
                               progress=say)
     if args.gates != "off":
         plain = compute_coverage(study.access(gates="off"), study.facilities, settings,
-                                 thresholds=result.thresholds, profile=result.profile)
+                                 CoverageOptions(thresholds=result.thresholds,
+                                                 profile=result.profile))
         zone_path = args.communities or args.grids
         zone_gdf = (to_local(read_zones(zone_path), study.area.local_crs)
                     if zone_path is not None else None)
@@ -483,7 +530,18 @@ def _prepare(args: argparse.Namespace, categories: list[str] | None,
 
 
 def run_coverage(args: argparse.Namespace) -> int:
-    """Run the coverage command; return the exit status."""
+    """Run the coverage command; return the exit status.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when done, 1 when an area failed or an input was refused.
+    """
     say = _Clock(args.quiet)
     cats = ([c.strip() for c in args.categories.split(",") if c.strip()]
             if args.categories else None)
@@ -515,7 +573,18 @@ def run_coverage(args: argparse.Namespace) -> int:
 
 
 def run_gaps(args: argparse.Namespace) -> int:
-    """Run the gaps command; return the exit status."""
+    """Run the gaps command; return the exit status.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when done, 1 when an area failed or an input was refused.
+    """
     say = _Clock(args.quiet)
     cats = None if args.category == FULL_CIRCLE else [args.category]
     settings, study, result, zones = _prepare(args, cats, say)
@@ -538,7 +607,18 @@ def run_gaps(args: argparse.Namespace) -> int:
 
 
 def run_sites(args: argparse.Namespace) -> int:
-    """Run the sites command; return the exit status."""
+    """Run the sites command; return the exit status.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+
+    Returns
+    -------
+    int
+        The exit status: 0 when done, 1 when an area failed or an input was refused.
+    """
     say = _Clock(args.quiet)
     settings, study, result, zones = _prepare(args, [args.category], say)
     candidates = None
@@ -622,7 +702,18 @@ def _print_summary(name: str, profile: str, summary: pd.DataFrame,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m gis``."""
+    """Entry point of ``python -m gis``.
+
+    Parameters
+    ----------
+    argv
+        Arguments (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
     args = _parser().parse_args(argv)
     commands = {"coverage": run_coverage, "gaps": run_gaps, "sites": run_sites,
                 "grids": run_grids, "standards": run_standards,

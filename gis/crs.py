@@ -64,7 +64,20 @@ def choose_local_crs(area: gpd.GeoDataFrame | gpd.GeoSeries) -> pyproj.CRS:
 
 
 def to_local(gdf: gpd.GeoDataFrame, local_crs: pyproj.CRS) -> gpd.GeoDataFrame:
-    """Project ``gdf`` to the study area's metric CRS."""
+    """Project ``gdf`` to the study area's metric CRS.
+
+    Parameters
+    ----------
+    gdf
+        A layer with a CRS.
+    local_crs
+        The study area's metric CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The layer in ``local_crs``.
+    """
     if gdf.crs is None:
         msg = "Layer has no CRS; declare one (EPSG code) before projecting it."
         raise CRSMismatchError(msg)
@@ -72,7 +85,18 @@ def to_local(gdf: gpd.GeoDataFrame, local_crs: pyproj.CRS) -> gpd.GeoDataFrame:
 
 
 def to_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return ``gdf`` in WGS-84 (EPSG:4326), the CRS of every file and map layer."""
+    """Return ``gdf`` in WGS-84 (EPSG:4326), the CRS of every file and map layer.
+
+    Parameters
+    ----------
+    gdf
+        A layer with a CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The layer in EPSG:4326.
+    """
     if gdf.crs is None:
         msg = "Layer has no CRS; it cannot be converted to WGS-84."
         raise CRSMismatchError(msg)
@@ -86,6 +110,11 @@ def require_projected(*layers: tuple[str, gpd.GeoDataFrame | gpd.GeoSeries]) -> 
     ----------
     layers
         Pairs of (argument name, layer).
+
+    Returns
+    -------
+    pyproj.CRS
+        The one projected CRS every layer is in.
 
     Raises
     ------
@@ -137,14 +166,36 @@ def _delta(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def wgs84_to_gcj02(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convert WGS-84 longitudes and latitudes (degrees) to GCJ-02."""
+    """Convert WGS-84 longitudes and latitudes (degrees) to GCJ-02.
+
+    Parameters
+    ----------
+    lng, lat
+        WGS-84 longitudes and latitudes in degrees (arrays of one shape).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        GCJ-02 longitudes and latitudes.
+    """
     lng, lat = np.asarray(lng, float), np.asarray(lat, float)
     dlng, dlat = _delta(lng, lat)
     return lng + dlng, lat + dlat
 
 
 def gcj02_to_wgs84(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convert GCJ-02 to WGS-84 by fixed-point iteration (error well under 1 cm)."""
+    """Convert GCJ-02 to WGS-84 by fixed-point iteration (error well under 1 cm).
+
+    Parameters
+    ----------
+    lng, lat
+        GCJ-02 longitudes and latitudes in degrees (arrays of one shape).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        WGS-84 longitudes and latitudes.
+    """
     glng, glat = np.asarray(lng, float), np.asarray(lat, float)
     wlng, wlat = glng.copy(), glat.copy()
     for _ in range(30):
@@ -157,7 +208,18 @@ def gcj02_to_wgs84(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def bd09_to_gcj02(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convert Baidu BD-09 to GCJ-02."""
+    """Convert Baidu BD-09 to GCJ-02.
+
+    Parameters
+    ----------
+    lng, lat
+        BD-09 longitudes and latitudes in degrees (arrays of one shape).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        GCJ-02 longitudes and latitudes.
+    """
     x = np.asarray(lng, float) - 0.0065
     y = np.asarray(lat, float) - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
@@ -166,7 +228,18 @@ def bd09_to_gcj02(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def gcj02_to_bd09(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convert GCJ-02 to Baidu BD-09."""
+    """Convert GCJ-02 to Baidu BD-09.
+
+    Parameters
+    ----------
+    lng, lat
+        GCJ-02 longitudes and latitudes in degrees (arrays of one shape).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        BD-09 longitudes and latitudes.
+    """
     x, y = np.asarray(lng, float), np.asarray(lat, float)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
@@ -174,7 +247,18 @@ def gcj02_to_bd09(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def bd09_to_wgs84(lng: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convert Baidu BD-09 to WGS-84."""
+    """Convert Baidu BD-09 to WGS-84.
+
+    Parameters
+    ----------
+    lng, lat
+        BD-09 longitudes and latitudes in degrees (arrays of one shape).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        WGS-84 longitudes and latitudes.
+    """
     return gcj02_to_wgs84(*bd09_to_gcj02(lng, lat))
 
 

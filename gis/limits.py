@@ -105,6 +105,18 @@ def check_xml(path: Path, limits: Limits) -> dict[str, int]:
 
     Returns the expanded size, element count and deepest nesting. Entity declarations
     (the "billion laughs" and external-entity attacks) are refused.
+
+    Parameters
+    ----------
+    path
+        The XML file.
+    limits
+        The limits.
+
+    Returns
+    -------
+    dict
+        ``expanded`` (bytes), ``elements`` and ``depth``.
     """
     parser = xml.parsers.expat.ParserCreate()
     state = {"depth": 0, "deepest": 0, "elements": 0, "bytes": 0}
@@ -227,6 +239,18 @@ def check_pbf(path: Path, limits: Limits) -> dict[str, object]:
     Each block is a header (at most 64 KiB) and a blob (at most 32 MiB, expanding to at
     most 32 MiB, by the format); a block past the end of the file is a truncated file.
     Only headers and blob fields are decoded, not the compressed data.
+
+    Parameters
+    ----------
+    path
+        The ``.osm.pbf`` file.
+    limits
+        The limits.
+
+    Returns
+    -------
+    dict
+        ``expanded`` (bytes), ``blocks`` and the header's ``bbox`` (or None).
     """
     size = path.stat().st_size
     expanded = blocks = 0
@@ -280,7 +304,20 @@ def check_pbf(path: Path, limits: Limits) -> dict[str, object]:
 
 
 def check_zip(path: Path, limits: Limits) -> dict[str, int]:
-    """Check a zip's members: declared and real expanded sizes, streamed member by member."""
+    """Check a zip's members: declared and real expanded sizes, streamed member by member.
+
+    Parameters
+    ----------
+    path
+        The zip file.
+    limits
+        The limits.
+
+    Returns
+    -------
+    dict
+        ``expanded`` (bytes) and ``members``.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -304,7 +341,24 @@ def check_zip(path: Path, limits: Limits) -> dict[str, int]:
 
 def check_features(path: Path, source: str | Path, limits: Limits,
                    layer: str | None = None) -> int:
-    """Return a layer's feature count from its header; refuse it above ``max_features``."""
+    """Return a layer's feature count from its header; refuse it above ``max_features``.
+
+    Parameters
+    ----------
+    path
+        The file, for the message.
+    source
+        What pyogrio opens (the file, or a path inside a zip).
+    limits
+        The limits.
+    layer
+        The layer, or None for the first.
+
+    Returns
+    -------
+    int
+        The feature count.
+    """
     import pyogrio
 
     try:
@@ -318,7 +372,17 @@ def check_features(path: Path, source: str | Path, limits: Limits,
 
 
 def check_rows(path: Path, rows: int, limits: Limits) -> None:
-    """Refuse a table (a POI export, a household table) of more than ``max_features`` rows."""
+    """Refuse a table (a POI export, a household table) of more than ``max_features`` rows.
+
+    Parameters
+    ----------
+    path
+        The file, for the message.
+    rows
+        Its row count.
+    limits
+        The limits.
+    """
     _at_most(path, rows, limits.max_features, "the table holds {n} rows",
              "keep only the study area's rows")
 
@@ -333,7 +397,22 @@ def _at_most(path: Path, count: int, limit: int, what: str, fix: str) -> None:
 
 
 def check_vertices(path: Path, geometries: object, limits: Limits) -> int:
-    """Refuse a layer whose geometries hold more than ``max_vertices`` coordinates."""
+    """Refuse a layer whose geometries hold more than ``max_vertices`` coordinates.
+
+    Parameters
+    ----------
+    path
+        The file, for the message.
+    geometries
+        The layer's geometries.
+    limits
+        The limits.
+
+    Returns
+    -------
+    int
+        The coordinate count.
+    """
     import numpy as np
     import shapely
 
@@ -353,6 +432,18 @@ def check_input(path: str | Path, limits: Limits) -> dict[str, object]:
     Returns what was measured (``kind`` and sizes); raises :class:`InputError` with a
     message key for a refusal. Files of other kinds (GeoPackage, GeoJSON, CSV) are
     checked by size only here; their feature counts by :func:`check_features`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    limits
+        The limits.
+
+    Returns
+    -------
+    dict
+        ``kind`` and what was measured.
     """
     p = Path(path)
     name = p.name.lower()

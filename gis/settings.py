@@ -59,7 +59,18 @@ class Category:
     osm_filters: tuple[dict[str, tuple[str, ...]], ...]
 
     def name(self, lang: str = "zh") -> str:
-        """Return the display name in ``lang`` (``"zh"`` or ``"en"``)."""
+        """Return the display name in ``lang`` (``"zh"`` or ``"en"``).
+
+        Parameters
+        ----------
+        lang
+            ``zh`` or ``en``.
+
+        Returns
+        -------
+        str
+            The category's name in that language.
+        """
         return self.name_zh if lang == "zh" else self.name_en
 
 
@@ -204,7 +215,18 @@ class Settings:
     source_path: str = field(default="")
 
     def category(self, category_id: str) -> Category:
-        """Return the category ``category_id``, or raise with the known ids."""
+        """Return the category ``category_id``, or raise with the known ids.
+
+        Parameters
+        ----------
+        category_id
+            A catalogue id.
+
+        Returns
+        -------
+        Category
+            The category.
+        """
         for cat in self.categories:
             if cat.id == category_id:
                 return cat
@@ -218,7 +240,18 @@ class Settings:
         return tuple(c.id for c in self.categories)
 
     def speed(self, profile: str | None = None) -> float:
-        """Return the walking speed in m/min of ``profile`` (default profile if None)."""
+        """Return the walking speed in m/min of ``profile`` (default profile if None).
+
+        Parameters
+        ----------
+        profile
+            A walking profile (None: the default).
+
+        Returns
+        -------
+        float
+            Metres per minute.
+        """
         name = profile or self.default_profile
         if name not in self.speeds_m_per_min:
             known = ", ".join(self.speeds_m_per_min)
@@ -284,7 +317,20 @@ def _parse_category(raw: dict[str, Any], i: int) -> Category:
 
 
 def parse_settings(raw: dict[str, Any], source_path: str = "") -> Settings:
-    """Build :class:`Settings` from a parsed TOML document, checking every key."""
+    """Build :class:`Settings` from a parsed TOML document, checking every key.
+
+    Parameters
+    ----------
+    raw
+        The parsed TOML.
+    source_path
+        The file, for messages.
+
+    Returns
+    -------
+    Settings
+        Frozen, checked settings.
+    """
     walk = _get(raw, "walk", dict, "")
     speeds = {str(k): float(v) for k, v in _get(walk, "speeds_m_per_min", dict, "walk").items()}
     if not speeds or any(v <= 0 for v in speeds.values()):

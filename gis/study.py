@@ -107,11 +107,23 @@ class Study:
 
     @cached_property
     def facility_snap(self) -> Snap:
-        """Return where the study's facilities attach, under its snap limit (made once)."""
+        """Return where the study's facilities attach, under its snap limit (made once).
+
+        Returns
+        -------
+        Snap
+            Where each facility attaches.
+        """
         return self.network.snap(self.facilities, max_m=self.snap_max_m)
 
     def report(self) -> pd.DataFrame:
-        """Return what was loaded and what was left out, as (item, value) rows (a copy)."""
+        """Return what was loaded and what was left out, as (item, value) rows (a copy).
+
+        Returns
+        -------
+        pandas.DataFrame
+            What was read and kept: streets, homes, households, facilities, checks, pieces.
+        """
         return self._report.copy()
 
     @cached_property
@@ -170,6 +182,11 @@ class Study:
         """Return the plausibility checks' rows of the load report (every check, even 0).
 
         A count of 0 is shown too, so that the report says the check was made.
+
+        Returns
+        -------
+        list of tuple
+            (English text, message key, parameters, count) per check.
         """
         counts = dict(self.checks)
         rows: list[tuple[str, str, dict[str, str], int]] = [
@@ -218,7 +235,13 @@ class Study:
             "facilities": np.bincount(fac_piece, minlength=k)})
 
     def piece_warnings(self) -> list[Msg]:
-        """Return a message for every piece with homes but no facility at all."""
+        """Return a message for every piece with homes but no facility at all.
+
+        Returns
+        -------
+        list of Msg
+            One message per network piece with homes and no facility of some category.
+        """
         out = []
         for row in self.pieces().itertuples(index=False):
             if row.homes > 0 and row.facilities == 0:
@@ -245,6 +268,11 @@ class Study:
             Snap limit (default: the study's own, used for its home attachment).
         progress
             Called with a message per step.
+
+        Returns
+        -------
+        Access
+            The access model (cached per options).
         """
         if gates not in ("off", "day", "night"):
             msg = f"Unknown gate model {gates!r}; use off, day or night."
@@ -266,7 +294,13 @@ class Study:
         return source_mix(self.homes)
 
     def source_mix(self) -> pd.DataFrame:
-        """Return homes and households by where their figure came from (a copy)."""
+        """Return homes and households by where their figure came from (a copy).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Homes and households by where their figure came from.
+        """
         return self._source_mix.copy()
 
     def household_report(self) -> pd.DataFrame:
@@ -274,6 +308,11 @@ class Study:
 
         The study never changes, so the table is grouped once (0.25 s a rerun on a
         street office before, in every session).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Buildings and households per classification rule.
         """
         return self._household_report.copy()
 
@@ -318,6 +357,13 @@ def load_study(source: str | Path | None, settings: Settings, *,
     Returns
     -------
     Study
+
+    Examples
+    --------
+    >>> settings = load_settings()  # doctest: +SKIP
+    >>> study = load_study("default", settings)  # doctest: +SKIP
+    >>> len(study.homes), int(study.homes["households"].sum())  # doctest: +SKIP
+    (159, 6034)
     """
     say = progress or (lambda _m: None)
     snap_max = settings.snap_max_m if snap_max_m is None else snap_max_m
@@ -417,7 +463,18 @@ class StudyCache:
         self.loading: dict[tuple[Any, ...], threading.Lock] = {}
 
     def peek(self, inputs: tuple[Any, ...]) -> Study | None:
-        """Return the study of ``inputs`` if it is loaded already (never loads)."""
+        """Return the study of ``inputs`` if it is loaded already (never loads).
+
+        Parameters
+        ----------
+        inputs
+            The study's inputs (source, uploads and their CRS).
+
+        Returns
+        -------
+        Study or None
+            The loaded study, or None.
+        """
         with self.lock:
             return self.items.get(inputs)
 
@@ -426,6 +483,18 @@ class StudyCache:
 
         ``inputs`` is (source, facilities path, its CRS, buildings path, its CRS) and,
         optionally, the household table and the population raster.
+
+        Parameters
+        ----------
+        inputs
+            The study's inputs (source, uploads and their CRS).
+        progress
+            Told what is being loaded.
+
+        Returns
+        -------
+        Study
+            The study, loaded once for every session.
         """
         with self.lock:
             if inputs in self.items:

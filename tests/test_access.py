@@ -16,7 +16,12 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
 
-from gis.analysis.coverage import compute_coverage, households_served, service_circles
+from gis.analysis.coverage import (
+    CoverageOptions,
+    compute_coverage,
+    households_served,
+    service_circles,
+)
 from gis.analysis.gaps import find_gaps
 from gis.network.access import build_access
 from gis.network.compounds import compounds_from_layers
@@ -46,7 +51,8 @@ def _gated_case(two_streets, settings):
     homes = points([(100, 40)], households=[50])  # inside, by the south wall
     fac = points([(-900, 150)], category=["health"], name=["far clinic"])
     access = access_of(two_streets, homes, settings, compounds=_north_gate_compound())
-    return compute_coverage(access, fac, settings, categories=["health"], metres=300)
+    return compute_coverage(access, fac, settings,
+                            CoverageOptions(categories=["health"], metres=300))
 
 
 def test_siting_honours_the_gates_of_a_compound(two_streets, settings):
@@ -89,7 +95,8 @@ def test_a_non_default_snap_limit_reaches_households_served_and_circles(straight
     homes = points([(500, 300), (1500, 10)], households=[40, 7])
     fac = points([(400, 0)], category=["health"], name=["clinic"])
     access = access_of(straight_street, homes, settings, snap_max_m=400)
-    res = compute_coverage(access, fac, settings, categories=["health"], metres=800)
+    res = compute_coverage(access, fac, settings,
+                           CoverageOptions(categories=["health"], metres=800))
     assert res.homes["covered_health"].tolist() == [True, False]
     assert households_served(res, "health").tolist() == [40]
     circles = service_circles(res, settings)
@@ -102,7 +109,8 @@ def test_a_strict_snap_limit_holds_for_the_gaps_and_new_stations(straight_street
     homes = points([(500, 60), (1500, 10)], households=[40, 7])
     fac = points([(0, 0)], category=["health"], name=["clinic"])
     access = access_of(straight_street, homes, settings, snap_max_m=30)
-    res = compute_coverage(access, fac, settings, categories=["health"], metres=300)
+    res = compute_coverage(access, fac, settings,
+                           CoverageOptions(categories=["health"], metres=300))
     gaps = find_gaps(res, "health", settings)
     assert gaps.homes.index.tolist() == [1]
     what = WhatIf(res, "health", settings)
@@ -124,7 +132,7 @@ def test_gaps_link_a_home_deep_in_a_long_street_through_its_end(settings, side_m
     homes = points([(150, 10), (-10, side_m)], households=[30, 20])
     fac = points([(2000, 5)], category=["health"], name=["far"])
     res = compute_coverage(access_of(net, homes, settings), fac, settings,
-                           categories=["health"], metres=300)
+                           CoverageOptions(categories=["health"], metres=300))
     gaps = find_gaps(res, "health", settings, link_m=200)
     assert len(gaps.areas) == n_gaps
 
@@ -135,7 +143,7 @@ def test_a_home_beside_a_long_street_gets_candidates_on_that_street(settings):
     homes = points([(1000, 10)], households=[60])
     fac = points([(0, 5)], category=["health"], name=["far"])
     res = compute_coverage(access_of(net, homes, settings), fac, settings,
-                           categories=["health"], metres=300)
+                           CoverageOptions(categories=["health"], metres=300))
     plan = plan_sites(res, "health", settings, k=1)
     assert plan.newly_covered == 60
     assert abs(plan.sites.geometry.iloc[0].x - 1000) <= 300
@@ -191,7 +199,8 @@ def test_what_if_siting_and_scenarios_equal_a_full_recompute(town, settings):
                              geometry=[Point(where[s]) for s in sides], crs=UTM)
     access = build_access(net, homes, snap_max_m=snap,
                           compounds=compounds_from_layers(area, gates))
-    res = compute_coverage(access, fac, settings, categories=["health"], metres=threshold)
+    res = compute_coverage(access, fac, settings,
+                           CoverageOptions(categories=["health"], metres=threshold))
     added = [(i * 100.0 + 50.0, j * 100.0) for i, j in adds]
 
     # Full recompute with the stations added, on the same access model.
@@ -323,7 +332,7 @@ def test_two_islands_are_both_kept_and_each_walks_to_its_own_facility(settings):
                    households=[10, 20, 30, 40])
     fac = points([(50, 5), (8050, 5)], category=["health", "catering"], name=["w", "e"])
     res = compute_coverage(access_of(net, homes, settings), fac, settings,
-                           categories=["health", "catering"], metres=20_000)
+                           CoverageOptions(categories=["health", "catering"], metres=20_000))
     # Every home is attached and analysed; the east island's homes cannot reach the
     # west island's clinic (no walk across the sea), and the west's not the east's shop.
     assert res.homes["attached"].all()

@@ -19,7 +19,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from gis.analysis.coverage import compute_coverage
+from gis.analysis.coverage import (
+    CoverageOptions,
+    compute_coverage,
+)
 from gis.batch import AreaInput, halo_m, run_area, run_batch, split_areas, tile_areas
 from gis.network.graph import network_from_streets
 from tests.conftest import ROOT, UTM, access_of, points, streets
@@ -48,7 +51,7 @@ def _areas(xs, ys):
 
 def _single(network, homes, facilities, settings, profile):
     result = compute_coverage(access_of(network, homes, settings), facilities, settings,
-                              profile=profile)
+                              CoverageOptions(profile=profile))
     return result.homes
 
 
@@ -138,7 +141,8 @@ def _single_run_flags(settings, source):
     study = load_study(source, settings, compounds=False)
     flags = {}
     for profile in PROFILES:
-        res = compute_coverage(study.access(), study.facilities, settings, profile=profile)
+        res = compute_coverage(study.access(), study.facilities, settings,
+                               CoverageOptions(profile=profile))
         for cid in settings.category_ids:
             flags[f"covered_{cid}_{profile}"] = dict(zip(
                 study.homes["osm_id"], res.homes[f"covered_{cid}"], strict=True))

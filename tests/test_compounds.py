@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from gis.analysis.coverage import compute_coverage
+from gis.analysis.coverage import (
+    CoverageOptions,
+    compute_coverage,
+)
 from gis.network.compounds import compounds_from_layers, compounds_from_osm
 from gis.network.graph import network_from_streets
 from tests.conftest import UTM, access_of, points, streets
@@ -35,7 +38,7 @@ def _case(two_streets, settings, gates, night=False, with_compound=True):
                                 geometry=[Point(g[0], g[1]) for g in gates], crs=UTM)
     comp = compounds_from_layers(area, gate_gdf) if with_compound else None
     res = compute_coverage(access_of(two_streets, homes, settings, compounds=comp, night=night),
-                           fac, settings, categories=["health"], metres=800)
+                           fac, settings, CoverageOptions(categories=["health"], metres=800))
     return res.homes["dist_m_health"].iloc[0]
 
 
@@ -90,9 +93,9 @@ def test_gate_effect_counts_households_that_change(two_streets, settings):
     gates = gpd.GeoDataFrame({"night_closed": [False]}, geometry=[Point(100, 280)], crs=UTM)
     comp = compounds_from_layers(area, gates)
     plain = compute_coverage(access_of(two_streets, homes, settings), fac, settings,
-                             categories=["health"], metres=800)
+                             CoverageOptions(categories=["health"], metres=800))
     gated = compute_coverage(access_of(two_streets, homes, settings, compounds=comp), fac, settings,
-                             categories=["health"], metres=800)
+                             CoverageOptions(categories=["health"], metres=800))
     row = gate_effect(plain, gated).iloc[0]
     assert (row["covered_without_gates"], row["covered_with_gates"],
             row["households_changed"]) == (120, 70, 50)

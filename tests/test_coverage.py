@@ -16,6 +16,7 @@ from shapely.geometry import LineString, Point, box
 
 from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError, SettingsError
 from gis.analysis.coverage import (
+    CoverageOptions,
     area_summary,
     category_circle,
     compute_coverage,
@@ -40,7 +41,7 @@ def test_home_at_790_m_is_covered_and_at_810_m_is_not(straight_street, settings)
     homes = _homes([(780, 10), (800, 10)])
     fac = _facilities([(0, 0)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     dist = res.homes["dist_m_health"].to_numpy()
     assert dist == pytest.approx([790, 810])
     assert res.homes["covered_health"].tolist() == [True, False]
@@ -51,7 +52,7 @@ def test_nearest_of_two_facilities_wins(straight_street, settings):
     homes = _homes([(700, 0)])
     fac = _facilities([(0, 0), (1000, 0)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     assert res.homes["dist_m_health"].iloc[0] == pytest.approx(300)
 
 
@@ -59,7 +60,7 @@ def test_access_legs_of_home_and_facility_are_counted(straight_street, settings)
     homes = _homes([(350, 30)])
     fac = _facilities([(120, -40)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     assert res.homes["dist_m_health"].iloc[0] == pytest.approx(30 + 230 + 40)
 
 
@@ -68,7 +69,7 @@ def test_home_and_facility_on_one_edge_walk_straight_along_it(straight_street, s
     homes = _homes([(340, 5)])
     fac = _facilities([(360, 5)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     assert res.homes["dist_m_health"].iloc[0] == pytest.approx(5 + 20 + 5)
 
 
@@ -76,9 +77,9 @@ def test_elderly_profile_shrinks_coverage(straight_street, settings):
     homes = _homes([(200, 0), (500, 0), (700, 0)])
     fac = _facilities([(0, 0)])
     adult = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                             categories=["health"])
+                             CoverageOptions(categories=["health"]))
     elderly = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                               categories=["health"], profile="elderly")
+                               CoverageOptions(categories=["health"], profile="elderly"))
     # 10 minutes: 800 m for adults, 600 m at 60 m/min.
     assert adult.homes["covered_health"].tolist() == [True, True, True]
     assert elderly.homes["covered_health"].tolist() == [True, True, False]
@@ -90,11 +91,11 @@ def test_metres_threshold_overrides_minutes(straight_street, settings):
     homes = _homes([(450, 0)])
     fac = _facilities([(0, 0)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"], metres=500)
+                           CoverageOptions(categories=["health"], metres=500))
     assert res.thresholds["health"].metres == 500
     assert bool(res.homes["covered_health"].iloc[0])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"], metres=400)
+                           CoverageOptions(categories=["health"], metres=400))
     assert not bool(res.homes["covered_health"].iloc[0])
 
 
@@ -102,7 +103,7 @@ def test_home_far_from_network_is_left_out_with_a_reason(straight_street, settin
     homes = _homes([(100, 10), (100, 400)], households=[10, 25])
     fac = _facilities([(0, 0)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     assert res.homes["attached"].tolist() == [True, False]
     assert "250 m" in res.homes["reason"].iloc[1]
     assert math.isnan(res.homes["dist_m_health"].iloc[1])
@@ -117,13 +118,13 @@ def test_full_circle_needs_every_category(straight_street, settings):
         {"category": ["health", "catering"]},
         geometry=[Point(0, 0), Point(1900, 0)], crs=UTM)
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health", "catering"])
+                           CoverageOptions(categories=["health", "catering"]))
     assert res.homes["n_covered"].tolist() == [1, 1]
     assert res.homes["full_circle"].tolist() == [False, False]
     fac2 = gpd.GeoDataFrame({"category": ["health", "catering"]},
                             geometry=[Point(0, 0), Point(300, 0)], crs=UTM)
     res2 = compute_coverage(access_of(straight_street, homes, settings), fac2, settings,
-                            categories=["health", "catering"])
+                            CoverageOptions(categories=["health", "catering"]))
     assert res2.homes["full_circle"].tolist() == [True, False]
 
 
@@ -131,7 +132,7 @@ def test_category_without_facilities_covers_nobody(straight_street, settings):
     homes = _homes([(100, 0)])
     fac = _facilities([(0, 0)], category="health")
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health", "elderly_care"])
+                           CoverageOptions(categories=["health", "elderly_care"]))
     assert np.isinf(res.homes["dist_m_elderly_care"].iloc[0])
     assert not res.homes["covered_elderly_care"].iloc[0]
     # Nobody is covered, and the share is unknown ("no data"), not 0 %.
@@ -149,7 +150,7 @@ def test_coverage_rejects_crs_mismatch(straight_street, settings):
 def test_unknown_category_is_refused_with_the_known_ids(straight_street, settings):
     with pytest.raises(SettingsError, match="community_service"):
         compute_coverage(access_of(straight_street, _homes([(1, 0)]), settings),
-                         _facilities([(0, 0)]), settings, categories=["nope"])
+                         _facilities([(0, 0)]), settings, CoverageOptions(categories=["nope"]))
 
 
 def test_facilities_without_category_column_are_refused(straight_street, settings):
@@ -169,7 +170,8 @@ def test_largest_piece_is_kept_and_dropped_nodes_counted():
 def test_diamond_two_routes_take_the_shorter(diamond_graph, settings):
     # Facility at the tail end T; home at W: W-N-E-T = 2 * 141.42 + 100.
     res = compute_coverage(access_of(diamond_graph, _homes([(-100, 0)]), settings),
-                           _facilities([(200, 0)]), settings, categories=["health"])
+                           _facilities([(200, 0)]), settings,
+                           CoverageOptions(categories=["health"]))
     assert res.homes["dist_m_health"].iloc[0] == pytest.approx(2 * math.hypot(100, 100) + 100)
 
 
@@ -178,7 +180,7 @@ def test_service_circle_is_cut_at_the_threshold_and_smaller_than_hull(straight_s
     fac = _facilities([(1000, 0)])
     homes = _homes([(500, 0), (1700, 0)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"], metres=300)
+                           CoverageOptions(categories=["health"], metres=300))
     circles = service_circles(res, settings, buffer_m=10)
     assert len(circles) == 1
     poly = circles.geometry.iloc[0]
@@ -194,7 +196,7 @@ def test_service_circle_on_a_cross_is_much_smaller_than_its_hull(settings):
                                        [(0, -1000), (0, 0)], [(0, 0), (0, 1000)]))
     fac = _facilities([(0, 0)])
     res = compute_coverage(access_of(net, _homes([(10, 0)]), settings), fac, settings,
-                           categories=["health"], metres=800)
+                           CoverageOptions(categories=["health"], metres=800))
     circles = service_circles(res, settings, buffer_m=5)
     # A cross of four 800 m arms: its hull is a diamond of 2 * 800^2 m2.
     assert circles["area_m2"].iloc[0] < 0.05 * circles["hull_area_m2"].iloc[0]
@@ -212,7 +214,7 @@ def test_zone_summary_counts_households_per_zone(straight_street, settings):
     homes = _homes([(100, 0), (1500, 0)], households=[30, 70])
     fac = _facilities([(0, 0)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     zones = gpd.GeoDataFrame({"name": ["西区", "东区"]},
                              geometry=[shapely.box(-10, -50, 1000, 50),
                                        shapely.box(1000, -50, 2010, 50)], crs=UTM)
@@ -317,7 +319,7 @@ def test_households_served_counts_each_facility_own_circle(straight_street, sett
     homes = _homes([(100, 0), (900, 0), (1800, 0)], households=[10, 20, 40])
     fac = _facilities([(0, 0), (1000, 0)])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     served = households_served(res, "health")
     # 800 m: the first reaches the home at 100 m only (900 m is too far); the second the
     # homes at 900 m (100 m away) and 1,800 m (exactly 800 m away).
@@ -336,7 +338,7 @@ def test_per_facility_circles_tile_the_category_circle(layout, thr, settings):
     homes = _homes(homes_xy)
     fac = _facilities(fac_xy)
     res = compute_coverage(access_of(net, homes, settings, snap_max_m=400), fac, settings,
-                           categories=["health"], metres=thr)
+                           CoverageOptions(categories=["health"], metres=thr))
     circles = service_circles(res, settings)
     whole = category_circles(res, settings)
     if len(whole) == 0:
@@ -356,7 +358,7 @@ def test_a_category_without_facilities_is_no_data_not_zero(straight_street, sett
     homes = _homes([(100, 0), (1500, 0)], households=[30, 70])
     fac = _facilities([(0, 0)])  # health only; no catering facility anywhere
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=["health", "catering"])
+                           CoverageOptions(categories=["health", "catering"]))
     assert res.no_data == ("catering",)
     summary = area_summary(res).set_index("category")
     assert bool(summary.loc["catering", "no_data"])

@@ -6,7 +6,11 @@ import geopandas as gpd
 import pyogrio
 import pytest
 
-from gis.analysis.coverage import area_summary, compute_coverage
+from gis.analysis.coverage import (
+    CoverageOptions,
+    area_summary,
+    compute_coverage,
+)
 from gis.cli import main
 from gis.study import load_study
 from tests.conftest import SHARED_DATA
@@ -73,7 +77,8 @@ def test_helsinki_summary_and_load_report(helsinki_gpkg):
 def test_coverage_never_falls_as_the_threshold_rises(helsinki, settings):
     shares = []
     for metres in (300, 500, 800, 1000, 1500):
-        res = compute_coverage(helsinki.access(), helsinki.facilities, settings, metres=metres)
+        res = compute_coverage(helsinki.access(), helsinki.facilities, settings,
+                               CoverageOptions(metres=metres))
         shares.append(area_summary(res).set_index("category")["share_covered"])
     for lower, higher in zip(shares, shares[1:], strict=False):
         # Categories with no facility are "no data" at every threshold.
@@ -85,7 +90,8 @@ def test_coverage_never_falls_as_the_threshold_rises(helsinki, settings):
 
 def test_elderly_profile_covers_fewer_households_in_helsinki(helsinki, settings):
     adult = compute_coverage(helsinki.access(), helsinki.facilities, settings)
-    elderly = compute_coverage(helsinki.access(), helsinki.facilities, settings, profile="elderly")
+    elderly = compute_coverage(helsinki.access(), helsinki.facilities, settings,
+                               CoverageOptions(profile="elderly"))
     assert elderly.share_covered["health"] < adult.share_covered["health"]
 
 
@@ -267,5 +273,5 @@ def test_a_geopackage_of_own_streets_and_buildings_is_a_study_area(tmp_path, set
                               geometry=gpd.points_from_xy([x0 + 0.0001], [y0 + 0.0001]),
                               crs="EPSG:4326")
     res = compute_coverage(study.access(), clinic.to_crs(study.area.local_crs), settings,
-                           categories=["health"])
+                           CoverageOptions(categories=["health"]))
     assert 0 < res.share_covered["health"] <= 1

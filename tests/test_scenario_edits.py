@@ -7,7 +7,10 @@ import pytest
 from shapely.geometry import Point
 
 from gis._errors import InputError
-from gis.analysis.coverage import compute_coverage
+from gis.analysis.coverage import (
+    CoverageOptions,
+    compute_coverage,
+)
 from gis.planning.scenario_edits import PICK_RADIUS_M, apply_click, as_changes, as_rows, map_points
 from gis.planning.scenarios import Change, WhatIf
 from gis.settings import WGS84
@@ -21,7 +24,7 @@ def street(straight_street, settings):
     homes = points([(100, 0), (1500, 0), (1900, 0)], households=[10, 20, 30])
     fac = points([(0, 0), (1000, 0)], category=[CAT, CAT], name=["a", "b"])
     return compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                            categories=[CAT])
+                            CoverageOptions(categories=[CAT]))
 
 
 def lonlat(x: float, y: float) -> tuple[float, float]:

@@ -9,7 +9,10 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from gis._errors import InputError
-from gis.analysis.coverage import compute_coverage
+from gis.analysis.coverage import (
+    CoverageOptions,
+    compute_coverage,
+)
 from gis.data.write import write_gpkg_atomic
 from gis.planning.scenarios import (
     Change,
@@ -30,13 +33,14 @@ CAT = "health"
 def helsinki(settings):
     study = load_study(None, settings)
     result = compute_coverage(study.access(), study.facilities, settings,
-                              categories=[CAT, "daily_retail"])
+                              CoverageOptions(categories=[CAT, "daily_retail"]))
     return study, result
 
 
 def _full(study, result, settings, scenario):
     fac = apply_scenario(result.facilities, scenario)
-    res = compute_coverage(result.access, fac, settings, thresholds=result.thresholds)
+    res = compute_coverage(result.access, fac, settings,
+                           CoverageOptions(thresholds=result.thresholds))
     return res.homes.loc[res.homes["attached"], f"covered_{CAT}"].to_numpy()
 
 
@@ -44,7 +48,7 @@ def test_adding_a_station_in_a_gap_gains_households_and_loses_none(straight_stre
     homes = points([(100, 0), (1500, 0), (1900, 0)], households=[10, 20, 30])
     fac = points([(0, 0)], category=[CAT], name=["a"])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=[CAT])
+                           CoverageOptions(categories=[CAT]))
     what = WhatIf(res, CAT, settings)
     delta = what.add(1700, 0)
     assert (delta.households_gained, delta.households_lost) == (50, 0)
@@ -60,7 +64,7 @@ def test_move_reports_the_combined_change(straight_street, settings):
     homes = points([(100, 0), (1500, 0)], households=[10, 20])
     fac = points([(0, 0)], category=[CAT], name=["a"])
     res = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                           categories=[CAT])
+                           CoverageOptions(categories=[CAT]))
     delta = WhatIf(res, CAT, settings).move(0, 1400, 0)
     assert (delta.households_gained, delta.households_lost) == (20, 10)
 
@@ -183,7 +187,7 @@ def test_the_gaps_left_after_a_scenario_follow_its_stations(straight_street, set
     homes = points([(100, 0), (1500, 0), (1900, 0)], households=[10, 20, 30])
     fac = points([(0, 0)], category=[CAT], name=["a"])
     result = compute_coverage(access_of(straight_street, homes, settings), fac, settings,
-                              categories=[CAT])
+                              CoverageOptions(categories=[CAT]))
     before = find_gaps(result, "health", settings)
     assert before.households_uncovered == 50
     # A station where the uncovered homes are: the gaps after it are gone or smaller.

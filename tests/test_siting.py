@@ -13,7 +13,10 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from gis._errors import InputError, NoReachableFacilityError
-from gis.analysis.coverage import compute_coverage
+from gis.analysis.coverage import (
+    CoverageOptions,
+    compute_coverage,
+)
 from gis.analysis.gaps import find_gaps, gap_table
 from gis.network.graph import network_from_streets
 from gis.planning.model import MaxCoverageModel, set_cover
@@ -125,7 +128,7 @@ def test_gaps_link_homes_along_streets_not_across_the_river(river_town, settings
     homes = points([(900, -10), (950, -10), (900, 160)], households=[10, 20, 40])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
     res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
-                           categories=["health"], metres=300)
+                           CoverageOptions(categories=["health"], metres=300))
     gaps = find_gaps(res, "health", settings, link_m=200)
     ids = gaps.homes["gap_id"].tolist()
     # The two south-bank homes are 50 m apart along the street: one gap. The north-bank
@@ -144,7 +147,7 @@ def test_gap_table_ranks_zones_by_uncovered_households(river_town, settings):
     homes = points([(900, -10), (950, -10), (900, 160)], households=[10, 20, 40])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
     res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
-                           categories=["health"], metres=300)
+                           CoverageOptions(categories=["health"], metres=300))
     gaps = find_gaps(res, "health", settings)
     zones = gpd.GeoDataFrame({"name": ["南岸", "北岸"]},
                              geometry=gpd.GeoSeries.from_wkt(
@@ -168,7 +171,7 @@ def test_candidates_far_from_the_network_are_reported(river_town, settings):
     homes = points([(900, -10)], households=[10])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
     res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
-                           categories=["health"], metres=300)
+                           CoverageOptions(categories=["health"], metres=300))
     far = points([(50_000, 50_000)])
     with pytest.raises(NoReachableFacilityError, match="gcj02"):
         plan_sites(res, "health", settings, k=1, candidates=far)
@@ -179,7 +182,7 @@ def test_plan_sites_is_confirmed_by_the_engine(river_town, settings):
                    households=[10, 20, 40, 5])
     fac = points([(0, -5)], category=["health"], name=["clinic"])
     res = compute_coverage(access_of(river_town, homes, settings), fac, settings,
-                           categories=["health"], metres=300)
+                           CoverageOptions(categories=["health"], metres=300))
     plan = plan_sites(res, "health", settings, k=1)
     assert plan.before == 5
     # One site on the south bank near x=900 covers 30; the north-bank home of 40 lies

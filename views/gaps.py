@@ -6,12 +6,12 @@ import functools
 import json
 
 import geopandas as gpd
+import shapely
 import streamlit as st
 
 from gis import GisError
 from gis.analysis.coverage import (
     CoverageResult,
-    category_circle,
 )
 from gis.analysis.gaps import GapResult, find_gaps
 from gis.planning.scenario_edits import CLICK_MODES, apply_click, as_changes, map_points
@@ -93,22 +93,6 @@ def get_gaps(_study: Study, _result: CoverageResult, key: tuple, category: str) 
     return find_gaps(_result, category, load_settings())
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def get_site_circles(_result: CoverageResult, key: tuple, category: str, threshold_m: float,
-                     sites: tuple) -> gpd.GeoSeries:
-    """Return the service circle of each proposed site (x, y in the local CRS).
-
-    Sites attach under the analysis' own access model, as plan_sites did.
-    """
-    fac = gpd.GeoDataFrame({"category": [category] * len(sites)},
-                           geometry=gpd.points_from_xy([p[0] for p in sites],
-                                                       [p[1] for p in sites]),
-                           crs=_result.local_crs)
-    return gpd.GeoSeries([category_circle(_result.access, fac.iloc[[i]], category,
-                                          threshold_m, load_settings())
-                          for i in range(len(fac))], crs=_result.local_crs)
-
-
 def _what_if(study: Study, result: CoverageResult, category: str,
              settings: Settings) -> tuple[WhatIf, Delta | None]:
     """Replay this category's scenario changes; return the state and the last delta.
@@ -184,13 +168,14 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
                 "before": plan.before, "after": plan.after,
                 "greedy": plan.greedy.objective, "exact": plan.exact.objective,
                 "optimal": plan.exact.optimal, "gap": plan.exact.mip_gap,
-                "seconds": plan.exact.seconds}
+                "seconds": plan.exact.seconds,
+                # plan_sites drew each site's service circle: kept, not drawn again.
+                "circles": [shapely.to_wkb(g, hex=True) for g in plan.circles]}
     proposal, sites = site_proposal(study, key, category)
     circles = None
     if proposal is not None:
         pts = proposal["sites"]
-        circles = get_site_circles(result, key, category, result.thresholds[category].metres,
-                                   tuple((p[0], p[1]) for p in pts))
+        circles = gpd.GeoSeries(shapely.from_wkb(proposal["circles"]), crs=result.local_crs)
         m1, m2, m3 = st.columns(3)
         m1.metric(t("covered_before_after", lang),
                   f"{proposal['before']:,} → {proposal['after']:,}",

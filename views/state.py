@@ -10,6 +10,7 @@ import streamlit as st
 
 from gis import GisError
 from gis.analysis.coverage import (
+    CoverageOptions,
     CoverageResult,
     area_summary,
     category_circle,
@@ -105,7 +106,8 @@ def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
     which is too large to copy into each session).
     """
     return compute_coverage(get_access(_study, study_key, gates), _study.facilities,
-                            load_settings(), minutes=minutes, metres=metres, profile=profile)
+                            load_settings(),
+                            CoverageOptions(minutes=minutes, metres=metres, profile=profile))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -54,6 +54,24 @@ def resolve_thresholds(settings: Settings, categories: Sequence[str], *,
 
     ``metres`` wins over ``minutes``; with neither, each category's own ``threshold_min``
     from the catalogue applies. Minutes become metres at the profile's walking speed.
+
+    Parameters
+    ----------
+    settings
+        Settings: the catalogue and walking speeds.
+    categories
+        Category ids.
+    minutes
+        One walking time for every category, or None.
+    metres
+        One walking distance for every category (wins over ``minutes``), or None.
+    profile
+        Walking profile whose speed turns minutes into metres (None: the default).
+
+    Returns
+    -------
+    dict
+        Category id to its :class:`Threshold` (metres, minutes, where it came from).
     """
     speed = settings.speed(profile)
     if metres is not None and metres <= 0 or minutes is not None and minutes <= 0:
@@ -130,51 +148,92 @@ class CoverageResult:
         return area_summary(self).set_index("category")["share_covered"]
 
     def with_facilities(self, facilities: gpd.GeoDataFrame, settings: Settings) -> CoverageResult:
-        """Return the result recomputed for other facilities (same homes, access, thresholds)."""
-        return compute_coverage(self.access, facilities, settings, thresholds=self.thresholds,
-                                profile=self.profile)
+        """Return the result recomputed for other facilities (same homes, access, thresholds).
+
+        Parameters
+        ----------
+        facilities
+            The other facilities, in the network's CRS, with ``category``.
+        settings
+            Settings: speeds and the catalogue.
+
+        Returns
+        -------
+        CoverageResult
+            A new result; this one is not changed.
+        """
+        return compute_coverage(self.access, facilities, settings,
+                                CoverageOptions(thresholds=self.thresholds, profile=self.profile))
 
 
-def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Settings, *,
-                     categories: Sequence[str] | None = None,
-                     minutes: float | None = None, metres: float | None = None,
-                     profile: str | None = None,
-                     thresholds: dict[str, Threshold] | None = None,
+@dataclass(frozen=True)
+class CoverageOptions:
+    """What a coverage run computes: which categories, how far, at whose pace.
+
+    Attributes
+    ----------
+    categories
+        Category ids to analyse (None: every category of the catalogue).
+    minutes, metres
+        Override every category's threshold (see :func:`resolve_thresholds`).
+    profile
+        Walking profile name (``adult``, ``elderly``, ...; None: the default).
+    thresholds
+        The thresholds of an earlier result, to rerun with exactly the same ones
+        (overrides ``minutes``, ``metres`` and ``categories``).
+
+    Examples
+    --------
+    >>> opts = CoverageOptions(categories=("health",), minutes=15, profile="elderly")
+    >>> opts.metres is None
+    True
+    """
+
+    categories: Sequence[str] | None = None
+    minutes: float | None = None
+    metres: float | None = None
+    profile: str | None = None
+    thresholds: Mapping[str, Threshold] | None = None
+
+
+def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Settings,
+                     options: CoverageOptions | None = None, *,
                      progress: Progress | None = None) -> CoverageResult:
     """Compute walking distance and time from every home to each category's nearest facility.
 
     Parameters
     ----------
     access
-        The homes and how they reach the network (:func:`gis.network.access.build_access`): the
-        snap limit and the gate model hold for every later analysis of the result.
+        The homes and how they reach the network (:func:`gis.network.access.build_access`):
+        the snap limit and the gate model hold for every later analysis of the result.
     facilities
         Points in the network's CRS with a ``category`` column.
     settings
         Settings: speeds and thresholds.
-    categories
-        Category ids to analyse (default: every category of the catalogue).
-    minutes, metres
-        Override every category's threshold (see :func:`resolve_thresholds`).
-    profile
-        Walking profile name (``adult``, ``elderly``, ...).
-    thresholds
-        The thresholds of an earlier result, to rerun with exactly the same ones
-        (overrides ``minutes``, ``metres`` and ``categories``).
+    options
+        Categories, thresholds and walking profile (None: every category at its own
+        threshold, default profile).
     progress
         Called with a message per step.
 
     Returns
     -------
     CoverageResult
+        Per home and category: distance, time and covered; the facilities as attached;
+        the thresholds used; the access model.
 
     Examples
     --------
     >>> access = build_access(study.network, study.homes, snap_max_m=250)  # doctest: +SKIP
-    >>> result = compute_coverage(access, study.facilities, settings)  # doctest: +SKIP
+    >>> result = compute_coverage(access, study.facilities, settings,
+    ...                           CoverageOptions(profile="elderly"))  # doctest: +SKIP
     >>> result.share_covered["health"]  # doctest: +SKIP
     0.83
     """
+    opts = options or CoverageOptions()
+    categories, minutes, metres = opts.categories, opts.minutes, opts.metres
+    profile = opts.profile
+    thresholds = dict(opts.thresholds) if opts.thresholds is not None else None
     say = progress or (lambda _m: None)
     network = access.network
     require_projected(("facilities", facilities))
@@ -247,6 +306,11 @@ def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Set
 
 def area_summary(result: CoverageResult) -> pd.DataFrame:
     """Return households covered per category and for the full circle, whole area.
+
+    Parameters
+    ----------
+    result
+        A coverage result.
 
     Returns
     -------
@@ -346,6 +410,13 @@ def households_served(result: CoverageResult, category: str) -> pd.Series:
     One bounded search per facility (compiled, in chunks); a home counts for every
     facility that reaches it, so the numbers can add up to more than the households.
     Homes reach the streets as the result's access model says (snap limit, gates).
+
+    Parameters
+    ----------
+    result
+        A coverage result.
+    category
+        The category id.
 
     Returns
     -------
@@ -507,6 +578,27 @@ def category_circle(access: Access, facilities: gpd.GeoDataFrame, category: str,
     """Return the union of the service circles of one category, from one search.
 
     Facilities attach under the access model's snap limit.
+
+    Parameters
+    ----------
+    access
+        How homes and facilities reach the network.
+    facilities
+        The category's facilities (network CRS).
+    category
+        The category id (for messages).
+    threshold_m
+        Walking distance of the circle.
+    settings
+        Settings: the circle's default buffer.
+    buffer_m
+        Width of the band around the reachable streets (None: ``circle_buffer_m``).
+
+    Returns
+    -------
+    shapely.Geometry
+        The category's service circle: the reachable streets, cut at the exact point, buffered
+        once and unioned.
     """
     buf = settings.circle_buffer_m if buffer_m is None else buffer_m
     fac = facilities[facilities["category"] == category]

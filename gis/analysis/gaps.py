@@ -228,7 +228,22 @@ def _gap_areas(unc: gpd.GeoDataFrame, buffer_m: float, nearest_name: np.ndarray 
 
 def gap_table(gaps: GapResult, zones: gpd.GeoDataFrame, *,
               name_col: str = "name") -> pd.DataFrame:
-    """Return uncovered homes and households per zone (community or grid), most first."""
+    """Return uncovered homes and households per zone (community or grid), most first.
+
+    Parameters
+    ----------
+    gaps
+        Gaps of one category (:func:`find_gaps`).
+    zones
+        Communities or grids, with ``name_col``, in any CRS (projected to the homes').
+    name_col
+        Column naming each zone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone``, ``homes_uncovered`` and ``households_uncovered``, most households first.
+    """
     homes = gaps.homes
     joined = pd.DataFrame({"households": homes["households"].to_numpy(),
                            "_zone": zone_of_homes(homes, zones, name_col=name_col).to_numpy()},

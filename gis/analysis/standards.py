@@ -38,7 +38,20 @@ class Standards:
 
 
 def load_standards(path: str | Path | None, settings: Settings) -> Standards:
-    """Read and check a standards file: every rule's level and category must exist."""
+    """Read and check a standards file: every rule's level and category must exist.
+
+    Parameters
+    ----------
+    path
+        A standards TOML file (None: data/standards.toml).
+    settings
+        Settings: the categories the rules may name.
+
+    Returns
+    -------
+    Standards
+        Levels, rules and seed checks, checked.
+    """
     p = Path(path) if path is not None else STANDARDS_PATH
     raw = read_toml(p, "the standards file", fix="restore data/standards.toml",
                     key="bad_standards", error=InputError)
@@ -79,7 +92,13 @@ class StandardsReport:
     seed: pd.DataFrame
 
     def sheets(self) -> dict[str, pd.DataFrame]:
-        """Return the tables by sheet name, for an XLSX export."""
+        """Return the tables by sheet name, for an XLSX export.
+
+        Returns
+        -------
+        dict
+            Sheet name to table: checklist, attainment, shortfall and seed checks.
+        """
         return {"attainment": self.attainment, "checklist": self.checklist,
                 "shortfall": self.shortfall, "seed_rules": self.seed}
 
@@ -98,6 +117,18 @@ def check_standards(result: CoverageResult, standards: Standards,
     zones
         ``{"community": gdf, "grid": gdf}`` with a ``name`` column, in the result's CRS.
         Without zones the whole study area is one zone.
+
+    Returns
+    -------
+    StandardsReport
+        The checklist (zone x rule), the attainment per zone, the shortfall list (rules not
+        passed, most households not reached first) and the seed checks.
+
+    Examples
+    --------
+    >>> report = check_standards(result, load_standards(None, settings),
+    ...                          {"community": communities})  # doctest: +SKIP
+    >>> report.shortfall.head()  # doctest: +SKIP
     """
     missing = sorted(set(standards.rules["category"]) - set(result.categories))
     if missing:

@@ -21,7 +21,20 @@ FACILITY_COLUMNS = ["category", "name", "franchise", "merchant", "source", "osm_
 
 
 def match_category(pois: gpd.GeoDataFrame, category: Category) -> pd.Series:
-    """Return the mask of features that match any OSM tag filter of ``category``."""
+    """Return the mask of features that match any OSM tag filter of ``category``.
+
+    Parameters
+    ----------
+    pois
+        OSM features with tag columns.
+    category
+        A catalogue category with its tag filters.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, indexed like ``pois``.
+    """
     mask = pd.Series(False, index=pois.index)
     for flt in category.osm_filters:
         this = pd.Series(True, index=pois.index)
@@ -74,7 +87,18 @@ def facilities_from_osm(pois: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDa
 
 
 def empty_facilities(crs: object) -> gpd.GeoDataFrame:
-    """Return an empty facilities layer with the standard columns."""
+    """Return an empty facilities layer with the standard columns.
+
+    Parameters
+    ----------
+    crs
+        The layer's CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        No rows; the columns of every facilities layer.
+    """
     return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in FACILITY_COLUMNS},
                             geometry=gpd.GeoSeries([], crs=crs), crs=crs)
 
@@ -82,6 +106,20 @@ def empty_facilities(crs: object) -> gpd.GeoDataFrame:
 def normalise_categories(values: pd.Series, settings: Settings, *,
                          where: str) -> pd.Series:
     """Map category values (id, Chinese or English name, any case) to catalogue ids.
+
+    Parameters
+    ----------
+    values
+        Category values as written in a file.
+    settings
+        Settings with the catalogue.
+    where
+        The file, for the message.
+
+    Returns
+    -------
+    pandas.Series
+        Catalogue ids, indexed like ``values``.
 
     Raises
     ------

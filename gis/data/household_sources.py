@@ -205,6 +205,11 @@ def read_household_table(path: str | Path) -> pd.DataFrame:
     each row's building or compound: an id (``osm_id``), a point (``lon`` / ``lat``,
     经度 / 纬度, WGS-84), or a name (``name``, 名称, 小区名称, 楼栋名称, ...).
 
+    Parameters
+    ----------
+    path
+        A ``.csv`` or ``.xlsx`` file.
+
     Returns
     -------
     pandas.DataFrame
@@ -451,6 +456,11 @@ def spread_population_raster(homes: gpd.GeoDataFrame, path: str | Path,
 def source_mix(homes: gpd.GeoDataFrame) -> pd.DataFrame:
     """Return homes and households by the source of their figure (order of SOURCES).
 
+    Parameters
+    ----------
+    homes
+        Homes with ``hh_source`` and ``households``.
+
     Returns
     -------
     pandas.DataFrame
@@ -489,6 +499,25 @@ def count_households(buildings: gpd.GeoDataFrame, rules: HouseholdRules, *,
     buildings are the user's own list of homes), then the street office's ``table``
     (:func:`join_household_table`; a matched building becomes a home), then the
     population ``raster`` over the homes not given (:func:`spread_population_raster`).
+
+    Parameters
+    ----------
+    buildings
+        Buildings (metric CRS) with OSM tags or a ``households`` column.
+    rules
+        The household rules of the settings.
+    landuse
+        Landuse polygons (residential or not), or None.
+    areas
+        Residential areas that may hold homes without mapped buildings, or None.
+    estimate_areas
+        Give such areas households from their area.
+    table
+        A street office's household table, or None.
+    raster
+        A population raster (GeoTIFF), or None.
+    progress
+        Told what is being done.
 
     Returns
     -------

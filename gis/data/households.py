@@ -84,14 +84,36 @@ class NameRules:
 
 
 def normalise_name(text: object) -> str:
-    """Return a name folded for matching: full-width to half-width, lower case, no spaces."""
+    """Return a name folded for matching: full-width to half-width, lower case, no spaces.
+
+    Parameters
+    ----------
+    text
+        A name (any type; None and NaN give ``""``).
+
+    Returns
+    -------
+    str
+        The folded name.
+    """
     if not isinstance(text, str):
         return ""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
 def load_name_rules(path: str | Path | None = None) -> NameRules:
-    """Read the building-name word lists (default data/building_names.toml)."""
+    """Read the building-name word lists (default data/building_names.toml).
+
+    Parameters
+    ----------
+    path
+        A TOML file (None: data/building_names.toml).
+
+    Returns
+    -------
+    NameRules
+        The word lists and patterns.
+    """
     from gis._errors import SettingsError
 
     path = Path(path) if path is not None else NAMES_PATH
@@ -139,6 +161,18 @@ def non_residential_areas(features: gpd.GeoDataFrame, rules: HouseholdRules
 
     ``features`` are OSM features with tag columns (e.g. the POIs of a study area); an area
     matches when one of its tags is listed in ``rules.non_residential_areas``.
+
+    Parameters
+    ----------
+    features
+        OSM features with tag columns.
+    rules
+        The household rules.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The matching polygons, with ``kind`` (the tag that matched).
     """
     polys = features[features.geom_type.isin(["Polygon", "MultiPolygon"])] if len(
         features) else features

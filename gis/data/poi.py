@@ -50,7 +50,20 @@ class PoiImport:
 
 
 def load_mapping(path: str | Path | None, settings: Settings) -> list[dict[str, Any]]:
-    """Read the POI type mapping and check that every category exists."""
+    """Read the POI type mapping and check that every category exists.
+
+    Parameters
+    ----------
+    path
+        A mapping TOML file (None: data/poi_mapping.toml).
+    settings
+        Settings with the catalogue.
+
+    Returns
+    -------
+    list of dict
+        The rules, in order: ``category`` and the codes or words that match.
+    """
     p = Path(path) if path is not None else MAPPING_PATH
     raw = read_toml(p, "the POI type mapping", fix="fix or restore it", key="bad_mapping",
                     error=InputError)
@@ -143,7 +156,22 @@ def _types(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def classify(code: pd.Series, text: pd.Series, rules: list[dict[str, Any]]) -> pd.Series:
-    """Return the category of each row by the first matching rule (None: unmapped)."""
+    """Return the category of each row by the first matching rule (None: unmapped).
+
+    Parameters
+    ----------
+    code
+        The provider's type codes.
+    text
+        The provider's type names.
+    rules
+        Rules of :func:`load_mapping`.
+
+    Returns
+    -------
+    pandas.Series
+        Category ids (None: unmapped), indexed like ``code``.
+    """
     out = pd.Series([None] * len(code), index=code.index, dtype=object)
     for rule in rules:
         hit = pd.Series(False, index=code.index)
@@ -170,6 +198,11 @@ def read_poi_export(path: str | Path, settings: Settings, *, provider: Provider 
         ``amap`` (GCJ-02), ``baidu`` (BD-09), or ``auto`` to tell from the file.
     mapping
         Another type mapping file (default: data/poi_mapping.toml).
+
+    Returns
+    -------
+    PoiImport
+        The facilities in WGS-84, and a report of what was mapped, left out and why.
     """
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:

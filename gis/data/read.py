@@ -208,6 +208,29 @@ def read_facilities(path: str | Path, settings: Settings, *, layer: str | None =
 
     Categories may be written as catalogue ids or Chinese or English names. Returns the
     standard facility columns (see gis.data.facilities) in WGS-84, polygons as points.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage, GeoJSON, zipped Shapefile or CSV with coordinates.
+    settings
+        Settings with the catalogue.
+    layer
+        The layer of a multi-layer file (None: the only one).
+    declared_crs
+        The coordinate system the user says the file is in (``wgs84``, ``gcj02``, ...), or None.
+    category_col
+        The column holding the categories.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Facilities in WGS-84 with the standard columns.
+
+    Examples
+    --------
+    >>> fac = read_facilities("stations.gpkg", settings, declared_crs="gcj02")  # doctest: +SKIP
+    >>> fac["category"].value_counts()  # doctest: +SKIP
     """
     path = Path(path)
     if _is_poi_export(path):
@@ -271,6 +294,20 @@ def read_buildings(path: str | Path, *, layer: str | None = None,
 
     Returns the layer in WGS-84. A ``households`` column, when present, must be numeric
     for most rows.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage, GeoJSON or zipped Shapefile of polygons.
+    layer
+        The layer of a multi-layer file.
+    declared_crs
+        The coordinate system the user says the file is in, or None.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Buildings in WGS-84.
     """
     path = Path(path)
     gdf = read_layer(path, layer=layer, declared_crs=declared_crs, kind="buildings")
@@ -301,6 +338,22 @@ def read_zones(path: str | Path, *, kind: Kind = "communities", layer: str | Non
 
     The name comes from the first of :data:`ZONE_NAME_COLUMNS` present, else the first
     text column, else a running number.
+
+    Parameters
+    ----------
+    path
+        A GeoPackage, GeoJSON or zipped Shapefile of polygons.
+    kind
+        ``communities`` or ``grids`` (for messages).
+    layer
+        The layer of a multi-layer file.
+    declared_crs
+        The coordinate system the user says the file is in, or None.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Zones in WGS-84 with ``name``.
     """
     gdf = read_layer(path, layer=layer, declared_crs=declared_crs, kind=kind)
     gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])].copy()

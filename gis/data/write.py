@@ -37,6 +37,11 @@ def write_gpkg_atomic(path: str | Path,
     layers
         Layer name to GeoDataFrame (written in WGS-84) or plain DataFrame (an attribute
         table).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, written.
     """
     return _write_gpkg(path, layers, keep_existing=False)
 
@@ -47,6 +52,18 @@ def update_gpkg_atomic(path: str | Path,
 
     The existing file is copied to a temporary file, the layers are written into the
     copy, and the copy is renamed over ``path``: the previous version survives any error.
+
+    Parameters
+    ----------
+    path
+        The GeoPackage (created when missing).
+    layers
+        Layer name to GeoDataFrame or plain DataFrame.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, written.
     """
     return _write_gpkg(path, layers, keep_existing=True)
 
@@ -88,6 +105,18 @@ def project_lock(path: str | Path, *, wait_s: float = 15.0) -> Iterator[None]:
     Every read-modify-write of a project (scenarios, grid plans) runs inside it, so two
     planners saving at once both keep their work: the second waits, then reads what the
     first wrote. After ``wait_s`` without the lock, :class:`SaveBusyError` says to retry.
+
+    Parameters
+    ----------
+    path
+        The project file.
+    wait_s
+        How long to wait for another writer.
+
+    Returns
+    -------
+    Iterator
+        Yields once, while the lock is held.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,6 +191,16 @@ def sweep_temporary(path: str | Path) -> int:
     from before the file exists until after it is renamed or removed), so a save in
     progress in another process is never disturbed. Temporary files may hold grid
     workers' names and phones: none outlives the next open or save of its project.
+
+    Parameters
+    ----------
+    path
+        The file whose leftovers are removed.
+
+    Returns
+    -------
+    int
+        How many files were removed.
     """
     path = Path(path)
     if not path.parent.is_dir():
@@ -216,7 +255,20 @@ def _plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_file_atomic(path: Path, write: object) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    write
+        Called with the temporary path; writes the whole file there.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp, held = _temporary(path, path.suffix or ".tmp")
     try:

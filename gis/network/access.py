@@ -104,7 +104,13 @@ class Access:
         return "night" if self.night else "day"
 
     def describe(self) -> dict[str, object]:
-        """Return the options behind every distance, for reports and cache keys."""
+        """Return the options behind every distance, for reports and cache keys.
+
+        Returns
+        -------
+        dict
+            ``snap_max_m``, ``gates``, ``compounds``, ``homes`` and ``homes_enclosed``.
+        """
         return {"snap_max_m": self.snap_max_m, "gates": self.gates,
                 "compounds": 0 if self.compounds is None else len(self.compounds),
                 "homes": self.n_homes, "homes_enclosed": int(self.enclosed.sum())}
@@ -112,11 +118,33 @@ class Access:
     # -- queries ----------------------------------------------------------------------
 
     def snap(self, points: gpd.GeoDataFrame | gpd.GeoSeries) -> Snap:
-        """Attach facilities, candidate sites or clicked points under the same snap limit."""
+        """Attach facilities, candidate sites or clicked points under the same snap limit.
+
+        Parameters
+        ----------
+        points
+            Points in the network's CRS.
+
+        Returns
+        -------
+        Snap
+            Where each point attaches (``ok`` False beyond the snap limit).
+        """
         return self.network.snap(points, max_m=self.snap_max_m)
 
     def home_positions(self, index: pd.Index) -> np.ndarray:
-        """Return the positions of the homes labelled ``index``; raise for unknown ones."""
+        """Return the positions of the homes labelled ``index``; raise for unknown ones.
+
+        Parameters
+        ----------
+        index
+            Labels of :attr:`homes`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Their positions.
+        """
         pos = np.asarray(self.homes.index.get_indexer(index))
         if (pos < 0).any():
             msg = ("Some homes are not part of this coverage result's access model; run the "
@@ -128,6 +156,16 @@ class Access:
         """Return the access model of the homes at ``positions`` (same network and gates).
 
         ``positions`` are integer positions or a boolean mask over :attr:`homes`.
+
+        Parameters
+        ----------
+        positions
+            Integer positions or a boolean mask over :attr:`homes`.
+
+        Returns
+        -------
+        Access
+            A new access model.
         """
         pos = np.flatnonzero(positions) if np.asarray(positions).dtype == bool else \
             np.asarray(positions, dtype=np.int64)
@@ -185,6 +223,13 @@ class Access:
         any of its exits, via an end of the exit's street or along the street from a
         source on it. Memory follows the pairs reached, not sources x homes.
 
+        Parameters
+        ----------
+        sources
+            Attached sources (facilities, candidates).
+        limit_m
+            The walking distance searched.
+
         Returns
         -------
         tuple
@@ -241,6 +286,18 @@ class Access:
         """Return each home's walking distance to the nearest of ``sources``, one search.
 
         Beyond ``limit_m`` (when given) a home's distance is ``inf``.
+
+        Parameters
+        ----------
+        sources
+            Attached sources.
+        limit_m
+            Stop the search here (None: no limit).
+
+        Returns
+        -------
+        numpy.ndarray
+            Metres per home (``inf``: none reached; NaN: the home is not attached).
         """
         node_dist = self.network.node_distances(sources, limit_m=limit_m)
         dist = self.home_distances(node_dist, sources)[0]

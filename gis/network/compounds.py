@@ -65,6 +65,11 @@ def compounds_from_osm(landuse: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame, *,
         Share of a residential area's edge that must run along walls or fences.
     gate_tolerance_m
         How close to the edge a gate must be.
+
+    Returns
+    -------
+    Compounds
+        Compound outlines and their gates.
     """
     layers = [("landuse", landuse)]
     if len(barriers):
@@ -130,6 +135,20 @@ def compounds_from_layers(areas: gpd.GeoDataFrame, gates: gpd.GeoDataFrame, *,
     Each gate belongs to the compound whose edge is nearest, within ``gate_tolerance_m``;
     gates farther from every edge are ignored. A ``night_closed`` column (bool) on the
     gates marks gates shut at night.
+
+    Parameters
+    ----------
+    areas
+        Compound outlines (polygons).
+    gates
+        Gate points, optionally ``night_closed``.
+    gate_tolerance_m
+        How close to an edge a gate must be.
+
+    Returns
+    -------
+    Compounds
+        Compound outlines and their gates.
     """
     if len(areas) == 0:
         empty = gpd.GeoDataFrame({"compound_id": [], "night_closed": []},
@@ -195,6 +214,11 @@ def gate_access(network: WalkNetwork, homes: gpd.GeoDataFrame, compounds: Compou
         Shut the gates marked ``night_closed``.
     snap_max_m
         Gates farther than this from the network are unusable.
+
+    Returns
+    -------
+    GateAccess
+        For every enclosed home, the gates it leaves by and the straight walk to each.
     """
     cent = gpd.GeoDataFrame({"pos": np.arange(len(homes))},
                             geometry=homes.geometry.centroid.to_numpy(), crs=homes.crs)
@@ -224,6 +248,24 @@ def through_gates(network: WalkNetwork, access: GateAccess, node_dist: np.ndarra
 
     Returns an array of length ``n_homes``: the gate-based distance for enclosed homes
     (inf when no open gate leads anywhere), NaN for homes outside compounds.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    access
+        The gate pairing of :func:`gate_access`.
+    node_dist
+        Node distances to the nearest source.
+    sources
+        The sources searched from.
+    n_homes
+        How many homes there are.
+
+    Returns
+    -------
+    numpy.ndarray
+        Metres per home (see above).
     """
     out = np.full(n_homes, np.nan)
     out[access.enclosed] = np.inf

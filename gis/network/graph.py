@@ -64,7 +64,18 @@ class Snap:
         return ~self.too_far
 
     def subset(self, mask: np.ndarray) -> Snap:
-        """Return the snap of the points selected by ``mask`` (boolean or positions)."""
+        """Return the snap of the points selected by ``mask`` (boolean or positions).
+
+        Parameters
+        ----------
+        mask
+            Boolean mask or positions.
+
+        Returns
+        -------
+        Snap
+            The selected points' attachment.
+        """
         return Snap(self.index[mask], self.edge[mask], self.offset_m[mask],
                     self.access_m[mask], self.too_far[mask])
 
@@ -131,7 +142,13 @@ class WalkNetwork:
         return np.asarray(self.node_piece[self.edge_u])
 
     def edges_gdf(self) -> gpd.GeoDataFrame:
-        """Return the edges as a GeoDataFrame (u, v, length_m) in the network CRS."""
+        """Return the edges as a GeoDataFrame (u, v, length_m) in the network CRS.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``u``, ``v``, ``length_m`` and the edge lines.
+        """
         return gpd.GeoDataFrame({"u": self.edge_u, "v": self.edge_v,
                                  "length_m": self.edge_length_m},
                                 geometry=self.edge_geometry, crs=self.crs)
@@ -241,6 +258,15 @@ class WalkNetwork:
                         with_source: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Return node distances to the nearest source and, optionally, which source.
 
+        Parameters
+        ----------
+        sources
+            Attached sources.
+        limit_m
+            Stop the search here (None: no limit).
+        with_source
+            Also return which source reaches each node.
+
         Returns
         -------
         tuple
@@ -307,6 +333,23 @@ class WalkNetwork:
 
         ``node_source`` is the second result of :meth:`nearest_sources`; with it, the
         position of each target's nearest source is returned too (-1: none).
+
+        Parameters
+        ----------
+        targets
+            Attached targets (homes, candidates).
+        node_dist
+            Node distances of :meth:`nearest_sources`.
+        sources
+            The sources searched from.
+        node_source
+            Each node's nearest source, or None.
+
+        Returns
+        -------
+        tuple
+            Metres per target (``inf``: none reached) and, with ``node_source``, the position of
+            its nearest source.
         """
         n = targets.edge.size
         out = np.full(n, np.nan)
@@ -348,6 +391,20 @@ class WalkNetwork:
 
         Partly reachable edges are cut at the exact point where the budget runs out. With
         ``sources``, the stretch of each source's own edge it reaches directly is added.
+
+        Parameters
+        ----------
+        node_dist
+            Node distances of :meth:`nearest_sources`.
+        budget_m
+            The walking distance.
+        sources
+            The sources, to add the stretch of their own edges.
+
+        Returns
+        -------
+        numpy.ndarray
+            LineStrings in the network's CRS.
         """
         return self.reachable_parts(node_dist, budget_m, sources)[0]
 
@@ -361,6 +418,17 @@ class WalkNetwork:
         source: an edge reached from both ends is cut where the two walks meet. The parts
         of all sources together are exactly :meth:`reachable_lines`; cut in one vectorised
         pass, with no search or union per source.
+
+        Parameters
+        ----------
+        node_dist
+            Node distances of :meth:`nearest_sources`.
+        budget_m
+            The walking distance.
+        sources
+            The sources.
+        node_source
+            Each node's nearest source, or None.
 
         Returns
         -------
@@ -434,6 +502,15 @@ class WalkNetwork:
         multi-row Dijkstra of a chunk runs on that small graph, and only the nodes
         reached are kept. Cost and memory follow what is reached, not sources x nodes.
 
+        Parameters
+        ----------
+        sources
+            Attached sources.
+        limit_m
+            The walking distance searched from each.
+        max_cells
+            Most (sources x nodes) entries a chunk may hold.
+
         Yields
         ------
         tuple
@@ -506,6 +583,16 @@ def same_edge_pairs(edge_a: np.ndarray, edge_b: np.ndarray) -> tuple[np.ndarray,
     """Return every pair (i, j) with ``edge_a[i] == edge_b[j]``: points on one street.
 
     Vectorised (a sort and two binary searches), linear in the pairs found.
+
+    Parameters
+    ----------
+    edge_a, edge_b
+        Edge ids of two sets of points.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Positions in ``edge_a`` and in ``edge_b``.
     """
     order = np.argsort(edge_b, kind="stable")
     sb = edge_b[order]
@@ -525,6 +612,20 @@ def substrings(geoms: np.ndarray, which: np.ndarray, start: np.ndarray,
     A vectorised ``shapely.ops.substring`` for LineStrings: the cut points are
     interpolated and the vertices between them kept, in one pass over the coordinates.
     Empty where ``end <= start``.
+
+    Parameters
+    ----------
+    geoms
+        LineStrings.
+    which
+        The line each part is cut from.
+    start, end
+        Where each part starts and ends, in metres along its line.
+
+    Returns
+    -------
+    numpy.ndarray
+        The parts (LineStrings).
     """
     n = which.size
     out = np.full(n, None, dtype=object)
@@ -576,6 +677,11 @@ def network_from_streets(streets: gpd.GeoDataFrame, *,
     Returns
     -------
     WalkNetwork
+
+    Examples
+    --------
+    >>> network = network_from_streets(to_local(study.streets, crs))  # doctest: +SKIP
+    >>> network.n_pieces  # doctest: +SKIP
     """
     if streets.crs is None or not pyproj.CRS(streets.crs).is_projected:
         msg = (f"`streets` must be in a metric CRS, found {streets.crs}; project them with "

@@ -13,7 +13,15 @@ import scipy.sparse as sp
 
 
 def main(model_path: str, result_path: str) -> None:
-    """Read the model, solve it, write x, status, gap and message."""
+    """Read the model, solve it, write x, status, gap and message.
+
+    Parameters
+    ----------
+    model_path
+        The ``.npz`` the parent wrote.
+    result_path
+        Where the result goes (``.npz``).
+    """
     from gis.planning.model import _milp
 
     data = np.load(model_path)

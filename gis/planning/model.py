@@ -76,6 +76,13 @@ class MaxCoverageModel:
     Build with :meth:`from_coverage` (a demand x candidate boolean matrix) or
     :meth:`from_cost_matrix` (walking minutes), or from the network with
     :func:`coverage_matrix`.
+
+    Examples
+    --------
+    >>> cover = np.array([[1, 0], [1, 1], [0, 1]], dtype=bool)
+    >>> model = MaxCoverageModel.from_coverage(cover, np.array([5.0, 1.0, 3.0]), p=1)
+    >>> model.solve().objective  # doctest: +SKIP
+    6.0
     """
 
     cover: sp.csr_matrix
@@ -86,7 +93,24 @@ class MaxCoverageModel:
     @classmethod
     def from_coverage(cls, cover: sp.spmatrix | np.ndarray, weights: np.ndarray, *, p: int,
                       capacity: float | np.ndarray | None = None) -> MaxCoverageModel:
-        """Build the model from a demand x candidate matrix of True where covered."""
+        """Build the model from a demand x candidate matrix of True where covered.
+
+        Parameters
+        ----------
+        cover
+            Demand x candidate, True where the candidate covers the demand point.
+        weights
+            Households per demand point.
+        p
+            How many sites to choose.
+        capacity
+            Households one site may serve (one number or one per candidate), or None.
+
+        Returns
+        -------
+        MaxCoverageModel
+            The model.
+        """
         cov = sp.csr_matrix(cover, dtype=bool)
         w = np.asarray(weights, dtype=float)
         if cov.shape[0] != w.size:
@@ -111,13 +135,36 @@ class MaxCoverageModel:
     @classmethod
     def from_cost_matrix(cls, cost_min: np.ndarray, weights: np.ndarray, *,
                          service_min: float, p: int) -> MaxCoverageModel:
-        """Build the model from walking minutes (demand x candidate) and a threshold."""
+        """Build the model from walking minutes (demand x candidate) and a threshold.
+
+        Parameters
+        ----------
+        cost_min
+            Walking minutes, demand x candidate.
+        weights
+            Households per demand point.
+        service_min
+            Minutes within which a demand point is covered.
+        p
+            How many sites to choose.
+
+        Returns
+        -------
+        MaxCoverageModel
+            The model.
+        """
         return cls.from_coverage(np.asarray(cost_min) <= service_min, weights, p=p)
 
     # -- greedy -----------------------------------------------------------------------
 
     def greedy(self) -> SitingResult:
-        """Return the greedy solution: repeatedly take the site adding the most."""
+        """Return the greedy solution: repeatedly take the site adding the most.
+
+        Returns
+        -------
+        SitingResult
+            The sites, their marginal gains and the households covered (not proven optimal).
+        """
         t0 = time.perf_counter()
         csc = self.cover.tocsc()
         remaining = self.weights.copy()
@@ -157,6 +204,11 @@ class MaxCoverageModel:
         """Return the reduced (cover, weights, candidate positions) with the same optimum.
 
         Only for the uncapacitated model; see the module docstring.
+
+        Returns
+        -------
+        tuple
+            The reduced cover matrix, the merged weights and the kept candidates' positions.
         """
         cov = self.cover.tocsr()
         keep_rows = np.asarray(cov.sum(axis=1)).ravel() > 0
@@ -194,6 +246,16 @@ class MaxCoverageModel:
 
         When the time limit is reached, the best solution found is returned with
         ``optimal=False`` and the solver's optimality gap.
+
+        Parameters
+        ----------
+        time_limit_s
+            Seconds the solver may take.
+
+        Returns
+        -------
+        SitingResult
+            The sites, their gains, whether proven optimal and the proven gap.
         """
         if self.capacity is not None:
             return self._solve_capacitated(time_limit_s)
@@ -499,6 +561,22 @@ def _milp_with_deadline(c: np.ndarray, link: sp.csr_matrix, count: sp.csr_matrix
 def set_cover(cover: sp.spmatrix, weights: np.ndarray, *, needed: float,
               time_limit_s: float = 30.0) -> SitingResult:
     """Return the fewest candidates that together cover at least ``needed`` weight.
+
+    Parameters
+    ----------
+    cover
+        Demand x candidate, True where covered.
+    weights
+        Households per demand point.
+    needed
+        The weight to reach.
+    time_limit_s
+        Seconds the solver may take.
+
+    Returns
+    -------
+    SitingResult
+        The fewest sites, best first.
 
     Raises
     ------

@@ -63,6 +63,20 @@ def as_changes(rows: Sequence[dict[str, Any]], crs: object,
     """Return the rows as Changes in ``crs`` (the study area's local CRS).
 
     A closed or moved facility's id is given back its type from ``facility_index``.
+
+    Parameters
+    ----------
+    rows
+        The scenario's rows (WGS-84).
+    crs
+        The study area's local CRS.
+    facility_index
+        The facilities' index.
+
+    Returns
+    -------
+    list of Change
+        The changes, in order.
     """
     pts = gpd.GeoSeries.from_xy([c["lon"] for c in rows], [c["lat"] for c in rows],
                                 crs=WGS84).to_crs(crs)
@@ -87,6 +101,18 @@ def as_rows(changes: Iterable[Change], facilities: gpd.GeoDataFrame) -> list[dic
     A closed facility is placed where it stands; a moved one keeps where it stood
     (``from_lon``, ``from_lat``). Changes of facilities no longer in ``facilities`` (a
     scenario saved on another version of the data) are left out.
+
+    Parameters
+    ----------
+    changes
+        Changes in the facilities' CRS.
+    facilities
+        The facilities they act on.
+
+    Returns
+    -------
+    list of dict
+        Rows in WGS-84.
     """
     where = {str(i): g for i, g in zip(facilities.index, facilities.geometry, strict=True)}
     rows = []
@@ -116,6 +142,18 @@ def map_points(rows: Sequence[dict[str, Any]], category: str
 
     Added: new stations and where moved facilities went; closed: closed facilities and
     where moved ones stood.
+
+    Parameters
+    ----------
+    rows
+        The scenario's rows.
+    category
+        The category shown.
+
+    Returns
+    -------
+    tuple of list
+        Added and closed (lon, lat) points.
     """
     mine = [c for c in rows if c["category"] == category]
     added = [(c["lon"], c["lat"]) for c in mine if c.get("action", "add") in ("add", "move")]

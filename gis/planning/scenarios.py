@@ -67,7 +67,18 @@ class Scenario:
     changes: tuple[Change, ...] = field(default_factory=tuple)
 
     def with_change(self, change: Change) -> Scenario:
-        """Return a copy with ``change`` appended."""
+        """Return a copy with ``change`` appended.
+
+        Parameters
+        ----------
+        change
+            The change to add.
+
+        Returns
+        -------
+        Scenario
+            A new scenario.
+        """
         return Scenario(self.name, (*self.changes, change))
 
 
@@ -176,7 +187,20 @@ class WhatIf:
     # -- changes ----------------------------------------------------------------------
 
     def add(self, x: float, y: float, *, name: str = "") -> Delta:
-        """Add a facility at (x, y) in the local CRS; return the change in coverage."""
+        """Add a facility at (x, y) in the local CRS; return the change in coverage.
+
+        Parameters
+        ----------
+        x, y
+            Where, in the local CRS.
+        name
+            The new facility's name.
+
+        Returns
+        -------
+        Delta
+            Households newly covered and the homes whose flags changed.
+        """
         snap = self._snap_one(x, y)
         before = self.covered
         d = self.access.distances(snap, limit_m=self.threshold_m)
@@ -189,7 +213,18 @@ class WhatIf:
         return self._delta(before)
 
     def remove(self, facility: object) -> Delta:
-        """Remove a facility (by its index label); return the change in coverage."""
+        """Remove a facility (by its index label); return the change in coverage.
+
+        Parameters
+        ----------
+        facility
+            The facility's index label.
+
+        Returns
+        -------
+        Delta
+            Households no longer covered and the homes whose flags changed.
+        """
         pos = self._position(facility)
         before = self.covered
         gone = self._facility_snap([pos])
@@ -215,7 +250,20 @@ class WhatIf:
         return self._delta(before)
 
     def move(self, facility: object, x: float, y: float) -> Delta:
-        """Move a facility to (x, y); return the combined change in coverage."""
+        """Move a facility to (x, y); return the combined change in coverage.
+
+        Parameters
+        ----------
+        facility
+            The facility's index label.
+        x, y
+            Its new place, in the local CRS.
+
+        Returns
+        -------
+        Delta
+            The net change.
+        """
         before = self.covered
         self._snap_one(x, y)  # refuse before changing anything
         self.remove(facility)
@@ -223,7 +271,18 @@ class WhatIf:
         return self._delta(before)
 
     def apply(self, change: Change) -> Delta:
-        """Apply a :class:`Change`."""
+        """Apply a :class:`Change`.
+
+        Parameters
+        ----------
+        change
+            An addition, closure or move.
+
+        Returns
+        -------
+        Delta
+            The change in coverage.
+        """
         if change.category != self.category:
             msg = f"The change is for `{change.category}`, this what-if for `{self.category}`."
             raise InputError(msg)
@@ -255,6 +314,18 @@ class WhatIf:
 def snap_point(access: Access, x: float, y: float) -> Snap:
     """Attach one point (local CRS) under the access model's snap limit, or refuse it.
 
+    Parameters
+    ----------
+    access
+        The access model (its snap limit).
+    x, y
+        The point, in the local CRS.
+
+    Returns
+    -------
+    Snap
+        Where the point attaches.
+
     Raises
     ------
     InputError
@@ -279,7 +350,20 @@ def snap_point(access: Access, x: float, y: float) -> Snap:
 
 
 def apply_scenario(facilities: gpd.GeoDataFrame, scenario: Scenario) -> gpd.GeoDataFrame:
-    """Return the facilities after the scenario's changes (local CRS kept)."""
+    """Return the facilities after the scenario's changes (local CRS kept).
+
+    Parameters
+    ----------
+    facilities
+        The facilities (local CRS).
+    scenario
+        The changes.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A new layer.
+    """
     fac = facilities.copy()
     added = []
     for ch in scenario.changes:
@@ -307,6 +391,20 @@ def result_after(result: CoverageResult, what: WhatIf,
     the threshold that a closed facility made unknown is NaN); the facilities are those
     of :func:`apply_scenario`. Gaps found on it are the gaps that remain after the
     scenario, so the gap map follows the stations a planner adds or closes.
+
+    Parameters
+    ----------
+    result
+        The coverage result before the scenario.
+    what
+        The what-if with the scenario's changes applied.
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    CoverageResult
+        A new result.
     """
     from dataclasses import replace as _replace
 
@@ -326,6 +424,20 @@ def scenarios_frame(scenarios: Sequence[Scenario], crs: object,
     """Return the changes of all scenarios as one layer (in ``crs``, one row a change).
 
     ``study`` names the study area the scenarios belong to (column ``study``).
+
+    Parameters
+    ----------
+    scenarios
+        The scenarios.
+    crs
+        The CRS of the changes' x, y.
+    study
+        The study area's name.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per change, in WGS-84.
     """
     rows = []
     for sc in scenarios:
@@ -401,6 +513,22 @@ def save_scenarios(path: str | Path, scenarios: Sequence[Scenario], *,
     kept (another planner's, another study area's), and the file written atomically.
     Positions are stored in WGS-84; ``crs`` is the CRS the changes' x, y are in.
 
+    Parameters
+    ----------
+    path
+        The project GeoPackage.
+    scenarios
+        The scenarios to store.
+    crs
+        The CRS of the changes' x, y.
+    study
+        The study area's name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, written.
+
     Examples
     --------
     >>> save_scenarios("projects/project.gpkg", [Scenario("two stations", changes)],
@@ -410,7 +538,22 @@ def save_scenarios(path: str | Path, scenarios: Sequence[Scenario], *,
 
 
 def delete_scenario(path: str | Path, name: str, *, study: str = "") -> Path:
-    """Remove the scenario ``name`` of ``study`` from the project file (under its lock)."""
+    """Remove the scenario ``name`` of ``study`` from the project file (under its lock).
+
+    Parameters
+    ----------
+    path
+        The project GeoPackage.
+    name
+        The scenario.
+    study
+        The study area's name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, written.
+    """
     return _rewrite(Path(path), study, [], WGS84, {name})
 
 
@@ -418,6 +561,22 @@ def rename_scenario(path: str | Path, old: str, new: str, *, study: str = "") ->
     """Rename a scenario of ``study`` in the project file (under its lock).
 
     A scenario already named ``new`` in that study area is refused, not overwritten.
+
+    Parameters
+    ----------
+    path
+        The project GeoPackage.
+    old
+        The scenario's name.
+    new
+        Its new name.
+    study
+        The study area's name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, written.
     """
     p = Path(path)
     stored = _stored(p)
@@ -436,6 +595,22 @@ def load_scenarios(path: str | Path, *, crs: object,
     ``facility_index`` restores facility ids to their original type (e.g. integers).
     ``study``: only the scenarios of this study area (and those saved before scenarios
     named their area); None: every scenario.
+
+    Parameters
+    ----------
+    path
+        The project GeoPackage.
+    crs
+        The study area's local CRS.
+    facility_index
+        The facilities' index, or None.
+    study
+        The study area's name, or None.
+
+    Returns
+    -------
+    list of Scenario
+        The scenarios, in the order saved.
     """
     frame = _stored(Path(path))
     if frame is None:
@@ -469,6 +644,22 @@ def compare_scenarios(result: CoverageResult, settings: Settings, a: Scenario, b
     model (same snap limit and gates). Returns one row per (zone, category) with
     ``households_a``, ``households_b`` and ``difference`` (b - a); without zones the
     zone is ``"all"``.
+
+    Parameters
+    ----------
+    result
+        The coverage result both scenarios start from.
+    settings
+        Settings.
+    a, b
+        The two scenarios.
+    zones
+        Communities or grids with ``name``, or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (zone, category).
     """
     rows = []
     for label, sc in (("a", a), ("b", b)):

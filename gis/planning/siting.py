@@ -130,6 +130,17 @@ def coverage_matrix(demand: Access, candidates: gpd.GeoDataFrame, threshold_m: f
     One bounded search per candidate, run in compiled chunks; homes reach the streets as
     ``demand`` (an access model) says, and candidates attach under its snap limit.
 
+    Parameters
+    ----------
+    demand
+        The homes' access model.
+    candidates
+        Candidate sites (network CRS).
+    threshold_m
+        The walking distance that covers.
+    progress
+        Told how far the searches are.
+
     Returns
     -------
     tuple
@@ -234,7 +245,11 @@ def plan_sites(result: CoverageResult, category: str, settings: Settings, *,
     >>> plan.newly_covered, plan.exact.optimal  # doctest: +SKIP
     (1240, True)
     """
-    from gis.analysis.coverage import category_circle, compute_coverage
+    from gis.analysis.coverage import (
+        CoverageOptions,
+        category_circle,
+        compute_coverage,
+    )
     from gis.analysis.gaps import find_gaps
 
     say = progress or (lambda _m: None)
@@ -302,8 +317,9 @@ def plan_sites(result: CoverageResult, category: str, settings: Settings, *,
                                geometry=sites.geometry.to_numpy(), crs=sites.crs)
     both = gpd.GeoDataFrame(pd.concat([result.facilities[["category", "name", "geometry"]],
                                        new_fac], ignore_index=True), crs=sites.crs)
-    check = compute_coverage(access, both, settings, categories=[category], metres=thr,
-                             profile=result.profile)
+    check = compute_coverage(access, both, settings,
+                             CoverageOptions(categories=[category], metres=thr,
+                                             profile=result.profile))
     covered_after = int(check.homes["households"].to_numpy()[
         check.homes[f"covered_{category}"].to_numpy()].sum())
     circles = gpd.GeoSeries([category_circle(access, new_fac.iloc[[i]], category, thr,

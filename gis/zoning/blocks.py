@@ -62,7 +62,18 @@ class Blocks:
         return np.asarray(self.gdf["block_id"].to_numpy())
 
     def neighbours(self, i: int) -> np.ndarray:
-        """Return the positions of the blocks adjacent to block position ``i``."""
+        """Return the positions of the blocks adjacent to block position ``i``.
+
+        Parameters
+        ----------
+        i
+            A block's position.
+
+        Returns
+        -------
+        numpy.ndarray
+            Positions of the blocks sharing an edge with it.
+        """
         a = self.adjacency
         return np.asarray(a.indices[a.indptr[i]:a.indptr[i + 1]])
 
@@ -86,6 +97,11 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     Returns
     -------
     Blocks
+
+    Examples
+    --------
+    >>> blocks = make_blocks(study.streets, study.homes, settings.grids)  # doctest: +SKIP
+    >>> blocks.gdf[["block_id", "households"]].head()  # doctest: +SKIP
     """
     check_rules(rules)
     require_projected(("streets", streets), ("homes", homes))
@@ -132,6 +148,20 @@ def block_streets(blocks: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
     A street counts along the length of it within ``reach_m`` of the block's outline
     (one spatial-index query, then one vectorised intersection per block-street pair).
     Blocks without a named street around them get "".
+
+    Parameters
+    ----------
+    blocks
+        Blocks (metric CRS).
+    streets
+        Streets with ``name``.
+    reach_m
+        How far from a block's outline a street counts as running along it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The name of each block's longest adjacent street (``""``: none).
     """
     out = np.full(len(blocks), "", dtype=object)
     if "name" not in streets.columns or not len(blocks):
@@ -345,7 +375,18 @@ def _connected_pieces(groups: list[shapely.Geometry], pts: np.ndarray
 
 
 def block_adjacency(blocks: gpd.GeoDataFrame) -> sp.csr_matrix:
-    """Return the matrix of blocks that share a boundary of at least 1 m."""
+    """Return the matrix of blocks that share a boundary of at least 1 m.
+
+    Parameters
+    ----------
+    blocks
+        Blocks (metric CRS).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Symmetric; True where two blocks share an edge.
+    """
     geoms = np.asarray(blocks.geometry.values)
     tree = shapely.STRtree(geoms)
     i, j = tree.query(geoms, predicate="intersects")
@@ -361,7 +402,20 @@ def block_adjacency(blocks: gpd.GeoDataFrame) -> sp.csr_matrix:
 
 
 def shared_lengths(geoms: np.ndarray, adjacency: sp.csr_matrix) -> sp.csr_matrix:
-    """Return the length of boundary each pair of adjacent blocks shares (symmetric)."""
+    """Return the length of boundary each pair of adjacent blocks shares (symmetric).
+
+    Parameters
+    ----------
+    geoms
+        Block polygons.
+    adjacency
+        Their adjacency.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Metres of edge shared by each adjacent pair.
+    """
     coo = sp.triu(adjacency, k=1).tocoo()
     i, j = coo.row, coo.col
     length = shapely.length(shapely.intersection(shapely.boundary(geoms[i]),
@@ -377,6 +431,16 @@ def clean_zone(blocks: np.ndarray) -> shapely.Geometry:
     The union is computed on a 1 cm grid; parts and holes under ``SLIVER_M2`` (gaps of
     floating-point noise where blocks cut from one another meet) are removed, so the
     outline stays a valid polygon after reprojection to WGS-84.
+
+    Parameters
+    ----------
+    blocks
+        Polygons of one zone's blocks.
+
+    Returns
+    -------
+    shapely.Geometry
+        Their union, without slivers and pinholes.
     """
     geom = shapely.union_all(blocks, grid_size=GRID_SIZE_M)
     parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) == 3
@@ -392,13 +456,30 @@ def clean_zone(blocks: np.ndarray) -> shapely.Geometry:
 
 
 def polsby_popper(geom: shapely.Geometry) -> float:
-    """Return 4 pi A / P^2: 1 for a disc, near 0 for a thin or ragged shape."""
+    """Return 4 pi A / P^2: 1 for a disc, near 0 for a thin or ragged shape.
+
+    Parameters
+    ----------
+    geom
+        A polygon.
+
+    Returns
+    -------
+    float
+        4 pi area / perimeter squared: 1 for a circle, near 0 for a strip.
+    """
     perimeter = shapely.length(geom)
     return float(4 * np.pi * shapely.area(geom) / perimeter ** 2) if perimeter > 0 else 0.0
 
 
 def check_rules(rules: GridRules) -> None:
-    """Refuse grid sizes that cannot work (zero, a range without the target, ...)."""
+    """Refuse grid sizes that cannot work (zero, a range without the target, ...).
+
+    Parameters
+    ----------
+    rules
+        Grid rules.
+    """
     problems = []
     if rules.target_households <= 0:
         problems.append(f"target {rules.target_households} must be positive")

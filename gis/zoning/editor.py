@@ -128,7 +128,13 @@ class GridEditor:
         return self._pos < len(self._plans) - 1
 
     def undo(self) -> bool:
-        """Undo the last edit; return False when there is none."""
+        """Undo the last edit; return False when there is none.
+
+        Returns
+        -------
+        bool
+            True when an edit was undone.
+        """
         if not self.can_undo:
             return False
         self._pos -= 1
@@ -136,7 +142,13 @@ class GridEditor:
         return True
 
     def redo(self) -> bool:
-        """Redo the last undone edit; return False when there is none."""
+        """Redo the last undone edit; return False when there is none.
+
+        Returns
+        -------
+        bool
+            True when an edit was redone.
+        """
         if not self.can_redo:
             return False
         self._pos += 1
@@ -189,7 +201,18 @@ class GridEditor:
     # -- edits ------------------------------------------------------------------------
 
     def neighbour_grids(self, g: int) -> list[int]:
-        """Return the grids of the same community that share a street with grid ``g``."""
+        """Return the grids of the same community that share a street with grid ``g``.
+
+        Parameters
+        ----------
+        g
+            A grid label.
+
+        Returns
+        -------
+        list of int
+            Grids of the same community sharing a street with it.
+        """
         plan = self.plan
         nodes = self._grid_blocks(plan, g)
         near = np.unique(plan.blocks.adjacency[nodes].indices)
@@ -198,7 +221,18 @@ class GridEditor:
         return sorted(x for x in found if plan.grid_community.get(x) == comm)
 
     def block_neighbour_grids(self, block_id: str) -> list[int]:
-        """Return the other grids of its community a block touches (where it may move)."""
+        """Return the other grids of its community a block touches (where it may move).
+
+        Parameters
+        ----------
+        block_id
+            A block id.
+
+        Returns
+        -------
+        list of int
+            Grids of the block's community, other than its own, that it touches.
+        """
         plan = self.plan
         pos = list(plan.blocks.ids).index(block_id)
         own = int(plan.grid[pos])
@@ -208,7 +242,20 @@ class GridEditor:
                        and plan.grid_community.get(int(x)) == comm})
 
     def move_blocks(self, block_ids: list[str], to_grid: int) -> EditResult:
-        """Move blocks into a neighbouring grid of the same community."""
+        """Move blocks into a neighbouring grid of the same community.
+
+        Parameters
+        ----------
+        block_ids
+            Blocks to move.
+        to_grid
+            The grid they go to.
+
+        Returns
+        -------
+        EditResult
+            Done (with range warnings) or refused with the reason.
+        """
         plan = self.plan
         self._check_grid(plan, to_grid)
         pos = self._positions(plan, block_ids)
@@ -255,7 +302,20 @@ class GridEditor:
         return self._commit(new, "move", detail, warnings)
 
     def merge(self, keep: int, other: int) -> EditResult:
-        """Merge grid ``other`` into grid ``keep`` (they must touch, in one community)."""
+        """Merge grid ``other`` into grid ``keep`` (they must touch, in one community).
+
+        Parameters
+        ----------
+        keep
+            The grid kept.
+        other
+            The grid merged into it.
+
+        Returns
+        -------
+        EditResult
+            Done or refused with the reason.
+        """
         plan = self.plan
         self._check_grid(plan, keep)
         self._check_grid(plan, other)
@@ -281,7 +341,18 @@ class GridEditor:
         return self._commit(new, "merge", detail, self._range_warnings(new, [keep]))
 
     def split(self, g: int) -> EditResult:
-        """Split a grid into two contiguous grids of about equal households."""
+        """Split a grid into two contiguous grids of about equal households.
+
+        Parameters
+        ----------
+        g
+            The grid to split in two.
+
+        Returns
+        -------
+        EditResult
+            Done or refused with the reason.
+        """
         plan = self.plan
         self._check_grid(plan, g)
         nodes = self._grid_blocks(plan, g)
@@ -322,7 +393,20 @@ class GridEditor:
         return self._commit(new, "split", detail, self._range_warnings(new, [g, new_label]))
 
     def rename(self, g: int, name: str) -> EditResult:
-        """Rename a grid."""
+        """Rename a grid.
+
+        Parameters
+        ----------
+        g
+            The grid.
+        name
+            Its new name.
+
+        Returns
+        -------
+        EditResult
+            Done or refused (an empty or taken name).
+        """
         plan = self.plan
         self._check_grid(plan, g)
         name = name.strip()
@@ -338,7 +422,22 @@ class GridEditor:
                             Msg(f"renamed {old} to {name}", "renamed", old=old, new=name), [])
 
     def set_worker(self, g: int, name: str, phone: str) -> EditResult:
-        """Set a grid's worker and phone (personal data: the history does not record them)."""
+        """Set a grid's worker and phone (personal data: the history does not record them).
+
+        Parameters
+        ----------
+        g
+            The grid.
+        name
+            The grid worker's name (personal data: kept in the project file only).
+        phone
+            The worker's phone.
+
+        Returns
+        -------
+        EditResult
+            Done.
+        """
         plan = self.plan
         self._check_grid(plan, g)
         workers = dict(plan.workers)

@@ -49,6 +49,20 @@ def export_zones(plan: GridPlan, path: str | Path, *, fmt: ExportFormat) -> Path
     ``gpkg``: one file with layers ``grids`` and ``communities``; ``geojson``: the grids
     at ``path`` and the communities beside it (``*_communities.geojson``); ``shp``: one
     zip with both Shapefiles, UTF-8 (``.cpg``) so Chinese names survive.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    path
+        The file to write.
+    fmt
+        ``gpkg``, ``geojson`` or ``shp`` (zipped).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (communities and grids, no personal data).
     """
     path = Path(path)
     grids = plan.grids_gdf(with_workers=False).to_crs(WGS84)
@@ -76,7 +90,22 @@ def export_zones(plan: GridPlan, path: str | Path, *, fmt: ExportFormat) -> Path
 
 
 def export_grid_table(plan: GridPlan, path: str | Path, *, with_workers: bool = False) -> Path:
-    """Export the grid table (CSV or XLSX by the file's suffix); workers only when asked."""
+    """Export the grid table (CSV or XLSX by the file's suffix); workers only when asked.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    path
+        The ``.xlsx`` or ``.csv`` to write.
+    with_workers
+        Include grid workers' names and phones (personal data).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
     path = Path(path)
     table = pd.DataFrame(plan.grids_gdf(with_workers=with_workers).drop(columns="geometry"))
     if path.suffix.lower() == ".xlsx":

@@ -35,6 +35,17 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     lang
         The language of the generated names (:data:`ZONE_NAMES`): "社区1", "社区1-01网格"
         or "Community 1", "Community 1, grid 01".
+
+    Returns
+    -------
+    GridPlan
+        Communities and grids over the blocks, with names and codes.
+
+    Examples
+    --------
+    >>> blocks = make_blocks(study.streets, study.homes, settings.grids)  # doctest: +SKIP
+    >>> plan = plan_grids(blocks, settings.grids)  # doctest: +SKIP
+    >>> plan.grids_gdf()[["code", "name", "households"]].head()  # doctest: +SKIP
     """
     check_rules(rules)
     b = blocks.gdf

@@ -42,7 +42,18 @@ class PartitionProblem:
     shared: sp.csr_matrix | None = None
 
     def neighbours(self, i: int) -> np.ndarray:
-        """Return the neighbours of node ``i``."""
+        """Return the neighbours of node ``i``.
+
+        Parameters
+        ----------
+        i
+            A node's position.
+
+        Returns
+        -------
+        numpy.ndarray
+            Positions of its neighbours.
+        """
         a = self.adjacency
         return np.asarray(a.indices[a.indptr[i]:a.indptr[i + 1]])
 
@@ -58,6 +69,27 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
     ``tries`` seeded starts are made and the best kept: fewest regions outside the range,
     then the smallest worst deviation, then the lowest balance + compactness objective.
     Nodes of a connected piece with no households get label -1.
+
+    Parameters
+    ----------
+    problem
+        The blocks' adjacency, households, centroids (and geometry for the polish).
+    n_regions
+        How many regions.
+    target
+        Households a region should hold.
+    lower, upper
+        The allowed range of households per region.
+    compactness_weight
+        Weight of the compactness term.
+    seed
+        Seed of the k-means starts.
+    max_sweeps
+        Refinement sweeps at most.
+    tries
+        Starts tried; the best is kept.
+    kmeans_restarts
+        k-means runs of the first start.
 
     Returns
     -------
@@ -434,7 +466,20 @@ def _stays_connected(labels: np.ndarray, nbrs: list[np.ndarray], region: int,
 
 
 def is_contiguous(adjacency: sp.csr_matrix, members: np.ndarray) -> bool:
-    """Return True when the nodes ``members`` form one connected piece of the graph."""
+    """Return True when the nodes ``members`` form one connected piece of the graph.
+
+    Parameters
+    ----------
+    adjacency
+        The graph.
+    members
+        Node positions.
+
+    Returns
+    -------
+    bool
+        True when connected.
+    """
     if members.size <= 1:
         return True
     sub = adjacency[members][:, members]

@@ -52,6 +52,11 @@ class GridPlan:
         Codes follow CJ/T 349-2010: ``rules.code_prefix`` (division and street codes),
         a 3-digit community number, then a 3-digit grid number within the community.
         Existing codes never change; a new grid takes the next free number.
+
+        Returns
+        -------
+        GridPlan
+            The plan with a code for every community and grid (kept ones unchanged).
         """
         comm = {c: v for c, v in self.community_codes.items() if c in self.community_names}
         for c in sorted(self.community_names):
@@ -67,13 +72,30 @@ class GridPlan:
         return self.replace(community_codes=comm, grid_codes=grid)
 
     def replace(self, **changes: Any) -> GridPlan:
-        """Return a copy with some fields changed."""
+        """Return a copy with some fields changed.
+
+        Parameters
+        ----------
+        **changes
+            Fields and their new values.
+
+        Returns
+        -------
+        GridPlan
+            A new plan.
+        """
         from dataclasses import replace
 
         return replace(self, **changes)
 
     def to_state(self) -> dict[str, object]:
-        """Return the plan's assignments and names as plain values (no geometry)."""
+        """Return the plan's assignments and names as plain values (no geometry).
+
+        Returns
+        -------
+        dict
+            Labels, names, codes and workers (JSON-ready); see :meth:`from_state`.
+        """
         return {"community": [int(v) for v in self.community],
                 "grid": [int(v) for v in self.grid],
                 "community_names": {int(k): v for k, v in self.community_names.items()},
@@ -85,7 +107,22 @@ class GridPlan:
 
     @classmethod
     def from_state(cls, blocks: Blocks, rules: GridRules, state: dict[str, Any]) -> GridPlan:
-        """Rebuild a plan from :meth:`to_state` values and its blocks."""
+        """Rebuild a plan from :meth:`to_state` values and its blocks.
+
+        Parameters
+        ----------
+        blocks
+            The blocks the labels refer to.
+        rules
+            The plan's rules.
+        state
+            Values of :meth:`to_state`.
+
+        Returns
+        -------
+        GridPlan
+            The plan.
+        """
         def ints(d: dict[Any, Any]) -> dict[int, Any]:
             return {int(k): v for k, v in d.items()}
 
@@ -117,7 +154,15 @@ class GridPlan:
             gpd.GeoDataFrame({"label": [], "name": []}, geometry=[], crs=b.crs)
 
     def communities_gdf(self) -> gpd.GeoDataFrame:
-        """Return one polygon per community with its numbers and flags."""
+        """Return one polygon per community with its numbers and flags.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One polygon per community: ``label``, ``code``, ``name``, ``households``,
+            ``buildings``, ``blocks``, ``area_m2``, ``compactness``, ``deviation`` from the
+            target and ``flag`` (``split`` / ``merge`` / ``""``).
+        """
         gdf = self._zones(self.community, self.community_names, self.community_codes)
         target = self.rules.community_target_households
         if len(gdf):
@@ -131,6 +176,17 @@ class GridPlan:
 
         Grid workers' names and phones are included only with ``with_workers`` (the
         project file and the table export the user asks for).
+
+        Parameters
+        ----------
+        with_workers
+            Include grid workers' names and phones (personal data).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One polygon per grid with the columns of :meth:`communities_gdf`, its community and
+            range flags (workers only when asked).
         """
         gdf = self._zones(self.grid, self.grid_names, self.grid_codes)
         r = self.rules

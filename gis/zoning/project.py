@@ -31,7 +31,28 @@ PROJECT_LAYERS = ("blocks", "block_adjacency", "home_blocks", "communities", "gr
 
 
 def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]) -> Path:
-    """Write the plan, its blocks and the edit history into one GeoPackage, atomically."""
+    """Write the plan, its blocks and the edit history into one GeoPackage, atomically.
+
+    Parameters
+    ----------
+    path
+        The project GeoPackage.
+    plan
+        The plan.
+    history
+        The edit history.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, written atomically under the project lock.
+
+    Examples
+    --------
+    >>> save_project("projects/grids_project.gpkg", editor.plan,
+    ...              editor.history)  # doctest: +SKIP
+    >>> plan, history = load_project("projects/grids_project.gpkg")  # doctest: +SKIP
+    """
     b = plan.blocks.gdf.copy()
     b["community"] = plan.community
     b["grid"] = plan.grid
@@ -59,7 +80,18 @@ def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]
 
 
 def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
-    """Reopen a project GeoPackage: the plan exactly as saved, and its edit history."""
+    """Reopen a project GeoPackage: the plan exactly as saved, and its edit history.
+
+    Parameters
+    ----------
+    path
+        The project GeoPackage.
+
+    Returns
+    -------
+    tuple
+        The plan and its edit history.
+    """
     import pyogrio
 
     path = Path(path)
