@@ -42,6 +42,7 @@ from layers.coverage import (  # noqa: E402
     time_colour,  # noqa: E402
 )
 from layers.i18n import percent, t, zone_label  # noqa: E402
+from layers.tables import shortfall_table
 
 CJK_FONT_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -448,13 +449,7 @@ def meeting_report(result: CoverageResult, settings: Settings, category: str, *,
                 t("attainment", lang): (attainment["attainment_rate"] * 100).round(1).astype(
                     str) + " %"})))
         if shortfall is not None and len(shortfall):
-            s = shortfall.head(10)
-            zh = lang == "zh"
-            tables.append((t("shortfall", lang), pd.DataFrame({
-                t("name", lang): [zone_label(z, lang) for z in s["zone"]],
-                t("level", lang): s["level_zh" if zh else "level_en"],
-                t("facility_type", lang): s["type_zh" if zh else "type_en"],
-                t("households_not_reached", lang): s["households_not_reached"]})))
+            tables.append((t("shortfall", lang), shortfall_table(shortfall, lang, rows=10)))
         if gaps is not None and len(gaps):
             g = gaps.drop(columns=gaps.geometry.name)
             tables.append((t("gap_table", lang), pd.DataFrame({

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from shapely.geometry import Point
 
@@ -11,7 +12,14 @@ from gis.analysis.coverage import (
     CoverageOptions,
     compute_coverage,
 )
-from gis.planning.scenario_edits import PICK_RADIUS_M, apply_click, as_changes, as_rows, map_points
+from gis.planning.scenario_edits import (
+    PICK_RADIUS_M,
+    added_rows,
+    apply_click,
+    as_changes,
+    as_rows,
+    map_points,
+)
 from gis.planning.scenarios import Change, WhatIf
 from gis.settings import WGS84
 from tests.conftest import UTM, access_of, points
@@ -114,3 +122,15 @@ def test_rows_and_changes_round_trip_with_moves_and_closures(street):
     assert back[1].facility == 1 and back[2].facility == 0  # ids keep their type
     assert (back[2].x, back[0].x) == (pytest.approx(1800, abs=0.01),
                                        pytest.approx(1700, abs=0.01))
+
+
+def test_accepted_sites_become_rows_that_come_back_to_the_same_places():
+    sites = gpd.GeoDataFrame(geometry=[Point(500_100.0, 6_700_200.0),
+                                       Point(500_900.0, 6_700_050.0)], crs=UTM)
+    rows = added_rows(sites, "health", ["site 1", "site 2"])
+    assert [r["name"] for r in rows] == ["site 1", "site 2"]
+    assert all(r["action"] == "add" and r["category"] == "health" for r in rows)
+    assert (rows[0]["lon"], rows[0]["lat"]) == pytest.approx(lonlat(500_100.0, 6_700_200.0))
+    back = as_changes(rows, UTM, pd.Index([]))
+    assert [c.x for c in back] == pytest.approx([500_100.0, 500_900.0], abs=1e-3)
+    assert [c.y for c in back] == pytest.approx([6_700_200.0, 6_700_050.0], abs=1e-3)

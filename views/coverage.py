@@ -19,9 +19,10 @@ from layers.base import MapParts, map_parts
 from layers.coverage import coverage_map
 from layers.grids import communities_layer, grids_layer
 from layers.i18n import percent, t, translate_message
+from layers.tables import summary_table
 from views.grid_plan import plan_key
 from views.state import analysis_key, get_circle
-from views.widgets import basemap_choice, show_map, summary_table, take_focus, tr
+from views.widgets import basemap_choice, show_map, take_focus, tr
 
 
 def _map_key(result: CoverageResult, category: str, lang: str, settings: Settings) -> tuple:

@@ -14,7 +14,8 @@ from gis.analysis.coverage import (
     CoverageResult,
 )
 from gis.analysis.gaps import GapResult, find_gaps
-from gis.planning.scenario_edits import CLICK_MODES, apply_click, as_changes, map_points
+from gis.crs import to_wgs84
+from gis.planning.scenario_edits import CLICK_MODES, added_rows, apply_click, as_changes, map_points
 from gis.planning.scenarios import (
     Delta,
     Scenario,
@@ -22,7 +23,7 @@ from gis.planning.scenarios import (
     result_after,
 )
 from gis.planning.siting import plan_sites
-from gis.settings import WGS84, Settings, load_settings
+from gis.settings import Settings, load_settings
 from gis.study import Study
 from layers.base import MapParts, map_parts
 from layers.gaps import gaps_map
@@ -47,7 +48,7 @@ def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
     widget) costs nothing here (2.4 s a rerun on Malta when st_folium drew it each time).
     """
     settings = load_settings()
-    bounds = _result.homes.to_crs(WGS84).total_bounds
+    bounds = to_wgs84(_result.homes).total_bounds
     fmap = gaps_map(_shown, _result.facilities, settings, bounds=bounds, sites=_sites,
                     circles=_circles, added=list(added), closed=list(closed), lang=lang,
                     basemap=basemap, streets=_study.streets, picked=picked)
@@ -187,11 +188,8 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
                   f"{quality} · {proposal['seconds']:.2f} s", delta_color="off")
         if st.button(t("accept_proposals", lang), key="accept_proposals"):
             assert sites is not None  # a proposal has its sites
-            lonlat = sites.to_crs(WGS84)
-            for (_x, _y, rank, _g), p in zip(pts, lonlat.geometry, strict=True):
-                st.session_state["changes"].append(
-                    {"action": "add", "category": category, "lon": p.x, "lat": p.y,
-                     "name": f"{t('proposed_site', lang)} {rank}"})
+            st.session_state["changes"] += added_rows(
+                sites, category, [f"{t('proposed_site', lang)} {p[2]}" for p in pts])
 
     choice("radio", st, "map_click", t("map_click", lang), CLICK_MODES,
            lambda c: t(f"map_click_{c}", lang), horizontal=True,

@@ -23,12 +23,13 @@ from gis.study import Study
 from gis.zoning.plan import GridPlan
 from layers.base import standalone_html
 from layers.coverage import coverage_map
-from layers.i18n import t, zone_label
+from layers.i18n import t
 from layers.report import meeting_report
+from layers.tables import attainment_table, shortfall_table, summary_table
 from views.gaps import get_gaps, site_proposal
 from views.grid_plan import current_plan, plan_key
 from views.state import analysis_key
-from views.widgets import show_error, summary_table, xlsx_bytes
+from views.widgets import show_error, xlsx_bytes
 
 
 def standards_block(result: CoverageResult, settings: Settings, lang: str,
@@ -43,24 +44,10 @@ def standards_block(result: CoverageResult, settings: Settings, lang: str,
     except GisError as err:
         show_error(err, lang)
         return
-    zh = lang == "zh"
-    att = report.attainment.copy()
-    att["attainment_rate"] = (att["attainment_rate"] * 100).round(1)
-    att["zone_kind"] = [t(f"zone_{k}", lang) for k in att["zone_kind"]]
-    att["zone"] = [zone_label(z, lang) for z in att["zone"]]
-    st.dataframe(att.rename(columns={
-        "zone_kind": t("zone_kind", lang), "zone": t("name", lang),
-        "households": t("households", lang), "rules": t("rules_required", lang),
-        "passed": t("rules_passed", lang), "attainment_rate": t("attainment", lang) + " %"}),
-        hide_index=True, width="stretch")
-    short = report.shortfall.head(20)
+    st.dataframe(attainment_table(report.attainment, lang), hide_index=True, width="stretch")
     st.caption(t("shortfall", lang))
-    st.dataframe(pd.DataFrame({
-        t("name", lang): [zone_label(z, lang) for z in short["zone"]],
-        t("level", lang): short["level_zh" if zh else "level_en"],
-        t("facility_type", lang): short["type_zh" if zh else "type_en"],
-        t("households_not_reached", lang): short["households_not_reached"]}),
-        hide_index=True, width="stretch")
+    st.dataframe(shortfall_table(report.shortfall, lang, rows=20), hide_index=True,
+                 width="stretch")
     st.download_button(t("download_standards", lang),
                        functools.partial(xlsx_bytes, report.sheets()),
                        file_name="standards.xlsx", key="download_standards")

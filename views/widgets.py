@@ -10,7 +10,7 @@ import streamlit as st
 
 from gis.settings import Settings, load_settings
 from layers.base import MapParts
-from layers.i18n import percent, progress_text, t, translate_message
+from layers.i18n import progress_text, t, translate_message
 
 
 def choice(kind: str, container: object, name: str, label: str, options: Sequence[object],
@@ -72,24 +72,6 @@ def show_error(err: Exception, lang: str, *, lead: str = "", headline_key: str =
     body = translate_message(str(err), getattr(err, "key", None),
                              getattr(err, "params", None), lang)
     st.error(f"**{headline}**\n\n{body}")
-
-
-def summary_table(summary: pd.DataFrame, settings: Settings, lang: str) -> pd.DataFrame:
-    """Return the area summary with translated names and columns."""
-    table = summary.copy()
-    table["category"] = [t("full_circle", lang) if c == "full_circle"
-                         else settings.category(c).name(lang) for c in table["category"]]
-    table["share_covered"] = [percent(v, lang) for v in table["share_covered"]]
-    # The full circle has no threshold of its own: a dash, not an empty "None" cell.
-    table["threshold_m"] = ["—" if pd.isna(v) else f"{v:.0f}" for v in table["threshold_m"]]
-    table = table[["category", "threshold_m", "facilities", "households",
-                   "households_covered", "share_covered", "households_left_out"]]
-    return table.rename(columns={
-        "category": t("col_category", lang), "threshold_m": t("col_threshold_m", lang),
-        "facilities": t("col_facilities", lang), "households": t("col_households", lang),
-        "households_covered": t("col_covered", lang),
-        "share_covered": t("col_share", lang),
-        "households_left_out": t("col_left_out", lang)})
 
 
 def take_focus() -> dict:

@@ -136,6 +136,29 @@ def as_rows(changes: Iterable[Change], facilities: gpd.GeoDataFrame) -> list[dic
     return rows
 
 
+def added_rows(sites: gpd.GeoDataFrame, category: str,
+               names: Sequence[str]) -> list[dict[str, Any]]:
+    """Return new stations at ``sites`` as scenario rows in WGS-84 (accepted proposals).
+
+    Parameters
+    ----------
+    sites
+        Points in any CRS (a proposal's sites, in the local CRS).
+    category
+        The stations' category.
+    names
+        A name per site.
+
+    Returns
+    -------
+    list of dict
+        ``{"action": "add", "category", "lon", "lat", "name"}`` per site, in order.
+    """
+    lonlat = sites.geometry.to_crs(WGS84)
+    return [{"action": "add", "category": category, "lon": float(p.x), "lat": float(p.y),
+             "name": str(name)} for p, name in zip(lonlat, names, strict=True)]
+
+
 def map_points(rows: Sequence[dict[str, Any]], category: str
                ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """Return (added, closed) (lon, lat) points of a category for the map.
