@@ -397,6 +397,7 @@ def run_grids(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from gis.zoning.blocks import make_blocks
+    from gis.zoning.editor import history_record
     from gis.zoning.generate import plan_grids
     from gis.zoning.project import save_project
 
@@ -418,10 +419,10 @@ def run_grids(args: argparse.Namespace) -> int:
         communities = to_local(read_zones(args.communities), study.area.local_crs)
     say("drawing communities and grids")
     plan = plan_grids(blocks, rules, communities=communities)
-    history = [{"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "action": "generate",
-                "detail": f"grids of {rules.target_households} households "
-                          f"({rules.min_households}-{rules.max_households}) in communities "
-                          f"of {rules.community_target_households}"}]
+    history = [history_record(
+        "generate", f"grids of {rules.target_households} households "
+                    f"({rules.min_households}-{rules.max_households}) in communities "
+                    f"of {rules.community_target_households}")]
     say(f"writing {args.out}")
     save_project(args.out, plan, history)
     comms = plan.communities_gdf()

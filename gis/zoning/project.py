@@ -7,7 +7,6 @@ with timestamps and the rules.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from gis._errors import InputError
 from gis.data.write import sweep_temporary, write_gpkg_atomic
 from gis.settings import GridRules
 from gis.zoning.blocks import Blocks
+from gis.zoning.editor import history_record
 from gis.zoning.plan import GridPlan
 
 # -- project file ---------------------------------------------------------------------
@@ -64,7 +64,7 @@ def save_project(path: str | Path, plan: GridPlan, history: list[dict[str, str]]
         "rules": rules.to_json(),
         "state": json.dumps(plan.to_state(), ensure_ascii=False),
         "notes": json.dumps(list(plan.blocks.notes), ensure_ascii=False),
-        "saved": dt.datetime.now().isoformat(timespec="seconds")}])
+        "saved": history_record("save")["time"]}])
     layers = {
         "blocks": b,
         "block_adjacency": pd.DataFrame({"a": ids[adj.row], "b": ids[adj.col]}),
