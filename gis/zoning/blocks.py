@@ -10,7 +10,7 @@ adjacency and shared edge lengths, and the compactness measure (Polsby-Popper).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +30,10 @@ SHARED_EDGE_MIN_M = 1.0
 GRID_SIZE_M = 0.01
 #: Parts and holes of a zone smaller than this (m2) are slivers of floating-point noise.
 SLIVER_M2 = 1.0
+
+
+#: Zone outlines a :class:`Blocks` keeps (about a few plans' worth of communities and grids).
+OUTLINES_KEPT = 20_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,32 @@ class Blocks:
     adjacency: sp.csr_matrix
     home_block: pd.Series
     notes: tuple[str, ...] = ()
+    #: Zone outlines by their blocks (see :meth:`zone_outline`); shared by every plan on
+    #: these blocks, so an edit unions again only the zones it changed.
+    _outlines: dict[bytes, shapely.Geometry] = field(default_factory=dict, init=False,
+                                                     repr=False, compare=False)
+
+    def zone_outline(self, members: np.ndarray) -> shapely.Geometry:
+        """Return the outline of the zone made of the blocks at ``members`` (cached).
+
+        Parameters
+        ----------
+        members
+            Block positions, in increasing order.
+
+        Returns
+        -------
+        shapely.Geometry
+            :func:`clean_zone` of those blocks.
+        """
+        key = np.asarray(members, dtype=np.int64).tobytes()
+        geom = self._outlines.get(key)
+        if geom is None:
+            if len(self._outlines) >= OUTLINES_KEPT:
+                self._outlines.clear()
+            geom = clean_zone(np.asarray(self.gdf.geometry.values)[members])
+            self._outlines[key] = geom
+        return geom
 
     @property
     def ids(self) -> np.ndarray:
@@ -146,7 +176,7 @@ def block_streets(blocks: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
     """Return, per block, the name of the named street running longest along its edge.
 
     A street counts along the length of it within ``reach_m`` of the block's outline
-    (one spatial-index query, then one vectorised intersection per block-street pair).
+    (measured on pieces of at most ``reach_m``, found by one spatial-index query).
     Blocks without a named street around them get "".
 
     Parameters
@@ -170,14 +200,24 @@ def block_streets(blocks: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
     named = named[named["name"].astype(str).str.strip() != ""]
     if not len(named):
         return out
-    edges = shapely.buffer(shapely.boundary(np.asarray(blocks.geometry.values)), reach_m)
-    lines = np.asarray(named.geometry.values)
-    b_idx, s_idx = shapely.STRtree(lines).query(edges, predicate="intersects")
+    # The streets in pieces of at most ``reach_m``: a piece counts for a block when its
+    # midpoint lies within ``reach_m`` of the block's outline (one spatial-index query;
+    # no buffer or intersection of outlines, 4 s on Malta's 2,400 blocks before).
+    lines = shapely.segmentize(np.asarray(named.geometry.values), reach_m)
+    coords, line_of = shapely.get_coordinates(lines, return_index=True)
+    same = line_of[1:] == line_of[:-1]
+    start, end = coords[:-1][same], coords[1:][same]
+    seg_line = line_of[:-1][same]
+    seg_len = np.hypot(*(end - start).T)
+    mids = shapely.points((start + end) / 2)
+    outlines = shapely.boundary(np.asarray(blocks.geometry.values))
+    s_idx, b_idx = shapely.STRtree(outlines).query(mids, predicate="dwithin",
+                                                   distance=reach_m)
     if not b_idx.size:
         return out
-    length = shapely.length(shapely.intersection(lines[s_idx], edges[b_idx]))
-    pairs = pd.DataFrame({"block": b_idx, "name": named["name"].astype(str).str.strip()
-                          .to_numpy()[s_idx], "length": length})
+    names = named["name"].astype(str).str.strip().to_numpy()
+    pairs = pd.DataFrame({"block": b_idx, "name": names[seg_line[s_idx]],
+                          "length": seg_len[s_idx]})
     along = pairs.groupby(["block", "name"], sort=False)["length"].sum().reset_index()
     best = along.sort_values(["block", "length", "name"], ascending=[True, False, True]) \
         .drop_duplicates("block")

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from gis.zoning._compiled import refine_moves
 from gis.zoning.blocks import shared_lengths
 from gis.zoning.cluster import _kmeans
 
@@ -238,78 +239,27 @@ def _refine(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, k:
     With ``allow_empty``, a region below ``lower`` may give away its last block (it
     disappears); otherwise the number of regions stays fixed.
     """
-    local = {int(v): i for i, v in enumerate(nodes)}
     xy = problem.xy[nodes]
     hh = problem.households[nodes].astype(float)
     area = problem.area[nodes].astype(float)
-    nbrs = [np.array([local[int(v)] for v in problem.neighbours(int(u)) if int(v) in local],
-                     dtype=np.int64) for u in nodes]
+    sub = problem.adjacency[nodes][:, nodes].tocsr()
+    sub.sort_indices()
     k_eff = int(labels.max()) + 1 if (labels >= 0).any() else 0
     ok = labels >= 0
-    # Region sums kept as Python floats: the loop below does millions of tiny updates.
-    size = np.bincount(labels[ok], weights=hh[ok], minlength=k_eff).tolist()
-    a_sum = np.bincount(labels[ok], weights=area[ok], minlength=k_eff).tolist()
-    m_x = np.bincount(labels[ok], weights=(xy[:, 0] * area)[ok], minlength=k_eff).tolist()
-    m_y = np.bincount(labels[ok], weights=(xy[:, 1] * area)[ok], minlength=k_eff).tolist()
-    pxx = (area * (xy ** 2).sum(axis=1)).tolist()
-    m_xx = np.bincount(labels[ok], weights=np.asarray(pxx)[ok], minlength=k_eff).tolist()
-    count = np.bincount(labels[ok], minlength=k_eff).tolist()
-    hh_l, area_l = hh.tolist(), area.tolist()
-    px = (xy[:, 0] * area).tolist()
-    py = (xy[:, 1] * area).tolist()
-    disc = 2 * np.pi
+    pxx = area * (xy ** 2).sum(axis=1)
 
-    def cost(s: float, a: float, mx: float, my: float, mxx: float) -> float:
-        if a <= 1e-9:  # an emptied region disappears: a grid fewer costs nothing
-            return 0.0
-        dev = (s - target) / target
-        out = max(0.0, lower - s) + max(0.0, s - upper)
-        balance = dev * dev + 10.0 * (out / target) ** 2
-        second = mxx - (mx * mx + my * my) / a  # moment about the region's centroid
-        return balance + compactness_weight * (second / (a * a / disc) - 1.0)  # 1: a disc
+    def sums(w: np.ndarray) -> np.ndarray:
+        return np.bincount(labels[ok], weights=w[ok], minlength=k_eff).astype(float)
 
-    for _ in range(max_sweeps):
-        moved = False
-        for i in np.argsort(-hh, kind="stable").tolist():
-            a_lab = int(labels[i])
-            if a_lab < 0:
-                continue
-            cands = {int(labels[j]) for j in nbrs[i] if labels[j] >= 0 and labels[j] != a_lab}
-            if not cands:
-                continue
-            last = count[a_lab] <= 1
-            if last and not (allow_empty and size[a_lab] < lower):
-                continue
-            h, ar, x, y, xx = hh_l[i], area_l[i], px[i], py[i], pxx[i]
-            old_a = cost(size[a_lab], a_sum[a_lab], m_x[a_lab], m_y[a_lab], m_xx[a_lab])
-            new_a = cost(size[a_lab] - h, a_sum[a_lab] - ar, m_x[a_lab] - x, m_y[a_lab] - y,
-                         m_xx[a_lab] - xx)
-            best, best_gain = None, -1e-12
-            for b_lab in cands:
-                old_b = cost(size[b_lab], a_sum[b_lab], m_x[b_lab], m_y[b_lab], m_xx[b_lab])
-                new_b = cost(size[b_lab] + h, a_sum[b_lab] + ar, m_x[b_lab] + x,
-                             m_y[b_lab] + y, m_xx[b_lab] + xx)
-                gain = (old_a + old_b) - (new_a + new_b)
-                if gain > best_gain:
-                    best, best_gain = b_lab, gain
-            if best is None or (not last and not _stays_connected(labels, nbrs, a_lab, i)):
-                continue
-            labels[i] = best
-            count[a_lab] -= 1
-            count[best] += 1
-            size[a_lab] -= h
-            size[best] += h
-            a_sum[a_lab] -= ar
-            a_sum[best] += ar
-            m_x[a_lab] -= x
-            m_x[best] += x
-            m_y[a_lab] -= y
-            m_y[best] += y
-            m_xx[a_lab] -= xx
-            m_xx[best] += xx
-            moved = True
-        if not moved:
-            break
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    # The moves themselves run compiled (gis.zoning._compiled): millions of tiny steps.
+    refine_moves(labels, sub.indptr.astype(np.int64), sub.indices.astype(np.int64),
+                 np.argsort(-hh, kind="stable").astype(np.int64), hh, area,
+                 xy[:, 0] * area, xy[:, 1] * area, pxx, sums(hh), sums(area),
+                 sums(xy[:, 0] * area), sums(xy[:, 1] * area), sums(pxx),
+                 np.bincount(labels[ok], minlength=k_eff).astype(np.int64),
+                 float(target), float(lower), float(upper), float(compactness_weight),
+                 int(max_sweeps), bool(allow_empty))
     return labels
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 
 from gis.settings import GridRules
-from gis.zoning.blocks import Blocks, clean_zone, polsby_popper
+from gis.zoning.blocks import Blocks, polsby_popper
 
 # -- plans ----------------------------------------------------------------------------
 
@@ -143,7 +143,7 @@ class GridPlan:
             sel = labels == lab
             if not sel.any():
                 continue
-            geom = clean_zone(np.asarray(b.geometry.values)[sel])
+            geom = self.blocks.zone_outline(np.flatnonzero(sel))
             rows.append({"label": lab, "code": codes.get(lab, ""), "name": names[lab],
                          "households": int(b["households"].to_numpy()[sel].sum()),
                          "buildings": int(b["buildings"].to_numpy()[sel].sum()),

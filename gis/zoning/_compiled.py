@@ -1,0 +1,164 @@
+"""The partition's inner loops, compiled with numba (millions of tiny steps per city).
+
+Plain functions over arrays: the moves of :func:`gis.zoning.partition._refine` and the
+connectivity check behind every move. Compiled once per machine (``cache=True`` keeps
+the machine code beside this file), they run the same steps as the Python loop did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: numba's decorator, typed for mypy (numba has no annotations).
+jit = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
+
+
+@jit
+def _cost(s: float, a: float, mx: float, my: float, mxx: float, target: float,
+          lower: float, upper: float, compactness_weight: float) -> float:
+    if a <= 1e-9:  # an emptied region disappears: a grid fewer costs nothing
+        return 0.0
+    dev = (s - target) / target
+    out = max(0.0, lower - s) + max(0.0, s - upper)
+    balance = dev * dev + 10.0 * (out / target) ** 2
+    second = mxx - (mx * mx + my * my) / a  # moment about the region's centroid
+    return balance + compactness_weight * (second / (a * a / (2 * np.pi)) - 1.0)
+
+
+@jit
+def stays_connected(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                    region: int, removed: int, seen: np.ndarray, wanted: np.ndarray,
+                    stamp: int, queue: np.ndarray) -> bool:
+    """Return True when ``region`` (connected) minus node ``removed`` is still connected.
+
+    It is exactly when the removed node's neighbours in the region still reach one
+    another without it, so the search stops as soon as they are all found. ``seen``
+    and ``wanted`` are scratch arrays marked with ``stamp`` (a new value per call);
+    ``queue`` is scratch space of the graph's size.
+    """
+    remaining = 0
+    start = -1
+    for k in range(indptr[removed], indptr[removed + 1]):
+        v = indices[k]
+        if v != removed and labels[v] == region and wanted[v] != stamp:
+            wanted[v] = stamp
+            remaining += 1
+            start = v
+    if remaining == 0:
+        members = 0
+        for v in range(labels.size):
+            if labels[v] == region:
+                members += 1
+        return members - 1 > 0
+    seen[start] = stamp
+    remaining -= 1
+    head, tail = 0, 0
+    queue[tail] = start
+    tail += 1
+    while head < tail and remaining > 0:
+        u = queue[head]
+        head += 1
+        for k in range(indptr[u], indptr[u + 1]):
+            v = indices[k]
+            if v != removed and seen[v] != stamp and labels[v] == region:
+                seen[v] = stamp
+                if wanted[v] == stamp:
+                    remaining -= 1
+                queue[tail] = v
+                tail += 1
+    return remaining == 0
+
+
+@jit
+def refine_moves(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                 order: np.ndarray, hh: np.ndarray, area: np.ndarray, px: np.ndarray,
+                 py: np.ndarray, pxx: np.ndarray, size: np.ndarray, a_sum: np.ndarray,
+                 m_x: np.ndarray, m_y: np.ndarray, m_xx: np.ndarray, count: np.ndarray,
+                 target: float, lower: float, upper: float, compactness_weight: float,
+                 max_sweeps: int, allow_empty: bool) -> None:
+    """Move boundary nodes between regions while the objective falls (in place).
+
+    Every sweep visits the nodes in ``order``; a node moves to the neighbouring region
+    that lowers the balance + inertia objective most, when its own region stays
+    connected (and keeps at least one node, unless ``allow_empty`` and it is below
+    ``lower``). The region sums (``size`` ... ``count``) follow every move.
+    """
+    n = labels.size
+    seen = np.zeros(n, dtype=np.int64)
+    wanted = np.zeros(n, dtype=np.int64)
+    queue = np.empty(n, dtype=np.int64)
+    cands = np.empty(max(1, int(np.max(indptr[1:] - indptr[:-1])) if n else 1),
+                     dtype=np.int64)
+    stamp = 0
+    for _sweep in range(max_sweeps):
+        moved = False
+        for i in order:
+            a_lab = labels[i]
+            if a_lab < 0:
+                continue
+            n_c = 0
+            for k in range(indptr[i], indptr[i + 1]):
+                b = labels[indices[k]]
+                if b < 0 or b == a_lab:
+                    continue
+                dup = False
+                for q in range(n_c):
+                    if cands[q] == b:
+                        dup = True
+                        break
+                if not dup:
+                    cands[n_c] = b
+                    n_c += 1
+            if n_c == 0:
+                continue
+            last = count[a_lab] <= 1
+            if last and not (allow_empty and size[a_lab] < lower):
+                continue
+            cands[:n_c].sort()
+            h, ar, x, y, xx = hh[i], area[i], px[i], py[i], pxx[i]
+            old_a = _cost(size[a_lab], a_sum[a_lab], m_x[a_lab], m_y[a_lab], m_xx[a_lab],
+                          target, lower, upper, compactness_weight)
+            new_a = _cost(size[a_lab] - h, a_sum[a_lab] - ar, m_x[a_lab] - x,
+                          m_y[a_lab] - y, m_xx[a_lab] - xx, target, lower, upper,
+                          compactness_weight)
+            best = -1
+            best_gain = -1e-12
+            for q in range(n_c):
+                b = cands[q]
+                old_b = _cost(size[b], a_sum[b], m_x[b], m_y[b], m_xx[b], target, lower,
+                              upper, compactness_weight)
+                new_b = _cost(size[b] + h, a_sum[b] + ar, m_x[b] + x, m_y[b] + y,
+                              m_xx[b] + xx, target, lower, upper, compactness_weight)
+                gain = (old_a + old_b) - (new_a + new_b)
+                if gain > best_gain:
+                    best = b
+                    best_gain = gain
+            if best < 0:
+                continue
+            if not last:
+                stamp += 1
+                if not stays_connected(labels, indptr, indices, a_lab, i, seen, wanted,
+                                       stamp, queue):
+                    continue
+            labels[i] = best
+            count[a_lab] -= 1
+            count[best] += 1
+            size[a_lab] -= h
+            size[best] += h
+            a_sum[a_lab] -= ar
+            a_sum[best] += ar
+            m_x[a_lab] -= x
+            m_x[best] += x
+            m_y[a_lab] -= y
+            m_y[best] += y
+            m_xx[a_lab] -= xx
+            m_xx[best] += xx
+            moved = True
+        if not moved:
+            break
