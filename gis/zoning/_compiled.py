@@ -41,6 +41,26 @@ def stays_connected(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
     another without it, so the search stops as soon as they are all found. ``seen``
     and ``wanted`` are scratch arrays marked with ``stamp`` (a new value per call);
     ``queue`` is scratch space of the graph's size.
+
+    Parameters
+    ----------
+    labels
+        Region of every node (-1: in none).
+    indptr, indices
+        The graph's adjacency (CSR).
+    region
+        The region, connected before the move.
+    removed
+        The node leaving it.
+    seen, wanted, queue
+        Scratch arrays of the graph's size.
+    stamp
+        A value not yet used in ``seen`` and ``wanted``.
+
+    Returns
+    -------
+    bool
+        True when what is left of the region is one piece (False when nothing is left).
     """
     remaining = 0
     start = -1
@@ -88,6 +108,28 @@ def refine_moves(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
     that lowers the balance + inertia objective most, when its own region stays
     connected (and keeps at least one node, unless ``allow_empty`` and it is below
     ``lower``). The region sums (``size`` ... ``count``) follow every move.
+
+    Parameters
+    ----------
+    labels
+        Region of every node (-1: in none); changed in place.
+    indptr, indices
+        The adjacency of the nodes (CSR).
+    order
+        The order nodes are visited in each sweep.
+    hh, area, px, py, pxx
+        Per node: households, area, area x centroid x, area x centroid y and area x
+        squared distance of the centroid from the origin.
+    size, a_sum, m_x, m_y, m_xx, count
+        The same per region, and its node count; kept up to date in place.
+    target, lower, upper
+        Households a region should hold, and the allowed range.
+    compactness_weight
+        Weight of the inertia term.
+    max_sweeps
+        Sweeps at most (fewer when a sweep moves nothing).
+    allow_empty
+        A region below ``lower`` may give away its last node.
     """
     n = labels.size
     seen = np.zeros(n, dtype=np.int64)
