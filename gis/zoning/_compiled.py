@@ -204,3 +204,132 @@ def refine_moves(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
             moved = True
         if not moved:
             break
+
+
+@jit
+def _less(d1: float, j1: int, d2: float, j2: int) -> bool:
+    return d1 < d2 or (d1 == d2 and j1 < j2)
+
+
+@jit
+def grow_regions(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                 xy: np.ndarray, hh: np.ndarray, seeds: np.ndarray) -> None:
+    """Grow regions from their seeds, the smallest first, by nearest unassigned node.
+
+    Each region keeps a heap of its unassigned neighbours by squared distance to the
+    region's household-weighted centre (as it was when the neighbour was found); the
+    region with the fewest households (the lowest number among equals) takes the
+    nearest one, until no region can grow. The same steps as a Python loop with
+    ``heapq`` on (distance, node) tuples.
+
+    Parameters
+    ----------
+    labels
+        Region of every node, the seeds labelled 0, 1, ... and every other node -1;
+        changed in place.
+    indptr, indices
+        The adjacency of the nodes (CSR).
+    xy
+        Node centroids, shape (n, 2).
+    hh
+        Households per node.
+    seeds
+        The seed node of each region.
+    """
+    k = seeds.size
+    size = np.empty(k)
+    sum_x = np.empty(k)
+    sum_y = np.empty(k)
+    weight = np.empty(k)
+    heap_d = [np.empty(16) for _ in range(k)]
+    heap_j = [np.empty(16, dtype=np.int64) for _ in range(k)]
+    heap_n = np.zeros(k, dtype=np.int64)
+    active = np.ones(k, dtype=np.bool_)
+
+    for r in range(k):
+        s = seeds[r]
+        size[r] = hh[s]
+        sum_x[r] = xy[s, 0] * (hh[s] + 1.0)
+        sum_y[r] = xy[s, 1] * (hh[s] + 1.0)
+        weight[r] = hh[s] + 1.0
+
+    def push(r: int, i: int) -> None:
+        cx = sum_x[r] / weight[r]
+        cy = sum_y[r] / weight[r]
+        for kk in range(indptr[i], indptr[i + 1]):
+            j = indices[kk]
+            if labels[j] >= 0:
+                continue
+            d = (xy[j, 0] - cx) ** 2 + (xy[j, 1] - cy) ** 2
+            n = heap_n[r]
+            if n == heap_d[r].size:
+                grown_d = np.empty(2 * n)
+                grown_j = np.empty(2 * n, dtype=np.int64)
+                grown_d[:n] = heap_d[r]
+                grown_j[:n] = heap_j[r]
+                heap_d[r] = grown_d
+                heap_j[r] = grown_j
+            hd = heap_d[r]
+            hj = heap_j[r]
+            pos = n
+            while pos > 0:
+                parent = (pos - 1) >> 1
+                if _less(d, j, hd[parent], hj[parent]):
+                    hd[pos] = hd[parent]
+                    hj[pos] = hj[parent]
+                    pos = parent
+                else:
+                    break
+            hd[pos] = d
+            hj[pos] = j
+            heap_n[r] = n + 1
+
+    def pop(r: int) -> int:
+        hd = heap_d[r]
+        hj = heap_j[r]
+        top: int = hj[0]
+        n = heap_n[r] - 1
+        heap_n[r] = n
+        if n > 0:
+            d, j = hd[n], hj[n]
+            pos = 0
+            while True:
+                child = 2 * pos + 1
+                if child >= n:
+                    break
+                if child + 1 < n and _less(hd[child + 1], hj[child + 1], hd[child],
+                                           hj[child]):
+                    child += 1
+                if _less(hd[child], hj[child], d, j):
+                    hd[pos] = hd[child]
+                    hj[pos] = hj[child]
+                    pos = child
+                else:
+                    break
+            hd[pos] = d
+            hj[pos] = j
+        return top
+
+    for r in range(k):
+        push(r, seeds[r])
+    while True:
+        r = -1
+        lowest = np.inf
+        for q in range(k):
+            if active[q] and size[q] < lowest:
+                lowest = size[q]
+                r = q
+        if r < 0:
+            break
+        while heap_n[r] > 0 and labels[heap_j[r][0]] >= 0:
+            pop(r)
+        if heap_n[r] == 0:
+            active[r] = False
+            continue
+        j = pop(r)
+        labels[j] = r
+        size[r] += hh[j]
+        sum_x[r] += xy[j, 0] * (hh[j] + 1.0)
+        sum_y[r] += xy[j, 1] * (hh[j] + 1.0)
+        weight[r] += hh[j] + 1.0
+        push(r, j)

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from gis.zoning._compiled import refine_moves
+from gis.zoning._compiled import grow_regions, refine_moves
 from gis.zoning.blocks import shared_lengths
 from gis.zoning.cluster import _kmeans
 
@@ -180,7 +179,6 @@ def _absorb_empty(problem: PartitionProblem, nodes: np.ndarray,
 def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float,
           seed: int, restarts: int = 8) -> np.ndarray:
     """Seed k regions and grow them, the smallest first, by nearest neighbour blocks."""
-    local = {int(v): i for i, v in enumerate(nodes)}
     xy = problem.xy[nodes]
     hh = problem.households[nodes].astype(float)
     labels = np.full(nodes.size, -1, dtype=np.int64)
@@ -199,35 +197,12 @@ def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float
         if pick is not None:
             labels[pick] = len(seeds)
             seeds.append(pick)
-    k_eff = len(seeds)
-    size = np.array([hh[s] for s in seeds])
-    sum_xy = np.array([xy[s] * (hh[s] + 1.0) for s in seeds])
-    weight = np.array([hh[s] + 1.0 for s in seeds])
-    frontier: list[list[tuple[float, int]]] = [[] for _ in range(k_eff)]
-
-    def push(r: int, i: int) -> None:
-        cen = sum_xy[r] / weight[r]
-        for nb in problem.neighbours(int(nodes[i])):
-            j = local.get(int(nb))
-            if j is not None and labels[j] < 0:
-                heapq.heappush(frontier[r], (float(((xy[j] - cen) ** 2).sum()), j))
-
-    for r, s in enumerate(seeds):
-        push(r, s)
-    active = set(range(k_eff))
-    while active:
-        r = min(active, key=lambda q: size[q])
-        while frontier[r] and labels[frontier[r][0][1]] >= 0:
-            heapq.heappop(frontier[r])
-        if not frontier[r]:
-            active.discard(r)
-            continue
-        _d, j = heapq.heappop(frontier[r])
-        labels[j] = r
-        size[r] += hh[j]
-        sum_xy[r] += xy[j] * (hh[j] + 1.0)
-        weight[r] += hh[j] + 1.0
-        push(r, j)
+    sub = problem.adjacency[nodes][:, nodes].tocsr()
+    sub.sort_indices()
+    # Growth runs compiled (gis.zoning._compiled): a heap step per block and neighbour.
+    grow_regions(labels, sub.indptr.astype(np.int64), sub.indices.astype(np.int64),
+                 np.ascontiguousarray(xy, dtype=float), hh,
+                 np.asarray(seeds, dtype=np.int64))
     return labels
 
 
