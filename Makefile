@@ -47,7 +47,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
-	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/coverage_engines.py
 	$(BIN)/python benchmarks/siting.py
 	$(BIN)/python benchmarks/grids.py
 	$(BIN)/python benchmarks/app.py

@@ -1,6 +1,6 @@
 """Benchmark the coverage engine against the usual approaches, in one process.
 
-Run: ``make bench`` (or ``.venv/bin/python benchmarks/coverage.py``). Appends a dated
+Run: ``make bench`` (or ``.venv/bin/python benchmarks/coverage_engines.py``). Appends a dated
 section to benchmarks/RESULTS.md.
 
 Part 1, the bundled central-Helsinki extract, every category with facilities, 800 m:
@@ -277,7 +277,7 @@ def main() -> None:
 def render(hel: dict, lat: dict | None, args: argparse.Namespace) -> str:
     rows = hel["rows"]
     bare = rows["bare scipy csgraph multi-source dijkstra"]
-    cmd = "python benchmarks/coverage.py" + (" --skip-lattice" if args.skip_lattice else "")
+    cmd = "python benchmarks/coverage_engines.py" + (" --skip-lattice" if args.skip_lattice else "")
     out = [f"## Coverage, {dt.datetime.now():%Y-%m-%d %H:%M}",
            "",
            f"Command: `{cmd}` (best of {args.repeat}; tutorial once). Machine: "
