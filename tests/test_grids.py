@@ -16,7 +16,7 @@ import shapely
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
-from shapely.geometry import LineString, box
+from shapely.geometry import LineString, MultiLineString, box
 
 from gis._errors import EmptyInputError, InputError
 from gis.settings import GridRules
@@ -500,6 +500,14 @@ def test_blocks_are_named_by_the_street_longest_along_them(rules):
                                 geometry=[LineString([(0, 0), (200, 0)]),
                                           LineString([(100, -50), (100, 50)])], crs=UTM)
     assert list(block_streets(blocks.gdf, crossing)) == ["长江路"]
+    # A way of zero length (both nodes at one place, as in Porto's extract) counts for
+    # nothing and breaks nothing; a multi-part street counts by its parts.
+    odd = gpd.GeoDataFrame({"name": ["长江路", "点路", "黄河路"]},
+                           geometry=[LineString([(0, 0), (200, 0)]),
+                                     LineString([(100, 0), (100, 0)]),
+                                     MultiLineString([[(0, 0), (0, 100)],
+                                                      [(0, 100), (200, 100)]])], crs=UTM)
+    assert list(block_streets(blocks.gdf, odd)) == ["黄河路"]
 
 
 def test_an_editor_kept_as_plain_values_undoes_and_redoes_as_before(rules):
