@@ -314,6 +314,17 @@ def _explode_lines(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     gdf = gdf[gdf.geom_type.isin(["LineString", "MultiLineString"])]
     return gdf.explode(index_parts=False).reset_index(drop=True)
 
+def _check_area_file(path: Path, settings: Settings, say: Progress) -> dict[str, object]:
+    """Refuse a missing or empty study-area file, then check it against the limits."""
+    if not path.is_file():
+        msg = f"{path}: file not found; check the path or choose another study area."
+        raise InputError(msg, key="area_not_found", where=path.name)
+    if path.stat().st_size == 0:
+        msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
+        raise EmptyInputError(msg, key="area_empty", where=path.name)
+    say("checking the file")
+    return check_input(path, settings.limits)
+
 
 def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
              barriers: bool = True, progress: Progress | None = None) -> OsmData:
@@ -346,14 +357,7 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
 
     path = Path(path)
     say = progress or (lambda _m: None)
-    if not path.is_file():
-        msg = f"{path}: file not found; check the path or choose another study area."
-        raise InputError(msg, key="area_not_found", where=path.name)
-    if path.stat().st_size == 0:
-        msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
-        raise EmptyInputError(msg, key="area_empty", where=path.name)
-    say("checking the file")
-    found = check_input(path, settings.limits)
+    found = _check_area_file(path, settings, say)
     declared = found.get("bbox")
     file_box: Bbox | None = declared if isinstance(declared, tuple) else None
     keys = poi_keys(settings)
@@ -448,14 +452,7 @@ def load_xml(path: str | Path, settings: Settings, *,
 
     path = Path(path)
     say = progress or (lambda _m: None)
-    if not path.is_file():
-        msg = f"{path}: file not found; check the path or choose another study area."
-        raise InputError(msg, key="area_not_found", where=path.name)
-    if path.stat().st_size == 0:
-        msg = f"{path}: the file is empty; export the area again from OpenStreetMap."
-        raise EmptyInputError(msg, key="area_empty", where=path.name)
-    say("checking the file")
-    check_input(path, settings.limits)
+    _check_area_file(path, settings, say)
     with _osmnx_way_tags():
         try:
             say("reading walkable streets")
