@@ -20,7 +20,7 @@ from views.places import place_finder
 from views.report import report_view
 from views.scenarios import scenarios_view
 from views.sidebar import load, sidebar
-from views.state import get_circle, get_coverage, get_summary, init_state
+from views.state import get_coverage, get_summary, init_state
 from views.widgets import show_error
 
 
@@ -33,9 +33,10 @@ def main() -> None:
     lang = st.session_state["lang"]
     st.title(t("app_title", lang))
     st.caption(t("app_caption", lang))
-    if st.session_state["refused"] is not None:
-        show_error(st.session_state["refused"], lang, lead=t("input_error", lang))
-        st.session_state["refused"] = None
+    with st.container():  # always there: the maps below keep their place in the page
+        if st.session_state["refused"] is not None:
+            show_error(st.session_state["refused"], lang, lead=t("input_error", lang))
+            st.session_state["refused"] = None
     study, used = load(inputs, lang)
 
     minutes = metres = None
@@ -44,13 +45,11 @@ def main() -> None:
     else:
         metres = float(st.session_state["threshold_m"])
     profile = st.session_state["profile"]
-    category = st.session_state["category"]
     with st.spinner(t("computing", lang)):
         result = get_coverage(study, used, minutes, metres, profile,
                               st.session_state["gates"])
         summary = get_summary(result, (used, minutes, metres, profile,
                                        st.session_state["gates"]))
-        circle = get_circle(study, used, category, result.thresholds[category].metres)
 
     if st.session_state["view"] in ("coverage", "gaps", "grids"):
         place_finder(study, used, lang)
@@ -61,9 +60,9 @@ def main() -> None:
     elif st.session_state["view"] == "scenarios":
         scenarios_view(study, result, settings, lang)
     elif st.session_state["view"] == "report":
-        report_view(study, used, result, circle, settings, lang)
+        report_view(study, used, result, settings, lang)
     else:
-        coverage_view(study, result, summary, circle, settings, lang,
+        coverage_view(study, result, summary, settings, lang,
                       plan=current_plan(study, used))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -9,7 +11,18 @@ from branca.element import MacroElement
 
 from gis.analysis.gaps import GapResult
 from gis.settings import WGS84, Settings
-from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, swatch
+from layers.base import (
+    LEAFLET_BASE_URL,
+    base_map,
+    control_hook,
+    encoded_shapes,
+    escape,
+    for_display,
+    legend_box,
+    macro,
+    overlay_entry,
+    swatch,
+)
 from layers.coverage import facilities_layer
 from layers.i18n import t
 
@@ -30,30 +43,49 @@ def gap_colour(households: float) -> str:
 
 
 def gap_areas_layer(gaps: GapResult, *, lang: str = "zh") -> folium.FeatureGroup:
-    """Return the gap areas shaded by uncovered households, with a tooltip each."""
+    """Return the gap areas shaded by uncovered households, with a tooltip each.
+
+    One script draws them from a table and their encoded outlines (a city has 2,000 gap
+    areas: through folium's GeoJson 2.6 s and 3.9 MB a map on Malta).
+    """
     group = folium.FeatureGroup(name=t("gap_areas", lang), show=True)
     if len(gaps.areas) == 0:
         return group
     areas = gaps.areas
     unit = t("minutes_unit", lang)
-    props = gpd.GeoDataFrame({
+    shown = for_display(gpd.GeoDataFrame(geometry=areas.geometry.to_numpy(), crs=areas.crs))
+    data = {
+        "shapes": encoded_shapes(shown.geometry.values),
         "fill": [gap_colour(h) for h in areas["households"]],
-        "gap": areas["gap_id"].astype(int).to_numpy(),
-        "hh": areas["households"].astype(int).to_numpy(),
-        "homes": areas["homes"].astype(int).to_numpy(),
-        "near": [str(n) if n is not None and n == n else "—"
-                 for n in areas["nearest_facility"]],
-        "extra": [f"{m:.1f} {unit}" if np.isfinite(m) else "—" for m in areas["extra_min"]],
-    }, geometry=areas.geometry.to_numpy(), crs=areas.crs)
-    folium.GeoJson(
-        for_display(props).to_json(drop_id=True),
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#67000d",
-                                  "weight": 1, "fillOpacity": 0.6},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["gap", "hh", "homes", "near", "extra"],
-            aliases=[t("gap_id", lang), t("households_uncovered", lang), t("homes", lang),
-                     t("nearest_facility", lang), t("extra_walk", lang)]),
-    ).add_to(group)
+        "rows": [[int(g), int(h), int(n),
+                  escape(v) if isinstance(v, str) and v else "—",
+                  f"{m:.1f} {escape(unit)}" if np.isfinite(m) else "—"]
+                 for g, h, n, v, m in zip(areas["gap_id"], areas["households"],
+                                          areas["homes"], areas["nearest_facility"],
+                                          areas["extra_min"].to_numpy(dtype=float),
+                                          strict=True)],
+        "labels": [escape(t(k, lang)) for k in ("gap_id", "households_uncovered", "homes",
+                                                  "nearest_facility", "extra_walk")],
+    }
+    element = macro("""
+    {% macro script(this, kwargs) %}
+    (function(){
+      var g = {{ this._parent.get_name() }}, d = {{ this.sc_data }};
+      for (var i = 0; i < d.shapes.length; i++) {
+        var rows = d.rows[i].map(function(v, k){
+          return "<tr><th style='text-align:left;padding-right:8px'>" + d.labels[k]
+                 + "</th><td>" + v + "</td></tr>"; }).join("");
+        L.polygon(window.scLatLngs(d.shapes[i]), {fillColor: d.fill[i], color: "#67000d",
+                  weight: 1, fillOpacity: 0.6})
+          .bindTooltip("<table>" + rows + "</table>").addTo(g);
+      }
+    })();
+    {% endmacro %}
+    """)
+    # Given as a value, not as template text: names from the data are never read as Jinja.
+    element.sc_data = json.dumps(  # type: ignore[attr-defined]
+        data, ensure_ascii=False).replace("</", "<\\/")
+    element.add_to(group)
     return group
 
 
@@ -142,6 +174,90 @@ def gaps_legend(*, lang: str = "zh") -> MacroElement:
     return legend_box(t("legend_gaps", lang), rows)
 
 
+def gaps_layers(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, *,
+                sites: gpd.GeoDataFrame | None = None,
+                circles: gpd.GeoSeries | None = None,
+                added: list[tuple[float, float]] | None = None,
+                closed: list[tuple[float, float]] | None = None, lang: str = "zh",
+                picked: tuple[float, float] | None = None) -> list[folium.FeatureGroup]:
+    """Return the layers of the gaps map that a scenario or a category changes.
+
+    Gap areas, the category's facilities, proposed sites, stations added and facilities
+    closed, the station picked to be moved: each layer names itself in the drawn map's
+    control (:func:`layers.base.overlay_entry`), so the app sends only these on a click.
+
+    Parameters
+    ----------
+    gaps
+        The gaps shown (after the scenario's changes).
+    facilities
+        The analysis' facilities.
+    settings
+        Settings (category names).
+    sites, circles
+        Proposed sites (``rank``, ``gain_households``) and their service circles.
+    added, closed
+        (lon, lat) of stations added and of facilities closed by the scenario.
+    lang
+        ``"zh"`` or ``"en"``.
+    picked
+        (lon, lat) of a station waiting for its new place.
+
+    Returns
+    -------
+    list of folium.FeatureGroup
+        The layers, bottom first.
+    """
+    layers = [(gap_areas_layer(gaps, lang=lang), "gaps")]
+    if gaps.category in settings.category_ids:
+        layers.append((facilities_layer(facilities, gaps.category, settings, lang=lang),
+                       "facilities"))
+    if sites is not None:
+        layers.append((proposed_sites_layer(sites, circles, lang=lang), "proposed"))
+    if added:
+        layers.append((added_stations_layer(added, lang=lang), "added"))
+    if closed:
+        layers.append((closed_facilities_layer(closed, lang=lang), "closed"))
+    if picked is not None:
+        layers.append((picked_layer(picked, lang=lang), "picked"))
+    for group, kind in layers:
+        overlay_entry(kind, group.layer_name).add_to(group)
+    return [group for group, _kind in layers]
+
+
+def gaps_base_map(bounds: np.ndarray, *, lang: str = "zh",
+                  basemap: str | tuple[str, str, str] = "osm",
+                  leaflet_base: str = LEAFLET_BASE_URL,
+                  streets: gpd.GeoDataFrame | None = None) -> folium.Map:
+    """Return the part of the gaps map no scenario changes: streets, legend, control.
+
+    Parameters
+    ----------
+    bounds
+        (w, s, e, n) degrees framing the map.
+    lang
+        ``"zh"`` or ``"en"``.
+    basemap
+        ``"osm"``, ``"none"`` or (tile URL, attribution, name).
+    leaflet_base
+        URL folder of leaflet.js and leaflet.css.
+    streets
+        The study area's streets, drawn with their names under the other layers.
+
+    Returns
+    -------
+    folium.Map
+        The map, for :func:`gaps_layers` to be sent to.
+    """
+    fmap = base_map(bounds, lang=lang, basemap=basemap, leaflet_base=leaflet_base,
+                    streets=streets)
+    gaps_legend(lang=lang).add_to(fmap)
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(fmap)
+    control_hook(control).add_to(fmap)
+    return fmap
+
+
 def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, *,
              bounds: np.ndarray, sites: gpd.GeoDataFrame | None = None,
              circles: gpd.GeoSeries | None = None,
@@ -159,17 +275,9 @@ def gaps_map(gaps: GapResult, facilities: gpd.GeoDataFrame, settings: Settings, 
     """
     fmap = base_map(bounds, lang=lang, basemap=basemap, leaflet_base=leaflet_base,
                     streets=streets)
-    gap_areas_layer(gaps, lang=lang).add_to(fmap)
-    if gaps.category in settings.category_ids:
-        facilities_layer(facilities, gaps.category, settings, lang=lang).add_to(fmap)
-    if sites is not None:
-        proposed_sites_layer(sites, circles, lang=lang).add_to(fmap)
-    if added:
-        added_stations_layer(added, lang=lang).add_to(fmap)
-    if closed:
-        closed_facilities_layer(closed, lang=lang).add_to(fmap)
-    if picked is not None:
-        picked_layer(picked, lang=lang).add_to(fmap)
+    for layer in gaps_layers(gaps, facilities, settings, sites=sites, circles=circles,
+                             added=added, closed=closed, lang=lang, picked=picked):
+        layer.add_to(fmap)
     gaps_legend(lang=lang).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

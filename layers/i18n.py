@@ -51,6 +51,8 @@ TEXT: dict[str, dict[str, str]] = {
     "loading": {"zh": "正在加载研究区域……", "en": "Loading the study area..."},
     "loaded": {"zh": "研究区域已加载", "en": "Study area loaded"},
     "computing": {"zh": "正在计算步行可达性……", "en": "Computing walking access..."},
+    "circle_drawing": {"zh": "正在绘制服务圈，完成后显示在地图上……",
+                       "en": "Drawing the service circle; it appears on the map when ready..."},
     "input_error": {"zh": "输入数据有问题，已保留之前的研究区域：",
                     "en": "There is a problem with the input; the previous study area is kept:"},
     "input_error_short": {"zh": "输入数据无法使用", "en": "The input cannot be used"},

@@ -56,6 +56,45 @@ def test_grid_map_never_shows_grid_workers(helsinki, settings):
     assert json.dumps(plan.grid_names[g])[1:-1] in page
 
 
+def _homes_data(page: str) -> dict:
+    """Return the homes layer's data written into a map page."""
+    import re
+
+    found = re.search(r"var d = (\{\"cat\".*?\});\n", page)
+    assert found, "no homes layer in the page"
+    return json.loads(found.group(1))
+
+
+def _facilities_data(page: str) -> dict:
+    """Return the facility markers' data written into a map page (the first layer)."""
+    import re
+
+    found = re.search(r"d = (\{\"at\".*?\});\n", page)
+    assert found, "no facilities layer in the page"
+    return json.loads(found.group(1))
+
+
+def _decode(text: str, precision: int = 5) -> list[tuple[float, float]]:
+    """Decode Google's encoded polyline (the page's scDecode, written again in Python)."""
+    out, i, lat, lng = [], 0, 0, 0
+    while i < len(text):
+        vals = []
+        for _ in range(2):
+            shift = result = 0
+            while True:
+                b = ord(text[i]) - 63
+                i += 1
+                result |= (b & 31) << shift
+                shift += 5
+                if b < 32:
+                    break
+            vals.append(~(result >> 1) if result & 1 else result >> 1)
+        lat += vals[0]
+        lng += vals[1]
+        out.append((lat / 10 ** precision, lng / 10 ** precision))
+    return out
+
+
 def test_a_city_draws_homes_as_dots_with_the_same_tooltips(helsinki, settings, monkeypatch):
     import layers.coverage
 
@@ -63,10 +102,87 @@ def test_a_city_draws_homes_as_dots_with_the_same_tooltips(helsinki, settings, m
     outlines = coverage_map(result, "health", settings, basemap="none").get_root().render()
     monkeypatch.setattr(layers.coverage, "HOMES_AS_POINTS_ABOVE", 10)
     dots = coverage_map(result, "health", settings, basemap="none").get_root().render()
-    assert '"type": "Point"' in dots
-    assert dots.count('"type": "Polygon"') < outlines.count('"type": "Polygon"')
-    assert "new L.CircleMarker(latlng" in dots  # homes as dots (facilities are SVG icons)
+    shapes, points = _homes_data(outlines), _homes_data(dots)
+    assert not shapes["dots"] and points["dots"]
+    assert "L.circleMarker(at[i]" in dots  # homes as dots (facilities are SVG icons)
     assert len(dots) < len(outlines)
+    # One dot a home, at its centroid (1 m precision); the same tooltip data for both.
+    at = _decode(points["shapes"])
+    assert len(at) == len(result.homes) == len(shapes["shapes"])
+    centroids = result.homes.geometry.centroid.to_crs("EPSG:4326")
+    assert max(abs(lat - c.y) + abs(lon - c.x) for (lat, lon), c in
+               zip(at, centroids, strict=True)) < 2e-5
+    for key in ("hh", "name", "t", "catNames"):
+        assert shapes[key] == points[key]
+
+
+def test_homes_carry_every_category_so_a_switch_only_recolours_them(helsinki, settings):
+    import numpy as np
+
+    from layers.base import map_parts, overlay_script
+    from layers.coverage import category_layers, coverage_base_map
+
+    _study, result = helsinki
+    base = map_parts(coverage_base_map(result, settings, basemap="none"))
+    data = _homes_data(base.script)
+    assert data["cats"] == list(result.categories)
+    for c in result.categories:
+        minutes = result.homes[f"time_min_{c}"].to_numpy()
+        sent = np.array([np.inf if m is None else m for m in data["t"][c]])
+        assert np.allclose(sent, np.where(np.isfinite(minutes), minutes.round(1), np.inf))
+    assert data["hh"] == result.homes["households"].astype(int).tolist()
+    # A switch sends the category's layers only: the circle, the facilities and the call
+    # that recolours the homes and retitles the legend; never the homes again.
+    layers = overlay_script(category_layers(result, "daily_retail", settings))
+    assert 'window.scHomes.setCategory("daily_retail")' in layers
+    assert '"facilities"' in layers and '"circle"' in layers
+    assert "scHomes = " not in layers and len(layers) < len(base.script)
+    n = int((result.facilities["category"] == "daily_retail").sum())
+    assert len(_facilities_data(layers)["at"]) == n
+
+
+def test_encoded_polylines_round_trip_and_match_the_reference():
+    import numpy as np
+    import shapely
+
+    from layers.base import encode_polylines, encoded_shapes
+
+    # Google's documented example.
+    ref = np.array([[-120.2, 38.5], [-120.95, 40.7], [-126.453, 43.252]])
+    assert encode_polylines(ref, np.array([0])) == ["_p~iF~ps|U_ulLnnqC_mqNvxq`@"]
+    rng = np.random.default_rng(7)
+    pts = np.column_stack([rng.uniform(-180, 180, 500), rng.uniform(-85, 85, 500)])
+    starts = np.array([0, 1, 200, 499])
+    runs = encode_polylines(pts, starts)
+    assert len(runs) == 4
+    back = [p for run in runs for p in _decode(run)]
+    assert np.abs(np.array(back)[:, ::-1] - pts).max() <= 0.5e-5 + 1e-12
+    # Shapes: a polygon with a hole, a multipolygon, lines and multilines.
+    hole = shapely.box(0, 0, 1, 1).difference(shapely.box(0.2, 0.2, 0.4, 0.4))
+    multi = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])
+    polys = encoded_shapes(np.array([hole, multi]))
+    assert [len(p) for p in polys] == [1, 2] and len(polys[0][0]) == 2
+    assert _decode(polys[1][1][0])[0] == (2.0, 3.0)  # (lat, lon) of the box's first corner
+    lines = encoded_shapes(np.array([shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2),
+                                                                                (3, 3)]]),
+                                     shapely.LineString([(5, 5), (6, 6)])]))
+    assert [len(x) for x in lines] == [2, 1] and _decode(lines[1][0]) == [(5, 5), (6, 6)]
+
+
+def test_screen_outlines_keep_the_area_and_drop_what_collapses():
+    import numpy as np
+    import shapely
+
+    from layers.base import screen_outline
+
+    rng = np.random.default_rng(3)
+    lines = [shapely.LineString(rng.uniform(0, 2000, (6, 2))) for _ in range(60)]
+    area = shapely.union_all(shapely.buffer(np.array(lines), 25, quad_segs=8))
+    speck = shapely.box(5000, 5000, 5000.5, 5000.5)
+    shown = screen_outline(shapely.union_all([area, speck]), 2.0)
+    assert abs(shown.area - area.area) / area.area < 0.01
+    assert shapely.get_num_coordinates(shown) < shapely.get_num_coordinates(area)
+    assert not shown.intersects(shapely.box(4999, 4999, 5001, 5001))  # collapsed: dropped
 
 
 # Machado, Oliveira & Fernandes (2009), severity 1.0, in linear RGB.
@@ -128,8 +244,11 @@ def test_facility_markers_differ_by_shape_not_by_the_class_colours(helsinki, set
     assert MARKER_FILL not in {c for _, c in TIME_CLASSES}
     _study, result = helsinki
     page = standalone_html(coverage_map(result, "health", settings, basemap="none"))
-    assert page.count("fac-marker") >= int((result.facilities["category"] == "health").sum())
-    assert "<polygon" in page  # the health cross, inline, no icon font
+    markers = _facilities_data(page)
+    assert len(markers["at"]) == int((result.facilities["category"] == "health").sum())
+    assert "fac-marker" in page and all("<polygon" in icon for icon in markers["icons"])
+    # The health cross, inline (no icon font); franchise merchants ringed gold.
+    assert markers["icons"][0] == marker_svg("cross", 16)
 
 
 def test_a_copied_map_keeps_its_legend(helsinki, settings):
@@ -140,9 +259,10 @@ def test_a_copied_map_keeps_its_legend(helsinki, settings):
     _study, result = helsinki
     fmap = coverage_map(result, "health", settings, basemap="none")
     copied = copy_map(fmap).get_root().render()
-    assert copied.count("sc-legend") == 2  # the box and its style
+    assert copied.count('class="sc-legend"') == 1  # the box
+    assert copied.count(".sc-legend span") == 1  # and its style
     assert "0–5" in copied and "L.control.scale" in copied  # legend and scale bar
-    assert fmap.get_root().render().count("sc-legend") == 2  # the original untouched
+    assert fmap.get_root().render().count('class="sc-legend"') == 1  # the original untouched
 
 
 def test_place_index_finds_streets_communities_and_grids_by_name():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import functools
 
 import pandas as pd
 import streamlit as st
@@ -15,108 +15,125 @@ from gis.analysis.coverage import (
 from gis.settings import Settings, load_settings
 from gis.study import Study
 from gis.zoning.plan import GridPlan
-from layers.base import MapParts, map_parts
-from layers.coverage import coverage_map
+from layers.base import MapParts, map_parts, overlay_script
+from layers.coverage import category_layers, coverage_base_map
 from layers.grids import communities_layer, grids_layer
 from layers.i18n import percent, t, translate_message
 from layers.tables import summary_table
 from views.grid_plan import plan_key
-from views.state import analysis_key, get_circle
+from views.state import ahead_work, analysis_key, circle_jobs, ready_circle
 from views.widgets import basemap_choice, show_map, take_focus, tr
 
 
-def _map_key(result: CoverageResult, category: str, lang: str, settings: Settings) -> tuple:
-    """Return what identifies a coverage map: the analysis, category, language, tiles."""
-    return (*analysis_key(st.session_state["good_inputs"], result), category, lang,
+def _map_key(result: CoverageResult, lang: str, settings: Settings) -> tuple:
+    """Return what identifies the drawn coverage map: the analysis, language, tiles."""
+    return (*analysis_key(st.session_state["good_inputs"], result), lang,
             repr(basemap_choice(settings)))
 
 
-@st.cache_resource(show_spinner=False)
-def prewarmed() -> set:
-    """Return the analyses whose other categories' maps are being or were prepared."""
-    return set()
+@st.cache_resource(show_spinner=False, max_entries=16)
+def get_coverage_base(_study: Study, _result: CoverageResult, key: tuple, lang: str,
+                      basemap: str | tuple[str, str, str], _plan: GridPlan | None,
+                      plan_key: str) -> MapParts:
+    """Return the drawn part of the coverage map no category changes (shared, immutable).
 
-
-def prewarm_coverage_maps(study: Study, result: CoverageResult, settings: Settings,
-                          lang: str, plan: GridPlan | None, plan_key: str) -> None:
-    """Prepare the coverage maps of the other categories in the background, once.
-
-    After the first map is on screen, a thread draws the circles and renders the maps
-    of the remaining categories into the shared caches, so that switching category is
-    as quick as switching back (on Malta 3.5 s a first switch otherwise).
-    """
-    used = st.session_state["good_inputs"]
-    basemap = basemap_choice(settings)
-    jobs = [(c, _map_key(result, c, lang, settings), result.thresholds[c].metres)
-            for c in result.categories if c != st.session_state["category"]]
-    mark = (_map_key(result, "", lang, settings), plan_key)
-    seen = prewarmed()
-    if mark in seen or not jobs:
-        return
-    seen.add(mark)
-
-    def work() -> None:
-        for category, key, metres in jobs:
-            try:
-                circle = get_circle(study, used, category, metres)
-                get_coverage_parts(study, result, key, category, circle, lang, basemap, plan,
-                                   plan_key)
-            except Exception:  # noqa: BLE001 (a session will compute it and show the error)
-                seen.discard(mark)
-                return
-
-    threading.Thread(target=work, name="prewarm-maps", daemon=True).start()
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def get_coverage_parts(_study: Study, _result: CoverageResult, key: tuple, category: str,
-                       _circle: object, lang: str, basemap: str | tuple[str, str, str],
-                       _plan: GridPlan | None, plan_key: str) -> MapParts:
-    """Return the coverage map rendered for the browser, once per key (shared, immutable).
-
-    The folium map is built and rendered here and not kept (switching back is instant,
-    from the parts). With a grid plan (``plan_key`` names its state), its community
-    boundaries and grids are layers the user can switch on.
+    Streets, homes with every category's minutes, legend and control, rendered once per
+    analysis, language and tiles (``key``) for every session. With a grid plan
+    (``plan_key`` names its state), its community boundaries and grids are layers the
+    user can switch on.
     """
     settings = load_settings()
-    served = households_served(_result, category)
     extra = ([communities_layer(_plan, lang=lang), grids_layer(_plan, lang=lang, show=False)]
              if _plan is not None else [])
-    fmap = coverage_map(_result, category, settings, circle=_circle, lang=lang,
-                        basemap=basemap, served=served, extra_layers=extra,
-                        streets=_study.streets)
-    return map_parts(fmap)
+    return map_parts(coverage_base_map(_result, settings, lang=lang, basemap=basemap,
+                                       extra_layers=extra, streets=_study.streets))
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def get_category_layers(_result: CoverageResult, key: tuple, category: str, _circle: object,
+                        with_circle: bool, lang: str) -> str:
+    """Return the script of one category's layers for the drawn map (shared text).
+
+    The circle (once drawn: ``with_circle``), the facilities and the homes' colours of
+    ``category``: all a switch of category sends to the browser.
+    """
+    settings = load_settings()
+    return overlay_script(category_layers(_result, category, settings,
+                                          circle=_circle if with_circle else None, lang=lang,
+                                          served=households_served(_result, category)))
+
+
+def _prepare_category(study: Study, used: tuple, result: CoverageResult, key: tuple,
+                      category: str, lang: str) -> None:
+    """Draw a category's circle and render its layers into the shared caches."""
+    circle = circle_jobs().here(study, used, category, result.thresholds[category].metres)
+    get_category_layers(result, key, category, circle, True, lang)
+
+
+def _coverage_map(study: Study, result: CoverageResult, settings: Settings, lang: str,
+                  plan: GridPlan | None, circle: object, drawn: bool) -> None:
+    """Draw the coverage map; without its circle yet, look again until it is drawn.
+
+    Run as a fragment that reruns itself every :data:`LOOK_AGAIN_S` while the circle is
+    being drawn, then reruns the page once (which stops the looking).
+    """
+    category = st.session_state["category"]
+    used = st.session_state["good_inputs"]
+    if not drawn:
+        circle, drawn = ready_circle(study, used, category,
+                                     result.thresholds[category].metres, wait_s=0.0)
+        if drawn:
+            st.rerun()
+    # The map is drawn once per analysis; a category sends only its own layers (circle,
+    # facilities, the homes' colours), rendered once for every session.
+    drawn_plan = plan_key() if plan is not None else ""
+    key = _map_key(result, lang, settings)
+    base = get_coverage_base(study, result, key, lang, basemap_choice(settings), plan,
+                             drawn_plan)
+    layers = get_category_layers(result, key, category, circle, drawn, lang)
+    show_map(base, key="map", height=620, focus=take_focus(), overlay=layers)
+    if not drawn:
+        st.caption(t("circle_drawing", lang))
+
+
+#: While a circle is being drawn, the map looks for it this often (seconds).
+LOOK_AGAIN_S = 0.5
 
 
 def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
-                  circle: object, settings: Settings, lang: str, *,
-                  plan: GridPlan | None = None) -> None:
+                  settings: Settings, lang: str, *, plan: GridPlan | None = None) -> None:
     """Draw the coverage view: headline numbers, map and tables.
 
     With a grid plan in the session, also a table and chart per community and per grid.
     """
     category = st.session_state["category"]
     row = summary.set_index("category")
-    cols = st.columns(4)
-    cols[0].metric(f"{t('share_covered', lang)} · {settings.category(category).name(lang)}",
-                   percent(row.loc[category, "share_covered"], lang))
-    cols[1].metric(t("full_circle", lang), percent(row.loc["full_circle", "share_covered"], lang))
-    cols[2].metric(t("households", lang), f"{int(row.loc[category, 'households']):,}")
-    cols[3].metric(t("left_out", lang), f"{int(row.loc[category, 'households_left_out']):,}")
-    if row.loc[category, "facilities"] == 0:
-        st.info(t("no_facility", lang))
-    if result.no_data:
-        st.caption(t("no_data_note", lang, cats="、".join(
-            settings.category(c).name(lang) for c in result.no_data)))
+    # One container above the map, whatever it holds: the map keeps its place in the
+    # page (a component that moves is mounted again, and the drawn map was lost).
+    with st.container():
+        cols = st.columns(4)
+        cols[0].metric(f"{t('share_covered', lang)} · {settings.category(category).name(lang)}",
+                       percent(row.loc[category, "share_covered"], lang))
+        cols[1].metric(t("full_circle", lang),
+                       percent(row.loc["full_circle", "share_covered"], lang))
+        cols[2].metric(t("households", lang), f"{int(row.loc[category, 'households']):,}")
+        cols[3].metric(t("left_out", lang),
+                       f"{int(row.loc[category, 'households_left_out']):,}")
+        if row.loc[category, "facilities"] == 0:
+            st.info(t("no_facility", lang))
+        if result.no_data:
+            st.caption(t("no_data_note", lang, cats="、".join(
+                settings.category(c).name(lang) for c in result.no_data)))
 
-    # Rendered once per map for every session (st_folium would render the whole folium
-    # tree on each rerun of each session).
-    drawn_plan = plan_key() if plan is not None else ""
-    parts = get_coverage_parts(study, result, _map_key(result, category, lang, settings),
-                               category, circle, lang, basemap_choice(settings), plan,
-                               drawn_plan)
-    show_map(parts, key="map", height=620, focus=take_focus())
-    prewarm_coverage_maps(study, result, settings, lang, plan, drawn_plan)
+    used = st.session_state["good_inputs"]
+    circle, drawn = ready_circle(study, used, category, result.thresholds[category].metres)
+    st.fragment(_coverage_map, run_every=None if drawn else LOOK_AGAIN_S)(
+        study, result, settings, lang, plan, circle, drawn)
+    # After the map (it goes out first): the other categories' circles and layers.
+    key = _map_key(result, lang, settings)
+    for other in result.categories:
+        ahead_work().submit((key, other), functools.partial(
+            _prepare_category, study, used, result, key, other, lang))
     st.caption(t("osm_attribution", lang))
 
     st.subheader(t("summary_table", lang))

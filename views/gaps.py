@@ -25,34 +25,42 @@ from gis.planning.scenarios import (
 from gis.planning.siting import plan_sites
 from gis.settings import Settings, load_settings
 from gis.study import Study
-from layers.base import MapParts, map_parts
-from layers.gaps import gaps_map
+from layers.base import MapParts, map_parts, overlay_script
+from layers.gaps import gaps_base_map, gaps_layers
 from layers.i18n import t
 from views.scenarios import compare_block, save_scenario
 from views.state import analysis_key
 from views.widgets import basemap_choice, choice, say_progress, show_error, show_map, take_focus
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def get_gaps_base(_study: Study, _result: CoverageResult, used: tuple, lang: str,
+                  basemap: str | tuple) -> MapParts:
+    """Return the drawn part of the gaps map: streets, legend, control (shared, immutable).
+
+    One per study area (``used``), language and tiles: a click, a category or a proposal
+    changes only the layers of :func:`get_gaps_layers`, sent to this map as it stands.
+    """
+    bounds = to_wgs84(_result.homes).total_bounds
+    return map_parts(gaps_base_map(bounds, lang=lang, basemap=basemap,
+                                   streets=_study.streets))
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
-def get_gaps_parts(_study: Study, _result: CoverageResult, _shown: GapResult,
-                   _sites: gpd.GeoDataFrame | None, _circles: gpd.GeoSeries | None,
-                   key: tuple, category: str, lang: str, basemap: str | tuple,
-                   added: tuple, closed: tuple, scenario: str, proposal: str,
-                   picked: tuple | None = None) -> MapParts:
-    """Return the gaps map rendered for the browser, once per state (shared, immutable).
+def get_gaps_layers(_result: CoverageResult, _shown: GapResult,
+                    _sites: gpd.GeoDataFrame | None, _circles: gpd.GeoSeries | None,
+                    key: tuple, category: str, lang: str, added: tuple, closed: tuple,
+                    scenario: str, proposal: str, picked: tuple | None = None) -> str:
+    """Return the script of the gaps map's layers, once per state (shared text).
 
     The state is the analysis (``key``), the category, the scenario's changes
     (``scenario``, ``added``, ``closed``, ``picked``: a station waiting for its new
-    place) and the proposal's sites; the gaps shown, the
-    sites and their circles follow from it. A rerun that changes none of them (any other
-    widget) costs nothing here (2.4 s a rerun on Malta when st_folium drew it each time).
+    place) and the proposal's sites; the gaps shown, the sites and their circles follow
+    from it. A rerun that changes none of them (any other widget) costs nothing here.
     """
-    settings = load_settings()
-    bounds = to_wgs84(_result.homes).total_bounds
-    fmap = gaps_map(_shown, _result.facilities, settings, bounds=bounds, sites=_sites,
-                    circles=_circles, added=list(added), closed=list(closed), lang=lang,
-                    basemap=basemap, streets=_study.streets, picked=picked)
-    return map_parts(fmap)
+    return overlay_script(gaps_layers(_shown, _result.facilities, load_settings(),
+                                      sites=_sites, circles=_circles, added=list(added),
+                                      closed=list(closed), lang=lang, picked=picked))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -135,92 +143,98 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     """Draw the gaps and siting view."""
     category = st.session_state["category"]
     key = analysis_key(used, result)
-    gaps = get_gaps(study, result, key, category)
-    cat_name = settings.category(category).name(lang)
-    total = int(result.homes.loc[result.homes["attached"], "households"].sum())
-    cols = st.columns(3)
-    cols[0].metric(f"{t('households_uncovered', lang)} · {cat_name}",
-                   f"{gaps.households_uncovered:,}")
-    cols[1].metric(t("homes_uncovered", lang), f"{len(gaps.homes):,}")
-    cols[2].metric(t("gap_areas", lang), f"{len(gaps.areas):,}")
+    # Everything above the map goes into one container, so that the map keeps its place
+    # in the page whatever shows above it (a message, a proposal): a component that
+    # moves is mounted again by Streamlit's frontend, and the drawn map was lost.
+    with st.container():
+        gaps = get_gaps(study, result, key, category)
+        cat_name = settings.category(category).name(lang)
+        total = int(result.homes.loc[result.homes["attached"], "households"].sum())
+        cols = st.columns(3)
+        cols[0].metric(f"{t('households_uncovered', lang)} · {cat_name}",
+                       f"{gaps.households_uncovered:,}")
+        cols[1].metric(t("homes_uncovered", lang), f"{len(gaps.homes):,}")
+        cols[2].metric(t("gap_areas", lang), f"{len(gaps.areas):,}")
 
-    # Site selection: a k slider and a Run button; the proposal is kept as plain values.
-    c1, c2 = st.columns([3, 1])
-    c1.slider(t("k_sites", lang), 1, 10, key="k")
-    run = c2.button(t("run_sites", lang), key="run_sites", type="primary",
-                    disabled=gaps.households_uncovered == 0)
-    if run:
-        with st.status(t("solving", lang), expanded=True) as status:
-            try:
-                plan = plan_sites(result, category, settings,
-                                  k=int(st.session_state["k"]),
-                                  progress=say_progress(status, lang))
-            except GisError as err:
-                status.update(label=str(err), state="error")
-                plan = None
-            else:
-                status.update(label=t("solved", lang), state="complete")
-        if plan is not None:
-            st.session_state["proposal"] = {
-                "category": category, "key": repr(key),
-                "sites": [(float(p.x), float(p.y), int(r), float(g)) for p, r, g in
-                          zip(plan.sites.geometry, plan.sites["rank"],
-                              plan.sites["gain_households"], strict=True)],
-                "before": plan.before, "after": plan.after,
-                "greedy": plan.greedy.objective, "exact": plan.exact.objective,
-                "optimal": plan.exact.optimal, "gap": plan.exact.mip_gap,
-                "seconds": plan.exact.seconds,
-                # plan_sites drew each site's service circle: kept, not drawn again.
-                "circles": [shapely.to_wkb(g, hex=True) for g in plan.circles]}
-    proposal, sites = site_proposal(study, key, category)
-    circles = None
-    if proposal is not None:
-        pts = proposal["sites"]
-        circles = gpd.GeoSeries(shapely.from_wkb(proposal["circles"]), crs=result.local_crs)
-        m1, m2, m3 = st.columns(3)
-        m1.metric(t("covered_before_after", lang),
-                  f"{proposal['before']:,} → {proposal['after']:,}",
-                  f"+{proposal['after'] - proposal['before']:,}")
-        m2.metric(t("greedy_preview", lang), f"{proposal['greedy']:,.0f}")
-        quality = (t("optimal", lang) if proposal["optimal"]
-                   else f"{t('not_optimal', lang)} {proposal['gap']:.2%}")
-        m3.metric(t("exact_result", lang), f"{proposal['exact']:,.0f}",
-                  f"{quality} · {proposal['seconds']:.2f} s", delta_color="off")
-        if st.button(t("accept_proposals", lang), key="accept_proposals"):
-            assert sites is not None  # a proposal has its sites
-            st.session_state["changes"] += added_rows(
-                sites, category, [f"{t('proposed_site', lang)} {p[2]}" for p in pts])
+        # Site selection: a k slider and a Run button; the proposal is kept as plain values.
+        c1, c2 = st.columns([3, 1])
+        c1.slider(t("k_sites", lang), 1, 10, key="k")
+        run = c2.button(t("run_sites", lang), key="run_sites", type="primary",
+                        disabled=gaps.households_uncovered == 0)
+        if run:
+            with st.status(t("solving", lang), expanded=True) as status:
+                try:
+                    plan = plan_sites(result, category, settings,
+                                      k=int(st.session_state["k"]),
+                                      progress=say_progress(status, lang))
+                except GisError as err:
+                    status.update(label=str(err), state="error")
+                    plan = None
+                else:
+                    status.update(label=t("solved", lang), state="complete")
+            if plan is not None:
+                st.session_state["proposal"] = {
+                    "category": category, "key": repr(key),
+                    "sites": [(float(p.x), float(p.y), int(r), float(g)) for p, r, g in
+                              zip(plan.sites.geometry, plan.sites["rank"],
+                                  plan.sites["gain_households"], strict=True)],
+                    "before": plan.before, "after": plan.after,
+                    "greedy": plan.greedy.objective, "exact": plan.exact.objective,
+                    "optimal": plan.exact.optimal, "gap": plan.exact.mip_gap,
+                    "seconds": plan.exact.seconds,
+                    # plan_sites drew each site's service circle: kept, not drawn again.
+                    "circles": [shapely.to_wkb(g, hex=True) for g in plan.circles]}
+        proposal, sites = site_proposal(study, key, category)
+        circles = None
+        if proposal is not None:
+            pts = proposal["sites"]
+            circles = gpd.GeoSeries(shapely.from_wkb(proposal["circles"]), crs=result.local_crs)
+            m1, m2, m3 = st.columns(3)
+            m1.metric(t("covered_before_after", lang),
+                      f"{proposal['before']:,} → {proposal['after']:,}",
+                      f"+{proposal['after'] - proposal['before']:,}")
+            m2.metric(t("greedy_preview", lang), f"{proposal['greedy']:,.0f}")
+            quality = (t("optimal", lang) if proposal["optimal"]
+                       else f"{t('not_optimal', lang)} {proposal['gap']:.2%}")
+            m3.metric(t("exact_result", lang), f"{proposal['exact']:,.0f}",
+                      f"{quality} · {proposal['seconds']:.2f} s", delta_color="off")
+            if st.button(t("accept_proposals", lang), key="accept_proposals"):
+                assert sites is not None  # a proposal has its sites
+                st.session_state["changes"] += added_rows(
+                    sites, category, [f"{t('proposed_site', lang)} {p[2]}" for p in pts])
 
-    choice("radio", st, "map_click", t("map_click", lang), CLICK_MODES,
-           lambda c: t(f"map_click_{c}", lang), horizontal=True,
-           help=t("help_map_click", lang))
-    if st.session_state["map_click"] != "move":
-        st.session_state["moving"] = None
-    shown_message = st.session_state.pop("map_message", None)
-    if shown_message and "error" in shown_message:
-        show_error(shown_message["error"], lang, headline_key="error_station_place")
-    elif shown_message:
-        st.info(t(shown_message["key"], lang, **shown_message["params"]))
-    what, last = _what_if(study, result, category, settings)
-    mine = [c for c in st.session_state["changes"] if c["category"] == category]
-    added, closed = map_points(mine, category)
-    shown = gaps
-    if mine:
-        # The gap map follows the scenario: the gaps left once its stations are in.
-        shown = gaps_after(study, result, key, category, what, json.dumps(mine))
-        st.caption(t("gaps_after_scenario", lang, n=len(shown.areas), before=len(gaps.areas),
-                     hh=f"{int(shown.areas['households'].sum()) if len(shown.areas) else 0:,}"))
-    moving = st.session_state.get("moving")
-    picked = ((moving["lon"], moving["lat"]) if moving and moving.get("category") == category
-              else None)
-    parts = get_gaps_parts(study, result, shown, sites, circles, key, category, lang,
-                           basemap_choice(settings), tuple(added), tuple(closed),
-                           json.dumps(mine), repr(proposal and proposal["sites"]), picked)
-    # The click is read in the map's callback: the map drawn after a change is a new
-    # component, whose value would not hold the click.
-    show_map(parts, key="gaps_map", height=620,
+        choice("radio", st, "map_click", t("map_click", lang), CLICK_MODES,
+               lambda c: t(f"map_click_{c}", lang), horizontal=True,
+               help=t("help_map_click", lang))
+        if st.session_state["map_click"] != "move":
+            st.session_state["moving"] = None
+        shown_message = st.session_state.pop("map_message", None)
+        if shown_message and "error" in shown_message:
+            show_error(shown_message["error"], lang, headline_key="error_station_place")
+        elif shown_message:
+            st.info(t(shown_message["key"], lang, **shown_message["params"]))
+        what, last = _what_if(study, result, category, settings)
+        mine = [c for c in st.session_state["changes"] if c["category"] == category]
+        added, closed = map_points(mine, category)
+        shown = gaps
+        if mine:
+            # The gap map follows the scenario: the gaps left once its stations are in.
+            shown = gaps_after(study, result, key, category, what, json.dumps(mine))
+            st.caption(t("gaps_after_scenario", lang, n=len(shown.areas), before=len(gaps.areas),
+                         hh=f"{int(shown.areas['households'].sum()) if len(shown.areas) else 0:,}"))
+        moving = st.session_state.get("moving")
+        picked = ((moving["lon"], moving["lat"]) if moving and moving.get("category") == category
+                  else None)
+    base = get_gaps_base(study, result, used, lang, basemap_choice(settings))
+    layers = get_gaps_layers(result, shown, sites, circles, key, category, lang,
+                             tuple(added), tuple(closed), json.dumps(mine),
+                             repr(proposal and proposal["sites"]), picked)
+    # The click is read in the map's callback (before this run draws anything); the
+    # drawn map stays and gets the layers of the scenario after it.
+    show_map(base, key="gaps_map", height=620,
              returned_objects=["last_clicked", "last_object_clicked"], focus=take_focus(),
-             on_change=functools.partial(_gaps_map_click, study, result, category))
+             on_change=functools.partial(_gaps_map_click, study, result, category),
+             overlay=layers)
 
     st.subheader(t("scenario", lang))
     if not mine:

@@ -28,7 +28,7 @@ from layers.report import meeting_report
 from layers.tables import attainment_table, shortfall_table, summary_table
 from views.gaps import get_gaps, site_proposal
 from views.grid_plan import current_plan, plan_key
-from views.state import analysis_key
+from views.state import analysis_key, get_circle
 from views.widgets import show_error, xlsx_bytes
 
 
@@ -53,10 +53,12 @@ def standards_block(result: CoverageResult, settings: Settings, lang: str,
                        file_name="standards.xlsx", key="download_standards")
 
 
-def report_view(study: Study, used: tuple, result: CoverageResult, circle: object,
-                settings: Settings, lang: str) -> None:
+def report_view(study: Study, used: tuple, result: CoverageResult, settings: Settings,
+                lang: str) -> None:
     """Draw the report view: the meeting report and every export, ready to download."""
     category = st.session_state["category"]
+    with st.spinner(t("circle_drawing", lang)):
+        circle = get_circle(study, used, category, result.thresholds[category].metres)
     st.caption(t("report_note", lang))
     key = analysis_key(used, result)
     gaps = get_gaps(study, result, key, category)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import pandas as pd
@@ -116,14 +121,136 @@ def get_summary(_result: CoverageResult, key: tuple) -> pd.DataFrame:
     return area_summary(_result)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def get_circle(_study: Study, study_key: tuple, category: str, threshold_m: float) -> object:
+class CircleJobs:
+    """The service circles of every session, each drawn once, off the script's thread.
+
+    A city's circle takes seconds (Malta's catering: 2.3 s on 2 cores): a session asks
+    for one and shows the map at once, the circle joining it when it is drawn. Each
+    circle is drawn once for every session (same study, category and distance) and kept
+    for the last :data:`KEEP` requests. Circles are shapely geometries: immutable.
+    """
+
+    KEEP = 64
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: OrderedDict[tuple, Future] = OrderedDict()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="circle")
+
+    def _get(self, key: tuple, make: Callable[[], Future]) -> tuple[Future, bool]:
+        """Return the job of ``key`` and whether it is new (made by ``make``)."""
+        with self._lock:
+            fut = self._jobs.get(key)
+            if fut is not None:
+                self._jobs.move_to_end(key)
+                return fut, False
+            fut = self._jobs[key] = make()
+            while len(self._jobs) > self.KEEP:
+                self._jobs.popitem(last=False)
+            return fut, True
+
+    def job(self, study: Study, used: tuple, category: str, metres: float) -> Future:
+        """Return the drawing of one circle, started on the circles' thread if new."""
+        fut, _new = self._get((used, category, float(metres)), lambda: self._pool.submit(
+            _draw_circle, study, used, category, float(metres)))
+        return fut
+
+    def here(self, study: Study, used: tuple, category: str, metres: float) -> object:
+        """Return one circle, drawn on the calling thread if nobody drew it yet."""
+        fut, new = self._get((used, category, float(metres)), Future)
+        if new:
+            try:
+                fut.set_result(_draw_circle(study, used, category, float(metres)))
+            except BaseException as err:  # waiting sessions see it; a rerun tries again
+                fut.set_exception(err)
+                raise
+        return fut.result()
+
+
+class AheadWork:
+    """Work done ahead of the user at the lowest priority, each piece once.
+
+    What a user will likely ask for next (the circles and map layers of the categories
+    not opened yet) is prepared one piece after another on one thread at nice 19, so
+    that it never slows what a user waits for: a rerun, or a browser drawing the map on
+    the same machine.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: OrderedDict[tuple, None] = OrderedDict()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead",
+                                        initializer=_yield_to_others)
+
+    def submit(self, key: tuple, fn: Callable[[], object]) -> None:
+        """Queue ``fn`` unless work of ``key`` was queued before (errors are dropped)."""
+        with self._lock:
+            if key in self._done:
+                return
+            self._done[key] = None
+            while len(self._done) > 1024:
+                self._done.popitem(last=False)
+
+        def run() -> None:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 (a session asking for it sees the error)
+                with self._lock:
+                    self._done.pop(key, None)
+
+        self._pool.submit(run)
+
+
+@st.cache_resource(show_spinner=False)
+def ahead_work() -> AheadWork:
+    """Return the one queue of work done ahead for every session."""
+    return AheadWork()
+
+
+def _yield_to_others() -> None:
+    """Give the calling thread the lowest CPU priority (Linux: nice 19 for this thread).
+
+    Circles drawn ahead must not slow what a user waits for (a rerun, a browser drawing
+    the map on the same machine); threads it starts (GEOS unions) inherit it.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        pass
+
+
+def _draw_circle(study: Study, used: tuple, category: str, metres: float) -> object:
     """Return the union of one category's service circles (None: no facility)."""
     try:
-        return category_circle(get_access(_study, study_key), _study.facilities, category,
-                               threshold_m, load_settings())
+        return category_circle(get_access(study, used), study.facilities, category, metres,
+                               load_settings())
     except GisError:
         return None
+
+
+@st.cache_resource(show_spinner=False)
+def circle_jobs() -> CircleJobs:
+    """Return the one store of service circles shared by every session."""
+    return CircleJobs()
+
+
+def get_circle(study: Study, study_key: tuple, category: str, threshold_m: float) -> object:
+    """Return the union of one category's service circles, waiting for it (None: none)."""
+    return circle_jobs().job(study, study_key, category, threshold_m).result()
+
+
+#: How long a view waits for a circle before showing the map without it (seconds).
+CIRCLE_WAIT_S = 0.25
+
+
+def ready_circle(study: Study, study_key: tuple, category: str, threshold_m: float, *,
+                 wait_s: float = CIRCLE_WAIT_S) -> tuple[object, bool]:
+    """Return (the category's circle, whether it is drawn), waiting up to ``wait_s``."""
+    fut = circle_jobs().job(study, study_key, category, threshold_m)
+    try:
+        return fut.result(timeout=wait_s), True
+    except FutureTimeout:
+        return None, False
 
 
 def analysis_key(used: tuple, result: CoverageResult) -> tuple:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
+import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from gis.settings import Settings, load_settings
+from gis.settings import PROJECT_DIR, Settings, load_settings
 from layers.base import MapParts
 from layers.i18n import progress_text, t, translate_message
 
@@ -79,23 +84,74 @@ def take_focus() -> dict:
     return st.session_state.pop("focus", None) or {}
 
 
+#: Where the app puts the drawn maps' scripts for the browser to fetch: Streamlit serves
+#: ./static at /app/static (``server.enableStaticServing``).
+MAP_SCRIPTS = PROJECT_DIR / "static" / "maps"
+MAP_SCRIPTS_URL = "/app/static/maps"
+#: How many map scripts are kept (the least recently shown are removed first).
+KEEP_MAP_SCRIPTS = 200
+
+
+def served_script(script: str) -> tuple[str, list[str]]:
+    """Return (a small script that runs ``script``, the URLs the browser loads first).
+
+    Streamlit sends a component's arguments on every rerun: a city's map script (1.4 MB
+    on Malta) went to the browser again with each switch of category. The script is
+    written once to a file named by its content, which the browser fetches (and
+    caches) when it draws the map; each rerun sends the 60-character line that runs it.
+    Where the file cannot be written, the script is sent as before.
+    """
+    digest = hashlib.sha256(script.encode("utf-8")).hexdigest()[:32]
+    path = MAP_SCRIPTS / f"{digest}.js"
+    try:
+        if path.exists():
+            os.utime(path)
+        else:
+            MAP_SCRIPTS.mkdir(parents=True, exist_ok=True)
+            text = (f"window.scMaps = window.scMaps || {{}};\nwindow.scMaps[{json.dumps(digest)}]"
+                    f" = {json.dumps(script, ensure_ascii=False)};\n")
+            tmp = path.with_name(f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            _prune_map_scripts()
+    except OSError:
+        return script, []
+    return f'(0, eval)(window.scMaps["{digest}"]);', [f"{MAP_SCRIPTS_URL}/{digest}.js"]
+
+
+def _prune_map_scripts() -> None:
+    """Remove the least recently shown map scripts beyond :data:`KEEP_MAP_SCRIPTS`."""
+    def shown(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:  # removed meanwhile by another session
+            return 0.0
+
+    for old in sorted(MAP_SCRIPTS.glob("*.js"), key=shown)[:-KEEP_MAP_SCRIPTS]:
+        old.unlink(missing_ok=True)
+
+
 def show_map(parts: MapParts, *, key: str, height: int,
              returned_objects: Sequence[str] = (),
              focus: dict | None = None,
-             on_change: Callable[[], None] | None = None) -> dict | None:
+             on_change: Callable[[], None] | None = None,
+             overlay: str | None = None) -> dict | None:
     """Draw pre-rendered map parts with streamlit-folium's component; return its value.
 
     The arguments are those ``st_folium`` (streamlit-folium 0.27.4, pinned) passes to its
     component; only the rendering, the costly part, is done once instead of per rerun.
     ``focus`` (``center`` and ``zoom``) moves the drawn map without drawing it again;
     ``on_change`` is called (as a widget callback) after a click stored its value under
-    ``st.session_state[key]``.
+    ``st.session_state[key]``. ``overlay`` (:func:`layers.base.overlay_script`) is
+    added to the drawn map; a change of it alone leaves the map drawn and swaps only
+    those layers.
     """
     import streamlit_folium as sf
 
     focus = focus or {}
 
     hash_key = sf.generate_js_hash(parts.script, key, False)
+    script, link = served_script(parts.script)
     bounds = {"_southWest": {"lat": parts.bounds[0][0], "lng": parts.bounds[0][1]},
               "_northEast": {"lat": parts.bounds[1][0], "lng": parts.bounds[1][1]}}
     defaults = {"last_clicked": None, "last_active_drawing": None, "bounds": bounds,
@@ -109,12 +165,13 @@ def show_map(parts: MapParts, *, key: str, height: int,
             on_change()
 
     return sf._component_func(
-        script=parts.script, header=parts.header, html=parts.html, id=parts.map_id,
+        script=script, header=parts.header, html=parts.html, id=parts.map_id,
         key=hash_key, height=height, width=None, returned_objects=returned,
         default={k: v for k, v in defaults.items() if k in returned},
-        zoom=focus.get("zoom"), center=focus.get("center"), feature_group=None,
+        zoom=focus.get("zoom"), center=focus.get("center"), feature_group=overlay,
         return_on_hover=False, layer_control=None, pixelated=False,
-        css_links=list(parts.css_links), js_links=list(parts.js_links), on_change=changed,
+        css_links=list(parts.css_links), js_links=[*parts.js_links, *link],
+        on_change=changed,
         wrap_longitude=False)
 
 

@@ -200,28 +200,35 @@ def _gap_areas(unc: gpd.GeoDataFrame, buffer_m: float, nearest_name: np.ndarray 
     if len(unc) == 0:
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=unc.crs),
                                 crs=unc.crs)
-    frame = pd.DataFrame({"gap_id": unc["gap_id"].to_numpy(),
-                          "households": unc["households"].to_numpy(),
-                          "dist": nearest_dist if nearest_dist is not None else np.nan,
-                          "name": nearest_name if nearest_name is not None else None})
+    gap = unc["gap_id"].to_numpy()
+    hh = unc["households"].to_numpy()
+    dist = (np.asarray(nearest_dist, dtype=float) if nearest_dist is not None
+            else np.full(len(unc), np.nan))
+    names = (np.asarray(nearest_name, dtype=object) if nearest_name is not None
+             else np.full(len(unc), None, dtype=object))
     geoms = shapely.buffer(np.asarray(unc.geometry.values), buffer_m, quad_segs=4)
-    records = []
-    polys = []
-    for gid, idx in frame.groupby("gap_id").indices.items():
-        part = frame.iloc[idx]
-        dist = part["dist"].to_numpy(dtype=float)
-        best = int(np.nanargmin(dist)) if np.isfinite(dist).any() else None
-        near_d = float(dist[best]) if best is not None else np.nan
-        records.append({
-            "gap_id": int(gid), "homes": len(idx),
-            "households": int(part["households"].sum()),
-            "nearest_facility": part["name"].iloc[best] if best is not None else None,
-            "nearest_dist_m": near_d,
-            "extra_min": max(0.0, (near_d - threshold) / speed) if np.isfinite(near_d)
-            else np.nan,
-        })
-        polys.append(shapely.union_all(geoms[idx]))
-    areas = gpd.GeoDataFrame(records, geometry=polys, crs=unc.crs)
+    # One pass over the homes sorted by gap (and by distance within it): the first home
+    # of each gap is its nearest to a facility (unknown distances last).
+    order = np.lexsort((np.where(np.isfinite(dist), dist, np.inf), gap))
+    ids, first, counts = np.unique(gap[order], return_index=True, return_counts=True)
+    best = order[first]
+    near_d = np.where(np.isfinite(dist[best]), dist[best], np.nan)
+    polys = np.empty(len(ids), dtype=object)
+    single = counts == 1
+    polys[single] = geoms[best[single]]
+    for k in np.flatnonzero(~single):  # only gaps of several homes need a union
+        polys[k] = shapely.union_all(geoms[order[first[k]:first[k] + counts[k]]])
+    with np.errstate(invalid="ignore"):
+        extra = np.where(np.isfinite(near_d), np.maximum(0.0, (near_d - threshold) / speed),
+                         np.nan)
+    records = pd.DataFrame({
+        "gap_id": ids.astype(int), "homes": counts.astype(int),
+        "households": np.bincount(np.searchsorted(ids, gap), weights=hh,
+                                  minlength=len(ids)).astype(int),
+        "nearest_facility": [n if np.isfinite(d) else None
+                             for n, d in zip(names[best], near_d, strict=True)],
+        "nearest_dist_m": near_d, "extra_min": extra})
+    areas = gpd.GeoDataFrame(records, geometry=list(polys), crs=unc.crs)
     return areas.sort_values(["households", "gap_id"], ascending=[False, True],
                              ignore_index=True)
 

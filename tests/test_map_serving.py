@@ -1,0 +1,111 @@
+"""How the app serves maps to many sessions: scripts as files, circles drawn once."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+
+def test_a_map_script_is_written_once_and_run_by_a_short_line(tmp_path, monkeypatch):
+    import views.widgets as w
+
+    monkeypatch.setattr(w, "MAP_SCRIPTS", tmp_path / "maps")
+    script = 'var map_div = L.map("map_div"); var name = "长江路 </script>";'
+    loader, links = w.served_script(script)
+    files = list((tmp_path / "maps").glob("*.js"))
+    assert len(files) == 1 and links == [f"{w.MAP_SCRIPTS_URL}/{files[0].name}"]
+    digest = files[0].stem
+    assert loader == f'(0, eval)(window.scMaps["{digest}"]);' and len(loader) < 80
+    text = files[0].read_text(encoding="utf-8")
+    value = text.split(f'window.scMaps["{digest}"] = ', 1)[1].rstrip().rstrip(";")
+    assert json.loads(value) == script  # the script itself, as a JS string
+    # Shown again: the same file, nothing written twice; another map: another file.
+    assert w.served_script(script) == (loader, links)
+    assert len(list((tmp_path / "maps").glob("*.js"))) == 1
+    assert w.served_script(script + " ")[0] != loader
+    assert not list((tmp_path / "maps").glob(".*"))  # no temporary file left
+
+
+def test_old_map_scripts_are_removed_and_an_unwritable_folder_sends_the_script(
+        tmp_path, monkeypatch):
+    import views.widgets as w
+
+    monkeypatch.setattr(w, "MAP_SCRIPTS", tmp_path / "maps")
+    monkeypatch.setattr(w, "KEEP_MAP_SCRIPTS", 3)
+    first, _links = w.served_script("var a = 0;")
+    for i in range(1, 5):
+        time.sleep(0.01)
+        w.served_script(f"var a = {i};")
+    assert len(list((tmp_path / "maps").glob("*.js"))) == 3
+    assert not (tmp_path / "maps" / (first.split('"')[1] + ".js")).exists()  # the oldest
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setattr(w, "MAP_SCRIPTS", blocker / "maps")  # cannot be made
+    assert w.served_script("var b = 1;") == ("var b = 1;", [])
+
+
+def test_a_circle_asked_for_by_many_sessions_is_drawn_once(monkeypatch):
+    import views.state as s
+
+    drawn = []
+
+    def slow(study, used, category, metres):
+        drawn.append(category)
+        time.sleep(0.3)
+        return f"circle of {category}"
+
+    monkeypatch.setattr(s, "_draw_circle", slow)
+    jobs = s.CircleJobs()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(
+        jobs.job(None, ("area",), "health", 800.0).result())) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert got == ["circle of health"] * 8 and drawn == ["health"]
+    # Drawn on the caller's thread when new; found when another drew it.
+    assert jobs.here(None, ("area",), "health", 800.0) == "circle of health"
+    assert jobs.here(None, ("area",), "catering", 800.0) == "circle of catering"
+    assert drawn == ["health", "catering"]
+    # A session that does not wait sees it is not drawn yet, then drawn.
+    fut = jobs.job(None, ("area",), "elderly_care", 800.0)
+    with pytest.raises(TimeoutError):
+        fut.result(timeout=0.01)
+    assert fut.result(timeout=5) == "circle of elderly_care"
+
+
+def test_work_ahead_runs_once_each_at_the_lowest_priority():
+    import views.state as s
+
+    ahead = s.AheadWork()
+    seen: list[tuple[str, int]] = []
+    done = threading.Event()
+
+    def record(name):
+        seen.append((name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        if name == "last":
+            done.set()
+
+    def fail():
+        msg = "no circle"
+        raise RuntimeError(msg)
+
+    ahead.submit(("a",), lambda: record("a"))
+    ahead.submit(("a",), lambda: record("a again"))
+    ahead.submit(("b",), fail)
+    ahead.submit(("c",), lambda: record("last"))
+    assert done.wait(10)
+    assert [n for n, _p in seen] == ["a", "last"]
+    assert all(p == 19 for _n, p in seen)  # nice 19 for its thread only
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 19
+    # Work that failed may be queued again; work that ran is not.
+    done.clear()
+    ahead.submit(("b",), lambda: record("b"))
+    ahead.submit(("z",), lambda: record("last"))
+    assert done.wait(10)
+    assert [n for n, _p in seen] == ["a", "last", "b", "last"]
