@@ -65,11 +65,16 @@ def get_gaps_layers(_result: CoverageResult, _shown: GapResult,
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def gaps_after(_study: Study, _result: CoverageResult, key: tuple, category: str,
-               _what: WhatIf, changes: str) -> GapResult:
-    """Return the gaps left after this session's scenario (``changes`` names it)."""
+               _what: WhatIf, changes: str, _before: GapResult | None = None) -> GapResult:
+    """Return the gaps left after this session's scenario (``changes`` names it).
+
+    The gaps the scenario did not touch keep their polygons from ``_before`` (the gaps
+    without it): a click redraws only the gaps around its station.
+    """
     scenario = Scenario("current", tuple(as_changes(json.loads(changes), _study.area.local_crs,
                                                     _result.facilities.index)))
-    return find_gaps(result_after(_result, _what, scenario), category, load_settings())
+    return find_gaps(result_after(_result, _what, scenario), category, load_settings(),
+                     reuse=_before)
 
 
 def _gaps_map_click(study: Study, result: CoverageResult, category: str) -> None:
@@ -219,7 +224,7 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
         shown = gaps
         if mine:
             # The gap map follows the scenario: the gaps left once its stations are in.
-            shown = gaps_after(study, result, key, category, what, json.dumps(mine))
+            shown = gaps_after(study, result, key, category, what, json.dumps(mine), gaps)
             st.caption(t("gaps_after_scenario", lang, n=len(shown.areas), before=len(gaps.areas),
                          hh=f"{int(shown.areas['households'].sum()) if len(shown.areas) else 0:,}"))
         moving = st.session_state.get("moving")

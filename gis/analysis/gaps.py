@@ -45,6 +45,8 @@ class GapResult:
         reach it, from the gap's best-placed home).
     threshold_m, speed_m_per_min
         The threshold and walking speed of the analysis.
+    buffer_m
+        The band around a gap's homes that forms its polygon.
     """
 
     category: str
@@ -52,6 +54,7 @@ class GapResult:
     areas: gpd.GeoDataFrame
     threshold_m: float
     speed_m_per_min: float
+    buffer_m: float = float("nan")
 
     @property
     def households_uncovered(self) -> int:
@@ -60,7 +63,8 @@ class GapResult:
 
 
 def find_gaps(result: CoverageResult, category: str, settings: Settings, *,
-              link_m: float | None = None, buffer_m: float | None = None) -> GapResult:
+              link_m: float | None = None, buffer_m: float | None = None,
+              reuse: GapResult | None = None) -> GapResult:
     """Find the uncovered homes of ``category`` and group them into gap areas.
 
     Homes reach the streets as the result's access model says (snap limit, compound
@@ -78,6 +82,10 @@ def find_gaps(result: CoverageResult, category: str, settings: Settings, *,
         Homes within this walking distance of each other share a gap (default: settings).
     buffer_m
         Band around the gap's homes forming its polygon (default: settings).
+    reuse
+        Gaps found before in the same study area (e.g. before a scenario's change): a gap
+        of exactly the same homes, with the same band, keeps that polygon instead of
+        being drawn again (a click in the app changes a few of Malta's 2,000 gaps).
 
     Returns
     -------
@@ -130,9 +138,23 @@ def find_gaps(result: CoverageResult, category: str, settings: Settings, *,
         if names.size:
             found = which >= 0
             nearest_name[found] = names[which[found]]
-    areas = _gap_areas(unc, buf, nearest_name, nearest_dist, threshold, speed)
+    known = _known_shapes(reuse, buf) if reuse is not None else {}
+    areas = _gap_areas(unc, buf, nearest_name, nearest_dist, threshold, speed, known)
     return GapResult(category=category, homes=gpd.GeoDataFrame(unc, crs=result.homes.crs),
-                     areas=areas, threshold_m=float(threshold), speed_m_per_min=speed)
+                     areas=areas, threshold_m=float(threshold), speed_m_per_min=speed,
+                     buffer_m=float(buf))
+
+
+def _known_shapes(gaps: GapResult, buffer_m: float) -> dict[frozenset[object], shapely.Geometry]:
+    """Return the polygon of each gap of ``gaps`` by its homes (none for another band)."""
+    if not gaps.buffer_m == buffer_m or len(gaps.areas) == 0:
+        return {}
+    shape = dict(zip(gaps.areas["gap_id"].to_numpy().tolist(), gaps.areas.geometry,
+                     strict=True))
+    labels = gaps.homes.index.to_numpy()
+    return {frozenset(labels[rows].tolist()): shape[int(gid)]
+            for gid, rows in gaps.homes.groupby("gap_id").indices.items()
+            if int(gid) in shape}
 
 
 def _link_along_streets(access: Access, link_m: float) -> np.ndarray:
@@ -194,7 +216,8 @@ def _link_along_streets(access: Access, link_m: float) -> np.ndarray:
 
 def _gap_areas(unc: gpd.GeoDataFrame, buffer_m: float, nearest_name: np.ndarray | None,
                nearest_dist: np.ndarray | None, threshold: float,
-               speed: float) -> gpd.GeoDataFrame:
+               speed: float, known: dict[frozenset[object], shapely.Geometry] | None = None,
+               ) -> gpd.GeoDataFrame:
     cols = ["gap_id", "homes", "households", "nearest_facility", "nearest_dist_m",
             "extra_min"]
     if len(unc) == 0:
@@ -206,7 +229,6 @@ def _gap_areas(unc: gpd.GeoDataFrame, buffer_m: float, nearest_name: np.ndarray 
             else np.full(len(unc), np.nan))
     names = (np.asarray(nearest_name, dtype=object) if nearest_name is not None
              else np.full(len(unc), None, dtype=object))
-    geoms = shapely.buffer(np.asarray(unc.geometry.values), buffer_m, quad_segs=4)
     # One pass over the homes sorted by gap (and by distance within it): the first home
     # of each gap is its nearest to a facility (unknown distances last).
     order = np.lexsort((np.where(np.isfinite(dist), dist, np.inf), gap))
@@ -214,10 +236,21 @@ def _gap_areas(unc: gpd.GeoDataFrame, buffer_m: float, nearest_name: np.ndarray 
     best = order[first]
     near_d = np.where(np.isfinite(dist[best]), dist[best], np.nan)
     polys = np.empty(len(ids), dtype=object)
-    single = counts == 1
+    todo = np.ones(len(ids), dtype=bool)
+    if known:
+        labels = unc.index.to_numpy()
+        for k in range(len(ids)):
+            hit = known.get(frozenset(labels[order[first[k]:first[k] + counts[k]]].tolist()))
+            if hit is not None:
+                polys[k], todo[k] = hit, False
+    # Bands only around the homes of gaps still to draw, in one call.
+    rows = order[np.repeat(todo, counts)]
+    geoms = np.empty(len(unc), dtype=object)
+    geoms[rows] = shapely.buffer(np.asarray(unc.geometry.values)[rows], buffer_m, quad_segs=4)
+    single = todo & (counts == 1)
     polys[single] = geoms[best[single]]
-    for k in np.flatnonzero(~single):  # only gaps of several homes need a union
-        polys[k] = shapely.union_all(geoms[order[first[k]:first[k] + counts[k]]])
+    for j in np.flatnonzero(todo & (counts > 1)).tolist():  # several homes: bands' union
+        polys[j] = shapely.union_all(geoms[order[first[j]:first[j] + counts[j]]])
     with np.errstate(invalid="ignore"):
         extra = np.where(np.isfinite(near_d), np.maximum(0.0, (near_d - threshold) / speed),
                          np.nan)
