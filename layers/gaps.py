@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 
 import folium
 import geopandas as gpd
 import numpy as np
+import shapely
 from branca.element import MacroElement
 
 from gis.analysis.gaps import GapResult
@@ -53,9 +56,8 @@ def gap_areas_layer(gaps: GapResult, *, lang: str = "zh") -> folium.FeatureGroup
         return group
     areas = gaps.areas
     unit = t("minutes_unit", lang)
-    shown = for_display(gpd.GeoDataFrame(geometry=areas.geometry.to_numpy(), crs=areas.crs))
     data = {
-        "shapes": encoded_shapes(shown.geometry.values),
+        "shapes": _gap_outlines(areas.geometry.to_numpy(), areas.crs),
         "fill": [gap_colour(h) for h in areas["households"]],
         "rows": [[int(g), int(h), int(n),
                   escape(v) if isinstance(v, str) and v else "—",
@@ -87,6 +89,29 @@ def gap_areas_layer(gaps: GapResult, *, lang: str = "zh") -> folium.FeatureGroup
         data, ensure_ascii=False).replace("</", "<\\/")
     element.add_to(group)
     return group
+
+
+#: Encoded outlines of gap areas drawn before, by polygon and CRS: after a click most gaps
+#: are the polygons found before it (``find_gaps(reuse=...)``) and are not encoded again.
+_OUTLINES: OrderedDict[tuple[shapely.Geometry, str], list] = OrderedDict()
+_OUTLINES_KEEP = 50_000
+_OUTLINES_LOCK = threading.Lock()
+
+
+def _gap_outlines(polygons: np.ndarray, crs: object) -> list[list]:
+    """Return the encoded outlines of gap polygons for the page (cached per polygon)."""
+    tag = str(crs)
+    out: list[list | None] = [_OUTLINES.get((g, tag)) for g in polygons]
+    todo = [i for i, v in enumerate(out) if v is None]
+    if todo:
+        shown = for_display(gpd.GeoDataFrame(geometry=polygons[todo], crs=crs))
+        codes = encoded_shapes(shown.geometry.values)
+        with _OUTLINES_LOCK:  # sessions draw maps at once
+            for i, code in zip(todo, codes, strict=True):
+                out[i] = _OUTLINES[(polygons[i], tag)] = code
+            while len(_OUTLINES) > _OUTLINES_KEEP:
+                _OUTLINES.popitem(last=False)
+    return [v for v in out if v is not None]
 
 
 def _numbered_icon(label: str, colour: str) -> folium.DivIcon:

@@ -328,3 +328,28 @@ def test_names_from_the_data_are_shown_as_text_never_run_as_templates(helsinki, 
     assert editor.rename(sorted(editor.plan.grid_names)[0], "{{ 8*8*1001 }}").ok
     page = standalone_html(grids_map(editor.plan, basemap="none"))
     assert "{ { 8*8*1001 }}" in page and "64064" not in page
+
+
+def test_gap_outlines_are_encoded_once_per_polygon(helsinki, settings, monkeypatch):
+    # After a click most gap polygons are those drawn before (find_gaps(reuse=...)): their
+    # outlines are not simplified and encoded again.
+    import layers.gaps
+    from gis.analysis.gaps import find_gaps
+    from layers.base import overlay_script
+    from layers.gaps import gaps_layers
+
+    _study, result = helsinki
+    gaps = find_gaps(result, "health", settings)
+    first = overlay_script(gaps_layers(gaps, result.facilities, settings))
+    drawn = []
+    real = layers.gaps.for_display
+    monkeypatch.setattr(layers.gaps, "for_display",
+                        lambda gdf, **kw: drawn.append(len(gdf)) or real(gdf, **kw))
+    again = overlay_script(gaps_layers(gaps, result.facilities, settings))
+    assert drawn == [] and again == first
+    one_new = gaps.areas.copy()
+    one_new.loc[0, "geometry"] = one_new.geometry.iloc[0].buffer(5)
+    from dataclasses import replace
+
+    overlay_script(gaps_layers(replace(gaps, areas=one_new), result.facilities, settings))
+    assert drawn == [1]  # only the changed polygon

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 
 import pandas as pd
 import streamlit as st
@@ -131,6 +132,10 @@ def coverage_view(study: Study, result: CoverageResult, summary: pd.DataFrame,
         study, result, settings, lang, plan, circle, drawn)
     # After the map (it goes out first): the other categories' circles and layers.
     key = _map_key(result, lang, settings)
+    # Streamlit compiles its emoji pattern at the first message of the process (0.4 s,
+    # paid by the first click that shows one): done here, ahead.
+    ahead_work().submit(("import", "streamlit.emojis"),
+                        functools.partial(importlib.import_module, "streamlit.emojis"))
     for other in result.categories:
         ahead_work().submit((key, other), functools.partial(
             _prepare_category, study, used, result, key, other, lang))
