@@ -516,6 +516,13 @@ def control_hook(control: folium.LayerControl) -> MacroElement:
     return element
 
 
+def open_control(fmap: folium.Map) -> None:
+    """Add the layer control to a map that later layers join (see :func:`control_hook`)."""
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(fmap)
+    control_hook(control).add_to(fmap)
+
+
 def overlay_entry(kind: str, name: str, *, to_back: bool = False) -> MacroElement:
     """Return a script that puts its layer in the drawn map's control (see control_hook).
 

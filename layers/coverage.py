@@ -23,13 +23,13 @@ from layers.base import (
     HOMES_AS_POINTS_ABOVE,
     LEAFLET_BASE_URL,
     base_map,
-    control_hook,
     encode_polylines,
     encoded_shapes,
     escape,
     for_display,
     legend_box,
     macro,
+    open_control,
     overlay_entry,
     screen_outline,
     swatch,
@@ -468,9 +468,7 @@ def coverage_base_map(result: CoverageResult, settings: Settings, *, lang: str =
         layer.add_to(fmap)
     legend(settings.category(first).name(lang), lang=lang,
            estimated=bool(is_estimated(result.homes).any()), category=first).add_to(fmap)
-    control = folium.LayerControl(collapsed=False)
-    control.add_to(fmap)
-    control_hook(control).add_to(fmap)
+    open_control(fmap)
     return fmap
 
 

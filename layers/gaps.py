@@ -17,12 +17,12 @@ from gis.settings import WGS84, Settings
 from layers.base import (
     LEAFLET_BASE_URL,
     base_map,
-    control_hook,
     encoded_shapes,
     escape,
     for_display,
     legend_box,
     macro,
+    open_control,
     overlay_entry,
     swatch,
 )
@@ -277,9 +277,7 @@ def gaps_base_map(bounds: np.ndarray, *, lang: str = "zh",
     fmap = base_map(bounds, lang=lang, basemap=basemap, leaflet_base=leaflet_base,
                     streets=streets)
     gaps_legend(lang=lang).add_to(fmap)
-    control = folium.LayerControl(collapsed=False)
-    control.add_to(fmap)
-    control_hook(control).add_to(fmap)
+    open_control(fmap)
     return fmap
 
 
