@@ -223,7 +223,11 @@ def encoded_shapes(geoms: np.ndarray, precision: int = SCREEN_PRECISION) -> list
 
 
 def polyline_decoder() -> MacroElement:
-    """Return the page's decoder of :func:`encode_polylines` (``window.scDecode``)."""
+    """Return the page's helpers for the layers drawn from data.
+
+    The decoder of :func:`encode_polylines` (``scDecode``, ``scLatLngs``) and the
+    tooltip table every layer shares (``scTable``).
+    """
     return macro("""
     {% macro script(this, kwargs) %}
     window.scDecode = function(s, p){
@@ -243,6 +247,12 @@ def polyline_decoder() -> MacroElement:
     window.scLatLngs = function(shape){
       return shape.map(function(x){
         return typeof x === "string" ? window.scDecode(x) : window.scLatLngs(x); });
+    };
+    // A tooltip's table of [label, value] rows (both escaped HTML).
+    window.scTable = function(rows){
+      return "<table>" + rows.map(function(r){
+        return "<tr><th style='text-align:left;padding-right:8px'>" + r[0]
+               + "</th><td>" + r[1] + "</td></tr>"; }).join("") + "</table>";
     };
     {% endmacro %}
     """)
@@ -494,8 +504,8 @@ def control_hook(control: folium.LayerControl) -> MacroElement:
     """Return a script that lets layers sent later join the map's layer ``control``.
 
     The app sends a category's layers to a map already drawn (:func:`overlay_script`);
-    each names itself in the control (:func:`overlay_entry`), replacing the layer of
-    the same kind it follows, and stays hidden if the user hid that kind.
+    each names itself in the control (:func:`overlay_entry`); those sent before leave
+    it (:func:`overlay_script`), and a kind the user hid stays hidden.
     """
     element = macro("""
     {% macro script(this, kwargs) %}
@@ -526,10 +536,10 @@ def open_control(fmap: folium.Map) -> None:
 def overlay_entry(kind: str, name: str, *, to_back: bool = False) -> MacroElement:
     """Return a script that puts its layer in the drawn map's control (see control_hook).
 
-    ``kind`` ("circle", "facilities") pairs the layer with the one of the same kind it
-    replaces; ``name`` is its label in the control. ``to_back`` draws it under the layers
-    already on the map (a service circle under the homes, as in a map drawn in one
-    piece). In a map drawn in one piece (an export) the control lists the layer itself
+    ``kind`` ("circle", "facilities") keeps the user's choice to hide that kind across
+    the layers that follow; ``name`` is its label in the control. ``to_back`` draws it
+    under the layers already on the map (a service circle under the homes, as in a map
+    drawn in one piece). In a map drawn in one piece (an export) the control lists the layer itself
     and the script does nothing.
     """
     element = macro("""
@@ -540,9 +550,7 @@ def overlay_entry(kind: str, name: str, *, to_back: bool = False) -> MacroElemen
       g.scKind = k;
       if (!c || !c._map) { return; }
       if ({{ this.sc_back }}) { g.on("add", function(){ g.bringToBack(); }); }
-      var old = window.scEntries[k];
-      if (old) { c.removeLayer(old); }
-      window.scEntries[k] = g;
+      window.scEntries[k] = g;  // the entries sent before left with their layers
       c.addOverlay(g, name);
       if (window.scHidden[k]) { setTimeout(function(){ c._map.removeLayer(g); }, 0); }
     })();

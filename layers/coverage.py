@@ -191,9 +191,7 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
           var m = d.t[d.cats[k]][i];
           rows.push([d.catNames[k], m === null ? d.unreachable : m.toFixed(1) + " " + d.unit]);
         }
-        return "<table>" + rows.map(function(r){
-          return "<tr><th style='text-align:left;padding-right:8px'>" + r[0]
-                 + "</th><td>" + r[1] + "</td></tr>"; }).join("") + "</table>";
+        return window.scTable(rows);
       }
       var layer = L.featureGroup();
       var at = d.dots ? window.scDecode(d.shapes) : null;

@@ -74,12 +74,10 @@ def gap_areas_layer(gaps: GapResult, *, lang: str = "zh") -> folium.FeatureGroup
     (function(){
       var g = {{ this._parent.get_name() }}, d = {{ this.sc_data }};
       for (var i = 0; i < d.shapes.length; i++) {
-        var rows = d.rows[i].map(function(v, k){
-          return "<tr><th style='text-align:left;padding-right:8px'>" + d.labels[k]
-                 + "</th><td>" + v + "</td></tr>"; }).join("");
+        var rows = d.rows[i].map(function(v, k){ return [d.labels[k], v]; });
         L.polygon(window.scLatLngs(d.shapes[i]), {fillColor: d.fill[i], color: "#67000d",
                   weight: 1, fillOpacity: 0.6})
-          .bindTooltip("<table>" + rows + "</table>").addTo(g);
+          .bindTooltip(window.scTable(rows)).addTo(g);
       }
     })();
     {% endmacro %}
