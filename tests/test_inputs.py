@@ -247,3 +247,29 @@ def test_a_bad_window_is_refused_with_the_form_it_needs(tmp_path, capsys):
     assert main(["coverage", "--bbox", "0,0,0.01,0.01", "--quiet",
                  "--out", str(tmp_path / "y.gpkg")]) == 2
     assert "window" in capsys.readouterr().err
+
+
+def test_tag_values_read_every_form_of_tags_and_skip_rows_without_the_keys():
+    import json
+
+    import numpy as np
+
+    from gis.data.sources import tag_values
+
+    rows = np.array([
+        {"amenity": "clinic", "name": "A"},                                 # osmnx: a dict
+        json.dumps({"amenity": "school", "access": "private"}),           # pyrosm: JSON text
+        json.dumps({"名称": "社区卫生服务站"}, ensure_ascii=False),          # key as written
+        json.dumps({"名称": "养老驿站"}),                                     # key escaped
+        json.dumps({"name": "amenity"}),          # the key only as a value: parsed, absent
+        json.dumps({"highway": "footway"}),       # none of the keys: not parsed
+        '{"amenity": "broken',                    # broken JSON: nothing, no exception
+        json.dumps(["amenity"]),                  # not an object
+        None, float("nan"), "",
+    ], dtype=object)
+    amenity, access, name_zh = tag_values(rows, ["amenity", "access", "名称"])
+    assert list(amenity) == ["clinic", "school", None, None, None, None, None, None, None,
+                             None, None]
+    assert list(access) == [None, "private", *([None] * 9)]
+    assert list(name_zh) == [None, None, "社区卫生服务站", "养老驿站", *([None] * 7)]
+    assert tag_values(rows, []) == []

@@ -178,24 +178,54 @@ def with_tag_columns(gdf: gpd.GeoDataFrame, keys: Iterable[str]) -> gpd.GeoDataF
     if not keys:
         return gdf
     if "tags" in gdf.columns:
-        def _parse(value: object) -> dict[str, str]:
-            if isinstance(value, dict):
-                return value
-            if isinstance(value, str) and value:
-                try:
-                    parsed = json.loads(value)
-                except json.JSONDecodeError:
-                    return {}
-                return parsed if isinstance(parsed, dict) else {}
-            return {}
-
-        parsed = gdf["tags"].map(_parse)
-        for k in keys:
-            gdf[k] = parsed.map(lambda d, k=k: d.get(k))
+        for k, values in zip(keys, tag_values(gdf["tags"].to_numpy(dtype=object), keys),
+                             strict=True):
+            gdf[k] = values
     else:
         for k in keys:
             gdf[k] = None
     return gdf
+
+
+def tag_values(tags: np.ndarray, keys: Sequence[str]) -> list[np.ndarray]:
+    """Return, per key, its value in each row's tags (None where the row lacks it).
+
+    A row's tags are a dict (osmnx) or a JSON object text (pyrosm). A text is parsed only
+    when one of the keys appears in it as a quoted JSON key, so a row with none of them
+    (most of a city's streets and buildings) costs one regular-expression scan instead
+    of a JSON parse. Keys are looked for as written and as JSON escapes them, so no row
+    holding a key is skipped.
+
+    Parameters
+    ----------
+    tags
+        One dict, JSON text, None or NaN per row.
+    keys
+        Tag keys.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One object array per key, in the order of ``keys``.
+    """
+    cols = [np.full(len(tags), None, dtype=object) for _ in keys]
+    if not len(keys):
+        return cols
+    needles = {form for k in keys for form in (json.dumps(k), json.dumps(k, ensure_ascii=False))}
+    mentions = re.compile("|".join(re.escape(n) for n in sorted(needles)))
+    for i, value in enumerate(tags):
+        if isinstance(value, str):
+            if mentions.search(value) is None:
+                continue
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                continue
+        if not isinstance(value, dict):
+            continue
+        for col, k in zip(cols, keys, strict=True):
+            col[i] = value.get(k)
+    return cols
 
 
 #: What the plausibility screen drops, as (count key, English text, message key).
