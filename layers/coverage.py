@@ -112,19 +112,30 @@ def time_colour(minutes: float) -> str:
     return TIME_CLASSES[-1][1]
 
 
-def _minutes(values: np.ndarray) -> list[float | None]:
-    """Return walking minutes rounded to 0.1 for the page (None: unreachable)."""
-    v = np.round(np.asarray(values, dtype=float), 1)
-    return [float(m) if np.isfinite(m) else None for m in v]
+def _metres(values: np.ndarray) -> list[int | None]:
+    """Return walking distances rounded up to the metre for the page (None: unreachable).
+
+    Rounded up, a home is within a whole-metre threshold on the page exactly when the
+    analysis counts it covered (800.4 m is 801 m, not 800 m).
+    """
+    v = np.ceil(np.asarray(values, dtype=float))
+    return [int(m) if np.isfinite(m) else None for m in v]
+
+
+def speeds(result: CoverageResult) -> dict[str, float]:
+    """Return each category's walking speed (metres a minute) in ``result``'s profile."""
+    return {c: float(th.speed_m_per_min) for c, th in result.thresholds.items()}
 
 
 def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
                 lang: str = "zh") -> folium.FeatureGroup:
     """Return residential buildings coloured by walking time to ``category``.
 
-    Every category's minutes go to the page with the homes, and one script styles them:
-    :func:`show_category` recolours the homes in the browser, so the app switches
-    category without sending the homes again (on Malta 10,732 homes, 2 MB). The tooltip
+    Every category's walking distance goes to the page with the homes, and one script
+    styles them by the minutes at the category's walking speed: :func:`show_category`
+    recolours the homes in the browser for another category or another walking profile
+    (the distances are the same, the speed differs), so the app switches either without
+    sending the homes again (on Malta 10,732 homes, 2 MB). The tooltip
     shows households, their source and the minutes to every category. Above
     ``HOMES_AS_POINTS_ABOVE`` homes each is a dot at its centroid (a city's outlines
     would be slow to send and to draw).
@@ -154,7 +165,8 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
         "src": codes.tolist(),
         "srcNames": [escape(t("hh_src_" + v.replace(" ", "_"), lang)) for v in labels],
         "name": [escape(v) for v in names],
-        "t": {c: _minutes(homes[f"time_min_{c}"].to_numpy()) for c in result.categories},
+        "m": {c: _metres(homes[f"dist_m_{c}"].to_numpy()) for c in result.categories},
+        "speed": speeds(result),
         "cats": list(result.categories),
         "catNames": [escape(settings.category(c).name(lang)) for c in result.categories],
         "labels": [escape(t(k, lang)) for k in ("name", "households", "hh_source")],
@@ -169,7 +181,11 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
     (function(){
       var g = {{ this._parent.get_name() }};
       var d = {{ this.sc_data }};
-      var S = window.scHomes = {cat: d.cat};
+      var S = window.scHomes = {cat: d.cat, speed: d.speed};
+      function minutes(c, i){
+        var m = d.m[c] ? d.m[c][i] : null;
+        return m === null || m === undefined ? null : m / S.speed[c];
+      }
       function colour(m){
         if (m === null || m === undefined) { return d.grey; }
         for (var k = 0; k < d.classes.length; k++) {
@@ -178,8 +194,8 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
         return d.grey;
       }
       function style(f){
-        var i = f.properties.i, e = d.est[i], mins = d.t[S.cat];
-        return {fillColor: colour(mins ? mins[i] : null), color: "#444444",
+        var i = f.properties.i, e = d.est[i];
+        return {fillColor: colour(minutes(S.cat, i)), color: "#444444",
                 weight: e ? 1.5 : 0.5, dashArray: e ? "4 3" : null,
                 fillOpacity: e ? 0.45 : 0.85};
       }
@@ -188,7 +204,7 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
         var rows = [[d.labels[0], d.name[i]], [d.labels[1], d.hh[i]],
                     [d.labels[2], d.srcNames[d.src[i]]]];
         for (var k = 0; k < d.cats.length; k++) {
-          var m = d.t[d.cats[k]][i];
+          var m = minutes(d.cats[k], i);
           rows.push([d.catNames[k], m === null ? d.unreachable : m.toFixed(1) + " " + d.unit]);
         }
         return window.scTable(rows);
@@ -207,8 +223,9 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
       layer.on("mouseover", function(e){ e.layer.setStyle({weight: 2, color: "#000000"}); });
       layer.on("mouseout", function(e){ e.layer.setStyle(style(e.layer.feature)); });
       layer.addTo(g);
-      S.setCategory = function(c){
+      S.setCategory = function(c, speed){
         S.cat = c;
+        if (speed) { S.speed = speed; }
         layer.eachLayer(function(l){ l.setStyle(style(l.feature)); });
       };
     })();
@@ -221,18 +238,22 @@ def homes_layer(result: CoverageResult, category: str, settings: Settings, *,
     return group
 
 
-def show_category(category: str, category_name: str, *, lang: str = "zh") -> MacroElement:
+def show_category(category: str, category_name: str, *, lang: str = "zh",
+                  speed: dict[str, float] | None = None) -> MacroElement:
     """Return a script that colours the homes by ``category`` and retitles the legend.
 
-    The homes of :func:`homes_layer` carry every category's minutes: this is all a
-    switch of category changes on them.
+    The homes of :func:`homes_layer` carry every category's walking distance: this is
+    all a switch of category changes on them. ``speed`` (metres a minute per category,
+    see :func:`speeds`) sets the walking profile the minutes are shown for.
     """
     title = json.dumps(escape(t("legend_title", lang, cat=category_name)), ensure_ascii=False)
     row = json.dumps(_facility_row(category, category_name, lang), ensure_ascii=False)
     element = macro("""
     {% macro script(this, kwargs) %}
     (function(){
-      if (window.scHomes) { window.scHomes.setCategory({{ this.sc_cat }}); }
+      if (window.scHomes) {
+        window.scHomes.setCategory({{ this.sc_cat }}, {{ this.sc_speed }});
+      }
       var box = document.querySelectorAll(".sc-legend");
       for (var k = 0; k < box.length; k++) {
         var t = box[k].querySelector(".sc-legend-title");
@@ -244,6 +265,7 @@ def show_category(category: str, category_name: str, *, lang: str = "zh") -> Mac
     {% endmacro %}
     """)
     element.sc_cat = json.dumps(category).replace("</", "<\\/")  # type: ignore[attr-defined]
+    element.sc_speed = json.dumps(speed)  # type: ignore[attr-defined]
     element.sc_title = title.replace("</", "<\\/")  # type: ignore[attr-defined]
     element.sc_row = row.replace("</", "<\\/")  # type: ignore[attr-defined]
     return element
@@ -392,7 +414,8 @@ def category_layers(result: CoverageResult, category: str, settings: Settings, *
 
     The first layer also carries :func:`show_category`, so adding these layers to a map
     of :func:`coverage_base_map` (or sending them to the drawn map, see
-    :func:`layers.base.overlay_script`) switches the homes and the legend to ``category``.
+    :func:`layers.base.overlay_script`) switches the homes and the legend to ``category``,
+    the homes' minutes at the walking speeds of ``result`` (its profile).
 
     Parameters
     ----------
@@ -418,7 +441,7 @@ def category_layers(result: CoverageResult, category: str, settings: Settings, *
     circles = circle_layer(circle, result.homes.crs, cat_name, lang=lang)
     facilities = facilities_layer(result.facilities, category, settings, lang=lang,
                                   served=served)
-    show_category(category, cat_name, lang=lang).add_to(circles)
+    show_category(category, cat_name, lang=lang, speed=speeds(result)).add_to(circles)
     overlay_entry("circle", circles.layer_name, to_back=True).add_to(circles)
     overlay_entry("facilities", facilities.layer_name).add_to(facilities)
     return [circles, facilities]
@@ -431,10 +454,11 @@ def coverage_base_map(result: CoverageResult, settings: Settings, *, lang: str =
                       streets: gpd.GeoDataFrame | None = None) -> folium.Map:
     """Return the part of the coverage map that no category changes.
 
-    Streets, the homes with every category's minutes (:func:`homes_layer`), the extra
+    Streets, the homes with every category's distance (:func:`homes_layer`), the extra
     layers, the legend and the layer control; :func:`category_layers` adds a category.
-    The app draws this once per analysis and sends only a category's layers on a
-    switch. Parameters as for :func:`coverage_map`.
+    The app draws this once per study area and gate choice (no threshold or walking
+    profile changes it) and sends only a category's layers on a switch. Parameters as
+    for :func:`coverage_map`.
 
     Parameters
     ----------

@@ -334,6 +334,14 @@ def test_a_category_switch_recolours_the_drawn_map_and_swaps_only_its_layers(app
         frame.wait_for_function("() => document.querySelector('.sc-legend-title')"
                                 ".innerText.includes('养老服务')", timeout=30_000)
         assert frame.evaluate("() => window.__kept === true")
+        # A slower walking profile keeps the drawn map too: the homes carry distances,
+        # the new layers give the speed their minutes are shown at.
+        assert frame.evaluate("() => window.scHomes.speed.elderly_care") == 80
+        page.get_by_text("老年人（60 米/分）").click()
+        frame = _leaflet(page)
+        frame.wait_for_function("() => window.scHomes.speed.elderly_care === 60",
+                                timeout=30_000)
+        assert frame.evaluate("() => window.__kept === true")
         browser.close()
 
 

@@ -112,7 +112,7 @@ def test_a_city_draws_homes_as_dots_with_the_same_tooltips(helsinki, settings, m
     centroids = result.homes.geometry.centroid.to_crs("EPSG:4326")
     assert max(abs(lat - c.y) + abs(lon - c.x) for (lat, lon), c in
                zip(at, centroids, strict=True)) < 2e-5
-    for key in ("hh", "name", "t", "catNames"):
+    for key in ("hh", "name", "m", "speed", "catNames"):
         assert shapes[key] == points[key]
 
 
@@ -126,19 +126,49 @@ def test_homes_carry_every_category_so_a_switch_only_recolours_them(helsinki, se
     base = map_parts(coverage_base_map(result, settings, basemap="none"))
     data = _homes_data(base.script)
     assert data["cats"] == list(result.categories)
+    assert data["speed"] == {c: 80.0 for c in result.categories}  # the default profile
     for c in result.categories:
-        minutes = result.homes[f"time_min_{c}"].to_numpy()
-        sent = np.array([np.inf if m is None else m for m in data["t"][c]])
-        assert np.allclose(sent, np.where(np.isfinite(minutes), minutes.round(1), np.inf))
+        dist = result.homes[f"dist_m_{c}"].to_numpy()
+        sent = np.array([np.inf if m is None else m for m in data["m"][c]])
+        assert np.array_equal(sent, np.ceil(dist))
+        # Rounded up, a home is within the threshold on the page exactly when covered.
+        assert np.array_equal(sent <= result.thresholds[c].metres,
+                              result.homes[f"covered_{c}"].to_numpy())
     assert data["hh"] == result.homes["households"].astype(int).tolist()
     # A switch sends the category's layers only: the circle, the facilities and the call
     # that recolours the homes and retitles the legend; never the homes again.
     layers = overlay_script(category_layers(result, "daily_retail", settings))
-    assert 'window.scHomes.setCategory("daily_retail")' in layers
+    assert 'window.scHomes.setCategory("daily_retail", {"community_service": 80.0' in layers
     assert '"facilities"' in layers and '"circle"' in layers
     assert "scHomes = " not in layers and len(layers) < len(base.script)
     n = int((result.facilities["category"] == "daily_retail").sum())
     assert len(_facilities_data(layers)["at"]) == n
+
+
+def test_a_walking_profile_changes_the_speed_sent_not_the_drawn_homes(helsinki, settings):
+    import numpy as np
+
+    from gis.analysis.coverage import CoverageOptions
+    from layers.base import map_parts, overlay_script
+    from layers.coverage import category_layers, coverage_base_map
+
+    study, adult = helsinki
+    elderly = compute_coverage(adult.access, study.facilities, settings,
+                               CoverageOptions(profile="elderly"))
+    a = _homes_data(map_parts(coverage_base_map(adult, settings, basemap="none")).script)
+    e = _homes_data(map_parts(coverage_base_map(elderly, settings, basemap="none")).script)
+    # The homes carry distances: the same under both profiles; only the speed differs.
+    assert a["m"] == e["m"] and a["hh"] == e["hh"]
+    assert set(e["speed"].values()) == {60.0} and set(a["speed"].values()) == {80.0}
+    # The elderly layers, sent to the map drawn for adults, set the elderly speed.
+    layers = overlay_script(category_layers(elderly, "health", settings))
+    assert 'setCategory("health", {"community_service": 60.0' in layers
+    # At 60 m a minute the page's minutes for each home are the elderly result's.
+    minutes = elderly.homes["time_min_health"].to_numpy()
+    shown = np.array([np.inf if m is None else m / 60.0 for m in a["m"]["health"]])
+    finite = np.isfinite(minutes)
+    assert np.array_equal(finite, np.isfinite(shown))
+    assert np.allclose(shown[finite], minutes[finite], atol=1 / 60.0)
 
 
 def test_encoded_polylines_round_trip_and_match_the_reference():

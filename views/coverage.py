@@ -27,8 +27,18 @@ from views.widgets import basemap_choice, show_map, take_focus, tr
 
 
 def _map_key(result: CoverageResult, lang: str, settings: Settings) -> tuple:
-    """Return what identifies the drawn coverage map: the analysis, language, tiles."""
+    """Return what identifies a category's layers: the analysis, language, tiles."""
     return (*analysis_key(st.session_state["good_inputs"], result), lang,
+            repr(basemap_choice(settings)))
+
+
+def _base_key(lang: str, settings: Settings) -> tuple:
+    """Return what identifies the drawn coverage map: the study, gates, language, tiles.
+
+    No threshold or walking profile: the homes carry distances, and a category's layers
+    give the speed they are shown at, so a new profile keeps the drawn map.
+    """
+    return (st.session_state["good_inputs"], st.session_state["gates"], lang,
             repr(basemap_choice(settings)))
 
 
@@ -38,8 +48,9 @@ def get_coverage_base(_study: Study, _result: CoverageResult, key: tuple, lang: 
                       plan_key: str) -> MapParts:
     """Return the drawn part of the coverage map no category changes (shared, immutable).
 
-    Streets, homes with every category's minutes, legend and control, rendered once per
-    analysis, language and tiles (``key``) for every session. With a grid plan
+    Streets, homes with every category's distance, legend and control, rendered once
+    per study area, gate choice, language and tiles (``key``) for every session: the
+    homes' distances are the same under every threshold and walking profile. With a grid plan
     (``plan_key`` names its state), its community boundaries and grids are layers the
     user can switch on.
     """
@@ -88,10 +99,10 @@ def _coverage_map(study: Study, result: CoverageResult, settings: Settings, lang
     # The map is drawn once per analysis; a category sends only its own layers (circle,
     # facilities, the homes' colours), rendered once for every session.
     drawn_plan = plan_key() if plan is not None else ""
-    key = _map_key(result, lang, settings)
-    base = get_coverage_base(study, result, key, lang, basemap_choice(settings), plan,
-                             drawn_plan)
-    layers = get_category_layers(result, key, category, circle, drawn, lang)
+    base = get_coverage_base(study, result, _base_key(lang, settings), lang,
+                             basemap_choice(settings), plan, drawn_plan)
+    layers = get_category_layers(result, _map_key(result, lang, settings), category, circle,
+                                 drawn, lang)
     show_map(base, key="map", height=620, focus=take_focus(), overlay=layers)
     if not drawn:
         st.caption(t("circle_drawing", lang))
