@@ -27,7 +27,8 @@ $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	# Compile the grid partition's loops now (numba caches them), not at the first click.
+	# Compile the partition's loops and the network's searches now (numba caches them),
+	# not at the first click.
 	$(BIN)/python -c "from gis.zoning._compiled import warm_up; warm_up()"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)

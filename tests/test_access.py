@@ -395,3 +395,43 @@ def test_pair_distances_equal_one_full_search_per_source(town, limit):
     assert set(got) == set(want)
     for key, d in want.items():
         assert got[key] == pytest.approx(d, abs=1e-6)
+
+
+@hyp_settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), limit=st.sampled_from([0.0, 3.0, 10.0, 1e9]))
+def test_compiled_bounded_searches_equal_scipy_per_source(seed, limit):
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    from gis.network._compiled import bounded_searches
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 40))
+    m = int(rng.integers(1, 3 * n))
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = rng.uniform(0.1, 5.0, m)
+    keep = u != v
+    graph = sp.coo_matrix((np.r_[w[keep], w[keep]], (np.r_[u[keep], v[keep]],
+                                                      np.r_[v[keep], u[keep]])),
+                          shape=(n, n)).tocsr()
+    graph.sum_duplicates()
+    k = int(rng.integers(1, 6))
+    starts = rng.integers(0, n, (k, 2))  # both ends may be the same node (a loop)
+    start_d = rng.uniform(0.0, 4.0, (k, 2))
+    src, node, dist = bounded_searches(graph.indptr, graph.indices, graph.data,
+                                       np.arange(0, 2 * k + 1, 2, dtype=np.int64),
+                                       starts.ravel().astype(np.int64), start_d.ravel(), limit)
+    for s in range(k):
+        # scipy: a virtual source joined to the two start nodes (the nearer of a loop's).
+        a, b = starts[s]
+        da, db = start_d[s]
+        cols, ws = ([a], [min(da, db)]) if a == b else ([a, b], [da, db])
+        coo = graph.tocoo()
+        ext = sp.csr_matrix((np.r_[coo.data, ws], (np.r_[coo.row, [n] * len(cols)],
+                                                   np.r_[coo.col, cols])), shape=(n + 1, n + 1))
+        want = dijkstra(ext, directed=True, indices=n)[:n]
+        reached = np.flatnonzero(want <= limit)
+        got = dict(zip(node[src == s].tolist(), dist[src == s].tolist(), strict=True))
+        assert sorted(got) == reached.tolist()
+        for i in reached:
+            assert got[int(i)] == pytest.approx(want[i], abs=1e-9)

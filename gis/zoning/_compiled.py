@@ -7,16 +7,10 @@ the machine code beside this file), they run the same steps as the Python loop d
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-import numba
 import numpy as np
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: numba's decorator, typed for mypy (numba has no annotations).
-jit = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
+from gis.network import _compiled as network_compiled
+from gis.network._compiled import jit
 
 
 @jit
@@ -340,8 +334,9 @@ def warm_up() -> None:
 
     numba compiles a function at its first call (about 7 s for these, on 2 cores) and
     keeps the machine code beside this file, so no planner waits for it at the first
-    "generate" of a new installation.
+    "generate" of a new installation. The network's searches are compiled too.
     """
+    network_compiled.warm_up()
     indptr = np.array([0, 1, 3, 4], dtype=np.int64)
     indices = np.array([1, 0, 2, 1], dtype=np.int64)
     xy = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
