@@ -31,7 +31,7 @@ import pyproj
 from gis._errors import CRSMismatchError, EmptyInputError, InputError
 from gis.crs import require_projected
 from gis.network.compounds import Compounds, gate_access
-from gis.network.graph import Snap, WalkNetwork, same_edge_pairs
+from gis.network.graph import Snap, WalkNetwork
 from gis.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -219,9 +219,10 @@ class Access:
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every (source, home) pair within ``limit_m`` walking, and its distance.
 
-        One bounded search per source (compiled, in chunks); a home is reached through
-        any of its exits, via an end of the exit's street or along the street from a
-        source on it. Memory follows the pairs reached, not sources x homes.
+        One bounded search per source, all in one compiled loop
+        (:meth:`WalkNetwork.pairs_within`); a home is reached through any of its exits,
+        via an end of the exit's street or along the street from a source on it. Memory
+        follows the pairs reached, not sources x homes.
 
         Parameters
         ----------
@@ -236,51 +237,8 @@ class Access:
             Positions in ``sources``, positions of homes, and metres (each pair once,
             at its shortest distance).
         """
-        net = self.network
-        ex = self.exits
-        n_ex = ex.edge.size
-        # Exits at each node: an exit on edge (u, v) leaves through u and through v.
-        ex_node = np.concatenate([net.edge_u[ex.edge], net.edge_v[ex.edge]])
-        ex_id = np.concatenate([np.arange(n_ex), np.arange(n_ex)])
-        ex_extra = np.concatenate([ex.offset_m + ex.access_m,
-                                   net.edge_length_m[ex.edge] - ex.offset_m + ex.access_m])
-        order = np.argsort(ex_node, kind="stable")
-        ex_node, ex_id, ex_extra = ex_node[order], ex_id[order], ex_extra[order]
-        first = np.searchsorted(ex_node, np.arange(net.n_nodes + 1))
-        out_s, out_e, out_d = [], [], []
-        for pos, row, node, dist in net.bounded_searches(sources, limit_m=limit_m):
-            cnt = first[node + 1] - first[node]
-            if cnt.sum():
-                r = np.repeat(row, cnt)
-                starts = np.repeat(first[node], cnt)
-                j = starts + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-                d = np.repeat(dist, cnt) + ex_extra[j]
-                keep = d <= limit_m
-                out_s.append(pos[r[keep]])
-                out_e.append(ex_id[j][keep])
-                out_d.append(d[keep])
-        # Along the street, from a source on an exit's own edge.
-        src = np.flatnonzero(sources.ok)
-        if src.size and n_ex:
-            xi, sj = same_edge_pairs(ex.edge, sources.edge[src])
-            si = src[sj]
-            d = (ex.access_m[xi] + np.abs(ex.offset_m[xi] - sources.offset_m[si])
-                 + sources.access_m[si])
-            keep = d <= limit_m
-            out_s.append(si[keep])
-            out_e.append(xi[keep])
-            out_d.append(d[keep])
-        if not out_s:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0)
-        s_pos = np.concatenate(out_s)
-        h_pos = self.exit_home[np.concatenate(out_e)]
-        dist = np.concatenate(out_d)
-        order = np.lexsort((dist, h_pos, s_pos))
-        s_pos, h_pos, dist = s_pos[order], h_pos[order], dist[order]
-        first_pair = np.ones(s_pos.size, dtype=bool)
-        first_pair[1:] = (s_pos[1:] != s_pos[:-1]) | (h_pos[1:] != h_pos[:-1])
-        return s_pos[first_pair], h_pos[first_pair], dist[first_pair]
+        return self.network.pairs_within(sources, self.exits, self.exit_home, self.n_homes,
+                                         limit_m=limit_m)
 
     def distances(self, sources: Snap, *, limit_m: float | None = None) -> np.ndarray:
         """Return each home's walking distance to the nearest of ``sources``, one search.

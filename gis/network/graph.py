@@ -15,7 +15,6 @@ the walk along the edge as the join weights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -493,44 +492,65 @@ class WalkNetwork:
         keep = ~shapely.is_empty(lines)
         return lines[keep], own[keep]
 
-    def bounded_searches(self, sources: Snap, *, limit_m: float, chunk: int = 1024
-                         ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        """Search from each attached source on its own, within ``limit_m``, in chunks.
+    def pairs_within(self, sources: Snap, targets: Snap, group: np.ndarray, n_groups: int,
+                     *, limit_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return every (source, group) pair within ``limit_m`` walking, at its shortest.
 
-        One compiled loop (:func:`gis.network._compiled.bounded_searches`) runs the
-        searches of a chunk of sources on the whole graph, each starting from both ends of
-        its source's street and resetting only the nodes it touched: cost and memory
-        follow what is reached, not sources x nodes. (Cutting the graph to the streets
-        around each group of sources and searching it with scipy spent most of its time
-        cutting: Malta's 126 health facilities 0.4 s, now 0.02 s.)
+        Targets are points on the streets (a home's exits), each in a group (its home);
+        a group is as near as its nearest target. One bounded search per attached
+        source, all in one compiled loop (:func:`gis.network._compiled.pairs_within`) on
+        the whole graph: a target is reached through either end of its street or along
+        the street from a source on it. Cost and memory follow what is reached, not
+        sources x nodes. (Cutting the graph around each group of sources for scipy, then
+        sorting out the pairs, took 9.6 s for Porto's candidate sites; see
+        benchmarks/RESULTS.md.)
 
         Parameters
         ----------
         sources
-            Attached sources.
+            Snapped sources (facilities, candidates); those not attached reach nothing.
+        targets
+            Attached points on the streets.
+        group
+            The group of each target (0 .. ``n_groups`` - 1).
+        n_groups
+            How many groups.
         limit_m
-            The walking distance searched from each.
-        chunk
-            Most sources searched by one call (bounds the memory of what they reach).
+            The walking distance searched from each source.
 
-        Yields
-        ------
+        Returns
+        -------
         tuple
-            Positions in ``sources`` of the chunk's sources, and for every node reached:
-            its row in the chunk, the node and the distance (metres, access leg included).
+            Positions in ``sources``, groups, and metres: each pair once, grouped by
+            source, groups in increasing order.
         """
-        ok_idx = np.flatnonzero(sources.ok)
+        src = np.flatnonzero(sources.ok)
+        e = sources.edge[src]
+        a, t = sources.access_m[src], sources.offset_m[src]
+        start_node = np.column_stack([self.edge_u[e], self.edge_v[e]]).ravel().astype(np.int64)
+        start_dist = np.column_stack([a + t, a + self.edge_length_m[e] - t]).ravel()
+        start_ptr = np.arange(0, 2 * src.size + 1, 2, dtype=np.int64)
+        # Targets by node (a target on edge (u, v) leaves through u and through v) and
+        # by edge (for a source on the same street).
+        n_t = targets.edge.size
+        t_node = np.concatenate([self.edge_u[targets.edge], self.edge_v[targets.edge]])
+        t_id = np.concatenate([np.arange(n_t), np.arange(n_t)])
+        t_extra = np.concatenate([
+            targets.offset_m + targets.access_m,
+            self.edge_length_m[targets.edge] - targets.offset_m + targets.access_m])
+        order = np.argsort(t_node, kind="stable")
+        node_ptr = np.searchsorted(t_node[order], np.arange(self.n_nodes + 1)).astype(np.int64)
+        by_edge = np.argsort(targets.edge, kind="stable")
+        edge_ptr = np.searchsorted(targets.edge[by_edge],
+                                   np.arange(self.edge_u.size + 1)).astype(np.int64)
         csr = self._csr
-        for start in range(0, ok_idx.size, chunk):
-            sel = ok_idx[start:start + chunk]
-            e = sources.edge[sel]
-            a, t = sources.access_m[sel], sources.offset_m[sel]
-            nodes = np.column_stack([self.edge_u[e], self.edge_v[e]]).ravel().astype(np.int64)
-            dists = np.column_stack([a + t, a + self.edge_length_m[e] - t]).ravel()
-            ptr = np.arange(0, 2 * sel.size + 1, 2, dtype=np.int64)
-            row, node, dist = _compiled.bounded_searches(csr.indptr, csr.indices, csr.data,
-                                                         ptr, nodes, dists, float(limit_m))
-            yield sel, row, node, dist
+        s_pos, g, dist = _compiled.pairs_within(
+            csr.indptr, csr.indices, csr.data, start_ptr, start_node, start_dist,
+            float(limit_m), node_ptr, t_id[order].astype(np.int64), t_extra[order],
+            e.astype(np.int64), t, a, edge_ptr, by_edge.astype(np.int64),
+            targets.offset_m, targets.access_m, np.asarray(group, dtype=np.int64),
+            int(n_groups))
+        return src[s_pos], g, dist
 
 
 def same_edge_pairs(edge_a: np.ndarray, edge_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
