@@ -250,15 +250,20 @@ def plan_sites(result: CoverageResult, category: str, settings: Settings, *,
         category_circle,
         compute_coverage,
     )
-    from gis.analysis.gaps import find_gaps
-
     say = progress or (lambda _m: None)
     access = result.access
     limit = settings.solver_time_limit_s if time_limit_s is None else time_limit_s
+    if category not in result.categories:
+        msg = (f"Category `{category}` was not part of the coverage run; analyse it first "
+               f"(categories run: {', '.join(result.categories)}).")
+        raise InputError(msg)
     thr = result.thresholds[category].metres
     say("finding uncovered homes")
-    gaps = find_gaps(result, category, settings)
-    demand = gaps.homes
+    # The demand is the uncovered homes; the gaps they form (areas, polygons) are not
+    # needed here (drawing them took 6 s of Porto's 30).
+    homes = result.homes
+    demand = homes[homes["attached"].to_numpy(dtype=bool)
+                   & ~homes[f"covered_{category}"].to_numpy(dtype=bool)]
     if len(demand) == 0:
         msg = f"Every household is already inside the {category} circle; no site is needed."
         raise InputError(msg, key="no_gap", category=category)
