@@ -87,6 +87,34 @@ def test_elderly_profile_shrinks_coverage(straight_street, settings):
     assert elderly.share_covered["health"] < adult.share_covered["health"]
 
 
+@pytest.mark.parametrize("options", [CoverageOptions(profile="elderly"),
+                                     CoverageOptions(metres=450),
+                                     CoverageOptions(minutes=8, profile="frail")])
+def test_new_thresholds_from_the_distances_equal_a_new_run(straight_street, settings,
+                                                           options):
+    # Homes near and far, one beyond the snap limit, a category without facilities (left
+    # out of the full circle): the result at other thresholds, without a search, is a
+    # new run's.
+    import pandas as pd
+
+    homes = _homes([(100, 0), (450, 0), (700, 0), (1200, 0), (300, 400)],
+                   households=[5, 10, 20, 40, 80])
+    fac = gpd.GeoDataFrame({"category": ["health", "catering"]},
+                           geometry=[Point(0, 0), Point(900, 0)], crs=UTM)
+    access = access_of(straight_street, homes, settings)
+    cats = ["health", "catering", "elderly_care"]
+    adult = compute_coverage(access, fac, settings, CoverageOptions(categories=cats))
+    want = compute_coverage(access, fac, settings, CoverageOptions(
+        categories=cats, minutes=options.minutes, metres=options.metres,
+        profile=options.profile))
+    got = adult.with_thresholds(settings, options)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.homes), pd.DataFrame(want.homes))
+    assert got.thresholds == want.thresholds and got.profile == want.profile
+    assert not got.homes["covered_health"].equals(adult.homes["covered_health"])
+    assert adult.thresholds["health"].metres == 800  # the first result is not changed
+    assert area_summary(got).equals(area_summary(want))
+
+
 def test_metres_threshold_overrides_minutes(straight_street, settings):
     homes = _homes([(450, 0)])
     fac = _facilities([(0, 0)])

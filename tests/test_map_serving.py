@@ -79,6 +79,31 @@ def test_a_circle_asked_for_by_many_sessions_is_drawn_once(monkeypatch):
     assert fut.result(timeout=5) == "circle of elderly_care"
 
 
+def test_a_view_waits_for_a_circle_only_where_circles_come_quickly(monkeypatch):
+    import views.state as s
+
+    took = {"quick": 0.02, "city": 0.4}
+
+    def draw(study, used, category, metres):
+        time.sleep(took[used[0]])
+        return f"{used[0]} {category}"
+
+    jobs = s.CircleJobs()
+    monkeypatch.setattr(s, "_draw_circle", draw)
+    monkeypatch.setattr(s, "circle_jobs", lambda: jobs)
+    for area in ("quick", "city"):  # the first circle of an area: waited for
+        assert s.ready_circle(None, (area,), "health", 800.0, wait_s=1.0) == (
+            f"{area} health", True)
+    # Later circles: the default area's still waited for; a city's map goes out at once
+    # (its circle joins it when drawn).
+    assert s.ready_circle(None, ("quick",), "catering", 800.0, wait_s=0.25) == (
+        "quick catering", True)
+    t0 = time.perf_counter()
+    assert s.ready_circle(None, ("city",), "catering", 800.0, wait_s=0.25) == (None, False)
+    assert time.perf_counter() - t0 < 0.2  # did not wait the 0.25 s
+    assert jobs.job(None, ("city",), "catering", 800.0).result(timeout=5) == "city catering"
+
+
 def test_work_ahead_runs_once_each_at_the_lowest_priority():
     import views.state as s
 

@@ -67,12 +67,15 @@ def get_category_layers(_result: CoverageResult, key: tuple, category: str, _cir
     """Return the script of one category's layers for the drawn map (shared text).
 
     The circle (once drawn: ``with_circle``), the facilities and the homes' colours of
-    ``category``: all a switch of category sends to the browser.
+    ``category``: all a switch of category sends to the browser. The households within
+    each facility's circle (its tooltip) come with the circle: until it is drawn, the
+    switch does not wait for them either.
     """
     settings = load_settings()
+    served = households_served(_result, category) if with_circle else None
     return overlay_script(category_layers(_result, category, settings,
                                           circle=_circle if with_circle else None, lang=lang,
-                                          served=households_served(_result, category)))
+                                          served=served))
 
 
 def _prepare_category(study: Study, used: tuple, result: CoverageResult, key: tuple,

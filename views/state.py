@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -108,11 +109,18 @@ def get_coverage(_study: Study, study_key: tuple, minutes: float | None,
     """Return coverage of every category; ``study_key`` stands in for the study.
 
     Shared by every session and never mutated (the result carries its access model,
-    which is too large to copy into each session).
+    which is too large to copy into each session). Another threshold or walking profile
+    reuses the distances of the study's first analysis: no new search.
     """
+    return get_distances(_study, study_key, gates).with_thresholds(
+        load_settings(), CoverageOptions(minutes=minutes, metres=metres, profile=profile))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def get_distances(_study: Study, study_key: tuple, gates: str = "off") -> CoverageResult:
+    """Return the study's coverage at the default thresholds: its homes' distances."""
     return compute_coverage(get_access(_study, study_key, gates), _study.facilities,
-                            load_settings(),
-                            CoverageOptions(minutes=minutes, metres=metres, profile=profile))
+                            load_settings())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -136,6 +144,25 @@ class CircleJobs:
         self._lock = threading.Lock()
         self._jobs: OrderedDict[tuple, Future] = OrderedDict()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="circle")
+        self._seconds: dict[tuple, float] = {}  # the longest circle drawn, per study
+
+    def _draw(self, study: Study, used: tuple, category: str, metres: float) -> object:
+        """Draw one circle and note how long it took for this study."""
+        t0 = time.perf_counter()
+        circle = _draw_circle(study, used, category, metres)
+        took = time.perf_counter() - t0
+        with self._lock:
+            self._seconds[used] = max(self._seconds.get(used, 0.0), took)
+        return circle
+
+    def worth_waiting(self, used: tuple, wait_s: float) -> bool:
+        """Return whether this study's circles are usually drawn within ``wait_s``.
+
+        Unknown until one is drawn (then: yes). A city's circles take seconds: a view
+        that waited for one would only show its map later.
+        """
+        with self._lock:
+            return self._seconds.get(used, 0.0) <= wait_s
 
     def _get(self, key: tuple, make: Callable[[], Future]) -> tuple[Future, bool]:
         """Return the job of ``key`` and whether it is new (made by ``make``)."""
@@ -152,7 +179,7 @@ class CircleJobs:
     def job(self, study: Study, used: tuple, category: str, metres: float) -> Future:
         """Return the drawing of one circle, started on the circles' thread if new."""
         fut, _new = self._get((used, category, float(metres)), lambda: self._pool.submit(
-            _draw_circle, study, used, category, float(metres)))
+            self._draw, study, used, category, float(metres)))
         return fut
 
     def here(self, study: Study, used: tuple, category: str, metres: float) -> object:
@@ -160,7 +187,7 @@ class CircleJobs:
         fut, new = self._get((used, category, float(metres)), Future)
         if new:
             try:
-                fut.set_result(_draw_circle(study, used, category, float(metres)))
+                fut.set_result(self._draw(study, used, category, float(metres)))
             except BaseException as err:  # waiting sessions see it; a rerun tries again
                 fut.set_exception(err)
                 raise
@@ -245,8 +272,15 @@ CIRCLE_WAIT_S = 0.25
 
 def ready_circle(study: Study, study_key: tuple, category: str, threshold_m: float, *,
                  wait_s: float = CIRCLE_WAIT_S) -> tuple[object, bool]:
-    """Return (the category's circle, whether it is drawn), waiting up to ``wait_s``."""
-    fut = circle_jobs().job(study, study_key, category, threshold_m)
+    """Return (the category's circle, whether it is drawn), waiting up to ``wait_s``.
+
+    Waits only where circles are usually drawn in that time (the default area's: 0.1-0.25
+    s); where they take seconds (a city's), the map goes out at once without it.
+    """
+    jobs = circle_jobs()
+    fut = jobs.job(study, study_key, category, threshold_m)
+    if not jobs.worth_waiting(study_key, wait_s):
+        wait_s = 0.0
     try:
         return fut.result(timeout=wait_s), True
     except FutureTimeout:

@@ -165,6 +165,51 @@ class CoverageResult:
         return compute_coverage(self.access, facilities, settings,
                                 CoverageOptions(thresholds=self.thresholds, profile=self.profile))
 
+    def with_thresholds(self, settings: Settings,
+                        options: CoverageOptions) -> CoverageResult:
+        """Return the result at other thresholds or another walking profile, no search.
+
+        Every search of :func:`compute_coverage` is unbounded, so the homes' distances
+        hold for any threshold: only the times, the covered flags and the full circle
+        change (Malta's six categories: 0.3 s of searches spared). The categories stay
+        this result's; ``options.categories`` is not read.
+
+        Parameters
+        ----------
+        settings
+            Settings: speeds and the catalogue.
+        options
+            The thresholds and walking profile (as for :func:`compute_coverage`).
+
+        Returns
+        -------
+        CoverageResult
+            A new result, equal to a new :func:`compute_coverage` with ``options``; this
+            one is not changed.
+        """
+        thresholds = (dict(options.thresholds) if options.thresholds is not None else
+                      resolve_thresholds(settings, self.categories, minutes=options.minutes,
+                                         metres=options.metres, profile=options.profile))
+        unknown = [c for c in thresholds if c not in self.thresholds]
+        if unknown:
+            msg = (f"Categories {', '.join(unknown)} were not part of this coverage run; "
+                   "run compute_coverage for them.")
+            raise InputError(msg)
+        homes = self.homes
+        no_data = set(self.no_data)
+        columns = _threshold_columns(
+            {c: homes[f"dist_m_{c}"].to_numpy() for c in thresholds}, thresholds,
+            {c: c not in no_data for c in thresholds}, homes["attached"].to_numpy(dtype=bool))
+        decided = [c for c in homes.columns if c in ("n_covered", FULL_CIRCLE)
+                   or c.startswith(("dist_m_", "time_min_", "covered_"))]
+        out = pd.concat([homes.drop(columns=decided), pd.DataFrame(columns, index=homes.index)],
+                        axis=1)
+        return CoverageResult(homes=gpd.GeoDataFrame(out, geometry=homes.geometry.name,
+                                                     crs=homes.crs),
+                              facilities=self.facilities, thresholds=thresholds,
+                              profile=options.profile or settings.default_profile,
+                              access=self.access)
+
 
 @dataclass(frozen=True)
 class CoverageOptions:
@@ -277,31 +322,48 @@ def compute_coverage(access: Access, facilities: gpd.GeoDataFrame, settings: Set
     fac["attached"] = fsnap.ok
     fac_cat = fac["category"].to_numpy()
 
-    columns: dict[str, np.ndarray] = {}
-    covered_all = np.ones(len(out), dtype=bool)
-    n_covered = np.zeros(len(out), dtype=np.int64)
-    with_data = 0
+    dists: dict[str, np.ndarray] = {}
+    has_data: dict[str, bool] = {}
     for cid in cats:
-        thr = thresholds[cid]
         src = fsnap.subset(fac_cat == cid)
         say(f"searching walking distances to {cid} ({int(src.ok.sum())} facilities)")
-        node_dist = network.node_distances(src)
-        dist = access.home_distances(node_dist, src)[0]
-        cov = np.nan_to_num(dist, nan=np.inf) <= thr.metres
-        columns[f"dist_m_{cid}"] = dist
-        columns[f"time_min_{cid}"] = dist / thr.speed_m_per_min
-        columns[f"covered_{cid}"] = cov
-        if src.ok.any():  # a category with no facility in the data is left out
-            covered_all &= cov
-            with_data += 1
-        n_covered += cov
+        # Unbounded: the distances hold for every threshold (see with_thresholds).
+        dists[cid] = access.home_distances(network.node_distances(src), src)[0]
+        has_data[cid] = bool(src.ok.any())
+    columns = _threshold_columns(dists, thresholds, has_data, hsnap.ok)
     out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
-    out["n_covered"] = n_covered
-    out[FULL_CIRCLE] = covered_all & out["attached"].to_numpy() & (with_data > 0)
     return CoverageResult(homes=gpd.GeoDataFrame(out, geometry=homes.geometry.name,
                                                  crs=homes.crs),
                           facilities=fac, thresholds=thresholds,
                           profile=profile or settings.default_profile, access=access)
+
+
+def _threshold_columns(dists: Mapping[str, np.ndarray], thresholds: Mapping[str, Threshold],
+                       has_data: Mapping[str, bool], attached: np.ndarray
+                       ) -> dict[str, np.ndarray]:
+    """Return the homes' columns a threshold decides, from their distances.
+
+    Per category ``dist_m_c``, ``time_min_c`` and ``covered_c``; then ``n_covered`` and
+    the full circle (every category with a facility in the data covered; a category
+    without one is left out of it).
+    """
+    columns: dict[str, np.ndarray] = {}
+    covered_all = np.ones(attached.size, dtype=bool)
+    n_covered = np.zeros(attached.size, dtype=np.int64)
+    with_data = 0
+    for cid, dist in dists.items():
+        thr = thresholds[cid]
+        cov = np.nan_to_num(dist, nan=np.inf) <= thr.metres
+        columns[f"dist_m_{cid}"] = dist
+        columns[f"time_min_{cid}"] = dist / thr.speed_m_per_min
+        columns[f"covered_{cid}"] = cov
+        if has_data[cid]:
+            covered_all &= cov
+            with_data += 1
+        n_covered += cov
+    columns["n_covered"] = n_covered
+    columns[FULL_CIRCLE] = covered_all & attached & (with_data > 0)
+    return columns
 
 
 def area_summary(result: CoverageResult) -> pd.DataFrame:
