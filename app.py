@@ -20,11 +20,17 @@ from views.places import place_finder
 from views.report import report_view
 from views.scenarios import scenarios_view
 from views.sidebar import load, sidebar
-from views.state import get_coverage, get_summary, init_state
+from views.state import ahead_work, get_coverage, get_summary, init_state
 from views.widgets import show_error
 
 
 def main() -> None:
+    """Draw the page (no work ahead starts meanwhile)."""
+    with ahead_work().user_run():
+        page()
+
+
+def page() -> None:
     """Draw the page."""
     settings = load_settings()
     st.set_page_config(page_title="十分钟生活服务圈 · Service circles", layout="wide")

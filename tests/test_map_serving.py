@@ -134,3 +134,18 @@ def test_work_ahead_runs_once_each_at_the_lowest_priority():
     ahead.submit(("z",), lambda: record("last"))
     assert done.wait(10)
     assert [n for n, _p in seen] == ["a", "last", "b", "last"]
+
+
+def test_work_ahead_waits_while_a_user_run_is_in_progress():
+    import views.state as s
+
+    ahead = s.AheadWork()
+    started = threading.Event()
+    with ahead.user_run():
+        ahead.submit(("x",), started.set)
+        # Not started while a user's page run is in progress.
+        assert not started.wait(0.5)
+        with ahead.user_run():  # two sessions' runs at once
+            pass
+        assert not started.wait(0.2)
+    assert started.wait(5)  # the run ended: the work starts

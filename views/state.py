@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -203,11 +204,37 @@ class AheadWork:
     the same machine.
     """
 
+    #: Longest a piece of work waits for the users' runs to end (seconds).
+    PATIENCE_S = 10.0
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._done: OrderedDict[tuple, None] = OrderedDict()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead",
                                         initializer=_yield_to_others)
+        self._idle = threading.Condition()
+        self._running = 0  # users' page runs in progress
+
+    @contextlib.contextmanager
+    def user_run(self) -> Iterator[None]:
+        """Mark a user's page run: no new piece of work starts until every run ends.
+
+        The work's Python steps hold the interpreter's lock; at nice 19 its thread may
+        wait long for a core while holding it, and the user's run would wait with it.
+        """
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _wait_for_users(self) -> None:
+        """Wait until no user's run is in progress (at most :attr:`PATIENCE_S`)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._running == 0, timeout=self.PATIENCE_S)
 
     def submit(self, key: tuple, fn: Callable[[], object]) -> None:
         """Queue ``fn`` unless work of ``key`` was queued before (errors are dropped)."""
@@ -219,6 +246,7 @@ class AheadWork:
                 self._done.popitem(last=False)
 
         def run() -> None:
+            self._wait_for_users()
             try:
                 fn()
             except Exception:  # noqa: BLE001 (a session asking for it sees the error)
