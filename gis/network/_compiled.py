@@ -76,13 +76,37 @@ def pairs_within(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray,
                  n_homes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return every (source, home) pair within ``limit`` walking, at its shortest distance.
 
-    Source ``s`` starts at the nodes ``start_node[start_ptr[s]:start_ptr[s + 1]]`` at the
-    distances ``start_dist`` of that slice (the ends of its street, access leg included)
-    and lies on street ``src_edge[s]`` at ``src_offset[s]``. A home leaves through its
-    exits: from a settled node ``v``, the exits ``node_exit[node_ptr[v]:node_ptr[v + 1]]``
-    at ``node_extra`` more metres; along its own street, the exits ``edge_exit`` of
-    ``edge_ptr[src_edge[s]]:...`` at ``|exit_offset - src_offset| + exit_access +
-    src_access``. Pairs come grouped by source, homes in increasing order.
+    One bounded search per source on the whole graph; each home's shortest distance is
+    kept as the search settles nodes, and only what was touched is reset afterwards.
+
+    Parameters
+    ----------
+    indptr, indices, weights
+        The graph (CSR, both directions of every street, metres).
+    start_ptr, start_node, start_dist
+        Source ``s`` starts at the nodes ``start_node[start_ptr[s]:start_ptr[s + 1]]``,
+        at the distances ``start_dist`` of that slice (the ends of its street, its access
+        leg included).
+    limit
+        The walking distance searched from each source.
+    node_ptr, node_exit, node_extra
+        The exits that leave through node ``v``:
+        ``node_exit[node_ptr[v]:node_ptr[v + 1]]``, each ``node_extra`` more metres away.
+    src_edge, src_offset, src_access
+        Each source's street, position along it and access leg.
+    edge_ptr, edge_exit
+        The exits on street ``e``: ``edge_exit[edge_ptr[e]:edge_ptr[e + 1]]``.
+    exit_offset, exit_access
+        Each exit's position along its street and its leg to the home.
+    exit_home, n_homes
+        The home of each exit, and how many homes there are.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Sources, homes and metres: each pair once, grouped by source, homes in
+        increasing order. Along its own street a home is ``|exit_offset - src_offset|
+        + exit_access + src_access`` from the source.
     """
     n = indptr.size - 1
     dist = np.full(n, np.inf)
