@@ -39,11 +39,15 @@ def page() -> None:
     lang = st.session_state["lang"]
     st.title(t("app_title", lang))
     st.caption(t("app_caption", lang))
-    with st.container():  # always there: the maps below keep their place in the page
+    # Always there, whatever it holds (a refusal, the progress box of a first load, the
+    # area's warnings): the maps below keep their place in the page, and Streamlit's
+    # frontend does not mount them again (the first click after opening the app redrew
+    # the whole map).
+    with st.container():
         if st.session_state["refused"] is not None:
             show_error(st.session_state["refused"], lang, lead=t("input_error", lang))
             st.session_state["refused"] = None
-    study, used = load(inputs, lang)
+        study, used = load(inputs, lang)
 
     minutes = metres = None
     if st.session_state["threshold_mode"] == "minutes":

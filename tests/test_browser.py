@@ -345,6 +345,35 @@ def test_a_category_switch_recolours_the_drawn_map_and_swaps_only_its_layers(app
         browser.close()
 
 
+def test_the_map_drawn_after_a_load_stays_for_the_next_switch(app_url, tmp_path):
+    # A load (here: the user's own facilities) shows a progress box above the map. When
+    # the box went at the next rerun, the map moved in the page and Streamlit's frontend
+    # drew it again from nothing: the first click after opening the app redrew it.
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    fac = tmp_path / "own_facilities.geojson"
+    gpd.GeoDataFrame({"category": ["health", "catering"], "name": ["诊所", "餐厅"]},
+                     geometry=[Point(24.941, 60.168), Point(24.945, 60.170)],
+                     crs="EPSG:4326").to_file(fac)
+    with sync_api.sync_playwright() as p:
+        browser, page = _open(p, app_url)
+        _idle(page)
+        page.locator("[data-testid=stSidebar] input[type=file]").nth(1).set_input_files(
+            str(fac))
+        page.get_by_text("已加载").first.wait_for(timeout=120_000)  # the progress box, done
+        _idle(page)
+        frame = _leaflet(page)
+        frame.evaluate("() => { window.__kept = true; }")
+        _choose_category(page, "医疗卫生")
+        frame = _leaflet(page)
+        frame.wait_for_function("() => document.querySelector('.sc-legend-title')"
+                                ".innerText.includes('医疗卫生')", timeout=30_000)
+        assert frame.evaluate("() => window.__kept === true")
+        assert frame.locator(".fac-marker").count() == 1  # the user's one health facility
+        browser.close()
+
+
 def _leaflet(page):
     """Return the visible map's frame once Leaflet has drawn its layers."""
     page.wait_for_selector(MAP, timeout=90_000)
