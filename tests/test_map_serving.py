@@ -102,6 +102,10 @@ def test_a_view_waits_for_a_circle_only_where_circles_come_quickly(monkeypatch):
     assert s.ready_circle(None, ("city",), "catering", 800.0, wait_s=0.25) == (None, False)
     assert time.perf_counter() - t0 < 0.2  # did not wait the 0.25 s
     assert jobs.job(None, ("city",), "catering", 800.0).result(timeout=5) == "city catering"
+    # One circle slowed (a busy machine) does not stop the waiting where they are quick.
+    took["quick"] = 0.4
+    jobs.here(None, ("quick",), "daily_retail", 800.0)
+    assert jobs.worth_waiting(("quick",), 0.25) and not jobs.worth_waiting(("city",), 0.25)
 
 
 def test_work_ahead_runs_once_each_at_the_lowest_priority():

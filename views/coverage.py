@@ -99,8 +99,9 @@ def _coverage_map(study: Study, result: CoverageResult, settings: Settings, lang
                                      result.thresholds[category].metres, wait_s=0.0)
         if drawn:
             st.rerun()
-    # The map is drawn once per analysis; a category sends only its own layers (circle,
-    # facilities, the homes' colours), rendered once for every session.
+    # The map is drawn once per study area and gate choice; a category or walking profile
+    # sends only its own layers (circle, facilities, the homes' colours and speed),
+    # rendered once for every session.
     drawn_plan = plan_key() if plan is not None else ""
     base = get_coverage_base(study, result, _base_key(lang, settings), lang,
                              basemap_choice(settings), plan, drawn_plan)

@@ -6,12 +6,13 @@ import contextlib
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -145,7 +146,8 @@ class CircleJobs:
         self._lock = threading.Lock()
         self._jobs: OrderedDict[tuple, Future] = OrderedDict()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="circle")
-        self._seconds: dict[tuple, float] = {}  # the longest circle drawn, per study
+        # How long the last circles of each study took to draw (seconds).
+        self._seconds: dict[tuple, deque[float]] = {}
 
     def _draw(self, study: Study, used: tuple, category: str, metres: float) -> object:
         """Draw one circle and note how long it took for this study."""
@@ -153,17 +155,19 @@ class CircleJobs:
         circle = _draw_circle(study, used, category, metres)
         took = time.perf_counter() - t0
         with self._lock:
-            self._seconds[used] = max(self._seconds.get(used, 0.0), took)
+            self._seconds.setdefault(used, deque(maxlen=8)).append(took)
         return circle
 
     def worth_waiting(self, used: tuple, wait_s: float) -> bool:
         """Return whether this study's circles are usually drawn within ``wait_s``.
 
-        Unknown until one is drawn (then: yes). A city's circles take seconds: a view
-        that waited for one would only show its map later.
+        Usually: the median of its last eight circles (one slowed by a busy machine does
+        not decide it). Unknown until one is drawn (then: yes). A city's circles take
+        seconds: a view that waited for one would only show its map later.
         """
         with self._lock:
-            return self._seconds.get(used, 0.0) <= wait_s
+            took = list(self._seconds.get(used, ()))
+        return not took or float(np.median(took)) <= wait_s
 
     def _get(self, key: tuple, make: Callable[[], Future]) -> tuple[Future, bool]:
         """Return the job of ``key`` and whether it is new (made by ``make``)."""
