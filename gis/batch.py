@@ -50,7 +50,7 @@ from gis.analysis.coverage import (
 from gis.analysis.gaps import find_gaps
 from gis.analysis.standards import Standards, check_standards
 from gis.crs import to_local
-from gis.data.write import write_file_atomic, write_gpkg_atomic
+from gis.data.write import sweep_temporary, write_file_atomic, write_gpkg_atomic
 from gis.network.access import build_access
 from gis.network.graph import WalkNetwork, network_from_streets
 from gis.progress import Progress
@@ -506,6 +506,9 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
     todo = []
     for inp in inputs:
         part = _part_path(out, inp)
+        # What a killed run left beside a part (a save caught between its rename and
+        # the removal of its lock) goes now: a stored part is read, never saved again.
+        sweep_temporary(part)
         if part.exists():
             try:
                 report.outputs.append(pickle.loads(part.read_bytes()))

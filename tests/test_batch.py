@@ -133,6 +133,17 @@ def test_a_failing_area_is_reported_and_the_others_finish(settings, tmp_path):
     again = run_batch([good, bad], settings, tmp_path, profiles=("adult",), workers=1,
                       processes=False)
     assert again.skipped == [good.area_id] and list(again.failed) == ["broken"]
+    # What a run killed mid-save left beside a stored part (its lock, the temporary
+    # file) is removed when the next run finds the part, though it never saves it again.
+    stored = next((tmp_path / "parts").rglob("*.pkl"))
+    left = [stored.with_name(f".{stored.stem}-abc123.lock"),
+            stored.with_name(f".{stored.stem}-abc123.pkl")]
+    for f in left:
+        f.write_bytes(b"")
+    third = run_batch([good], settings, tmp_path, profiles=("adult",), workers=1,
+                      processes=False)
+    assert third.skipped == [good.area_id]
+    assert not any(f.exists() for f in left) and stored.exists()
 
 
 def _single_run_flags(settings, source):
