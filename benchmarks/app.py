@@ -9,7 +9,8 @@ Run: ``make bench`` (or ``.venv/bin/python benchmarks/app.py``); needs Debian's 
   number and the map showing the change (the legend retitled for a category; the homes
   recoloured at the new walking speed for a profile) (target: under 1 s).
 - A click on the map (gaps view) that adds a station: from the click to the scenario's
-  effect on screen (target: under 1 s).
+  effect on the page and the station drawn on the map, timed in the page (target: under
+  1 s).
 - Run on another area with ``SERVICE_CIRCLE_SOURCE=path.osm.pbf`` (as the app).
 - Map payload: what the app sends for its first coverage map (the map with streets and
   homes, then the category's layers; shapes as encoded polylines, only Leaflet loaded)
@@ -178,13 +179,27 @@ def browser_timings() -> dict[str, float]:
                                 ".latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
                                 [lat, lon])
             box = page.locator(visible).first.bounding_box()
-            start = time.perf_counter()
+            # Timed in the page as the switches are: from the click (in the map's frame)
+            # to the later of the scenario's effect on the page and the added station
+            # drawn on the map.
+            inner.evaluate("""() => { window.__clicked = null; window.__added = null;
+              document.addEventListener("click", () => { window.__clicked = Date.now(); },
+                                        {capture: true, once: true});
+              const tick = () => { if (window.scEntries && window.scEntries.added) {
+                  window.__added = Date.now(); } else { requestAnimationFrame(tick); } };
+              requestAnimationFrame(tick); }""")
+            page.evaluate("""() => { window.__effect = null;
+              const tick = () => { if (document.body.innerText.includes("方案总效果")) {
+                  window.__effect = Date.now(); } else { requestAnimationFrame(tick); } };
+              requestAnimationFrame(tick); }""")
             page.mouse.click(box["x"] + at[0], box["y"] + at[1])
-            effect = page.get_by_text("方案总效果").first
             try:
-                effect.wait_for(timeout=60_000)
+                page.wait_for_function("() => window.__effect !== null", timeout=60_000)
+                inner.wait_for_function("() => window.__added !== null", timeout=30_000)
+                done = max(page.evaluate("() => window.__effect"),
+                           inner.evaluate("() => window.__added"))
                 out["click on the map adds a station (to its effect shown)"] = \
-                    time.perf_counter() - start
+                    (done - inner.evaluate("() => window.__clicked")) / 1000
             except Exception:  # the click fell far from every street: refused, not timed
                 out["click on the map adds a station (refused: no street there)"] = \
                     float("nan")

@@ -500,6 +500,43 @@ def keep_view(view_key: str) -> MacroElement:
     """)
 
 
+def prompt_clicks() -> MacroElement:
+    """Return a script that sends a click on the map to the app at once.
+
+    streamlit-folium (0.27.4, pinned) sends every change of its value 250 ms late (one
+    debounce for pans, zooms and clicks alike), a quarter of a second of each click that
+    adds a station or selects a block. For a map that returns only what clicks set (the
+    point, the object, the drawing clicked), this sends the value it would send as soon
+    as its own handlers have stored the click (on a marker or anywhere on the map), and
+    marks it sent, so its late send finds nothing new.
+    """
+    return macro("""
+    {% macro script(this, kwargs) %}
+    (function(){
+      var m = {{ this._parent.get_name() }};
+      // Those of its values a click sets, in the order of its own.
+      var clicks = ["last_clicked", "last_object_clicked", "last_active_drawing"];
+      // On the map's element, not the map: a click on a marker is not the map's click.
+      m.getContainer().addEventListener("click", function(){ setTimeout(function(){
+        var g = window.__GLOBAL_DATA__, S = window.Streamlit;
+        if (!g || !S || !g.returned_objects || !g.returned_objects.length
+            || g.wrap_longitude) { return; }
+        for (var i = 0; i < g.returned_objects.length; i++) {
+          if (clicks.indexOf(g.returned_objects[i]) < 0) { return; } }
+        var all = {last_clicked: g.lat_lng_clicked, last_object_clicked: g.last_object_clicked,
+                   last_active_drawing: g.last_active_drawing};
+        var value = {};
+        clicks.forEach(function(k){
+          if (g.returned_objects.indexOf(k) >= 0) { value[k] = all[k]; } });
+        if (JSON.stringify(g.previous_data) === JSON.stringify(value)) { return; }
+        g.previous_data = value;
+        S.setComponentValue(value);
+      }, 0); });  // after Leaflet's handlers and streamlit-folium's have stored the click
+    })();
+    {% endmacro %}
+    """)
+
+
 def control_hook(control: folium.LayerControl) -> MacroElement:
     """Return a script that lets layers sent later join the map's layer ``control``.
 
@@ -636,6 +673,7 @@ def base_map(bounds: np.ndarray, *, lang: str = "zh",
         streets_layer(streets, lang=lang, show=basemap == "none").add_to(fmap)
         street_name_style().add_to(fmap)
     keep_view(",".join(f"{v:.4f}" for v in bounds)).add_to(fmap)
+    prompt_clicks().add_to(fmap)
     return fmap
 
 

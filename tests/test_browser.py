@@ -517,6 +517,40 @@ def test_gaps_map_adds_moves_closes_and_deletes_stations_by_clicks(app_url):
         browser.close()
 
 
+def test_a_click_on_the_gaps_map_is_sent_at_once_and_once(app_url):
+    # streamlit-folium sends a click 250 ms late (its debounce for pans); the gaps map
+    # sends it at once (layers.base.prompt_clicks) and its late send must not repeat it
+    # (a second rerun of the same click).
+    lon, lat = _street_point()
+    with sync_api.sync_playwright() as p:
+        browser, page = _open(p, app_url)
+        page.get_by_text("缺口与选址", exact=True).click()
+        _idle(page)
+        page.get_by_text("添加站点", exact=True).click()
+        _idle(page)
+        frame = _leaflet(page)
+        frame.evaluate("""() => { window.__sent = [];
+          const send = window.Streamlit.setComponentValue;
+          window.Streamlit.setComponentValue = (v) => {
+            window.__sent.push(JSON.stringify(v)); return send(v); };
+          document.addEventListener("click", () => {
+            setTimeout(() => { window.__early = window.__sent.length; }, 100); },
+            {capture: true, once: true}); }""")
+        point = frame.evaluate(
+            "([lat, lon]) => { const p = window.map.latLngToContainerPoint([lat, lon]); "
+            "return {x: p.x, y: p.y}; }", [lat, lon])
+        page.frame_locator(MAP).first.locator(".leaflet-container").click(position=point)
+        page.get_by_text("已添加站点").wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)  # past streamlit-folium's own (debounced) send
+        _idle(page)
+        early, sent = frame.evaluate("() => [window.__early, window.__sent]")
+        assert early == 1, f"the click was sent {early} times within 100 ms"
+        assert len(sent) == 1, sent
+        assert '"last_clicked":{"lat"' in sent[0]
+        assert page.get_by_text("方案总效果").count() == 1  # one station added, once
+        browser.close()
+
+
 def test_find_a_place_zooms_every_map_to_it(app_url):
     # Point 9: a box to find a street (or, once grids exist, a community or grid).
     with sync_api.sync_playwright() as p:

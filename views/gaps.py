@@ -6,6 +6,7 @@ import functools
 import json
 
 import geopandas as gpd
+import pyarrow as pa
 import shapely
 import streamlit as st
 
@@ -105,6 +106,26 @@ def _gaps_map_click(study: Study, result: CoverageResult, category: str) -> None
 def get_gaps(_study: Study, _result: CoverageResult, key: tuple, category: str) -> GapResult:
     """Return the gaps of ``category``; ``key`` stands in for the study and the result."""
     return find_gaps(_result, category, load_settings())
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def gap_table(_gaps: GapResult, key: tuple, category: str, lang: str) -> pa.Table:
+    """Return the gap table of ``category`` (``key``: the analysis) as an Arrow table.
+
+    Made once: Streamlit converted the same frame at every click (0.1 s on a city, with a
+    thread pool started each time). Arrow tables cannot be changed, so one serves every
+    session.
+    """
+    table = _gaps.areas.drop(columns=_gaps.areas.geometry.name).copy()
+    table["extra_min"] = table["extra_min"].round(1)
+    table["nearest_dist_m"] = table["nearest_dist_m"].round(0)
+    table = table.rename(columns={
+        "gap_id": t("gap_id", lang), "homes": t("homes", lang),
+        "households": t("households_uncovered", lang),
+        "nearest_facility": t("nearest_facility", lang),
+        "nearest_dist_m": t("nearest_dist", lang),
+        "extra_min": f"{t('extra_walk', lang)} ({t('minutes_unit', lang)})"})
+    return pa.Table.from_pandas(table, preserve_index=False, nthreads=1)
 
 
 def _what_if(study: Study, result: CoverageResult, category: str,
@@ -274,13 +295,4 @@ def gaps_view(study: Study, used: tuple, result: CoverageResult, settings: Setti
     if len(gaps.areas) == 0:
         st.success(t("no_gaps", lang))
     else:
-        table = gaps.areas.drop(columns=gaps.areas.geometry.name).copy()
-        table["extra_min"] = table["extra_min"].round(1)
-        table["nearest_dist_m"] = table["nearest_dist_m"].round(0)
-        st.dataframe(table.rename(columns={
-            "gap_id": t("gap_id", lang), "homes": t("homes", lang),
-            "households": t("households_uncovered", lang),
-            "nearest_facility": t("nearest_facility", lang),
-            "nearest_dist_m": t("nearest_dist", lang),
-            "extra_min": f"{t('extra_walk', lang)} ({t('minutes_unit', lang)})"}),
-            hide_index=True, width="stretch")
+        st.dataframe(gap_table(gaps, key, category, lang), hide_index=True, width="stretch")
