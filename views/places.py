@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -27,22 +28,37 @@ def zone_places(_study: Study, used: tuple, plan_key: str) -> pd.DataFrame:
     return place_index(None, zones)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def place_choices(_study: Study, used: tuple, plan_key: str,
+                  lang: str) -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]]:
+    """Return the place finder's labels and each one's bounds (west, south, east, north).
+
+    Made once per study area, plan and language, and kept as tuples (shared by every
+    session, never changed): the labels of a city's 6,000 streets took 0.04 s at each
+    rerun of every view.
+    """
+    index = pd.concat([zone_places(_study, used, plan_key), street_places(_study, used)],
+                      ignore_index=True)
+    labels = tuple(f"{n} · {t('place_' + k, lang)}" for n, k in zip(index["name"],
+                                                                    index["kind"],
+                                                                    strict=True))
+    bounds = tuple(map(tuple, index[["west", "south", "east", "north"]]
+                       .to_numpy(dtype=float).tolist()))
+    return labels, bounds
+
+
 def place_finder(study: Study, used: tuple, lang: str) -> None:
     """Draw a box to find a community, grid or street by name and zoom the map to it."""
-    index = pd.concat([zone_places(study, used, plan_key()), street_places(study, used)],
-                      ignore_index=True)
-    labels = [f"{n} · {t('place_' + k, lang)}" for n, k in zip(index["name"], index["kind"],
-                                                              strict=True)]
+    labels, bounds = place_choices(study, used, plan_key(), lang)
 
     def go() -> None:
         chosen = st.session_state.get("place_pick")
         if chosen in labels:
-            row = index.iloc[labels.index(chosen)]
-            bounds = row[["west", "south", "east", "north"]].to_numpy(dtype=float)
+            west, south, east, north = bounds[labels.index(chosen)]
             st.session_state["focus"] = {
-                "center": [float((row["south"] + row["north"]) / 2),
-                           float((row["west"] + row["east"]) / 2)],
-                "zoom": min(fit_zoom(bounds, 900, 560) - 0.5, 17.0)}
+                "center": [(south + north) / 2, (west + east) / 2],
+                "zoom": min(fit_zoom(np.array([west, south, east, north]), 900, 560) - 0.5,
+                            17.0)}
 
     if st.session_state.get("place_pick") not in labels:
         st.session_state["place_pick"] = None
