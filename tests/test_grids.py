@@ -539,3 +539,45 @@ def test_grid_rules_round_trip_through_json_and_their_sizes(rules):
     assert GridRules.from_json(changed.to_json()) == changed
     with pytest.raises(TypeError):
         GridRules.from_json('{"no_such_rule": 1}')
+
+
+def _numpy_lloyd(xy, w, centres, iters):
+    """The weighted k-means steps as numpy ran them before they were compiled."""
+    c = centres.copy()
+    labels = np.zeros(len(xy), dtype=np.int64)
+    for _ in range(iters):
+        labels = np.argmin(((xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=2), axis=1)
+        k = len(c)
+        wsum = np.bincount(labels, weights=w, minlength=k)
+        mx = np.bincount(labels, weights=w * xy[:, 0], minlength=k)
+        my = np.bincount(labels, weights=w * xy[:, 1], minlength=k)
+        has = wsum > 0
+        new = c.copy()
+        new[has, 0] = mx[has] / wsum[has]
+        new[has, 1] = my[has] / wsum[has]
+        if np.allclose(new, c):
+            break
+        c = new
+    return labels, c
+
+
+@given(st.integers(0, 10_000), st.integers(2, 300), st.integers(1, 30), st.integers(1, 25))
+@hyp_settings(max_examples=60, deadline=None)
+def test_compiled_kmeans_steps_equal_numpys(seed, n, k, iters):
+    # Seeding and cutting grids run k-means thousands of times per city: compiled, they
+    # must give the same labels and centres, and the seeding draws as rng.choice does.
+    from gis.zoning._compiled import lloyd
+    from gis.zoning.cluster import _draw
+
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 2000
+    w = np.maximum(rng.integers(0, 200, n).astype(float), 1e-6)
+    centres = xy[rng.choice(n, size=min(k, n), replace=False)]
+    got_labels, got_centres = lloyd(xy, w, centres, iters)
+    want_labels, want_centres = _numpy_lloyd(xy, w, centres, iters)
+    assert np.array_equal(got_labels, want_labels)
+    assert np.array_equal(got_centres, want_centres)
+    p = w * rng.random(n)
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    assert [_draw(a, p) for _ in range(5)] == [int(b.choice(n, p=p / p.sum()))
+                                              for _ in range(5)]

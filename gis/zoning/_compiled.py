@@ -329,6 +329,69 @@ def grow_regions(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
         push(r, j)
 
 
+@jit
+def lloyd(xy: np.ndarray, w: np.ndarray, centres: np.ndarray,
+          iters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run weighted k-means (Lloyd) steps from ``centres``; return labels and centres.
+
+    Each step gives every point its nearest centre (the first of equals) and moves each
+    centre that has points to their weighted mean; it stops when no centre moves beyond
+    ``numpy.allclose``'s tolerance, or after ``iters`` steps. The same sums in the same
+    order as the numpy steps it replaces (a community's k-means ran 40 of them a restart,
+    each a few numpy calls on a hundred points).
+
+    Parameters
+    ----------
+    xy
+        Points, shape (n, 2).
+    w
+        Their weights (positive).
+    centres
+        The starting centres, shape (k, 2).
+    iters
+        At most this many steps.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Each point's centre (as assigned by the last step) and the centres after it.
+    """
+    n, k = xy.shape[0], centres.shape[0]
+    c = centres.copy()
+    labels = np.zeros(n, dtype=np.int64)
+    wsum, mx, my = np.empty(k), np.empty(k), np.empty(k)
+    for _it in range(iters):
+        for i in range(n):
+            best, bj = np.inf, 0
+            for j in range(k):
+                dx, dy = xy[i, 0] - c[j, 0], xy[i, 1] - c[j, 1]
+                d = dx * dx + dy * dy
+                if d < best:
+                    best, bj = d, j
+            labels[i] = bj
+        wsum[:] = 0.0
+        mx[:] = 0.0
+        my[:] = 0.0
+        for i in range(n):
+            j = labels[i]
+            wsum[j] += w[i]
+            mx[j] += w[i] * xy[i, 0]
+            my[j] += w[i] * xy[i, 1]
+        new = c.copy()
+        close = True
+        for j in range(k):
+            if wsum[j] > 0:
+                new[j, 0] = mx[j] / wsum[j]
+                new[j, 1] = my[j] / wsum[j]
+            for a in range(2):
+                if abs(new[j, a] - c[j, a]) > 1e-8 + 1e-5 * abs(c[j, a]):
+                    close = False
+        if close:
+            break
+        c = new
+    return labels, c
+
+
 def warm_up() -> None:
     """Compile every loop here once, on a three-node graph (``make setup`` runs it).
 
@@ -354,3 +417,4 @@ def warm_up() -> None:
                  pxx, sums(hh), sums(area), sums(px), sums(py), sums(pxx),
                  np.bincount(labels, minlength=2).astype(np.int64), 15.0, 10.0, 20.0,
                  0.05, 2, False)
+    lloyd(xy, hh, xy[:2].copy(), 5)

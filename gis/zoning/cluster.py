@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
+
+from gis.zoning._compiled import lloyd
 
 
 def _balanced_parts(xy: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
@@ -34,12 +35,15 @@ def _balanced_parts(xy: np.ndarray, w: np.ndarray, parts: int) -> np.ndarray:
     return labels
 
 
-def _nearest_centre(xy: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Return the nearest centre of every point (a k-d tree when there are many centres)."""
-    if centres.shape[0] <= 16:
-        return np.asarray(np.argmin(((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2),
-                                    axis=1))
-    return np.asarray(cKDTree(centres).query(xy)[1])
+def _draw(rng: np.random.Generator, weights: np.ndarray) -> int:
+    """Return ``rng.choice(len(weights), p=weights / weights.sum())``, drawn the same way.
+
+    The same uniform number against the same cumulative sums as numpy's ``choice``
+    (which checks the probabilities first: most of a k-means++ start's time).
+    """
+    cdf = (weights / weights.sum()).cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0, iters: int = 25,
@@ -52,27 +56,13 @@ def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int = 0, iters: int 
         restarts = min(restarts, 2)
     best_labels, best_cost = np.zeros(n, dtype=np.int64), np.inf
     for _ in range(restarts):
-        centres = [xy[rng.choice(n, p=w / w.sum())]]
+        centres = [xy[_draw(rng, w)]]
         nearest = ((xy - centres[0]) ** 2).sum(axis=1)
         for _j in range(1, k):
             d2 = nearest * w
-            centres.append(xy[rng.choice(n, p=d2 / d2.sum())] if d2.sum() > 0
-                           else xy[rng.integers(n)])
+            centres.append(xy[_draw(rng, d2)] if d2.sum() > 0 else xy[rng.integers(n)])
             nearest = np.minimum(nearest, ((xy - centres[-1]) ** 2).sum(axis=1))
-        c = np.array(centres)
-        labels = np.zeros(n, dtype=np.int64)
-        for _it in range(iters):
-            labels = _nearest_centre(xy, c)
-            wsum = np.bincount(labels, weights=w, minlength=k)
-            mx = np.bincount(labels, weights=w * xy[:, 0], minlength=k)
-            my = np.bincount(labels, weights=w * xy[:, 1], minlength=k)
-            has = wsum > 0
-            new = c.copy()
-            new[has, 0] = mx[has] / wsum[has]
-            new[has, 1] = my[has] / wsum[has]
-            if np.allclose(new, c):
-                break
-            c = new
+        labels, c = lloyd(xy, w, np.array(centres, dtype=float), iters)
         cost = float((w * ((xy - c[labels]) ** 2).sum(axis=1)).sum())
         if cost < best_cost - 1e-9:
             best_labels, best_cost = labels, cost
