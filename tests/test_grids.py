@@ -581,3 +581,20 @@ def test_compiled_kmeans_steps_equal_numpys(seed, n, k, iters):
     a, b = np.random.default_rng(seed), np.random.default_rng(seed)
     assert [_draw(a, p) for _ in range(5)] == [int(b.choice(n, p=p / p.sum()))
                                               for _ in range(5)]
+
+
+def test_joining_two_parts_of_a_face_equals_the_overlay_with_or_without_shared_nodes():
+    from gis.zoning.blocks import GRID_SIZE_M, _join
+
+    left = box(0, 0, 10, 10)
+    right = box(10, 0, 20, 10)
+    # The neighbour's edge has a node (10, 4) the left part does not: not a coverage,
+    # GEOS's coverage union refuses it and the overlay joins them.
+    right_t = shapely.Polygon([(10, 0), (20, 0), (20, 10), (10, 10), (10, 4)])
+    below = shapely.Polygon([(0, 0), (10, 0), (10, -5), (0, -5)])
+    for a, b in ((left, right), (left, right_t), (left, below)):
+        got = _join(a, b)
+        want = shapely.union(a, b, grid_size=GRID_SIZE_M)
+        assert got.geom_type == "Polygon" and got.is_valid
+        assert shapely.equals(got, want)
+        assert got.area == pytest.approx(a.area + b.area)

@@ -302,13 +302,27 @@ def _merge_small(parts: np.ndarray, min_m2: float) -> np.ndarray:
         if shared.max() <= 0:
             continue
         j = int(near[np.argmax(shared)])
-        merged = shapely.union(pieces[i], pieces[j], grid_size=GRID_SIZE_M)
+        merged = _join(pieces[i], pieces[j])
         if shapely.get_type_id(merged) != 3:
             continue
         pieces[j] = merged
         area[j] = shapely.area(merged)
         alive[i] = False
     return np.asarray([p for p, a in zip(pieces, alive, strict=True) if a], dtype=object)
+
+
+def _join(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+    """Return the union of two neighbouring parts of one face.
+
+    Parts cut from one face on the same grid share their edges exactly, so GEOS's
+    coverage union joins them by dropping the shared edges (on Malta, the same parts as
+    the overlay on a 1 cm grid, vertex for vertex, in a fifth of the time); parts whose
+    edges do not meet that way (GEOS refuses them) go through the overlay.
+    """
+    try:
+        return shapely.coverage_union(a, b)
+    except shapely.errors.GEOSException:
+        return shapely.union(a, b, grid_size=GRID_SIZE_M)
 
 
 def _assign_homes(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame,
