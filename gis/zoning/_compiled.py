@@ -1,8 +1,10 @@
 """The partition's inner loops, compiled with numba (millions of tiny steps per city).
 
-Plain functions over arrays: the moves of :func:`gis.zoning.partition._refine` and the
-connectivity check behind every move. Compiled once per machine (``cache=True`` keeps
-the machine code beside this file), they run the same steps as the Python loop did.
+Plain functions over arrays: the growth of regions from their seeds, the moves of
+:func:`gis.zoning.partition._refine` and the connectivity check behind every move, and
+the k-means steps that place the seeds (:func:`gis.zoning.cluster._kmeans`). Compiled
+once per machine (``cache=True`` keeps the machine code beside this file), they run the
+same steps as the Python and numpy loops did.
 """
 
 from __future__ import annotations
@@ -336,9 +338,9 @@ def lloyd(xy: np.ndarray, w: np.ndarray, centres: np.ndarray,
 
     Each step gives every point its nearest centre (the first of equals) and moves each
     centre that has points to their weighted mean; it stops when no centre moves beyond
-    ``numpy.allclose``'s tolerance, or after ``iters`` steps. The same sums in the same
-    order as the numpy steps it replaces (a community's k-means ran 40 of them a restart,
-    each a few numpy calls on a hundred points).
+    ``numpy.allclose``'s tolerance, or after ``iters`` steps. The sums run in point order,
+    as ``numpy.bincount``'s do, so the labels equal those of the numpy steps (a
+    community's k-means takes about 40 steps, each on a hundred points).
 
     Parameters
     ----------
