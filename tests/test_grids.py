@@ -100,6 +100,27 @@ def _check_invariants(plan, homes):
     grids = plan.grids_gdf()
     assert grids["households"].sum() == homes["households"].sum()
     _check_written_zones(plan)
+    _check_exact_coverage(plan)
+
+
+def _check_exact_coverage(plan):
+    """The blocks are an exact coverage, and what is read off it equals the overlay's."""
+    from gis.zoning.blocks import block_adjacency, shared_lengths
+
+    blocks = plan.blocks
+    geoms = np.asarray(blocks.gdf.geometry.values)
+    assert blocks.exact
+    assert shapely.coverage_is_valid(geoms)
+    overlay = block_adjacency(blocks.gdf)
+    assert (overlay != blocks.adjacency).nnz == 0
+    by_edges = shared_lengths(geoms, blocks.adjacency, exact=True)
+    by_overlay = shared_lengths(geoms, blocks.adjacency)
+    assert abs(by_edges - by_overlay).max() < 1e-6
+    for zones, labels in ((plan.communities_gdf(), plan.community), (plan.grids_gdf(),
+                                                                     plan.grid)):
+        for lab, geom in zip(zones["label"], zones.geometry, strict=True):
+            want = shapely.union_all(geoms[labels == lab])  # the floating overlay
+            assert shapely.symmetric_difference(geom, want).area < 1e-3
 
 
 def _check_written_zones(plan):
@@ -598,3 +619,81 @@ def test_joining_two_parts_of_a_face_equals_the_overlay_with_or_without_shared_n
         assert got.geom_type == "Polygon" and got.is_valid
         assert shapely.equals(got, want)
         assert got.area == pytest.approx(a.area + b.area)
+
+
+def test_blocks_a_millimetre_apart_become_neighbours_of_an_exact_coverage():
+    import geopandas as gpd
+
+    from gis.zoning.blocks import block_adjacency, exact_coverage
+
+    # A split part and its neighbour across a street side, 1 mm apart, with a vertex on
+    # one side only: the overlay finds no shared edge (they do not touch); cleaned into
+    # an exact coverage they share the 100 m side.
+    a = box(0, 0, 100, 100)
+    b = shapely.Polygon([(100.001, 0), (200, 0), (200, 100), (100.001, 100),
+                         (100.001, 40)])
+    c = box(0, 100, 200, 150)
+    raw = np.array([a, b, c])
+    loose = gpd.GeoDataFrame(geometry=raw, crs=UTM)
+    assert not block_adjacency(loose)[0, 1]
+    geoms, exact = exact_coverage(raw)
+    assert exact and shapely.coverage_is_valid(geoms)
+    cleaned = gpd.GeoDataFrame(geometry=geoms, crs=UTM)
+    adj = block_adjacency(cleaned, exact=True)
+    assert adj[0, 1] and adj[0, 2] and adj[1, 2]
+    assert (adj != block_adjacency(cleaned)).nnz == 0
+    assert shapely.area(geoms) == pytest.approx(shapely.area(raw), abs=0.2)
+    # Blocks the cleaner cannot make one polygon each stay as they were.
+    two = np.array([box(0, 0, 10, 10), shapely.MultiPolygon([box(20, 0, 30, 10),
+                                                              box(40, 0, 50, 10)])])
+    same, exact = exact_coverage(two)
+    assert not exact and same is two
+
+
+@hyp_settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(3, 60))
+def test_shared_edges_read_off_a_coverage_equal_the_overlay(seed, n):
+    from gis.zoning.blocks import _shared_edges, block_adjacency, shared_lengths
+
+    rng = np.random.default_rng(seed)
+    pts = shapely.multipoints(rng.uniform(0, 1000, (n, 2)))
+    frame = box(-10, -10, 1010, 1010)
+    cells = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=frame))
+    cells = shapely.intersection(cells, frame)  # the cells of one diagram: a coverage
+    assert shapely.coverage_is_valid(cells)
+    gdf = gpd.GeoDataFrame(geometry=cells, crs=UTM)
+    adj = block_adjacency(gdf)
+    assert (adj != block_adjacency(gdf, exact=True)).nnz == 0
+    got = shared_lengths(cells, adj, exact=True)
+    want = shared_lengths(cells, adj)
+    assert abs(got - want).max() < 1e-6
+    # Every edge not on the frame is shared by exactly two cells.
+    inner = shapely.length(shapely.boundary(cells)).sum() - shapely.length(frame.boundary)
+    assert _shared_edges(cells).sum() == pytest.approx(inner, rel=1e-9)
+
+
+def test_a_project_keeps_its_exact_coverage_and_an_old_one_is_outlined_as_before(rules,
+                                                                                 tmp_path):
+    from gis.zoning.blocks import Blocks
+
+    ed = _editor(rules)
+    assert ed.plan.blocks.exact
+    path = tmp_path / "project.gpkg"
+    save_project(path, ed.plan, ed.history)
+    plan, _ = load_project(path)
+    assert plan.blocks.exact
+    moved = shapely.symmetric_difference(plan.grids_gdf().geometry.values,
+                                         ed.plan.grids_gdf().geometry.values)
+    assert shapely.area(moved).max() < 1e-6  # saved in WGS-84: at most float noise
+    # Blocks that are no exact coverage (a project saved before the cleaning, with a
+    # block 1 mm short of its neighbour) load as such, and their zones are unioned on
+    # the 1 cm grid: no sliver.
+    b = plan.blocks.gdf.copy()
+    first = b.geometry.iloc[0]
+    minx, miny, maxx, maxy = first.bounds
+    b.loc[b.index[0], "geometry"] = box(minx, miny, maxx - 0.001, maxy)
+    old = replace(plan, blocks=Blocks(b, plan.blocks.adjacency, plan.blocks.home_block))
+    save_project(path, old, [])
+    reopened, _ = load_project(path)
+    assert not reopened.blocks.exact
+    _check_written_zones(reopened)

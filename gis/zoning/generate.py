@@ -57,7 +57,7 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     problem = PartitionProblem(blocks.adjacency, hh,
                                np.column_stack([b.geometry.centroid.x, b.geometry.centroid.y]),
                                b.geometry.area.to_numpy(), geoms, shapely.length(geoms),
-                               shared_lengths(geoms, blocks.adjacency))
+                               shared_lengths(geoms, blocks.adjacency, exact=blocks.exact))
     if communities is not None:
         require_projected(("communities", communities), ("blocks", b))
         pts = gpd.GeoDataFrame(geometry=b.geometry.representative_point().to_numpy(),

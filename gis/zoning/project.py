@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import scipy.sparse as sp
+import shapely
 
 from gis._errors import InputError
 from gis.data.write import sweep_temporary, write_gpkg_atomic
@@ -124,8 +125,11 @@ def load_project(path: str | Path) -> tuple[GridPlan, list[dict[str, str]]]:
     if "street" not in b.columns:  # saved before blocks were named by their streets
         b["street"] = ""
     b["street"] = b["street"].fillna("").astype(str)
+    # Projects saved before blocks were cleaned into an exact coverage are outlined by the
+    # overlay, as they were then.
+    exact = bool(len(b)) and bool(shapely.coverage_is_valid(np.asarray(b.geometry.values)))
     blocks = Blocks(b.drop(columns=["community", "grid"]), adjacency, home_block,
-                    tuple(json.loads(info["notes"])))
+                    tuple(json.loads(info["notes"])), exact=exact)
     plan = GridPlan.from_state(blocks, rules, json.loads(info["state"]))
     hist = pyogrio.read_dataframe(path, layer="edit_history")
     for col in HISTORY_COLUMNS:
