@@ -130,13 +130,7 @@ def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
         nodes = np.flatnonzero(comm == c)
         c_hh = hh[nodes].sum()
         n_grid = _grid_count(c_hh, rules)
-        sub = PartitionProblem(blocks.adjacency[nodes][:, nodes], hh[nodes],
-                               problem.xy[nodes], problem.area[nodes],
-                               None if problem.geoms is None else problem.geoms[nodes],
-                               None if problem.perimeter is None else problem.perimeter[nodes],
-                               None if problem.shared is None
-                               else problem.shared[nodes][:, nodes].tocsr())
-        labels = partition_blocks(sub, n_grid, target=c_hh / n_grid,
+        labels = partition_blocks(problem.subset(nodes), n_grid, target=c_hh / n_grid,
                                   lower=rules.min_households, upper=rules.max_households,
                                   compactness_weight=rules.compactness_weight, seed=seed)
         for g in np.unique(labels[labels >= 0]):
