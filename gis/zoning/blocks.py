@@ -269,11 +269,19 @@ def block_streets(blocks: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
     seg_line = line_of[:-1][same]
     seg_len = np.hypot(*(end - start).T)
     mids = shapely.points((start + end) / 2)
-    outlines = shapely.boundary(np.asarray(blocks.geometry.values))
-    s_idx, b_idx = shapely.STRtree(outlines).query(mids, predicate="dwithin",
-                                                   distance=reach_m)
-    if not b_idx.size:
+    # The blocks' outlines in two-point segments: a point's distance to one is a single
+    # step, where to a whole outline it walks every vertex (0.96 -> 0.49 s on Malta).
+    rings, ring_of = shapely.get_rings(np.asarray(blocks.geometry.values), return_index=True)
+    ring_xy, vertex_of = shapely.get_coordinates(rings, return_index=True)
+    on_ring = vertex_of[1:] == vertex_of[:-1]
+    edges = shapely.linestrings(np.stack([ring_xy[:-1][on_ring], ring_xy[1:][on_ring]], axis=1))
+    edge_block = ring_of[vertex_of[:-1][on_ring]]
+    s_idx, e_idx = shapely.STRtree(edges).query(mids, predicate="dwithin", distance=reach_m)
+    if not e_idx.size:
         return out
+    # A piece counts once per block, however many of the block's edges are near it.
+    pair = pd.unique(s_idx.astype(np.int64) * len(blocks) + edge_block[e_idx])
+    s_idx, b_idx = pair // len(blocks), pair % len(blocks)
     pairs = pd.DataFrame({"block": b_idx, "name": names[seg_line[s_idx]],
                           "length": seg_len[s_idx]})
     along = pairs.groupby(["block", "name"], sort=False)["length"].sum().reset_index()
