@@ -437,8 +437,9 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
         hit = tree.query(shapely.points(xy), predicate="within")
         cell_label[hit[1]] = labels[hit[0]]
         pieces = _connected_pieces(
-            [shapely.intersection(shapely.union_all(cells[cell_label == k]), block.geometry,
-                                  grid_size=GRID_SIZE_M) for k in range(parts)],
+            [shapely.set_precision(shapely.intersection(
+                shapely.union_all(cells[cell_label == k]), block.geometry), GRID_SIZE_M)
+             for k in range(parts)],
             shapely.points(xy))
         part_hh = []
         for n_part, (geom, members) in enumerate(pieces):
