@@ -174,7 +174,6 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     n_b = homes["households"].groupby(home_block).size()
     blocks["households"] = blocks["block_id"].map(hh).fillna(0).astype(np.int64).to_numpy()
     blocks["buildings"] = blocks["block_id"].map(n_b).fillna(0).astype(np.int64).to_numpy()
-    blocks["area_m2"] = blocks.geometry.area.to_numpy()
     # Naming the blocks by their streets and cleaning them into a coverage read the same
     # blocks and are independent: one core each (GEOS runs without Python's lock).
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -276,11 +275,8 @@ def block_streets(blocks: gpd.GeoDataFrame, streets: gpd.GeoDataFrame,
     mids = shapely.points((start + end) / 2)
     # The blocks' outlines in two-point segments: a point's distance to one is a single
     # step, where to a whole outline it walks every vertex (0.96 -> 0.49 s on Malta).
-    rings, ring_of = shapely.get_rings(np.asarray(blocks.geometry.values), return_index=True)
-    ring_xy, vertex_of = shapely.get_coordinates(rings, return_index=True)
-    on_ring = vertex_of[1:] == vertex_of[:-1]
-    edges = shapely.linestrings(np.stack([ring_xy[:-1][on_ring], ring_xy[1:][on_ring]], axis=1))
-    edge_block = ring_of[vertex_of[:-1][on_ring]]
+    start_e, end_e, edge_block = _outline_segments(np.asarray(blocks.geometry.values))
+    edges = shapely.linestrings(np.stack([start_e, end_e], axis=1))
     s_idx, e_idx = shapely.STRtree(edges).query(mids, predicate="dwithin", distance=reach_m)
     if not e_idx.size:
         return out
@@ -578,6 +574,14 @@ def shared_lengths(geoms: np.ndarray, adjacency: sp.csr_matrix, *,
                           (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n))
 
 
+def _outline_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the start, the end (n x 2 each) and the polygon of every outline segment."""
+    rings, ring_of = shapely.get_rings(geoms, return_index=True)
+    coords, vertex_of = shapely.get_coordinates(rings, return_index=True)
+    same = vertex_of[1:] == vertex_of[:-1]
+    return coords[:-1][same], coords[1:][same], ring_of[vertex_of[:-1][same]]
+
+
 def _shared_edges(geoms: np.ndarray) -> sp.csr_matrix:
     """Return the metres of outline each pair of polygons of an exact coverage shares.
 
@@ -585,11 +589,7 @@ def _shared_edges(geoms: np.ndarray) -> sp.csr_matrix:
     segment of it occurs twice among all the outlines' segments: the segments are sorted
     by their end points and equal neighbours in that order are summed per pair.
     """
-    rings, ring_of = shapely.get_rings(geoms, return_index=True)
-    coords, vertex_of = shapely.get_coordinates(rings, return_index=True)
-    same = vertex_of[1:] == vertex_of[:-1]
-    a, b = coords[:-1][same], coords[1:][same]
-    owner = ring_of[vertex_of[:-1][same]]
+    a, b, owner = _outline_segments(geoms)
     flip = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     lo, hi = np.where(flip[:, None], b, a), np.where(flip[:, None], a, b)
     order = np.lexsort((hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
