@@ -6,6 +6,7 @@ and communities only, so a shared or exported HTML map carries no personal data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import folium
@@ -15,7 +16,7 @@ from branca.element import MacroElement
 
 from gis.settings import WGS84
 from gis.zoning.plan import GridPlan
-from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, swatch
+from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, macro, swatch
 from layers.i18n import t
 
 #: Twelve distinguishable fill colours for neighbouring grids (ColorBrewer Set3).
@@ -62,18 +63,74 @@ def grids_layer(plan: GridPlan, *, lang: str = "zh", show: bool = True) -> foliu
             aliases=[t("grid", lang), t("households", lang), t("community", lang),
                      t("compactness", lang)]),
     ).add_to(group)
-    unit = t("households_unit", lang)
-    for _, row in grids.to_crs(WGS84).iterrows():
-        p = row.geometry.representative_point()
-        # The grid's name over its households: the names the tables and edits use.
-        folium.Marker((p.y, p.x), interactive=False, icon=folium.DivIcon(
-            icon_size=(120, 30), icon_anchor=(60, 15), class_name="sc-grid-label",
-            html=(f'<div style="font:11px sans-serif;text-align:center;color:#111;'
-                  f'line-height:14px;text-shadow:0 0 3px #fff,0 0 3px #fff">'
-                  f'{escape(str(row["name"]))}<br><b>{int(row["households"])}</b> '
-                  f'{escape(unit)}</div>')),
-        ).add_to(group)
+    unit = escape(t("households_unit", lang))
+    # The grid's name over its households: the names the tables and edits use. Larger
+    # grids first, so where labels would overlap the larger grid keeps its own.
+    order = np.argsort(-grids.geometry.area.to_numpy(), kind="stable")
+    at = grids.geometry.representative_point().to_crs(WGS84)
+    labels = [[round(float(at.iloc[i].y), 6), round(float(at.iloc[i].x), 6),
+               f"{escape(grids['name'].iloc[i])}<br><b>{int(grids['households'].iloc[i])}"
+               f"</b> {unit}"] for i in order]
+    zone_labels(labels).add_to(group)
     return group
+
+
+def zone_labels(labels: list[list[object]]) -> MacroElement:
+    """Return zone labels as one script that draws only those that do not overlap.
+
+    ``labels`` are ``[lat, lon, escaped HTML]``, the first the most important. After each
+    move the labels inside the view are drawn in that order, each only where it overlaps
+    no label drawn before it: zoomed out over a city's 900 grids a few are read, not a
+    smear of all of them; zoomed in every grid has its own. One script instead of a
+    folium Marker per label also spares the page a template per grid.
+
+    Parameters
+    ----------
+    labels
+        ``[lat, lon, html]`` per zone, the most important first.
+
+    Returns
+    -------
+    MacroElement
+        To add to the layer the labels belong to (they follow it in the layer control).
+    """
+    element = macro("""
+    {% macro script(this, kwargs) %}
+    (function(){
+      var g = {{ this._parent.get_name() }}, m = {{ this._parent._parent.get_name() }};
+      var d = {{ this.sc_data }}, shown = L.layerGroup().addTo(g);
+      function place(){
+        shown.clearLayers();
+        var b = m.getBounds().pad(0.1), taken = [];
+        for (var i = 0; i < d.length; i++) {
+          if (!b.contains([d[i][0], d[i][1]])) { continue; }
+          var p = m.latLngToContainerPoint([d[i][0], d[i][1]]), free = true;
+          for (var j = 0; j < taken.length && free; j++) {
+            free = Math.abs(taken[j].x - p.x) >= """ + str(LABEL_BOX_PX[0]) + """
+                   || Math.abs(taken[j].y - p.y) >= """ + str(LABEL_BOX_PX[1]) + """;
+          }
+          if (!free) { continue; }
+          taken.push(p);
+          L.marker([d[i][0], d[i][1]], {interactive: false, keyboard: false,
+            icon: L.divIcon({className: "sc-grid-label", iconSize: [120, 30],
+              iconAnchor: [60, 15], html: '<div style="font:11px sans-serif;'
+                + 'text-align:center;color:#111;line-height:14px;'
+                + 'text-shadow:0 0 3px #fff,0 0 3px #fff">' + d[i][2] + '</div>'})})
+            .addTo(shown);
+        }
+      }
+      m.on("moveend", place); m.whenReady(place);
+    })();
+    {% endmacro %}
+    """)
+    # Given as a value, not as template text: names from the data are never read as Jinja.
+    element.sc_data = json.dumps(  # type: ignore[attr-defined]
+        labels, ensure_ascii=False).replace("</", "<\\/")
+    return element
+
+
+#: Width and height (pixels) a zone label keeps clear of the others.
+LABEL_BOX_PX = (110, 30)
 
 
 def block_labels(plan: GridPlan, lang: str = "zh") -> dict[str, str]:

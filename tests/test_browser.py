@@ -427,6 +427,17 @@ def test_grids_map_click_selects_a_block_and_moves_it_into_a_neighbour(app_url):
         _idle(page)
         page.get_by_text("生成社区与网格", exact=True).click()
         _idle(page)
+        # Grid labels are drawn where they overlap no other (box of 110 x 30 px).
+        from layers.grids import LABEL_BOX_PX
+
+        centres = _leaflet(page).evaluate(
+            "() => Array.from(document.querySelectorAll('.sc-grid-label')).map(e => {"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2,"
+            " r.y + r.height / 2]; })")
+        assert centres
+        for k, (x, y) in enumerate(centres):
+            for u, v in centres[k + 1:]:
+                assert abs(x - u) > LABEL_BOX_PX[0] - 1 or abs(y - v) > LABEL_BOX_PX[1] - 1
         blocks = _leaflet(page).evaluate(BLOCKS_JS)
         # Click blocks until one lies on its grid's edge (it has a grid to move into).
         for chosen in sorted(blocks)[len(blocks) // 3::7][:8]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from gis.analysis.coverage import compute_coverage
@@ -330,7 +331,6 @@ def test_names_from_the_data_are_shown_as_text_never_run_as_templates(helsinki, 
     from gis.zoning.editor import GridEditor
     from gis.zoning.generate import plan_grids
     from layers.base import base_map, standalone_html
-    from layers.grids import grids_map
     from tests.conftest import UTM
 
     hostile = ["{{ 7*7*1001 }}", "</script><script>alert(1)</script>", "{% raw %}x", "{#"]
@@ -383,3 +383,21 @@ def test_gap_outlines_are_encoded_once_per_polygon(helsinki, settings, monkeypat
 
     overlay_script(gaps_layers(replace(gaps, areas=one_new), result.facilities, settings))
     assert drawn == [1]  # only the changed polygon
+
+
+def test_grid_labels_are_one_script_with_every_grid_larger_first(helsinki, settings):
+    import re
+
+
+    study, _result = helsinki
+    plan = plan_grids(make_blocks(study.streets, study.homes, settings.grids), settings.grids)
+    page = standalone_html(grids_map(plan, basemap="none"))
+    found = re.search(r"var d = (\[\[.*?\]\]), shown", page)
+    assert found, "no grid labels in the page"
+    labels = json.loads(found.group(1).replace("<\\/", "</"))
+    grids = plan.grids_gdf()
+    assert len(labels) == len(grids)
+    by_area = grids.iloc[np.argsort(-grids.geometry.area.to_numpy(), kind="stable")]
+    for (_lat, _lon, html), (_, g) in zip(labels, by_area.iterrows(), strict=True):
+        assert html.startswith(f"{g['name']}<br><b>{int(g['households'])}</b>")
+    assert "sc-grid-label" in page and page.count("L.divIcon({className: \"sc-grid-label\"") == 1
