@@ -279,6 +279,30 @@ def fit_zoom(bounds: np.ndarray, width_px: int = 900, height_px: int = 560) -> f
     return float(np.clip(np.floor(min(z_lon, z_lat) / ZOOM_SNAP) * ZOOM_SNAP, 3, 18))
 
 
+def script_value(data: object) -> str:
+    r"""Return ``data`` as JSON to give a map script as a value, never as template text.
+
+    A value is not read as Jinja, so names from the data stay inert; ``</`` is escaped so
+    no name can close the page's script.
+
+    Parameters
+    ----------
+    data
+        Lists, dicts, strings and numbers.
+
+    Returns
+    -------
+    str
+        JavaScript literal of ``data`` (non-ASCII kept as it is).
+
+    Examples
+    --------
+    >>> print(script_value(["社区1-01网格<br><b>383</b>"]))
+    ["社区1-01网格<br><b>383<\/b>"]
+    """
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
 def macro(text: str) -> MacroElement:
     """Return a MacroElement of the Jinja ``text`` that survives copying and pickling.
 
@@ -460,8 +484,7 @@ def street_names(labels: list[list]) -> MacroElement:
     {% endmacro %}
     """)
     # Given as a value, not as template text: names from the data are never read as Jinja.
-    element.sc_data = json.dumps(  # type: ignore[attr-defined]
-        labels, ensure_ascii=False).replace("</", "<\\/")
+    element.sc_data = script_value(labels)  # type: ignore[attr-defined]
     return element
 
 

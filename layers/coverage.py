@@ -32,6 +32,7 @@ from layers.base import (
     open_control,
     overlay_entry,
     screen_outline,
+    script_value,
     swatch,
 )
 from layers.i18n import t
@@ -325,8 +326,7 @@ def facilities_layer(facilities: gpd.GeoDataFrame, category: str, settings: Sett
     {% endmacro %}
     """)
     # Given as a value, not as template text: names from the data are never read as Jinja.
-    element.sc_data = json.dumps(  # type: ignore[attr-defined]
-        data, ensure_ascii=False).replace("</", "<\\/")
+    element.sc_data = script_value(data)  # type: ignore[attr-defined]
     element.add_to(group)
     return group
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 
@@ -24,6 +23,7 @@ from layers.base import (
     macro,
     open_control,
     overlay_entry,
+    script_value,
     swatch,
 )
 from layers.coverage import facilities_layer
@@ -83,8 +83,7 @@ def gap_areas_layer(gaps: GapResult, *, lang: str = "zh") -> folium.FeatureGroup
     {% endmacro %}
     """)
     # Given as a value, not as template text: names from the data are never read as Jinja.
-    element.sc_data = json.dumps(  # type: ignore[attr-defined]
-        data, ensure_ascii=False).replace("</", "<\\/")
+    element.sc_data = script_value(data)  # type: ignore[attr-defined]
     element.add_to(group)
     return group
 

@@ -6,17 +6,26 @@ and communities only, so a shared or exported HTML map carries no personal data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import folium
 import geopandas as gpd
 import numpy as np
+import shapely
 from branca.element import MacroElement
 
 from gis.settings import WGS84
 from gis.zoning.plan import GridPlan
-from layers.base import LEAFLET_BASE_URL, base_map, escape, for_display, legend_box, macro, swatch
+from layers.base import (
+    LEAFLET_BASE_URL,
+    base_map,
+    escape,
+    for_display,
+    legend_box,
+    macro,
+    script_value,
+    swatch,
+)
 from layers.i18n import t
 
 #: Twelve distinguishable fill colours for neighbouring grids (ColorBrewer Set3).
@@ -67,10 +76,11 @@ def grids_layer(plan: GridPlan, *, lang: str = "zh", show: bool = True) -> foliu
     # The grid's name over its households: the names the tables and edits use. Larger
     # grids first, so where labels would overlap the larger grid keeps its own.
     order = np.argsort(-grids.geometry.area.to_numpy(), kind="stable")
-    at = grids.geometry.representative_point().to_crs(WGS84)
-    labels = [[round(float(at.iloc[i].y), 6), round(float(at.iloc[i].x), 6),
-               f"{escape(grids['name'].iloc[i])}<br><b>{int(grids['households'].iloc[i])}"
-               f"</b> {unit}"] for i in order]
+    lon_lat = np.round(shapely.get_coordinates(
+        grids.geometry.representative_point().to_crs(WGS84).to_numpy()), 6)
+    names, hh = grids["name"].to_numpy(), grids["households"].to_numpy()
+    labels = [[float(lon_lat[i, 1]), float(lon_lat[i, 0]),
+               f"{escape(names[i])}<br><b>{int(hh[i])}</b> {unit}"] for i in order]
     zone_labels(labels).add_to(group)
     return group
 
@@ -124,8 +134,7 @@ def zone_labels(labels: list[list[object]]) -> MacroElement:
     {% endmacro %}
     """)
     # Given as a value, not as template text: names from the data are never read as Jinja.
-    element.sc_data = json.dumps(  # type: ignore[attr-defined]
-        labels, ensure_ascii=False).replace("</", "<\\/")
+    element.sc_data = script_value(labels)  # type: ignore[attr-defined]
     return element
 
 
