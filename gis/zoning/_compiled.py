@@ -28,6 +28,53 @@ def _cost(s: float, a: float, mx: float, my: float, mxx: float, target: float,
 
 
 @jit
+def pieces_of(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray, tag: np.ndarray,
+              value: int, comp: np.ndarray, queue: np.ndarray) -> int:
+    """Label the connected pieces of the nodes tagged ``value``; return how many.
+
+    Parameters
+    ----------
+    indptr, indices
+        The graph's adjacency (CSR).
+    nodes
+        Every node tagged ``value``.
+    tag
+        A tag per node of the graph; the search stays on nodes tagged ``value``.
+    value
+        The tag of the set.
+    comp
+        Scratch of the graph's size: ``comp[v]`` is set to the piece of each of ``nodes``.
+    queue
+        Scratch space of the graph's size.
+
+    Returns
+    -------
+    int
+        The number of pieces.
+    """
+    for v in nodes:
+        comp[v] = -1
+    count = 0
+    for start in nodes:
+        if comp[start] >= 0:
+            continue
+        comp[start] = count
+        head, tail = 0, 1
+        queue[0] = start
+        while head < tail:
+            u = queue[head]
+            head += 1
+            for k in range(indptr[u], indptr[u + 1]):
+                v = indices[k]
+                if tag[v] == value and comp[v] < 0:
+                    comp[v] = count
+                    queue[tail] = v
+                    tail += 1
+        count += 1
+    return count
+
+
+@jit
 def stays_connected(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
                     region: int, removed: int, seen: np.ndarray, wanted: np.ndarray,
                     stamp: int, queue: np.ndarray) -> bool:
