@@ -158,9 +158,11 @@ def partition_blocks(problem: PartitionProblem, n_regions: int, *, target: float
     labels = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return labels
-    args: dict[str, Any] = {"target": target, "lower": lower, "upper": upper,
-            "compactness_weight": compactness_weight, "seed": seed,
-            "max_sweeps": max_sweeps, "tries": tries, "kmeans_restarts": kmeans_restarts}
+    # The same settings for the grouped problem and for the blocks one by one.
+    args: dict[str, Any] = {
+        "target": target, "lower": lower, "upper": upper,
+        "compactness_weight": compactness_weight, "seed": seed, "max_sweeps": max_sweeps,
+        "tries": tries, "kmeans_restarts": kmeans_restarts}
     contracted = _contract_empty(problem)
     if contracted is not None:
         owner, core = contracted
