@@ -23,10 +23,10 @@ per-area summary, atomically.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import pickle
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -577,13 +577,10 @@ def run_batch(inputs: Sequence[AreaInput], settings: Settings, out_dir: str | Pa
             client.close()
             if cluster is not None:
                 cluster.close()
-    inputs_dir = out / "inputs"
-    if inputs_dir.is_dir():  # every stored input that was used is removed: empty folders
-        for folder in sorted(inputs_dir.iterdir(), reverse=True):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        with contextlib.suppress(OSError):
-            inputs_dir.rmdir()
+    # Inputs are written afresh by every run and removed by the worker that reads them;
+    # what is left was left by a killed run (an area stored before its worker removed
+    # its input, one never started), and no run reads it again.
+    shutil.rmtree(out / "inputs", ignore_errors=True)
     write_start = time.perf_counter()
     report.files = _write_outputs(report, out)
     report.write_seconds = time.perf_counter() - write_start

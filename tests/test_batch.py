@@ -138,12 +138,18 @@ def test_a_failing_area_is_reported_and_the_others_finish(settings, tmp_path):
     stored = next((tmp_path / "parts").rglob("*.pkl"))
     left = [stored.with_name(f".{stored.stem}-abc123.lock"),
             stored.with_name(f".{stored.stem}-abc123.pkl")]
+    # So is an input it stored for that area that no worker removed (killed between
+    # storing the part and removing its input): CI once found one left behind.
+    stale = tmp_path / "inputs" / good.key[:2] / f"{stored.stem}.pkl"
+    stale.parent.mkdir(parents=True)
+    left.append(stale)
     for f in left:
         f.write_bytes(b"")
     third = run_batch([good], settings, tmp_path, profiles=("adult",), workers=1,
                       processes=False)
     assert third.skipped == [good.area_id]
     assert not any(f.exists() for f in left) and stored.exists()
+    assert not (tmp_path / "inputs").exists()
 
 
 def _single_run_flags(settings, source):
