@@ -8,6 +8,7 @@ attaches homes to the network. Everything after it (coverage, circles) is cheap.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,12 +27,14 @@ from gis.data.facilities import facilities_from_osm
 from gis.data.household_sources import AREA_RULE, SOURCE_FLOORS, count_households, source_mix
 from gis.data.households import CHECKS, household_report, non_residential_areas
 from gis.data.read import read_buildings, read_facilities
-from gis.data.sources import SCREENED, Bbox, load_osm
+from gis.data.sources import SCREENED, Bbox, load_barriers, load_osm, reads_barriers_apart
 from gis.network.access import Access, build_access
 from gis.network.compounds import Compounds, compounds_from_osm
 from gis.network.graph import Snap, WalkNetwork, network_from_streets
 from gis.progress import Progress
 from gis.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Checks reported only when their input was given: (count key, English text, message key).
 CHECK_ROWS = (
@@ -84,6 +87,9 @@ class Study:
         What the plausibility checks dropped or replaced, as (key, count): features of
         the source (:data:`gis.data.sources.SCREENED`), rows of a user's layer or household
         table. Buildings whose floors or households were replaced carry ``hh_check``.
+    found_compounds, compound_reader
+        The walled compounds, when found at load; or what finds them the first time
+        :attr:`compounds` is asked for (a ``.osm.pbf``'s walls are read only then).
     """
 
     name: str
@@ -99,11 +105,32 @@ class Study:
     streets: gpd.GeoDataFrame | None = None
     poi_report: pd.DataFrame | None = None
     warnings: tuple[str, ...] = ()
-    compounds: Compounds | None = None
+    found_compounds: Compounds | None = None
+    compound_reader: Callable[[], Compounds] | None = None
     min_piece_m: float = 2000.0
     household_table: pd.DataFrame | None = None
     raster_counts: dict[str, float] | None = None
     checks: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def compounds(self) -> Compounds | None:
+        """Return the walled compounds and their gates, found once (None: not searched).
+
+        Where the study was loaded with compounds to be found on demand, the first call
+        reads the walls and gates and finds them; sessions asking meanwhile wait for it.
+
+        Returns
+        -------
+        Compounds or None
+            The compounds, or None when the study was loaded without them.
+        """
+        if self.found_compounds is not None or self.compound_reader is None:
+            return self.found_compounds
+        with _COMPOUNDS_LOCK:
+            if self.found_compounds is None:
+                # frozen: set once, like a cached property (a study is shared, never changed)
+                object.__setattr__(self, "found_compounds", self.compound_reader())
+        return self.found_compounds
 
     @cached_property
     def facility_snap(self) -> Snap:
@@ -124,7 +151,7 @@ class Study:
         pandas.DataFrame
             What was read and kept: streets, homes, households, facilities, checks, pieces.
         """
-        return self._report.copy()
+        return pd.concat([self._report, self._compound_rows()], ignore_index=True)
 
     @cached_property
     def _report(self) -> pd.DataFrame:
@@ -167,16 +194,17 @@ class Study:
              "r_facilities_far", {"limit": limit}, int((~fac_snap.ok).sum())),
         ]
         rows += self.check_rows()
-        if self.compounds is not None:  # searched only when gates may be honoured
-            rows += [("walled compounds found (landuse=residential inside walls or fences)",
-                      "r_compounds", {}, len(self.compounds)),
-                     ("gates of walled compounds", "r_gates", {}, len(self.compounds.gates))]
-        # object dtype: pandas 3 would make the column strings and drop each Msg's key,
-        # and the app would show the rows in English in a Chinese interface.
-        return pd.DataFrame({
-            "item": pd.Series([Msg(text, key, **params) for text, key, params, _v in rows],
-                              dtype=object),
-            "value": [value for *_rest, value in rows]})
+        return _rows_frame(rows)
+
+    def _compound_rows(self) -> pd.DataFrame:
+        """Return the report's rows on walled compounds, once they have been searched."""
+        found = self.found_compounds  # never searched for a report: gates off reads no wall
+        if found is None:
+            return _rows_frame([])
+        return _rows_frame([
+            ("walled compounds found (landuse=residential inside walls or fences)",
+             "r_compounds", {}, len(found)),
+            ("gates of walled compounds", "r_gates", {}, len(found.gates))])
 
     def check_rows(self) -> list[tuple[str, str, dict[str, str], int]]:
         """Return the plausibility checks' rows of the load report (every check, even 0).
@@ -345,7 +373,8 @@ def load_study(source: str | Path | None, settings: Settings, *,
         (west, south, east, north) in degrees: analyse only this window of the source.
     compounds
         Find walled compounds and their gates (False skips reading walls and gates, for
-        analyses that ignore gates).
+        analyses that ignore gates). From a ``.osm.pbf`` they are found the first time
+        :attr:`Study.compounds` is asked for (gates honoured), not at load.
     households_table
         The street office's household counts (CSV / XLSX; see
         :func:`gis.data.household_sources.read_household_table`); its figures win.
@@ -368,7 +397,11 @@ def load_study(source: str | Path | None, settings: Settings, *,
     say = progress or (lambda _m: None)
     snap_max = settings.snap_max_m if snap_max_m is None else snap_max_m
     poi_report = None
-    osm = load_osm(source, settings, bbox=bbox, barriers=compounds, progress=say)
+    # The walls of a .osm.pbf are read only when gates are first honoured (a fifth of a
+    # city's parse, for a model most sessions leave off).
+    later = compounds and reads_barriers_apart(source)
+    osm = load_osm(source, settings, bbox=bbox, barriers=compounds and not later,
+                   progress=say)
     buildings = osm.buildings
     layer_checks: list[tuple[str, int]] = []
     if buildings_path is not None:
@@ -423,10 +456,15 @@ def load_study(source: str | Path | None, settings: Settings, *,
                 f"{conv_m:.0f} m if read as GCJ-02: they look like Amap or Tencent "
                 "coordinates. Declare the layer gcj02 (or bd09 for Baidu).",
                 "looks_gcj02", where=name, given=f"{given_m:.0f}", converted=f"{conv_m:.0f}"))
-    found = None
+    found = reader = None
     if osm.barriers is not None:
         say("finding walled compounds and their gates")
         found = compounds_from_osm(landuse, to_local(osm.barriers, local_crs))
+    elif later:
+        def reader() -> Compounds:
+            log.info("reading walls and gates of %s to find walled compounds", osm.name)
+            return compounds_from_osm(landuse, to_local(load_barriers(source, bbox=bbox),
+                                                        local_crs))
     say("attaching homes to the network")
     home_snap = network.snap(homes, max_m=snap_max)
     return Study(name=osm.name, source=osm.source,
@@ -434,10 +472,25 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  network=network, buildings=classified, homes=homes, home_snap=home_snap,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
-                 compounds=found, min_piece_m=settings.min_piece_m,
+                 found_compounds=found, compound_reader=reader,
+                 min_piece_m=settings.min_piece_m,
                  household_table=counted.table_report,
                  raster_counts=counted.raster_counts,
                  checks=(*osm.checks, *layer_checks, *counted.checks))
+
+
+def _rows_frame(rows: list[tuple[str, str, dict[str, str], int]]) -> pd.DataFrame:
+    """Return report rows (English text, message key, its values, value) as a table."""
+    # object dtype: pandas 3 would make the column strings and drop each Msg's key,
+    # and the app would show the rows in English in a Chinese interface.
+    return pd.DataFrame({
+        "item": pd.Series([Msg(text, key, **params) for text, key, params, _v in rows],
+                          dtype=object),
+        "value": pd.Series([value for *_rest, value in rows], dtype="int64")})
+
+
+#: Held while a study finds its walled compounds on demand (once per study).
+_COMPOUNDS_LOCK = threading.Lock()
 
 
 class StudyCache:

@@ -164,3 +164,29 @@ def test_compound_detection_with_many_walls_equals_the_plain_rule(settings):
     got = sorted(round(g.centroid.x) * 10_000 + round(g.centroid.y) for g in comp.areas.geometry)
     ref = sorted(round(g.centroid.x) * 10_000 + round(g.centroid.y) for g in want)
     assert got == ref
+
+
+def test_compounds_of_a_pbf_are_found_on_demand_as_at_load(settings):
+    # A .osm.pbf's walls are read only when gates are first honoured: the compounds found
+    # then are those found from the walls read with everything else, and the load report
+    # names them only once they have been searched.
+    from gis.crs import to_local
+    from gis.data.sources import load_osm
+    from gis.study import load_study
+
+    study = load_study(None, settings)
+    assert study.found_compounds is None and study.compound_reader is not None
+    assert "r_compounds" not in {m.key for m in study.report()["item"]}
+    assert study.access().compounds is None  # gates off: still no wall read
+    assert study.found_compounds is None
+    gated = study.access(gates="night")
+    found = study.compounds
+    assert gated.compounds is found and len(found) > 0
+    osm = load_osm(None, settings)
+    crs = study.area.local_crs
+    eager = compounds_from_osm(to_local(osm.landuse, crs), to_local(osm.barriers, crs))
+    assert len(found) == len(eager) and len(found.gates) == len(eager.gates)
+    assert found.areas.geometry.union_all().equals(eager.areas.geometry.union_all())
+    report = study.report()
+    values = dict(zip([m.key for m in report["item"]], report["value"], strict=True))
+    assert values["r_compounds"] == len(eager) and values["r_gates"] == len(eager.gates)

