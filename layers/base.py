@@ -342,10 +342,19 @@ def street_lines(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     keep = streets[hw.isin(list(STREET_WIDTHS))].copy()
     if not len(keep):
         return keep
-    keep["name"] = keep["name"].where(keep["name"].notna(), "") if "name" in keep else ""
-    merged = keep.dissolve(by=["name", "highway"], as_index=False)
-    merged = merged.set_geometry(shapely.line_merge(np.asarray(merged.geometry.values)))
-    return merged
+    name = (keep["name"].where(keep["name"].notna(), "").astype(str) if "name" in keep
+            else pd.Series("", index=keep.index))
+    # One multi-line per (name, type), then merged into runs: the segments already meet at
+    # their ends, so no union (GeoDataFrame.dissolve) is needed to join them (0.6 s of
+    # Malta's first map).
+    groups = pd.DataFrame({"name": name.to_numpy(), "highway": keep["highway"].to_numpy()})
+    codes, uniques = pd.MultiIndex.from_frame(groups).factorize()
+    order = np.argsort(codes, kind="stable")
+    multi = shapely.multilinestrings(np.asarray(keep.geometry.values)[order],
+                                     indices=codes[order])
+    return gpd.GeoDataFrame({"name": uniques.get_level_values(0).to_numpy(dtype=object),
+                             "highway": uniques.get_level_values(1).to_numpy(dtype=object)},
+                            geometry=shapely.line_merge(multi), crs=keep.crs)
 
 
 def street_labels(lines: gpd.GeoDataFrame) -> list[tuple[float, float, str, float]]:

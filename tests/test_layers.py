@@ -401,3 +401,26 @@ def test_grid_labels_are_one_script_with_every_grid_larger_first(helsinki, setti
     for (_lat, _lon, html), (_, g) in zip(labels, by_area.iterrows(), strict=True):
         assert html.startswith(f"{g['name']}<br><b>{int(g['households'])}</b>")
     assert "sc-grid-label" in page and page.count("L.divIcon({className: \"sc-grid-label\"") == 1
+
+
+def test_streets_drawn_are_the_streets_merged_by_name_and_type(helsinki):
+    import shapely
+
+    from layers.base import STREET_WIDTHS, street_lines
+
+    study, _result = helsinki
+    streets = study.streets
+    kept = streets[streets["highway"].astype(str).isin(list(STREET_WIDTHS))]
+    lines = street_lines(streets)
+    # One row per (name, type), nothing lost or drawn twice, and each segment joined to
+    # the segments it continues (far fewer parts than segments).
+    pairs = set(zip(kept["name"].fillna("").astype(str), kept["highway"].astype(str),
+                    strict=True))
+    assert set(zip(lines["name"], lines["highway"], strict=True)) == pairs
+    assert len(lines) == len(pairs)
+    drawn = shapely.length(lines.geometry.values).sum()
+    assert drawn == pytest.approx(shapely.length(kept.geometry.values).sum(), rel=1e-6)
+    union = shapely.union_all(kept.geometry.values)
+    assert shapely.length(shapely.union_all(lines.geometry.values)) == pytest.approx(
+        shapely.length(union), rel=1e-6)
+    assert shapely.get_num_geometries(lines.geometry.values).sum() < len(kept) / 3

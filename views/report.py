@@ -24,7 +24,6 @@ from gis.zoning.plan import GridPlan
 from layers.base import standalone_html
 from layers.coverage import coverage_map
 from layers.i18n import t
-from layers.report import meeting_report
 from layers.tables import attainment_table, shortfall_table, summary_table
 from views.gaps import get_gaps, site_proposal
 from views.grid_plan import current_plan, plan_key
@@ -80,6 +79,9 @@ def report_view(study: Study, used: tuple, result: CoverageResult, settings: Set
                 attainment, shortfall = checked.attainment, checked.shortfall
             except GisError:
                 attainment = shortfall = None
+            # Imported here: matplotlib's PDF backend is 0.5 s of every app start.
+            from layers.report import meeting_report
+
             report = meeting_report(result, settings, category, lang=lang, circle=circle,
                                     communities=communities, gaps=gaps.areas, sites=sites,
                                     study_name=study.name, attainment=attainment,
