@@ -400,7 +400,6 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
     """
     _import_pyrosm()
     import pyrosm
-    import pyrosm.exceptions
 
     path = Path(path)
     say = progress or (lambda _m: None)
@@ -424,8 +423,7 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
         if barriers:
             say("reading walls, fences and gates")
             walls = _read_barriers(osm)
-    except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
-            pyrosm.exceptions.PBFException) as err:
+    except _pbf_errors() as err:
         raise _bad_pbf(path, err) from err
     if edges is None or len(edges) == 0:
         where = f" in the window {bbox}" if bbox is not None else ""
@@ -451,9 +449,7 @@ def load_pbf(path: str | Path, settings: Settings, *, bbox: Bbox | None = None,
                    ("Point", "Polygon", "MultiPolygon"), **screen),
         landuse=_tidy(landuse, LANDUSE_KEYS, ("Polygon", "MultiPolygon"), **screen),
         bounds=box(*streets.total_bounds),
-        barriers=_tidy(walls, ("barrier", "entrance", "opening_hours"),
-                       ("Point", "LineString", "Polygon", "MultiPolygon"),
-                       **screen) if barriers else None,
+        barriers=_tidy_barriers(walls, **screen) if barriers else None,
         checks=tuple(counts.items()),
     )
 
@@ -463,6 +459,25 @@ def _read_barriers(osm: Any) -> gpd.GeoDataFrame | None:
     return osm.get_data_by_custom_criteria(
         custom_filter={"barrier": [*WALL_VALUES, *GATE_VALUES], "entrance": True},
         filter_type="keep", keep_nodes=True, keep_ways=True, keep_relations=False)
+
+
+def _tidy_barriers(walls: gpd.GeoDataFrame | None, **screen: Any) -> gpd.GeoDataFrame:
+    """Return walls, fences, gates and entrances with the columns the compounds use."""
+    return _tidy(walls, ("barrier", "entrance", "opening_hours"),
+                 ("Point", "LineString", "Polygon", "MultiPolygon"), **screen)
+
+
+def _pbf_errors() -> tuple[type[Exception], ...]:
+    """Return the exceptions pyrosm raises on a corrupt or truncated ``.osm.pbf``."""
+    import pyrosm.exceptions
+
+    return (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
+            pyrosm.exceptions.PBFException)
+
+
+def _is_default(source: str | Path | None) -> bool:
+    """Tell whether ``source`` names the bundled default area."""
+    return source is None or str(source) == "default"
 
 
 def _bad_pbf(path: Path, err: Exception) -> InputError:
@@ -486,7 +501,7 @@ def reads_barriers_apart(source: str | Path | None) -> bool:
     bool
         True for the default area and ``.pbf`` files.
     """
-    return source is None or str(source) == "default" or str(source).lower().endswith(".pbf")
+    return _is_default(source) or str(source).lower().endswith(".pbf")
 
 
 def load_barriers(source: str | Path | None, *, bbox: Bbox | None = None) -> gpd.GeoDataFrame:
@@ -510,20 +525,16 @@ def load_barriers(source: str | Path | None, *, bbox: Bbox | None = None) -> gpd
     """
     _import_pyrosm()
     import pyrosm
-    import pyrosm.exceptions
 
-    path = default_extract_path() if source is None or str(source) == "default" else Path(
-        source)
+    path = default_extract_path() if _is_default(source) else Path(str(source))
     if bbox is not None:
         bbox = check_bbox(bbox)
     try:
         osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox is not None else None)
         walls = _read_barriers(osm)
-    except (KeyError, ValueError, RuntimeError, OSError, IndexError, TypeError,
-            pyrosm.exceptions.PBFException) as err:
+    except _pbf_errors() as err:
         raise _bad_pbf(path, err) from err
-    out = _tidy(walls, ("barrier", "entrance", "opening_hours"),
-                ("Point", "LineString", "Polygon", "MultiPolygon"))
+    out = _tidy_barriers(walls)
     return _clip(out, box(*bbox), centroid=True) if bbox is not None else out
 
 
@@ -660,8 +671,7 @@ def _split_features(features: gpd.GeoDataFrame | None, settings: Settings,
     for key in ("barrier", "entrance"):
         if key in feats:
             is_bar |= feats[key].notna()
-    barriers = _tidy(feats[is_bar], ("barrier", "entrance", "opening_hours"),
-                     ("Point", "LineString", "Polygon", "MultiPolygon"), counts=counts)
+    barriers = _tidy_barriers(feats[is_bar], counts=counts)
     return buildings, pois, landuse, barriers
 
 
@@ -901,7 +911,7 @@ def load_osm(source: str | Path | None, settings: Settings, *, bbox: Bbox | None
     """
     if bbox is not None:
         bbox = check_bbox(bbox)
-    if source is None or str(source) == "default":
+    if _is_default(source):
         return _window(load_pbf(default_extract_path(), settings, bbox=bbox,
                                 barriers=barriers, progress=progress), bbox)
     text = str(source)
