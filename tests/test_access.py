@@ -441,3 +441,26 @@ def test_compiled_searches_equal_scipy_per_source(seed, limit):
         reached = np.flatnonzero(want <= limit)
         assert node[src == s].tolist() == reached.tolist()  # in increasing order
         assert np.allclose(dist[src == s], want[reached], atol=1e-9)
+
+
+def test_searches_shared_by_the_cores_give_the_same_pairs_in_the_same_order(monkeypatch):
+    # Many sources: the bounded searches run in consecutive runs on every core and are
+    # joined; the pairs, their order and their distances are those of one run.
+    import gis.network.graph
+
+    rng = np.random.default_rng(7)
+    lines = [LineString([(0, y), (900, y)]) for y in range(0, 901, 100)]
+    lines += [LineString([(x, 0), (x, 900)]) for x in range(0, 901, 100)]
+    net = network_from_streets(gpd.GeoDataFrame(geometry=lines, crs=UTM))
+    homes = points([tuple(xy) for xy in rng.uniform(0, 900, (300, 2))],
+                   households=[1] * 300)
+    access = build_access(net, homes, snap_max_m=80.0)
+    sources = access.snap(points([tuple(xy) for xy in rng.uniform(0, 900, (500, 2))]))
+    monkeypatch.setattr(gis.network.graph, "PARALLEL_SEARCHES_ABOVE", 10**9)
+    one = access.pair_distances(sources, limit_m=250.0)
+    monkeypatch.setattr(gis.network.graph, "PARALLEL_SEARCHES_ABOVE", 50)
+    monkeypatch.setattr(gis.network.graph.os, "cpu_count", lambda: 3)
+    shared = access.pair_distances(sources, limit_m=250.0)
+    assert one[0].size > 1000
+    for a, b in zip(one, shared, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -15,6 +15,8 @@ the walk along the edge as the join weights.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Coordinates are rounded to this many metres when street ends are matched into nodes.
 NODE_SNAP_DECIMALS = 2
+
+#: Bounded searches from more sources than this share the cores (a thread each).
+PARALLEL_SEARCHES_ABOVE = 2000
 
 
 @dataclass(frozen=True)
@@ -544,12 +549,28 @@ class WalkNetwork:
         edge_ptr = np.searchsorted(targets.edge[by_edge],
                                    np.arange(self.edge_u.size + 1)).astype(np.int64)
         csr = self._csr
-        s_pos, g, dist = _compiled.pairs_within(
-            csr.indptr, csr.indices, csr.data, start_ptr, start_node, start_dist,
-            float(limit_m), node_ptr, t_id[order].astype(np.int64), t_extra[order],
-            e.astype(np.int64), t, a, edge_ptr, by_edge.astype(np.int64),
-            targets.offset_m, targets.access_m, np.asarray(group, dtype=np.int64),
-            int(n_groups))
+        node_exit, node_extra = t_id[order].astype(np.int64), t_extra[order]
+        e, edge_exit = e.astype(np.int64), by_edge.astype(np.int64)
+        home = np.asarray(group, dtype=np.int64)
+
+        def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            s_pos, g, dist = _compiled.pairs_within(
+                csr.indptr, csr.indices, csr.data, start_ptr[lo:hi + 1] - start_ptr[lo],
+                start_node[2 * lo:2 * hi], start_dist[2 * lo:2 * hi], float(limit_m),
+                node_ptr, node_exit, node_extra, e[lo:hi], t[lo:hi], a[lo:hi], edge_ptr,
+                edge_exit, targets.offset_m, targets.access_m, home, int(n_groups))
+            return s_pos + lo, g, dist
+
+        workers = min(os.cpu_count() or 1, 1 + src.size // PARALLEL_SEARCHES_ABOVE)
+        if workers < 2:
+            s_pos, g, dist = run(0, src.size)
+            return src[s_pos], g, dist
+        # The compiled loop releases the GIL: consecutive runs of sources on every core,
+        # each with its own work arrays, joined in order (the same pairs, in the same order).
+        cuts = np.linspace(0, src.size, workers + 1).astype(np.int64)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(run, cuts[:-1].tolist(), cuts[1:].tolist()))
+        s_pos, g, dist = (np.concatenate(x) for x in zip(*parts, strict=True))
         return src[s_pos], g, dist
 
 
