@@ -808,3 +808,26 @@ def test_a_group_of_cells_is_cut_by_the_block_near_it_as_by_the_whole_block():
         got = _inside(group, block)
         want = shapely.set_precision(shapely.intersection(group, block), GRID_SIZE_M)
         assert shapely.equals(got, want) or (got.is_empty and want.is_empty)
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(ways=st.lists(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)),
+                              min_size=2, max_size=7), min_size=1, max_size=6))
+def test_street_segments_chained_back_cover_the_same_lines(ways):
+    # Streets arrive cut at every vertex; runs of rows that continue one another are
+    # joined before the noding that cuts blocks: the same points, no length lost, and
+    # never more lines than rows.
+    from gis.zoning.blocks import _chained
+
+    segments = [LineString([a, b]) for way in ways for a, b in zip(way[:-1], way[1:],
+                                                                   strict=True) if a != b]
+    if not segments:
+        return
+    rows = np.asarray(segments, dtype=object)
+    joined = _chained(rows)
+    assert 1 <= joined.size <= rows.size
+    assert shapely.length(joined).sum() == pytest.approx(shapely.length(rows).sum())
+    assert shapely.equals(shapely.union_all(joined), shapely.union_all(rows))
+    # One way of several segments becomes one line.
+    if len(ways) == 1 and len(segments) == len(ways[0]) - 1:
+        assert joined.size == 1
