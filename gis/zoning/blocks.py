@@ -207,7 +207,8 @@ def _chained(lines: np.ndarray) -> np.ndarray:
     run = np.cumsum(~goes_on) - 1
     keep = np.ones(coords.shape[0], dtype=bool)
     keep[first[goes_on]] = False  # the shared point, once
-    return shapely.linestrings(coords[keep], indices=run[of[keep]])
+    chained: np.ndarray = shapely.linestrings(coords[keep], indices=run[of[keep]])
+    return chained
 
 
 def exact_coverage(geoms: np.ndarray) -> tuple[np.ndarray, bool]:
