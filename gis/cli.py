@@ -7,6 +7,7 @@ and exit with status 2; nothing half-written is left behind.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -418,7 +419,8 @@ def run_grids(args: argparse.Namespace) -> int:
     if args.communities is not None:
         communities = to_local(read_zones(args.communities), study.area.local_crs)
     say("drawing communities and grids")
-    plan = plan_grids(blocks, rules, communities=communities)
+    # A command-line run may fork: the community partitions tried share the cores.
+    plan = plan_grids(blocks, rules, communities=communities, workers=os.cpu_count() or 1)
     history = [history_record(
         "generate", f"grids of {rules.target_households} households "
                     f"({rules.min_households}-{rules.max_households}) in communities "

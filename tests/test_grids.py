@@ -831,3 +831,26 @@ def test_street_segments_chained_back_cover_the_same_lines(ways):
     # One way of several segments becomes one line.
     if len(ways) == 1 and len(segments) == len(ways[0]) - 1:
         assert joined.size == 1
+
+
+def test_community_tries_in_forked_processes_give_the_same_plan(rules, monkeypatch):
+    # On a large area the command line tries its community partitions in forked
+    # processes (one per core); the plan is the one the tries made one after another.
+    import gis.zoning.generate as generate
+
+    rng = np.random.default_rng(5)
+    streets, homes = lattice(8, households=rng.integers(20, 160, 64).tolist())
+    blocks = make_blocks(streets, homes, rules, area=box(0, 0, 800, 800))
+    monkeypatch.setattr(generate, "LARGE_AREA_BLOCKS", 10)
+    monkeypatch.setattr(generate, "COMMUNITY_TRIES_LARGE", 3)
+    small = replace(rules, community_target_households=1000)
+    forked = []
+    real = generate._tries_forked
+    monkeypatch.setattr(generate, "_tries_forked",
+                        lambda *a: forked.append(a[1]) or real(*a))
+    apart = plan_grids(blocks, small, workers=2)
+    alone = plan_grids(blocks, small)
+    assert forked == [3]
+    np.testing.assert_array_equal(apart.community, alone.community)
+    np.testing.assert_array_equal(apart.grid, alone.grid)
+    assert apart.grid_names == alone.grid_names

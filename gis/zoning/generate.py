@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -17,7 +21,7 @@ from gis.zoning.plan import ZONE_NAMES, GridPlan
 
 def plan_grids(blocks: Blocks, rules: GridRules, *,
                communities: gpd.GeoDataFrame | None = None, seed: int = 0,
-               lang: str = "zh") -> GridPlan:
+               lang: str = "zh", workers: int = 1) -> GridPlan:
     """Make communities (or take them from a layer) and grids within each community.
 
     Parameters
@@ -35,6 +39,10 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     lang
         The language of the generated names (:data:`ZONE_NAMES`): "社区1", "社区1-01网格"
         or "Community 1", "Community 1, grid 01".
+    workers
+        Processes for the community partitions tried on a large area (each judged by its
+        grids; they are independent). More than one forks this process, so only a
+        command-line run passes it; the plan is the same as with one.
 
     Returns
     -------
@@ -87,10 +95,10 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
     comm_names = {i: comm_tpl.format(n=i + 1) for i in range(n_comm)}
     # Community candidates are judged by the grids they allow: fewest grids outside the
     # range, then the smallest worst deviation.
-    best: tuple[tuple[float, ...], np.ndarray, dict[int, str], np.ndarray, dict[int, str],
-               dict[int, int]] | None = None
     tries = COMMUNITY_TRIES if hh.size <= LARGE_AREA_BLOCKS else COMMUNITY_TRIES_LARGE
-    for attempt in range(tries if n_comm > 1 else 1):
+    n_tries = tries if n_comm > 1 else 1
+
+    def one_try(attempt: int) -> _Try:
         comm = partition_blocks(problem, n_comm, target=mean, lower=0.5 * mean,
                                 upper=1.5 * mean, compactness_weight=rules.compactness_weight,
                                 seed=seed + attempt, tries=1,
@@ -101,11 +109,44 @@ def plan_grids(blocks: Blocks, rules: GridRules, *,
                       for i in np.unique(comm[comm >= 0])}
         grid, grid_names, grid_comm, score = _grids_within(blocks, problem, comm, comm_named,
                                                            rules, seed, grid_tpl)
-        if best is None or score < best[0]:
-            best = (score, comm, comm_named, grid, grid_names, grid_comm)
-    assert best is not None  # at least one try
+        return score, comm, comm_named, grid, grid_names, grid_comm
+
+    outcomes = (_tries_forked(one_try, n_tries, workers)
+                if workers > 1 and n_tries > 1 and hh.size > LARGE_AREA_BLOCKS
+                else [one_try(a) for a in range(n_tries)])
+    # The first of the best scores, as when the tries run one after another.
+    best = min(outcomes, key=lambda o: o[0])
     _s, comm, comm_named, grid, grid_names, grid_comm = best
     return GridPlan(blocks, comm, grid, comm_named, grid_names, grid_comm, rules).with_codes()
+
+
+_Try = tuple[tuple[float, ...], np.ndarray, dict[int, str], np.ndarray, dict[int, str],
+             dict[int, int]]
+_FORKED_TRY: Callable[[int], _Try] | None = None
+
+
+def _run_forked_try(attempt: int) -> _Try:
+    assert _FORKED_TRY is not None  # set before the pool forks
+    return _FORKED_TRY(attempt)
+
+
+def _tries_forked(one_try: Callable[[int], _Try], n_tries: int, workers: int) -> list[_Try]:
+    """Return ``[one_try(a) for a in range(n_tries)]``, the tries in forked processes.
+
+    The partition is Python and numpy that hold the GIL, so the independent tries share
+    the cores as processes; forked, they start with the blocks already in memory and send
+    back only labels and names. Where fork is unavailable they run one after another.
+    """
+    global _FORKED_TRY
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [one_try(a) for a in range(n_tries)]
+    _FORKED_TRY = one_try
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, n_tries),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_run_forked_try, range(n_tries)))
+    finally:
+        _FORKED_TRY = None
 
 
 #: Community partitions tried when communities are generated (each judged by its grids);
