@@ -138,16 +138,22 @@ class GridPlan:
     def _zones(self, labels: np.ndarray, names: dict[int, str],
                codes: dict[int, str]) -> gpd.GeoDataFrame:
         b = self.blocks.gdf
+        hh, bld = b["households"].to_numpy(), b["buildings"].to_numpy()
+        # Each zone's blocks, in increasing order, from one sort (not a scan of every block
+        # and two column reads per zone: 0.7 s of Porto's 2,764 grids).
+        order = np.argsort(labels, kind="stable")
+        found, start = np.unique(labels[order], return_index=True)
+        members_of = dict(zip(found.tolist(), np.split(order, start[1:]), strict=True))
         rows, geoms = [], []
         for lab in sorted(names):
-            sel = labels == lab
-            if not sel.any():
+            members = members_of.get(lab)
+            if members is None:
                 continue
-            geom = self.blocks.zone_outline(np.flatnonzero(sel))
+            geom = self.blocks.zone_outline(members)
             rows.append({"label": lab, "code": codes.get(lab, ""), "name": names[lab],
-                         "households": int(b["households"].to_numpy()[sel].sum()),
-                         "buildings": int(b["buildings"].to_numpy()[sel].sum()),
-                         "blocks": int(sel.sum()), "area_m2": float(shapely.area(geom)),
+                         "households": int(hh[members].sum()),
+                         "buildings": int(bld[members].sum()),
+                         "blocks": int(members.size), "area_m2": float(shapely.area(geom)),
                          "compactness": polsby_popper(geom)})
             geoms.append(geom)
         return gpd.GeoDataFrame(rows, geometry=geoms, crs=b.crs) if rows else \
