@@ -36,7 +36,7 @@ $(STAMP): requirements.txt
 setup: $(STAMP)
 
 run: $(STAMP)
-	SERVICE_CIRCLE_SOURCE="$(SOURCE)" $(BIN)/streamlit run app.py \
+	SERVICE_CIRCLE_SOURCE="$(SOURCE)" $(BIN)/python -m views.serve \
 		--server.headless true --server.port $(PORT) --browser.gatherUsageStats false
 
 # Lint, types and the import layering first (CI runs `make test`), then the tests.

@@ -3,10 +3,10 @@
 Run: ``.venv/bin/python benchmarks/sessions.py`` (needs Debian's chromium, which
 ``make test`` installs; loopback only). Appends a dated section to benchmarks/RESULTS.md.
 
-1. One ``streamlit run app.py`` on the default area. A single session alone: time from
-   opening the page to the coverage map's vector layers drawn, then four interactions
-   (category three times, walking profile once), each timed from the click to the
-   headline number changing.
+1. One server as ``make run`` starts it (``python -m views.serve``) on the default area.
+   A single session alone: time from opening the page to the coverage map's vector
+   layers drawn, then four interactions (category three times, walking profile once),
+   each timed from the click to the headline number changing.
 2. Ten sessions at once (ten browser contexts of one headless chromium, started
    together), each doing the same. Goals: 0 failed sessions, 0 server exceptions, first
    map within 2x of the single session's, interactions within 2x of its median.
@@ -99,7 +99,7 @@ def start_server(log: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, SERVICE_CIRCLE_SOURCE="default", TMPDIR=str(tmp),
                SERVICE_CIRCLE_PROJECT=str(tmp / "project.gpkg"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+        [sys.executable, "-m", "views.serve", "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
         stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -312,7 +312,7 @@ def main() -> None:
     lines = [
         f"## Sessions, {dt.datetime.now():%Y-%m-%d %H:%M}", "",
         f"Command: `.venv/bin/python benchmarks/sessions.py`. Machine: {os.cpu_count()} "
-        f"cores, Python {platform.python_version()}; one `streamlit run app.py` on the "
+        f"cores, Python {platform.python_version()}; one `python -m views.serve` on the "
         f"default area, {SESSIONS} browser contexts of one headless Debian chromium on the "
         "same machine (loopback).", "",
         "| measure | one session alone | "

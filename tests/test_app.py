@@ -404,3 +404,34 @@ def test_a_planner_with_a_project_file_of_their_own_never_writes_the_shared_one(
     # The planner can download the file to keep it.
     mine.radio(key="view__zh").set_value("scenarios").run()
     assert any(b.label == TEXT["download_project"]["zh"] for b in mine.get("download_button"))
+
+
+def test_the_server_warm_up_leaves_a_new_session_nothing_to_compute(monkeypatch):
+    # `make run` (views.serve) loads the default area and draws its first map while the
+    # server starts: a new session must find all of it under its own cache keys. Any
+    # recomputation below raises, and the session would show it.
+    import streamlit as st
+
+    import gis.study
+    import views.coverage
+    import views.state
+    from views.serve import warm
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    warm()
+
+    def again(*_args, **_kwargs):
+        msg = "a new session computed what the warm-up had done"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(gis.study, "load_study", again)
+    monkeypatch.setattr(views.state, "compute_coverage", again)
+    monkeypatch.setattr(views.coverage, "coverage_base_map", again)
+    monkeypatch.setattr(views.coverage, "category_layers", again)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == TEXT["app_title"]["zh"]
+    # The map went out with its circle: the warm-up drew it under the session's key.
+    assert not [c for c in at.caption if c.value == TEXT["circle_drawing"]["zh"]]

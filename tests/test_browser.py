@@ -1,4 +1,4 @@
-"""The app in a real browser: streamlit run app.py, driven by Playwright in Debian's chromium.
+"""The app in a real browser, started as ``make run`` does, driven by Playwright in chromium.
 
 The test starts the app on a free port, waits for the map's vector layers, toggles a
 layer, switches the language, adds a station by clicking the map in the gaps view, and
@@ -54,7 +54,7 @@ def app_url(tmp_path_factory):
                TMPDIR=str(tmp))
     SERVER["tmp"] = tmp
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+        [sys.executable, "-m", "views.serve", "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -22,6 +22,7 @@ from layers.grids import communities_layer, grids_layer
 from layers.i18n import percent, t, translate_message
 from layers.tables import summary_table
 from views.grid_plan import plan_key
+from views.places import place_choices
 from views.state import ahead_work, analysis_key, circle_jobs, ready_circle
 from views.widgets import basemap_choice, show_map, take_focus, tr
 
@@ -40,6 +41,40 @@ def _base_key(lang: str, settings: Settings) -> tuple:
     """
     return (st.session_state["good_inputs"], st.session_state["gates"], lang,
             repr(basemap_choice(settings)))
+
+
+def warm_coverage(study: Study, used: tuple, result: CoverageResult, settings: Settings,
+                  lang: str) -> None:
+    """Draw what a new session's coverage view shows first, into the shared caches.
+
+    The server's warm-up (views.serve) calls it with a new session's defaults (gates
+    off, OpenStreetMap tiles, no grid plan, the first category): the drawn map, the
+    place finder's names, and the first category's circle and layers, under the keys the
+    session will ask for them by.
+
+    Parameters
+    ----------
+    study
+        The default study area.
+    used
+        Its inputs (the session's ``good_inputs``).
+    result
+        Its coverage at the default threshold and walking profile.
+    settings
+        The app's settings.
+    lang
+        A new session's language.
+    """
+    gates, basemap = "off", "osm"
+    category = settings.category_ids[0]
+    # The circle is drawn on the circles' thread meanwhile (GEOS, without the GIL).
+    circle_jobs().job(study, used, category, result.thresholds[category].metres)
+    get_coverage_base(study, result, (used, gates, lang, repr(basemap)), lang, basemap,
+                      None, "")
+    place_choices(study, used, "", lang)
+    _prepare_category(study, used, result,
+                      (*analysis_key(used, result, gates), lang, repr(basemap)), category,
+                      lang)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

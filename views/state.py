@@ -319,11 +319,14 @@ def ready_circle(study: Study, study_key: tuple, category: str, threshold_m: flo
         return None, False
 
 
-def analysis_key(used: tuple, result: CoverageResult) -> tuple:
-    """Return what identifies an analysis: the study inputs, thresholds and gate choice."""
+def analysis_key(used: tuple, result: CoverageResult, gates: str | None = None) -> tuple:
+    """Return what identifies an analysis: the study inputs, thresholds and gate choice.
+
+    ``gates`` is the session's choice unless given (the server's warm-up has no session).
+    """
     return (used,
             tuple((c, th.metres, th.speed_m_per_min) for c, th in result.thresholds.items()),
-            st.session_state["gates"])
+            st.session_state["gates"] if gates is None else gates)
 
 
 def project_file(kind: str) -> Path:
