@@ -464,3 +464,26 @@ def test_searches_shared_by_the_cores_give_the_same_pairs_in_the_same_order(monk
     assert one[0].size > 1000
     for a, b in zip(one, shared, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_snap_shared_by_the_cores_attaches_every_point_as_one_query_does(monkeypatch):
+    # Many points: the nearest-edge queries run in consecutive runs on every core and
+    # are joined; each point's edge, offset and distance are those of one query (a run
+    # joined at the wrong place would attach points to their neighbours' edges).
+    import gis.network.graph
+
+    rng = np.random.default_rng(11)
+    lines = [LineString([(x, y), (x + 100, y)]) for y in range(0, 901, 100)
+             for x in range(0, 900, 100)]
+    lines += [LineString([(x, y), (x, y + 100)]) for x in range(0, 901, 100)
+              for y in range(0, 900, 100)]
+    net = network_from_streets(gpd.GeoDataFrame(geometry=lines, crs=UTM))
+    pts = points([tuple(xy) for xy in rng.uniform(-50, 950, (1000, 2))])
+    monkeypatch.setattr(gis.network.graph, "PARALLEL_SNAP_ABOVE", 10**9)
+    one = net.snap(pts, max_m=40.0)
+    monkeypatch.setattr(gis.network.graph, "PARALLEL_SNAP_ABOVE", 100)
+    monkeypatch.setattr(gis.network.graph.os, "cpu_count", lambda: 3)
+    shared = net.snap(pts, max_m=40.0)
+    assert (~one.too_far).sum() > 500 and one.too_far.any()
+    for name in ("edge", "offset_m", "access_m", "too_far"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(shared, name))
