@@ -98,7 +98,8 @@ def _nearest(tree: shapely.STRtree, pts: np.ndarray) -> tuple[np.ndarray, np.nda
     """
     workers = min(os.cpu_count() or 1, 1 + pts.size // PARALLEL_SNAP_ABOVE)
     if workers < 2:
-        return tree.query_nearest(pts, return_distance=True, all_matches=False)
+        found, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+        return np.asarray(found), np.asarray(dist)
     starts = np.linspace(0, pts.size, workers + 1).astype(np.int64)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(
