@@ -488,7 +488,8 @@ def lagrangian_bound(cov: sp.spmatrix, w: np.ndarray, p: int, *, lower: float = 
     """
     t0 = time.perf_counter()
     a = sp.csr_matrix(cov, dtype=np.float64)
-    at = a.T.tocsr()
+    a.eliminate_zeros()
+    at = a.T.tocsr()  # its rows are the candidates' columns of ``a``
     w = np.asarray(w, dtype=float)
     m = a.shape[1]
     p = min(p, m)
@@ -507,7 +508,11 @@ def lagrangian_bound(cov: sp.spmatrix, w: np.ndarray, p: int, *, lower: float = 
             stall += 1
             if stall >= 15:
                 step, stall = step / 2, 0
-        hits = np.asarray(a[:, cols].sum(axis=1)).ravel()
+        # The demand rows the chosen candidates cover, from their rows in ``at``: a CSR
+        # column slice of ``a`` took 13 ms a step on Porto, this a few microseconds.
+        hits = np.bincount(np.concatenate([at.indices[at.indptr[c]:at.indptr[c + 1]]
+                                           for c in cols] or [np.zeros(0, np.int64)]),
+                           minlength=a.shape[0])
         low = float(w[hits > 0].sum())
         if low > best_low:
             best_low, best_cols = low, cols
