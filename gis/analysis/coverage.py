@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -685,8 +686,20 @@ def _per_category(fn: Callable[[str], object], cats: Sequence[str]) -> list[obje
     workers = min(len(cats), os.cpu_count() or 1)
     if workers <= 1:
         return [fn(c) for c in cats]
+
+    def one(cid: str) -> object:
+        _DRAWING.in_pool = True  # the cores are taken: no union in strips (see _band)
+        try:
+            return fn(cid)
+        finally:
+            _DRAWING.in_pool = False
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, cats))
+        return list(pool.map(one, cats))
+
+
+#: Whether this thread draws one of several categories at once (set by _per_category).
+_DRAWING = threading.local()
 
 
 def _band(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:
@@ -702,10 +715,13 @@ def _band(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:
     merged, _group = _trails(merged, np.zeros(merged.size, dtype=np.int64))
     bands = shapely.buffer(merged, buffer_m, quad_segs=4)
     workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or bands.size < PARALLEL_UNION_ABOVE:
+    if (workers < 2 or bands.size < PARALLEL_UNION_ABOVE
+            or getattr(_DRAWING, "in_pool", False)):
         return shapely.union_all(bands)
     # West-to-east strips unioned on every core (GEOS releases the GIL), then joined:
-    # the same polygon, 1.5 s instead of 2.2 s for a Malta category on 2 cores.
+    # the same polygon, 1.5 s instead of 2.2 s for a Malta category on 2 cores. Not
+    # where the categories are drawn side by side (the cores are busy): there the strips'
+    # extra join made Malta's six circles 4.0 s instead of 3.7.
     x = shapely.get_coordinates(shapely.centroid(bands))[:, 0]
     strips = np.array_split(np.argsort(x, kind="stable"), workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
