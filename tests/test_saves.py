@@ -11,12 +11,13 @@ import time
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 from shapely.geometry import Point
 
 from gis.data.write import _release, _temporary, sweep_temporary, write_gpkg_atomic
-from tests.conftest import ROOT
+from tests.conftest import ROOT, UTM
 
 WRITER = """
 import sys
@@ -128,3 +129,44 @@ def test_a_save_waits_for_the_lock_and_says_so_when_it_cannot_get_it(tmp_path):
     # Once the holder is gone (killed: the kernel frees its lock), saving works again.
     save_scenarios(path, [Scenario("after")], crs="EPSG:32635")
     assert path.exists()
+
+
+def test_a_long_layer_written_through_arrow_reads_back_as_the_classic_write(monkeypatch,
+                                                                           tmp_path):
+    # Long layers go through Arrow (faster); what a planner opens must be the same: every
+    # column type the tool writes, missing values, and an object column of mixed types
+    # (Arrow refuses it: that layer is written the classic way).
+    import gis.data.write
+
+    n = 12_000
+    rng = np.random.default_rng(3)
+    dist = rng.uniform(0, 900, n)
+    dist[::7] = np.nan
+    frame = gpd.GeoDataFrame({
+        "households": rng.integers(1, 40, n), "covered": rng.random(n) < 0.5,
+        "dist_m": dist, "rule": np.where(rng.random(n) < 0.5, "楼层估算", None),
+        "mixed": [1 if i % 2 else "一" for i in range(n)]},
+        geometry=gpd.points_from_xy(rng.uniform(0, 1000, n), rng.uniform(0, 1000, n)),
+        crs=UTM)
+    written = []
+    real = pyogrio.write_dataframe
+
+    def spy(df, path, **kw):
+        real(df, path, **kw)
+        written.append((kw["layer"], kw.get("use_arrow", False)))
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", spy)
+    arrow = write_gpkg_atomic(tmp_path / "arrow.gpkg", {"homes": frame,
+                                                       "plain": frame.drop(columns="mixed")})
+    assert written == [("homes", False), ("plain", True)]
+    monkeypatch.setattr(gis.data.write, "ARROW_ROWS", 10**9)
+    classic = write_gpkg_atomic(tmp_path / "classic.gpkg",
+                                {"homes": frame, "plain": frame.drop(columns="mixed")})
+    for layer in ("homes", "plain"):
+        a = gpd.read_file(arrow, layer=layer)
+        b = gpd.read_file(classic, layer=layer)
+        assert len(a) == n
+        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")),
+                                      pd.DataFrame(b.drop(columns="geometry")))
+        assert a.geometry.geom_equals_exact(b.geometry, 1e-9).all()
+    assert np.isnan(gpd.read_file(arrow, layer="plain")["dist_m"].to_numpy()[::7]).all()

@@ -9,17 +9,21 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import logging
 import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
 from gis._errors import InputError
 from gis.settings import WGS84
+
+log = logging.getLogger(__name__)
 
 
 def write_gpkg_atomic(path: str | Path,
@@ -83,15 +87,36 @@ def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.Dat
         for name, frame in layers.items():
             if isinstance(frame, gpd.GeoDataFrame):
                 frame = frame.to_crs(WGS84) if frame.crs is not None else frame
-                pyogrio.write_dataframe(_plain_columns(frame), tmp, layer=name,
-                                        driver="GPKG")
             else:
-                pyogrio.write_dataframe(_plain_columns(pd.DataFrame(frame)), tmp, layer=name,
-                                        driver="GPKG")
+                frame = pd.DataFrame(frame)
+            _write_layer(pyogrio, _plain_columns(frame), tmp, name)
         _durable_replace(tmp, path)
     finally:
         _release(tmp, held)
     return path
+
+
+#: Layers of at least this many rows are written through Arrow (pyogrio's ``use_arrow``):
+#: Porto's 100,000 homes with 33 columns 1.19 -> 0.47 s; a few rows of large polygons
+#: are written faster the classic way.
+ARROW_ROWS = 10_000
+
+
+def _write_layer(pyogrio: Any, frame: pd.DataFrame, path: Path, name: str) -> None:
+    """Write one layer to a GeoPackage, through Arrow when it is long (the same layer).
+
+    A column Arrow cannot convert (an object column of mixed types) is written the
+    classic way; the conversion fails before the layer is created.
+    """
+    if len(frame) >= ARROW_ROWS:
+        import pyarrow
+
+        try:
+            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True)
+            return
+        except (pyarrow.ArrowException, TypeError, ValueError):
+            log.info("layer %s: written without Arrow (a column Arrow cannot convert)", name)
+    pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG")
 
 
 class SaveBusyError(InputError):
