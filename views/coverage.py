@@ -28,19 +28,30 @@ from views.widgets import basemap_choice, show_map, take_focus, tr
 
 
 def _map_key(result: CoverageResult, lang: str, settings: Settings) -> tuple:
+    """Return what identifies this session's category layers (see :func:`_map_key_of`)."""
+    return _map_key_of(st.session_state["good_inputs"], result, st.session_state["gates"],
+                       lang, basemap_choice(settings))
+
+
+def _map_key_of(used: tuple, result: CoverageResult, gates: str, lang: str,
+                basemap: object) -> tuple:
     """Return what identifies a category's layers: the analysis, language, tiles."""
-    return (*analysis_key(st.session_state["good_inputs"], result), lang,
-            repr(basemap_choice(settings)))
+    return (*analysis_key(used, result, gates), lang, repr(basemap))
 
 
 def _base_key(lang: str, settings: Settings) -> tuple:
+    """Return what identifies this session's drawn coverage map (see :func:`_base_key_of`)."""
+    return _base_key_of(st.session_state["good_inputs"], st.session_state["gates"], lang,
+                        basemap_choice(settings))
+
+
+def _base_key_of(used: tuple, gates: str, lang: str, basemap: object) -> tuple:
     """Return what identifies the drawn coverage map: the study, gates, language, tiles.
 
     No threshold or walking profile: the homes carry distances, and a category's layers
     give the speed they are shown at, so a new profile keeps the drawn map.
     """
-    return (st.session_state["good_inputs"], st.session_state["gates"], lang,
-            repr(basemap_choice(settings)))
+    return (used, gates, lang, repr(basemap))
 
 
 def warm_coverage(study: Study, used: tuple, result: CoverageResult, settings: Settings,
@@ -69,12 +80,11 @@ def warm_coverage(study: Study, used: tuple, result: CoverageResult, settings: S
     category = settings.category_ids[0]
     # The circle is drawn on the circles' thread meanwhile (GEOS, without the GIL).
     circle_jobs().job(study, used, category, result.thresholds[category].metres)
-    get_coverage_base(study, result, (used, gates, lang, repr(basemap)), lang, basemap,
+    get_coverage_base(study, result, _base_key_of(used, gates, lang, basemap), lang, basemap,
                       None, "")
     place_choices(study, used, "", lang)
-    _prepare_category(study, used, result,
-                      (*analysis_key(used, result, gates), lang, repr(basemap)), category,
-                      lang)
+    _prepare_category(study, used, result, _map_key_of(used, result, gates, lang, basemap),
+                      category, lang)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

@@ -15,7 +15,6 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -76,8 +75,6 @@ def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.Dat
                 keep_existing: bool) -> Path:
     import shutil
 
-    import pyogrio
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp, held = _temporary(path, ".gpkg")
@@ -89,7 +86,7 @@ def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.Dat
                 frame = frame.to_crs(WGS84) if frame.crs is not None else frame
             else:
                 frame = pd.DataFrame(frame)
-            _write_layer(pyogrio, _plain_columns(frame), tmp, name)
+            _write_layer(_plain_columns(frame), tmp, name)
         _durable_replace(tmp, path)
     finally:
         _release(tmp, held)
@@ -102,12 +99,14 @@ def _write_gpkg(path: str | Path, layers: Mapping[str, gpd.GeoDataFrame | pd.Dat
 ARROW_ROWS = 10_000
 
 
-def _write_layer(pyogrio: Any, frame: pd.DataFrame, path: Path, name: str) -> None:
+def _write_layer(frame: pd.DataFrame, path: Path, name: str) -> None:
     """Write one layer to a GeoPackage, through Arrow when it is long (the same layer).
 
     A column Arrow cannot convert (an object column of mixed types) is written the
     classic way; the conversion fails before the layer is created.
     """
+    import pyogrio
+
     if len(frame) >= ARROW_ROWS:
         import pyarrow
 
