@@ -55,13 +55,13 @@ def _base_key_of(used: tuple, gates: str, lang: str, basemap: object) -> tuple:
 
 
 def warm_coverage(study: Study, used: tuple, result: CoverageResult, settings: Settings,
-                  lang: str) -> None:
+                  new: dict[str, object]) -> None:
     """Draw what a new session's coverage view shows first, into the shared caches.
 
-    The server's warm-up (views.serve) calls it with a new session's defaults (gates
-    off, OpenStreetMap tiles, no grid plan, the first category): the drawn map, the
-    place finder's names, and the first category's circle and layers, under the keys the
-    session will ask for them by.
+    The server's warm-up (views.serve) calls it with a new session's defaults
+    (``views.state.session_defaults``: gates, tiles, language and category; no grid
+    plan): the drawn map, the place finder's names, and the category's circle and layers,
+    under the keys the session will ask for them by.
 
     Parameters
     ----------
@@ -73,11 +73,11 @@ def warm_coverage(study: Study, used: tuple, result: CoverageResult, settings: S
         Its coverage at the default threshold and walking profile.
     settings
         The app's settings.
-    lang
-        A new session's language.
+    new
+        A new session's state.
     """
-    gates, basemap = "off", "osm"
-    category = settings.category_ids[0]
+    gates, basemap, lang = str(new["gates"]), str(new["basemap"]), str(new["lang"])
+    category = str(new["category"])
     # The circle is drawn on the circles' thread meanwhile (GEOS, without the GIL).
     circle_jobs().job(study, used, category, result.thresholds[category].metres)
     get_coverage_base(study, result, _base_key_of(used, gates, lang, basemap), lang, basemap,

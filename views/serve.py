@@ -26,27 +26,24 @@ RUNTIME_WAIT_S = 60.0
 log = logging.getLogger(__name__)
 
 
-def warm(lang: str = "zh") -> None:
+def warm() -> None:
     """Load the default study area and draw its first coverage map into the shared caches.
 
     The same calls, with the same arguments, as a new session on the coverage view makes
-    (see ``views.state.init_state`` for the defaults), so the session finds them done.
-
-    Parameters
-    ----------
-    lang
-        The language a new session starts in.
+    (its defaults from ``views.state.session_defaults``), so the session finds them done.
     """
     from gis.settings import load_settings
     from views.coverage import warm_coverage
-    from views.state import default_source, get_coverage, study_cache
+    from views.state import get_coverage, session_defaults, study_cache
 
     settings = load_settings()
-    inputs = (default_source(), None, None, None, None, None, None)
+    new = session_defaults(settings)
+    inputs = new["good_inputs"]
+    assert isinstance(inputs, tuple)
     study = study_cache().get(inputs)
-    result = get_coverage(study, inputs, float(settings.threshold_min), None,
-                          settings.default_profile, "off")
-    warm_coverage(study, inputs, result, settings, lang)
+    result = get_coverage(study, inputs, float(str(new["threshold_min"])), None,
+                          str(new["profile"]), str(new["gates"]))
+    warm_coverage(study, inputs, result, settings, new)
 
 
 def _warm_when_ready() -> None:

@@ -55,7 +55,13 @@ GRID_CLICKS = ("select", "move")
 
 def init_state(settings: Settings) -> None:
     """Set every session-state default once: small, plain values only."""
-    defaults = {
+    for key, value in session_defaults(settings).items():
+        st.session_state.setdefault(key, value)
+
+
+def session_defaults(settings: Settings) -> dict[str, object]:
+    """Return what a new session starts with (also what the server's warm-up draws)."""
+    return {
         "lang": "zh",
         "category": settings.category_ids[0],
         "threshold_mode": "minutes",
@@ -89,8 +95,6 @@ def init_state(settings: Settings) -> None:
         "map_click": "look",
         "moving": None,
     }
-    for key, value in defaults.items():
-        st.session_state.setdefault(key, value)
 
 
 @st.cache_resource(show_spinner=False)
