@@ -487,3 +487,36 @@ def test_a_snap_shared_by_the_cores_attaches_every_point_as_one_query_does(monke
     assert (~one.too_far).sum() > 500 and one.too_far.any()
     for name in ("edge", "offset_m", "access_m", "too_far"):
         np.testing.assert_array_equal(getattr(one, name), getattr(shared, name))
+
+
+@hyp_settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_street_parts_equal_shapely_substring(seed):
+    # The vectorised cut of the reachable streets against shapely's own substring, with
+    # whole lines (kept as they are), parts from either end, inner parts, single points
+    # and empty ranges mixed in one call.
+    from shapely.ops import substring
+
+    from gis.network.graph import substrings
+
+    rng = np.random.default_rng(seed)
+    lines = np.array([LineString(np.cumsum(rng.uniform(-20, 20, (int(rng.integers(2, 7)), 2)),
+                                           axis=0)) for _ in range(6)], dtype=object)
+    length = np.array([g.length for g in lines])
+    k = 30
+    which = rng.integers(0, lines.size, k)
+    start = rng.uniform(0, 1, k) * length[which]
+    end = rng.uniform(0, 1, k) * length[which]
+    kind = rng.integers(0, 4, k)
+    start[kind == 0], end[kind == 0] = 0.0, length[which][kind == 0]  # the whole line
+    start[kind == 1] = 0.0
+    end[kind == 2] = length[which][kind == 2]
+    got = substrings(lines, which, start, end)
+    for g, w, a, b in zip(got, which, start, end, strict=True):
+        if b <= a + 1e-9:
+            assert g.is_empty
+            continue
+        want = substring(lines[w], a, b)
+        assert g.length == pytest.approx(want.length, abs=1e-6)
+        assert g.hausdorff_distance(want) < 1e-6
+        assert g.coords[0] == pytest.approx(want.coords[0], abs=1e-6)

@@ -652,7 +652,14 @@ def substrings(geoms: np.ndarray, which: np.ndarray, start: np.ndarray,
     if not ok.any():
         out[:] = shapely.LineString()
         return out
-    idx = np.flatnonzero(ok)
+    out[~ok] = shapely.LineString()
+    # A part that is its whole line (most of a walk's streets) is the line itself.
+    whole = ok & (start <= 0.0)
+    whole[whole] = end[whole] >= shapely.length(geoms[which[whole]]) - 1e-9
+    out[whole] = geoms[which[whole]]
+    idx = np.flatnonzero(ok & ~whole)
+    if idx.size == 0:
+        return out
     w, a, b = which[idx], start[idx], end[idx]
     lines = geoms[w]
     coords, owner = shapely.get_coordinates(lines, return_index=True)
@@ -671,7 +678,6 @@ def substrings(geoms: np.ndarray, which: np.ndarray, start: np.ndarray,
     order = np.lexsort((key, rows))
     made = shapely.linestrings(xy[order], indices=rows[order])
     out[idx] = made
-    out[~ok] = shapely.LineString()
     return out
 
 
