@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -686,20 +685,8 @@ def _per_category(fn: Callable[[str], object], cats: Sequence[str]) -> list[obje
     workers = min(len(cats), os.cpu_count() or 1)
     if workers <= 1:
         return [fn(c) for c in cats]
-
-    def one(cid: str) -> object:
-        _DRAWING.in_pool = True  # the cores are taken: no union in strips (see _band)
-        try:
-            return fn(cid)
-        finally:
-            _DRAWING.in_pool = False
-
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, cats))
-
-
-#: Whether this thread draws one of several categories at once (set by _per_category).
-_DRAWING = threading.local()
+        return list(pool.map(fn, cats))
 
 
 def _band(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:
@@ -707,26 +694,20 @@ def _band(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:
 
     Street parts that continue one another are merged first (fewer, longer lines), then
     each is buffered and the bands unioned: in GEOS this is about a hundred times faster
-    than buffering one MultiLineString of thousands of parts.
+    than buffering one MultiLineString of thousands of parts. The union goes through
+    GEOS's disjoint-subset union: the bands fall apart into the separate pieces of the
+    circle (a district's circles are dozens to hundreds of islands around the
+    facilities), each unioned alone. The same polygon as ``union_all``, in 60 % of its
+    time on Porto's six categories and 80 % on Malta's (benchmarks/RESULTS.md). (Unions in
+    west-to-east strips, one per core, then joined, gained less and cost more where the
+    categories are drawn side by side.)
     """
     if lines.size == 0:
         return shapely.Polygon()
     merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines)))
     merged, _group = _trails(merged, np.zeros(merged.size, dtype=np.int64))
     bands = shapely.buffer(merged, buffer_m, quad_segs=4)
-    workers = min(os.cpu_count() or 1, 4)
-    if (workers < 2 or bands.size < PARALLEL_UNION_ABOVE
-            or getattr(_DRAWING, "in_pool", False)):
-        return shapely.union_all(bands)
-    # West-to-east strips unioned on every core (GEOS releases the GIL), then joined:
-    # the same polygon, 1.5 s instead of 2.2 s for a Malta category on 2 cores. Not
-    # where the categories are drawn side by side (the cores are busy): there the strips'
-    # extra join made Malta's six circles 4.0 s instead of 3.7.
-    x = shapely.get_coordinates(shapely.centroid(bands))[:, 0]
-    strips = np.array_split(np.argsort(x, kind="stable"), workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(lambda rows: shapely.union_all(bands[rows]), strips))
-    return shapely.union_all(np.asarray(parts, dtype=object))
+    return shapely.disjoint_subset_union_all(bands)
 
 
 def _trails(lines: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -767,10 +748,6 @@ def _trails(lines: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarra
     out_group = chain_group[which]
     again = np.argsort(out_group, kind="stable")
     return out[again], out_group[again]
-
-
-#: Above this many street bands a category circle is unioned in strips, one per core.
-PARALLEL_UNION_ABOVE = 5000
 
 
 def _bands_by_owner(lines: np.ndarray, owner: np.ndarray, buffer_m: float
