@@ -493,8 +493,8 @@ def test_a_snap_shared_by_the_cores_attaches_every_point_as_one_query_does(monke
 @given(seed=st.integers(0, 10_000))
 def test_street_parts_equal_shapely_substring(seed):
     # The vectorised cut of the reachable streets against shapely's own substring, with
-    # whole lines (kept as they are), parts from either end, inner parts, single points
-    # and empty ranges mixed in one call.
+    # whole lines (kept as they are), parts from either end, inner parts and empty ranges
+    # (end before start) mixed in one call.
     from shapely.ops import substring
 
     from gis.network.graph import substrings

@@ -652,9 +652,6 @@ def substrings(geoms: np.ndarray, which: np.ndarray, start: np.ndarray,
     n = which.size
     out = np.full(n, None, dtype=object)
     ok = end > start + 1e-9
-    if not ok.any():
-        out[:] = shapely.LineString()
-        return out
     out[~ok] = shapely.LineString()
     # A part that is its whole line (most of a walk's streets) is the line itself.
     whole = ok & (start <= 0.0)
