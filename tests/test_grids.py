@@ -854,3 +854,44 @@ def test_community_tries_in_forked_processes_give_the_same_plan(rules, monkeypat
     np.testing.assert_array_equal(apart.community, alone.community)
     np.testing.assert_array_equal(apart.grid, alone.grid)
     assert apart.grid_names == alone.grid_names
+
+
+def test_blocks_cut_on_the_cores_equal_the_blocks_cut_one_after_another(rules, monkeypatch):
+    # Three campuses (cut along their service roads), the later ones with more vertices,
+    # so they start first on the cores, and two blocks of many homes (split by their
+    # buildings): the blocks, their ids and their homes are those of one core.
+    import gis.cores as cores
+
+    lines, kinds, homes, hh = [], [], [], []
+    for k in range(3):
+        x0 = 600.0 * k
+        ring = [(x0, 0), (x0 + 600, 0), (x0 + 600, 600), (x0, 600), (x0, 0)]
+        lines += [shapely.segmentize(LineString([a, b]), 200.0 / (k + 1))
+                  for a, b in zip(ring, ring[1:], strict=False)]
+        lines += [LineString([(x0 + 300, 0), (x0 + 300, 600)]),
+                  LineString([(x0, 300), (x0 + 600, 300)])]
+        kinds += ["residential"] * 4 + ["service"] * 2
+        homes += [box(x0 + x, y, x0 + x + 40, y + 40)
+                  for x, y in ((100, 100), (400, 100), (100, 400), (400, 400))]
+        hh += [150] * 4
+    for k in range(2):  # two blocks of 12 homes, 2400 and 3600 households
+        y0 = 600.0 + 300 * k
+        ring = [(0, y0), (1800, y0), (1800, y0 + 300), (0, y0 + 300), (0, y0)]
+        lines += [LineString([a, b]) for a, b in zip(ring, ring[1:], strict=False)]
+        kinds += ["residential"] * 4
+        homes += [box(20 + 140 * i, y0 + 100, 60 + 140 * i, y0 + 140) for i in range(12)]
+        hh += [100 * (k + 2)] * 12
+    streets = gpd.GeoDataFrame({"highway": kinds}, geometry=lines, crs=UTM)
+    homes = gpd.GeoDataFrame({"households": hh}, geometry=homes, crs=UTM)
+    area = box(0, 0, 1800, 1200)
+    monkeypatch.setattr(cores.os, "cpu_count", lambda: 1)
+    alone = make_blocks(streets, homes, rules, area=area)
+    monkeypatch.setattr(cores.os, "cpu_count", lambda: 3)
+    shared = make_blocks(streets, homes, rules, area=area)
+    assert len(alone.gdf) == 12 + 8 + 12  # the campuses' quarters, the blocks' parts
+    assert sum("split into" in n for n in alone.notes) == 2
+    assert list(shared.gdf["block_id"]) == list(alone.gdf["block_id"])
+    assert shapely.equals_exact(np.asarray(shared.gdf.geometry.values),
+                                np.asarray(alone.gdf.geometry.values), 0).all()
+    pd.testing.assert_series_equal(shared.home_block, alone.home_block)
+    assert shared.notes == alone.notes

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
+from scipy.spatial import ConvexHull, QhullError
 
 from gis._errors import EmptyInputError, InputError, Msg
+from gis.cores import in_runs, on_cores
 from gis.crs import require_projected
 from gis.settings import GridRules
 from gis.zoning.cluster import _balanced_parts
@@ -153,12 +155,15 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     if area is None:
         coords = np.vstack([shapely.get_coordinates(np.asarray(lines.geometry.values)),
                             shapely.get_coordinates(np.asarray(homes.geometry.values))])
-        area = shapely.convex_hull(shapely.multipoints(coords)).buffer(20.0)
+        area = _hull(coords).buffer(20.0)
     edge = shapely.get_exterior_ring(area) if area.geom_type == "Polygon" else area.boundary
-    noded = shapely.node(shapely.union_all([*_chained(np.asarray(lines.geometry.values)),
-                                            edge]))
+    # The union of lines is noded at every crossing (GEOS nodes and dissolves linework
+    # in a union), so it goes to polygonize as it is: shapely.node after it found the
+    # same 71,269 lines on Porto, in another 0.3 s.
+    noded = shapely.union_all([*_chained(np.asarray(lines.geometry.values)), edge])
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    faces = shapely.get_parts(shapely.intersection(faces, area, grid_size=GRID_SIZE_M))
+    faces = shapely.get_parts(in_runs(
+        lambda f: shapely.intersection(f, area, grid_size=GRID_SIZE_M), faces))
     faces = faces[shapely.get_type_id(faces) == 3]  # polygons only
     faces = faces[shapely.area(faces) >= rules.min_block_m2]
     faces = _follow_inner_streets(faces, streets, homes, rules)
@@ -185,6 +190,20 @@ def make_blocks(streets: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, rules: GridR
     blocks["area_m2"] = shapely.area(geoms)
     return Blocks(blocks, block_adjacency(blocks, exact=exact), home_block, tuple(notes),
                   exact=exact)
+
+
+def _hull(coords: np.ndarray) -> shapely.Geometry:
+    """Return the convex hull of the points, as GEOS draws it.
+
+    GEOS's hull of qhull's hull vertices: the same polygon as GEOS's hull of every point,
+    without first making one geometry of them all (Porto's 608,000 points: 0.43 -> 0.06 s).
+    Points all on one line (qhull refuses them) go to GEOS whole.
+    """
+    try:
+        coords = coords[ConvexHull(coords).vertices]
+    except (QhullError, ValueError):
+        pass
+    return shapely.convex_hull(shapely.multipoints(coords))
 
 
 def _chained(lines: np.ndarray) -> np.ndarray:
@@ -345,17 +364,15 @@ def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
         return faces
     lines = np.asarray(inner.geometry.values)
     ltree = shapely.STRtree(lines)
-    out: list[np.ndarray] = []
-    keep = np.ones(faces.size, dtype=bool)
-    for f in big:
-        face = faces[f]
+
+    def cut(face: shapely.Geometry) -> np.ndarray | None:
         near = ltree.query(face, predicate="intersects")
         if near.size == 0:
-            continue
-        # Node the inner lines with the face's edge and polygonize: every polygon is
-        # inside the face or outside it (the edge is among the lines), so a point test
-        # keeps the inside ones, with no costly clipping of lines or polygons.
-        noded = shapely.node(shapely.union_all([*lines[near], shapely.boundary(face)]))
+            return None
+        # Node the inner lines with the face's edge (their union) and polygonize: every
+        # polygon is inside the face or outside it (the edge is among the lines), so a
+        # point test keeps the inside ones, with no costly clipping of lines or polygons.
+        noded = shapely.union_all([*lines[near], shapely.boundary(face)])
         parts = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
         shapely.prepare(face)
         parts = parts[shapely.contains(face, shapely.point_on_surface(parts))
@@ -363,12 +380,16 @@ def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
         parts = shapely.set_precision(parts, GRID_SIZE_M)
         parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
         if parts.size < 2:
-            continue
+            return None
         parts = _merge_small(parts, rules.min_block_m2)
-        if parts.size < 2:
-            continue
-        keep[f] = False
-        out.append(parts)
+        return parts if parts.size >= 2 else None
+
+    # Each face is cut alone, so the faces share the cores (GEOS runs without Python's
+    # lock) and come back in order: the same blocks as one after another.
+    cuts = on_cores(cut, list(faces[big]), cost=shapely.get_num_coordinates(faces[big]))
+    keep = np.ones(faces.size, dtype=bool)
+    keep[big[[c is not None for c in cuts]]] = False
+    out = [c for c in cuts if c is not None]
     return np.concatenate([faces[keep], *out]) if out else faces
 
 
@@ -449,17 +470,13 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
     block_geom = dict(zip(blocks["block_id"], blocks.geometry.to_numpy(), strict=True))
     new_block = home_block.to_numpy().copy()
     at = homes.index.get_indexer(home_block.index)
-    for bid, total in big.items():
+
+    def split(bid: str) -> tuple[pd.DataFrame, list[tuple[shapely.Geometry, np.ndarray]]]:
         block_geometry = block_geom[bid]
         mine = homes.iloc[at[of_block[bid]]]
-        parts = int(np.ceil(total / rules.target_households))
         if len(mine) < 2:
-            notes.append(Msg(f"block {bid} ({int(total)} households) is one building and "
-                             "cannot be split; its grid will exceed the maximum",
-                             "note_one_building", block=bid, n=int(total)))
-            rows.append(blocks[blocks["block_id"] == bid])
-            continue
-        parts = min(parts, len(mine))
+            return mine, []
+        parts = min(int(np.ceil(big[bid] / rules.target_households)), len(mine))
         xy = np.column_stack([mine.geometry.centroid.x, mine.geometry.centroid.y])
         labels = _balanced_parts(xy, mine["households"].to_numpy(dtype=float), parts)
         cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy),
@@ -468,9 +485,20 @@ def _split_large(blocks: gpd.GeoDataFrame, homes: gpd.GeoDataFrame, home_block: 
         tree = shapely.STRtree(cells)
         hit = tree.query(shapely.points(xy), predicate="within")
         cell_label[hit[1]] = labels[hit[0]]
-        pieces = _connected_pieces(
+        return mine, _connected_pieces(
             [_inside(shapely.union_all(cells[cell_label == k]), block_geometry)
              for k in range(parts)], shapely.points(xy))
+
+    # Each block is split alone, so the blocks share the cores (the unions and cuts are
+    # GEOS, which runs without Python's lock); the parts are named in order afterwards.
+    splits = on_cores(split, big.index, cost=big.to_numpy())
+    for (bid, total), (mine, pieces) in zip(big.items(), splits, strict=True):
+        if len(mine) < 2:
+            notes.append(Msg(f"block {bid} ({int(total)} households) is one building and "
+                             "cannot be split; its grid will exceed the maximum",
+                             "note_one_building", block=bid, n=int(total)))
+            rows.append(blocks[blocks["block_id"] == bid])
+            continue
         part_hh = []
         for n_part, (geom, members) in enumerate(pieces):
             pid = f"{bid}-{n_part + 1}"
