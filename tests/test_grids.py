@@ -895,3 +895,41 @@ def test_blocks_cut_on_the_cores_equal_the_blocks_cut_one_after_another(rules, m
                                 np.asarray(alone.gdf.geometry.values), 0).all()
     pd.testing.assert_series_equal(shared.home_block, alone.home_block)
     assert shared.notes == alone.notes
+
+
+def _score_region_by_region(problem, nodes, labels, target, lower, upper, weight):
+    """The score as it was computed before: one pass over the nodes per region."""
+    hh, xy = problem.households[nodes].astype(float), problem.xy[nodes]
+    area = problem.area[nodes].astype(float)
+    out, worst, total = 0, 0.0, 0.0
+    for r in np.unique(labels[labels >= 0]):
+        sel = labels == r
+        s = hh[sel].sum()
+        out += int(s < lower or s > upper)
+        dev = abs(s - target) / target
+        worst = max(worst, dev)
+        a = area[sel].sum()
+        cen = (xy[sel] * area[sel, None]).sum(axis=0) / a
+        second = (area[sel] * ((xy[sel] - cen) ** 2).sum(axis=1)).sum()
+        total += dev * dev + weight * (second / (a * a / (2 * np.pi)) - 1.0)
+    return out, round(worst, 2), total
+
+
+@given(st.integers(0, 10_000), st.integers(1, 80), st.integers(1, 12))
+@hyp_settings(max_examples=60, deadline=None)
+def test_a_partition_scored_at_once_equals_its_regions_scored_one_by_one(seed, n, k):
+    # Scored thousands of times per city: every region's sums at once, with labels no
+    # node holds and nodes in no region (-1), must give the same score.
+    import scipy.sparse as sp
+
+    from gis.zoning.partition import PartitionProblem, _score
+
+    rng = np.random.default_rng(seed)
+    problem = PartitionProblem(sp.csr_matrix((n, n)), rng.integers(0, 400, n),
+                               rng.random((n, 2)) * 1000, rng.random(n) * 5000 + 1)
+    labels = rng.integers(-1, k, n)
+    args = dict(target=300.0, lower=200.0, upper=500.0)
+    got = _score(problem, np.arange(n), labels, compactness_weight=0.05, **args)
+    want = _score_region_by_region(problem, np.arange(n), labels, weight=0.05, **args)
+    assert got[:2] == want[:2]
+    assert got[2] == pytest.approx(want[2], rel=1e-9, abs=1e-9)

@@ -174,12 +174,13 @@ def _grids_within(blocks: Blocks, problem: PartitionProblem, comm: np.ndarray,
         labels = partition_blocks(problem.subset(nodes), n_grid, target=c_hh / n_grid,
                                   lower=rules.min_households, upper=rules.max_households,
                                   compactness_weight=rules.compactness_weight, seed=seed)
+        number = 0  # the community's grids so far (each community is visited once)
         for g in np.unique(labels[labels >= 0]):
             size = hh[nodes[labels == g]].sum()
             out_of_range += int(size < rules.min_households or size > rules.max_households)
             worst = max(worst, abs(size - rules.target_households) / rules.target_households)
             grid[nodes[labels == g]] = next_label
-            number = sum(1 for v in grid_comm.values() if v == c) + 1
+            number += 1
             grid_names[next_label] = grid_tpl.format(community=comm_names[c], n=number)
             grid_comm[next_label] = c
             next_label += 1

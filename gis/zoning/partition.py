@@ -401,22 +401,24 @@ def _grow(problem: PartitionProblem, nodes: np.ndarray, k: int, *, target: float
         labels[:] = 0
         return labels
     centres_lab = _kmeans(xy, hh + 1e-3, k, seed=seed, restarts=restarts)
-    seeds: list[int] = []
-    for j in range(k):
-        members = np.flatnonzero(centres_lab == j)
-        if members.size == 0:
-            continue
-        cen = np.average(xy[members], axis=0, weights=hh[members] + 1e-3)
-        order = members[np.argsort(((xy[members] - cen) ** 2).sum(axis=1))]
-        pick = next((m for m in order if labels[m] < 0), None)
-        if pick is not None:
-            labels[pick] = len(seeds)
-            seeds.append(pick)
+    # Each k-means cluster is seeded at its block nearest the cluster's weighted centre
+    # (every cluster's centre at once; the clusters do not share blocks).
+    w = hh + 1e-3
+    sum_w = np.bincount(centres_lab, weights=w, minlength=k)
+    used = np.flatnonzero(sum_w > 0)
+    cen = np.column_stack([np.bincount(centres_lab, weights=w * xy[:, 0], minlength=k),
+                           np.bincount(centres_lab, weights=w * xy[:, 1], minlength=k)]
+                          ) / np.where(sum_w > 0, sum_w, 1.0)[:, None]
+    d2 = ((xy - cen[centres_lab]) ** 2).sum(axis=1)
+    by = np.lexsort((d2, centres_lab))  # by cluster, nearest first
+    first = np.searchsorted(centres_lab[by], used)
+    seeds = by[first]
+    labels[seeds] = np.arange(seeds.size)
     sub = _induced(problem.adjacency, nodes)
     # Growth runs compiled (gis.zoning._compiled): a heap step per block and neighbour.
     grow_regions(labels, sub.indptr.astype(np.int64), sub.indices.astype(np.int64),
                  np.ascontiguousarray(xy, dtype=float), hh,
-                 np.asarray(seeds, dtype=np.int64))
+                 seeds.astype(np.int64))
     return labels
 
 
@@ -459,25 +461,30 @@ def _score(problem: PartitionProblem, nodes: np.ndarray, labels: np.ndarray, *,
     The compactness term is minus the median Polsby-Popper score of the regions when the
     block geometries are known, else the balance + inertia objective.
     """
-    hh = problem.households[nodes].astype(float)
-    xy = problem.xy[nodes]
-    area = problem.area[nodes].astype(float)
-    out = 0
-    worst = 0.0
-    total = 0.0
-    for r in np.unique(labels[labels >= 0]):
-        sel = labels == r
-        s = hh[sel].sum()
-        out += int(s < lower or s > upper)
-        dev = abs(s - target) / target
-        worst = max(worst, dev)
-        a = area[sel].sum()
-        cen = (xy[sel] * area[sel, None]).sum(axis=0) / a
-        second = (area[sel] * ((xy[sel] - cen) ** 2).sum(axis=1)).sum()
-        total += dev * dev + compactness_weight * (second / (a * a / (2 * np.pi)) - 1.0)
-    if problem.has_outlines and (labels >= 0).any():
+    ok = labels >= 0
+    if not ok.any():
+        return 0, 0.0, 0.0
+    # Every region's sums at once (bincount), not a pass over the nodes per region.
+    lab = labels[ok]
+    hh = problem.households[nodes][ok].astype(float)
+    present = np.bincount(lab) > 0
+    s = np.bincount(lab, weights=hh)[present]
+    out = int(((s < lower) | (s > upper)).sum())
+    dev = np.abs(s - target) / target
+    worst = float(dev.max())
+    if problem.has_outlines:
         pp = list(_region_polsby_popper(problem, nodes, labels).values())
         return out, round(worst, 2), -float(np.median(pp))
+    xy = problem.xy[nodes][ok]
+    area = problem.area[nodes][ok].astype(float)
+    a = np.bincount(lab, weights=area)
+    cen = np.column_stack([np.bincount(lab, weights=xy[:, 0] * area),
+                           np.bincount(lab, weights=xy[:, 1] * area)]) \
+        / np.where(present, a, 1.0)[:, None]  # labels no node holds: no division by 0
+    second = np.bincount(lab, weights=area * ((xy - cen[lab]) ** 2).sum(axis=1))[present]
+    a = a[present]
+    total = float((dev * dev + compactness_weight * (second / (a * a / (2 * np.pi)) - 1.0))
+                  .sum())
     return out, round(worst, 2), total
 
 
