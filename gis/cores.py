@@ -44,12 +44,13 @@ def workers_for(n_items: int, min_run: int = 1) -> int:
 
 
 def on_cores(fn: Callable[[T], R], items: Iterable[T],
-             cost: Sequence[float] | np.ndarray | None = None) -> list[R]:
+             cost: Sequence[float] | np.ndarray | None = None, *,
+             workers: int | None = None) -> list[R]:
     """Return ``[fn(x) for x in items]``, the items taken by the cores as they come free.
 
-    For items of uneven cost (one large block among many small ones) whose work is
-    mostly GEOS calls. With ``cost``, the costliest items start first, so that a large
-    one is not left to the end with one core at work.
+    For work that runs without Python's lock (GEOS calls, compiled loops): a category's
+    circle, a large block, a run of searches. With ``cost``, the costliest items start
+    first, so that a large one is not left to the end with one core at work.
 
     Parameters
     ----------
@@ -59,6 +60,8 @@ def on_cores(fn: Callable[[T], R], items: Iterable[T],
         The items.
     cost
         An estimate of each item's cost (vertices, homes), or None: in order.
+    workers
+        Threads at most (default: one a core).
 
     Returns
     -------
@@ -66,7 +69,7 @@ def on_cores(fn: Callable[[T], R], items: Iterable[T],
         The results in the order of the items.
     """
     items = list(items)
-    workers = workers_for(len(items), 2)
+    workers = min(workers_for(len(items)), workers or len(items))
     if workers < 2:
         return [fn(x) for x in items]
     order = (np.arange(len(items)) if cost is None

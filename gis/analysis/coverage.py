@@ -9,9 +9,7 @@ search runs per facility, except to draw each facility's own service circle.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -23,6 +21,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from gis._errors import CRSMismatchError, InputError, NoReachableFacilityError
+from gis.cores import on_cores
 from gis.crs import require_projected
 from gis.network.access import Access
 from gis.network.graph import WalkNetwork
@@ -579,7 +578,7 @@ def service_circles(result: CoverageResult, settings: Settings, *,
             geometry=polys, crs=network.crs)
 
     say(f"drawing the service circles of {len(fac)} facilities in {len(cats)} categories")
-    frames = [f for f in _per_category(one_category, cats) if f is not None]
+    frames = [f for f in on_cores(one_category, cats) if f is not None]
     if not frames:
         return gpd.GeoDataFrame(
             {"facility": [], "category": [], "name": [], "threshold_m": [], "area_m2": [],
@@ -624,7 +623,7 @@ def category_circles(result: CoverageResult, settings: Settings, *,
             return None
 
     rows, geoms = [], []
-    for cid, geom in zip(result.categories, _per_category(one_category, result.categories),
+    for cid, geom in zip(result.categories, on_cores(one_category, result.categories),
                          strict=True):
         if geom is None:
             continue
@@ -674,19 +673,6 @@ def category_circle(access: Access, facilities: gpd.GeoDataFrame, category: str,
     node_dist = access.network.node_distances(snap, limit_m=threshold_m)
     lines = access.network.reachable_lines(node_dist, threshold_m, snap)
     return _band(lines, buf)
-
-
-def _per_category(fn: Callable[[str], object], cats: Sequence[str]) -> list[object]:
-    """Return ``[fn(c) for c in cats]``, run on every core.
-
-    GEOS releases the GIL in shapely's buffers and unions, so threads share the work of
-    drawing circles (one category each) without copying the network.
-    """
-    workers = min(len(cats), os.cpu_count() or 1)
-    if workers <= 1:
-        return [fn(c) for c in cats]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, cats))
 
 
 def _band(lines: np.ndarray, buffer_m: float) -> shapely.Geometry:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -28,6 +27,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from gis._errors import CRSMismatchError, EmptyInputError
+from gis.cores import on_cores
 from gis.network import _compiled
 
 log = logging.getLogger(__name__)
@@ -101,10 +101,9 @@ def _nearest(tree: shapely.STRtree, pts: np.ndarray) -> tuple[np.ndarray, np.nda
         found, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
         return np.asarray(found), np.asarray(dist)
     starts = np.linspace(0, pts.size, workers + 1).astype(np.int64)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(
-            lambda k: tree.query_nearest(pts[starts[k]:starts[k + 1]], return_distance=True,
-                                         all_matches=False), range(workers)))
+    parts = on_cores(lambda k: tree.query_nearest(pts[starts[k]:starts[k + 1]],
+                                                  return_distance=True, all_matches=False),
+                     range(workers))
     found = np.concatenate([f + np.array([[start], [0]]) for (f, _d), start
                             in zip(parts, starts[:-1], strict=True)], axis=1)
     return found, np.concatenate([d for _f, d in parts])
@@ -595,8 +594,8 @@ class WalkNetwork:
         # streets are dense (with one run a core, py-spy showed one core busy 1.25 s and
         # the other 1.62 s on Porto's candidate sites).
         cuts = np.linspace(0, src.size, 4 * workers + 1).astype(np.int64)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(run, cuts[:-1].tolist(), cuts[1:].tolist()))
+        parts = on_cores(lambda k: run(int(cuts[k]), int(cuts[k + 1])),
+                         range(cuts.size - 1), workers=workers)
         s_pos, g, dist = (np.concatenate(x) for x in zip(*parts, strict=True))
         return src[s_pos], g, dist
 

@@ -386,7 +386,7 @@ def _follow_inner_streets(faces: np.ndarray, streets: gpd.GeoDataFrame,
 
     # Each face is cut alone, so the faces share the cores (GEOS runs without Python's
     # lock) and come back in order: the same blocks as one after another.
-    cuts = on_cores(cut, list(faces[big]), cost=shapely.get_num_coordinates(faces[big]))
+    cuts = on_cores(cut, faces[big], cost=shapely.get_num_coordinates(faces[big]))
     keep = np.ones(faces.size, dtype=bool)
     keep[big[[c is not None for c in cuts]]] = False
     out = [c for c in cuts if c is not None]
