@@ -487,3 +487,19 @@ def test_lines_joined_into_trails_keep_their_bands_and_groups(layout, groups, se
         assert after.area == pytest.approx(before.area, rel=0.01)
     assert set(joined_group) == set(group)
     assert joined.size <= lines.size
+
+
+def test_trails_read_the_ends_of_bent_lines_and_skip_empty_ones():
+    # The ends come from one pass over every line's coordinates: a line of several
+    # vertices joins through its first and last point only, and an empty line (no
+    # coordinates) shifts no other line's ends.
+    from gis.analysis.coverage import _trails
+
+    bent = LineString([(0, 0), (5, 5), (10, 0)])
+    lines = np.array([bent, LineString(), LineString([(10, 0), (20, 0)]),
+                      LineString([(5, 5), (5, 50)])], dtype=object)
+    joined, group = _trails(lines, np.zeros(4, dtype=np.int64))
+    assert joined.size == 2  # bent + the line from its end; the one from its middle alone
+    assert sorted(round(float(g.length), 6) for g in joined) == sorted(
+        [round(bent.length + 10.0, 6), 45.0])
+    assert list(group) == [0, 0]

