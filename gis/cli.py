@@ -354,7 +354,8 @@ def run_households(args: argparse.Namespace) -> int:
     study = load_study(args.source, settings, buildings_path=args.buildings,
                        buildings_crs=args.buildings_crs, bbox=args.bbox, compounds=False,
                        households_table=args.households_table,
-                       population_raster=args.population_raster, progress=say)
+                       population_raster=args.population_raster, walk_network=False,
+                       progress=say)
     cells = study.buildings["hh_rule"].to_numpy(dtype=object) == AREA_RULE
     print(f"Study area: {study.name}: {int((~cells).sum())} buildings, {len(study.homes)} "
           f"homes, {int(study.homes['households'].sum())} households")
@@ -412,7 +413,8 @@ def run_grids(args: argparse.Namespace) -> int:
     study = load_study(args.source, settings, buildings_path=args.buildings,
                        buildings_crs=args.buildings_crs, bbox=args.bbox, compounds=False,
                        households_table=args.households_table,
-                       population_raster=args.population_raster, progress=say)
+                       population_raster=args.population_raster, walk_network=False,
+                       progress=say)
     say("cutting street blocks")
     blocks = make_blocks(study.streets, study.homes, rules)
     communities = None

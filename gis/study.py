@@ -3,7 +3,8 @@
 :func:`load_study` is the one pipeline the command line and the app share: it loads the
 OSM source, replaces buildings or facilities by the user's layers where given, projects
 everything once to the area's UTM zone, builds the network, estimates households and
-attaches homes to the network. Everything after it (coverage, circles) is cheap.
+attaches homes to the network (the last two on first use when asked: street blocks and
+grids need no network). Everything after it (coverage, circles) is cheap.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +36,42 @@ from gis.progress import Progress
 from gis.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Once(Generic[T]):
+    """A value made on first use, once, however many threads ask at the same time.
+
+    Parameters
+    ----------
+    make
+        Makes the value (called at most once).
+    """
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make: Callable[[], T] | None = make
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """Return the value, making it if this is the first call.
+
+        Returns
+        -------
+        T
+            The value.
+        """
+        if self._make is not None:
+            with self._lock:
+                if self._make is not None:
+                    self._value, self._make = self._make(), None
+        return self._value  # type: ignore[return-value]
+
+    @property
+    def made(self) -> bool:
+        """Return whether the value has been made."""
+        return self._make is None
 
 #: Checks reported only when their input was given: (count key, English text, message key).
 CHECK_ROWS = (
@@ -59,13 +96,14 @@ class Study:
     area
         Boundary (WGS-84) and the local metric CRS.
     network
-        The walking network in the local CRS.
+        The walking network in the local CRS (built at load, or on first use when the
+        study was loaded without it: see :func:`load_study`).
     buildings
         Every building with its household classification, local CRS.
     homes
         Residential buildings with households > 0, local CRS.
     home_snap
-        Where each home attaches to the network.
+        Where each home attaches to the network (made with the network).
     facilities
         Facilities with ``category``, local CRS.
     landuse
@@ -95,10 +133,9 @@ class Study:
     name: str
     source: str
     area: StudyArea
-    network: WalkNetwork
+    walk: Once[tuple[WalkNetwork, Snap]]
     buildings: gpd.GeoDataFrame
     homes: gpd.GeoDataFrame
-    home_snap: Snap
     facilities: gpd.GeoDataFrame
     landuse: gpd.GeoDataFrame
     snap_max_m: float
@@ -111,6 +148,28 @@ class Study:
     household_table: pd.DataFrame | None = None
     raster_counts: dict[str, float] | None = None
     checks: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def network(self) -> WalkNetwork:
+        """Return the walking network (built on first use if not at load).
+
+        Returns
+        -------
+        WalkNetwork
+            The network in the local CRS.
+        """
+        return self.walk.get()[0]
+
+    @property
+    def home_snap(self) -> Snap:
+        """Return where each home attaches to the network (made with it).
+
+        Returns
+        -------
+        Snap
+            One row per home.
+        """
+        return self.walk.get()[1]
 
     @property
     def compounds(self) -> Compounds | None:
@@ -352,7 +411,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
                snap_max_m: float | None = None, bbox: Bbox | None = None,
                compounds: bool = True, households_table: str | Path | None = None,
                population_raster: str | Path | None = None,
-               progress: Progress | None = None) -> Study:
+               walk_network: bool = True, progress: Progress | None = None) -> Study:
     """Load and prepare a study area.
 
     Parameters
@@ -380,6 +439,11 @@ def load_study(source: str | Path | None, settings: Settings, *,
         :func:`gis.data.household_sources.read_household_table`); its figures win.
     population_raster
         A population GeoTIFF spread over homes whose figure is not given.
+    walk_network
+        Build the walking network and attach the homes now (True), or on first use of
+        :attr:`Study.network` (False: for work on buildings and streets alone, such as
+        street blocks and grids; Porto's network and homes' attachment take 1.2 s). A
+        facilities layer is checked against the network at load either way.
     progress
         Called with a message at each step.
 
@@ -418,8 +482,16 @@ def load_study(source: str | Path | None, settings: Settings, *,
     local_crs = choose_local_crs(osm.streets)
     say(f"projecting to {local_crs.name}")
     streets = to_local(osm.streets, local_crs)
-    say("building the walking network")
-    network = network_from_streets(streets, min_piece_m=settings.min_piece_m)
+
+    def build_network() -> WalkNetwork:
+        if not walk_network:
+            log.info("building the walking network of %s on first use", osm.name)
+        return network_from_streets(streets, min_piece_m=settings.min_piece_m)
+
+    network = Once(build_network)
+    if walk_network or facilities_path is not None:
+        say("building the walking network")
+        network.get()
     landuse = to_local(osm.landuse, local_crs)
     say("estimating households")
     areas = non_residential_areas(to_local(osm.pois, local_crs), settings.households)
@@ -432,7 +504,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
     homes = classified[classified["residential"].to_numpy(dtype=bool)]
     fac_local = to_local(facilities, local_crs)
     if facilities_path is not None and len(fac_local):
-        fsnap = network.snap(fac_local, max_m=snap_max)
+        fsnap = network.get().snap(fac_local, max_m=snap_max)
         if not fsnap.ok.any():
             median_km = float(np.median(fsnap.access_m[np.isfinite(fsnap.access_m)])) / 1000
             msg = (f"{Path(facilities_path).name}: none of the {len(fac_local)} facilities lies "
@@ -446,7 +518,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
     declared = (facilities_crs or "").lower()
     if facilities_path is not None and declared not in ("gcj02", "gcj-02", "bd09", "bd-09"):
         def dist(pts: gpd.GeoDataFrame) -> np.ndarray:
-            return network.snap(to_local(pts, local_crs), max_m=np.inf).access_m
+            return network.get().snap(to_local(pts, local_crs), max_m=np.inf).access_m
 
         shifted, given_m, conv_m = looks_like_gcj02(facilities, dist)
         if shifted:
@@ -465,11 +537,17 @@ def load_study(source: str | Path | None, settings: Settings, *,
             log.info("reading walls and gates of %s to find walled compounds", osm.name)
             return compounds_from_osm(landuse, to_local(load_barriers(source, bbox=bbox),
                                                         local_crs))
-    say("attaching homes to the network")
-    home_snap = network.snap(homes, max_m=snap_max)
+
+    def attach_homes() -> tuple[WalkNetwork, Snap]:
+        return network.get(), network.get().snap(homes, max_m=snap_max)
+
+    walk = Once(attach_homes)
+    if walk_network:
+        say("attaching homes to the network")
+        walk.get()
     return Study(name=osm.name, source=osm.source,
                  area=StudyArea(boundary=osm.bounds, local_crs=local_crs, name=osm.name),
-                 network=network, buildings=classified, homes=homes, home_snap=home_snap,
+                 walk=walk, buildings=classified, homes=homes,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
                  found_compounds=found, compound_reader=reader,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import pytest
 
@@ -12,7 +17,7 @@ from gis.analysis.coverage import (
     compute_coverage,
 )
 from gis.cli import main
-from gis.study import load_study
+from gis.study import Once, load_study
 from tests.conftest import SHARED_DATA
 
 CATS = "health,community_service,daily_retail"
@@ -30,6 +35,53 @@ def helsinki_gpkg(tmp_path_factory):
                    "--quiet"])
     assert status == 0
     return out
+
+
+def test_a_value_made_once_however_many_threads_ask():
+    calls = []
+    lock = threading.Lock()
+
+    def make():
+        with lock:
+            calls.append(1)
+        time.sleep(0.05)  # the others ask while it is being made
+        return object()
+
+    once = Once(make)
+    assert not once.made
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _i: once.get(), range(16)))
+    assert len(calls) == 1
+    assert once.made
+    assert all(g is got[0] for g in got)
+
+
+def test_a_study_loaded_without_its_network_builds_it_on_first_use(helsinki, settings):
+    lazy = load_study(None, settings, walk_network=False)
+    assert not lazy.walk.made
+    assert len(lazy.homes) == len(helsinki.homes)
+    assert lazy.network.n_nodes == helsinki.network.n_nodes
+    assert lazy.walk.made
+    np.testing.assert_array_equal(lazy.home_snap.edge, helsinki.home_snap.edge)
+    np.testing.assert_array_equal(lazy.home_snap.ok, helsinki.home_snap.ok)
+
+
+def test_grids_and_households_commands_never_build_the_walking_network(tmp_path, monkeypatch,
+                                                                        capsys):
+    # Street blocks, grids and household counts stand on streets and buildings alone.
+    import gis.study
+
+    def refuse(*_a, **_k):
+        msg = "the walking network was built"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(gis.study, "network_from_streets", refuse)
+    assert main(["grids", "--out", str(tmp_path / "g.gpkg"), "--quiet"]) == 0
+    assert main(["households", "--quiet"]) == 0
+    # coverage needs it: the refusal shows
+    assert main(["coverage", "--categories", "health", "--out", str(tmp_path / "c.gpkg"),
+                 "--quiet"]) != 0
+    assert "the walking network was built" in capsys.readouterr().err
 
 
 def test_cli_writes_every_layer_in_wgs84(helsinki_gpkg):
