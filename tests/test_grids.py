@@ -288,6 +288,32 @@ def test_moving_a_block_recounts_both_grids_and_warns_outside_the_range(rules):
     assert res2.ok and any("outside the allowed" in w for w in res2.warnings)
 
 
+def test_a_plan_draws_each_outline_once_and_an_edited_plan_draws_its_own(rules, monkeypatch):
+    # Saving a plan and then printing or mapping its zones draws every outline once; a
+    # plan made by an edit draws its changed zones again (an old outline would be wrong).
+    from gis.zoning.blocks import Blocks
+
+    ed = _editor(rules)
+    plan = ed.plan
+    drawn = []
+    real = Blocks.zone_outline
+    monkeypatch.setattr(Blocks, "zone_outline",
+                        lambda self, members: drawn.append(1) or real(self, members))
+    first = plan.grids_gdf()
+    assert len(drawn) == len(first)
+    again = plan.grids_gdf(with_workers=True)
+    plan.communities_gdf()
+    plan.communities_gdf()
+    assert len(drawn) == len(first) + len(plan.community_names)
+    assert again.geometry.geom_equals_exact(first.geometry, 0).all()
+    src = _block_at(plan, 150, 150)
+    g_dst = int(plan.grid[list(plan.blocks.ids).index(_block_at(plan, 250, 150))])
+    assert ed.move_blocks([src], g_dst).ok
+    moved = ed.plan.grids_gdf().set_index("label")
+    assert moved.loc[g_dst, "area_m2"] == pytest.approx(
+        first.set_index("label").loc[g_dst, "area_m2"] + 100 * 100)
+
+
 def test_moves_that_break_contiguity_are_refused(rules):
     ed = _editor(rules)
     plan = ed.plan

@@ -46,6 +46,10 @@ class GridPlan:
     workers: dict[int, tuple[str, str]] = field(default_factory=dict)
     community_codes: dict[int, str] = field(default_factory=dict)
     grid_codes: dict[int, str] = field(default_factory=dict)
+    #: Zone outlines drawn so far, per labels ("community", "grid"): a plan never
+    #: changes, so saving it and printing or mapping its zones draw each outline once.
+    _outlines: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
+                                                 repr=False, compare=False)
 
     def with_codes(self) -> GridPlan:
         """Return the plan with a code for every community and grid that has none.
@@ -143,9 +147,10 @@ class GridPlan:
                    {k: str(v) for k, v in ints(state.get("community_codes", {})).items()},
                    {k: str(v) for k, v in ints(state.get("grid_codes", {})).items()})
 
-    def _zones(self, labels: np.ndarray, names: dict[int, str],
+    def _zones(self, kind: str, labels: np.ndarray, names: dict[int, str],
                codes: dict[int, str]) -> gpd.GeoDataFrame:
         b = self.blocks.gdf
+        drawn = self._outlines.setdefault(kind, {})
         hh, bld = b["households"].to_numpy(), b["buildings"].to_numpy()
         # Each zone's blocks, in increasing order, found once (not a scan of every block
         # and two column reads per zone: 0.7 s of Porto's 2,764 grids), as _split_large
@@ -156,7 +161,9 @@ class GridPlan:
             members = members_of.get(lab)
             if members is None:
                 continue
-            geom = self.blocks.zone_outline(members)
+            geom = drawn.get(lab)
+            if geom is None:
+                geom = drawn[lab] = self.blocks.zone_outline(members)
             rows.append({"label": lab, "code": codes.get(lab, ""), "name": names[lab],
                          "households": int(hh[members].sum()),
                          "buildings": int(bld[members].sum()),
@@ -176,7 +183,7 @@ class GridPlan:
             ``buildings``, ``blocks``, ``area_m2``, ``compactness``, ``deviation`` from the
             target and ``flag`` (``split`` / ``merge`` / ``""``).
         """
-        gdf = self._zones(self.community, self.community_names, self.community_codes)
+        gdf = self._zones("community", self.community, self.community_names, self.community_codes)
         target = self.rules.community_target_households
         if len(gdf):
             gdf["deviation"] = (gdf["households"] - target) / target
@@ -201,7 +208,7 @@ class GridPlan:
             One polygon per grid with the columns of :meth:`communities_gdf`, its community and
             range flags (workers only when asked).
         """
-        gdf = self._zones(self.grid, self.grid_names, self.grid_codes)
+        gdf = self._zones("grid", self.grid, self.grid_names, self.grid_codes)
         r = self.rules
         if len(gdf):
             gdf["community"] = [self.community_names.get(self.grid_community.get(int(g), -1), "")
