@@ -728,6 +728,40 @@ def test_compiled_kmeans_steps_equal_numpys(seed, n, k, iters):
                                               for _ in range(5)]
 
 
+@given(st.integers(0, 10_000), st.integers(1, 200), st.integers(1, 30), st.booleans())
+@hyp_settings(max_examples=80, deadline=None)
+def test_compiled_kmeans_starts_equal_the_draws_one_at_a_time(seed, n, k, stacked):
+    # The compiled k-means++ start takes the generator's next k numbers at once: the
+    # same centres as drawing them one at a time, so the same clustering. Points stacked
+    # on few places run out of distance to draw by before k centres (the clustering
+    # then starts over one draw at a time): the same labels either way.
+    from gis.zoning._compiled import kmeans_plus_plus
+    from gis.zoning.cluster import _kmeans, _kmeans_start
+
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2)) * 2000
+    if stacked:
+        xy = xy[rng.integers(0, max(1, n // 10), n)]
+    w = np.maximum(rng.integers(0, 200, n).astype(float), 1e-6)
+    centres, ok = kmeans_plus_plus(xy, w, np.random.default_rng(seed).random(k))
+    if ok:
+        assert np.array_equal(centres, _kmeans_start(np.random.default_rng(seed), xy, w, k))
+    else:
+        assert len(np.unique(xy, axis=0)) < k
+    assert np.array_equal(_kmeans(xy, w, k, seed=seed),
+                          _kmeans(xy, w, k, seed=seed, compiled=False))
+
+
+@given(st.integers(0, 10_000), st.integers(0, 3000))
+@hyp_settings(max_examples=60, deadline=None)
+def test_compiled_sum_adds_as_numpy_does(seed, n):
+    from gis.zoning._compiled import pairwise_sum
+
+    rng = np.random.default_rng(seed)
+    a = rng.random(n) * 10.0 ** rng.uniform(-3, 6, n)
+    assert pairwise_sum(a) == a.sum()  # the same float, not a close one
+
+
 def test_joining_two_parts_of_a_face_equals_the_overlay_with_or_without_shared_nodes():
     from gis.zoning.blocks import GRID_SIZE_M, _join
 

@@ -379,6 +379,161 @@ def grow_regions(labels: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
 
 
 @jit
+def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """Return ``a[lo:lo + n].sum()`` for ``n`` <= 128, added as numpy adds them."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return float(res)
+
+
+@jit
+def pairwise_sum(a: np.ndarray) -> float:
+    """Return ``a.sum()`` added in numpy's order, so the same float.
+
+    numpy sums a float array in blocks of at most 128, each over eight running sums, and
+    halves longer runs at multiples of eight, adding the halves' sums. The halving is
+    walked here with a stack (a recursive function loaded from numba's cache crashed).
+
+    Parameters
+    ----------
+    a
+        A one-dimensional float array.
+
+    Returns
+    -------
+    float
+        Its sum.
+    """
+    n = a.size
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    run_lo = np.empty(128, dtype=np.int64)
+    run_n = np.empty(128, dtype=np.int64)
+    stage = np.empty(128, dtype=np.int64)
+    sums = np.empty(128)
+    top, done = 0, 0
+    run_lo[0], run_n[0], stage[0] = 0, n, 0
+    while top >= 0:
+        lo, m = run_lo[top], run_n[top]
+        if m <= 128:
+            sums[done] = _block_sum(a, lo, m)
+            done += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if stage[top] == 0:  # the first half next
+            stage[top] = 1
+            top += 1
+            run_lo[top], run_n[top], stage[top] = lo, half, 0
+        elif stage[top] == 1:  # then the second
+            stage[top] = 2
+            top += 1
+            run_lo[top], run_n[top], stage[top] = lo + half, m - half, 0
+        else:  # both summed: add them
+            sums[done - 2] = sums[done - 2] + sums[done - 1]
+            done -= 1
+            top -= 1
+    return float(sums[0])
+
+
+@jit
+def _draw(weights: np.ndarray, u: float, cdf: np.ndarray) -> int:
+    """Return the index drawn by ``u`` in proportion to ``weights``, as numpy's choice.
+
+    ``(weights / weights.sum()).cumsum()``, scaled by its last value, searched at ``u``
+    (side right); ``cdf`` is scratch of the same size.
+    """
+    n = weights.size
+    total = pairwise_sum(weights)
+    run = 0.0
+    for i in range(n):
+        run += weights[i] / total
+        cdf[i] = run
+    last = cdf[n - 1]
+    lo, hi = 0, n  # the first i with cdf[i] / last > u
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cdf[mid] / last > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@jit
+def kmeans_plus_plus(xy: np.ndarray, w: np.ndarray, u: np.ndarray
+                     ) -> tuple[np.ndarray, bool]:
+    """Pick k-means++ starting centres with the uniform numbers ``u`` (one per centre).
+
+    The first centre is drawn in proportion to the weights, each next one in proportion
+    to weight x squared distance to the nearest centre so far: the steps of
+    :func:`gis.zoning.cluster._kmeans_start`, which draws its numbers one at a time from
+    the same generator. Returns the centres, shape (``u.size``, 2), and False when a
+    draw found every point on a centre (no distance left to draw by): the caller then
+    starts over in Python, where such a draw takes a random point instead.
+
+    Parameters
+    ----------
+    xy
+        Points, shape (n, 2).
+    w
+        Their weights (positive).
+    u
+        Uniform numbers in [0, 1), one per centre.
+
+    Returns
+    -------
+    tuple
+        The centres and whether every draw had a distance to draw by.
+    """
+    n, k = xy.shape[0], u.size
+    centres = np.empty((k, 2))
+    cdf = np.empty(n)
+    d2 = np.empty(n)
+    nearest = np.empty(n)
+    first = _draw(w, u[0], cdf)
+    centres[0, 0], centres[0, 1] = xy[first, 0], xy[first, 1]
+    for i in range(n):
+        dx, dy = xy[i, 0] - centres[0, 0], xy[i, 1] - centres[0, 1]
+        nearest[i] = dx * dx + dy * dy
+    for j in range(1, k):
+        positive = False
+        for i in range(n):
+            d2[i] = nearest[i] * w[i]
+            if d2[i] > 0:
+                positive = True
+        if not positive:
+            return centres, False
+        pick = _draw(d2, u[j], cdf)
+        centres[j, 0], centres[j, 1] = xy[pick, 0], xy[pick, 1]
+        for i in range(n):
+            dx, dy = xy[i, 0] - centres[j, 0], xy[i, 1] - centres[j, 1]
+            nearest[i] = min(nearest[i], dx * dx + dy * dy)
+    return centres, True
+
+
+@jit
 def lloyd(xy: np.ndarray, w: np.ndarray, centres: np.ndarray,
           iters: int) -> tuple[np.ndarray, np.ndarray]:
     """Run weighted k-means (Lloyd) steps from ``centres``; return labels and centres.
@@ -467,3 +622,5 @@ def warm_up() -> None:
                  np.bincount(labels, minlength=2).astype(np.int64), 15.0, 10.0, 20.0,
                  0.05, 2, False)
     lloyd(xy, hh, xy[:2].copy(), 5)
+    kmeans_plus_plus(xy, hh, np.array([0.5, 0.5]))
+    pairwise_sum(np.ones(300))
