@@ -312,6 +312,13 @@ def test_a_plan_draws_each_outline_once_and_an_edited_plan_draws_its_own(rules, 
     moved = ed.plan.grids_gdf().set_index("label")
     assert moved.loc[g_dst, "area_m2"] == pytest.approx(
         first.set_index("label").loc[g_dst, "area_m2"] + 100 * 100)
+    # The plan kept for undo holds no outlines (a city's would be thousands each); undo
+    # draws its zones again, as they were.
+    assert not plan._outlines
+    assert ed.undo()
+    back = ed.plan.grids_gdf()
+    assert back.geometry.geom_equals_exact(first.geometry, 0).all()
+    assert not ed._plans[1]._outlines
 
 
 def test_moves_that_break_contiguity_are_refused(rules):
@@ -750,6 +757,19 @@ def test_compiled_kmeans_starts_equal_the_draws_one_at_a_time(seed, n, k, stacke
         assert len(np.unique(xy, axis=0)) < k
     assert np.array_equal(_kmeans(xy, w, k, seed=seed),
                           _kmeans(xy, w, k, seed=seed, compiled=False))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_weights_numpy_cannot_draw_by_take_the_python_way(bad):
+    # A weight that is not finite: the compiled start must not read past the points
+    # (it hands over to Python, which does what it always did).
+    from gis.zoning.cluster import _kmeans
+
+    xy = np.random.default_rng(0).random((30, 2)) * 100
+    w = np.ones(30)
+    w[3] = bad
+    assert np.array_equal(_kmeans(xy, w, 4), _kmeans(xy, w, 4, compiled=False))
 
 
 @given(st.integers(0, 10_000), st.integers(0, 3000))

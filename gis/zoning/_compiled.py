@@ -490,8 +490,9 @@ def kmeans_plus_plus(xy: np.ndarray, w: np.ndarray, u: np.ndarray
     to weight x squared distance to the nearest centre so far: the steps of
     :func:`gis.zoning.cluster._kmeans_start`, which draws its numbers one at a time from
     the same generator. Returns the centres, shape (``u.size``, 2), and False when a
-    draw found every point on a centre (no distance left to draw by): the caller then
-    starts over in Python, where such a draw takes a random point instead.
+    draw found every point on a centre (no distance left to draw by) or met weights
+    that are not finite: the caller then starts over in Python, where the first takes a
+    random point instead and the second fails as numpy does.
 
     Parameters
     ----------
@@ -513,6 +514,8 @@ def kmeans_plus_plus(xy: np.ndarray, w: np.ndarray, u: np.ndarray
     d2 = np.empty(n)
     nearest = np.empty(n)
     first = _draw(w, u[0], cdf)
+    if first >= n:  # weights numpy could not draw by (not finite): Python says so
+        return centres, False
     centres[0, 0], centres[0, 1] = xy[first, 0], xy[first, 1]
     for i in range(n):
         dx, dy = xy[i, 0] - centres[0, 0], xy[i, 1] - centres[0, 1]
@@ -526,6 +529,8 @@ def kmeans_plus_plus(xy: np.ndarray, w: np.ndarray, u: np.ndarray
         if not positive:
             return centres, False
         pick = _draw(d2, u[j], cdf)
+        if pick >= n:
+            return centres, False
         centres[j, 0], centres[j, 1] = xy[pick, 0], xy[pick, 1]
         for i in range(n):
             dx, dy = xy[i, 0] - centres[j, 0], xy[i, 1] - centres[j, 1]

@@ -137,6 +137,7 @@ class GridEditor:
         """
         if not self.can_undo:
             return False
+        self.plan.forget_outlines()
         self._pos -= 1
         self._log("undo", "")
         return True
@@ -151,6 +152,7 @@ class GridEditor:
         """
         if not self.can_redo:
             return False
+        self.plan.forget_outlines()
         self._pos += 1
         self._log("redo", "")
         return True
@@ -161,6 +163,9 @@ class GridEditor:
     def _commit(self, plan: GridPlan, action: str, detail: str,
                 warnings: Sequence[str]) -> EditResult:
         del self._plans[self._pos + 1:]
+        # Only the current plan keeps the outlines it has drawn: a city's plans kept
+        # for undo would hold thousands of polygons each.
+        self.plan.forget_outlines()
         self._plans.append(plan.with_codes())
         self._pos += 1
         self._log(action, detail)

@@ -147,6 +147,15 @@ class GridPlan:
                    {k: str(v) for k, v in ints(state.get("community_codes", {})).items()},
                    {k: str(v) for k, v in ints(state.get("grid_codes", {})).items()})
 
+    def forget_outlines(self) -> None:
+        """Drop the zone outlines drawn so far (drawn again when next asked for).
+
+        Returns
+        -------
+        None
+        """
+        self._outlines.clear()
+
     def _zones(self, kind: str, labels: np.ndarray, names: dict[int, str],
                codes: dict[int, str]) -> gpd.GeoDataFrame:
         b = self.blocks.gdf
