@@ -221,6 +221,20 @@ def test_a_large_model_solved_apart_gives_the_same_optimum(monkeypatch):
     assert apart.objective == pytest.approx(here.objective)
 
 
+def test_the_lagrangian_bound_leaves_the_callers_matrix_as_it_was():
+    # A float CSR matrix with an explicit zero: the bound drops the zero from its own
+    # copy (a cover it does not give), never from the arrays the caller holds.
+    from gis.planning.model import lagrangian_bound
+
+    cover = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    cover.data[0] = 0.0  # row 0: an explicit zero, covered by no candidate
+    before = (cover.indptr.copy(), cover.indices.copy(), cover.data.copy())
+    bound = lagrangian_bound(cover, np.array([5.0, 1.0, 1.0]), 1)
+    assert bound.lower == 2.0  # rows 1 and 2 through candidate 1; row 0 by none
+    for now, was in zip((cover.indptr, cover.indices, cover.data), before, strict=True):
+        assert np.array_equal(now, was)
+
+
 @given(seed=st.integers(0, 10_000), p=st.integers(1, 4))
 @hyp_settings(max_examples=40, deadline=None)
 def test_the_lagrangian_bound_brackets_the_optimum(seed, p):

@@ -487,7 +487,8 @@ def lagrangian_bound(cov: sp.spmatrix, w: np.ndarray, p: int, *, lower: float = 
     LagrangianBound
     """
     t0 = time.perf_counter()
-    a = sp.csr_matrix(cov, dtype=np.float64)
+    # A copy: dropping explicit zeros works in place, on arrays shared with ``cov``.
+    a = sp.csr_matrix(cov, dtype=np.float64, copy=True)
     a.eliminate_zeros()
     at = a.T.tocsr()  # its rows are the candidates' columns of ``a``
     w = np.asarray(w, dtype=float)

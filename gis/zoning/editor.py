@@ -137,8 +137,7 @@ class GridEditor:
         """
         if not self.can_undo:
             return False
-        self.plan.forget_outlines()
-        self._pos -= 1
+        self._step_to(self._pos - 1)
         self._log("undo", "")
         return True
 
@@ -152,10 +151,18 @@ class GridEditor:
         """
         if not self.can_redo:
             return False
-        self.plan.forget_outlines()
-        self._pos += 1
+        self._step_to(self._pos + 1)
         self._log("redo", "")
         return True
+
+    def _step_to(self, pos: int) -> None:
+        """Make the plan at ``pos`` the current one.
+
+        Only the current plan keeps the outlines it has drawn: a city's plans kept for
+        undo and redo would hold thousands of polygons each.
+        """
+        self.plan.forget_outlines()
+        self._pos = pos
 
     def _log(self, action: str, detail: str) -> None:
         self.history.append(history_record(action, detail))
@@ -163,11 +170,8 @@ class GridEditor:
     def _commit(self, plan: GridPlan, action: str, detail: str,
                 warnings: Sequence[str]) -> EditResult:
         del self._plans[self._pos + 1:]
-        # Only the current plan keeps the outlines it has drawn: a city's plans kept
-        # for undo would hold thousands of polygons each.
-        self.plan.forget_outlines()
         self._plans.append(plan.with_codes())
-        self._pos += 1
+        self._step_to(self._pos + 1)
         self._log(action, detail)
         return EditResult(True, detail, tuple(warnings))
 

@@ -156,8 +156,11 @@ class GridPlan:
         """
         self._outlines.clear()
 
-    def _zones(self, kind: str, labels: np.ndarray, names: dict[int, str],
-               codes: dict[int, str]) -> gpd.GeoDataFrame:
+    def _zones(self, kind: str) -> gpd.GeoDataFrame:
+        """Return one row and outline per ``kind`` ("community" or "grid") of the plan."""
+        labels, names, codes = (
+            (self.community, self.community_names, self.community_codes) if kind == "community"
+            else (self.grid, self.grid_names, self.grid_codes))
         b = self.blocks.gdf
         drawn = self._outlines.setdefault(kind, {})
         hh, bld = b["households"].to_numpy(), b["buildings"].to_numpy()
@@ -192,7 +195,7 @@ class GridPlan:
             ``buildings``, ``blocks``, ``area_m2``, ``compactness``, ``deviation`` from the
             target and ``flag`` (``split`` / ``merge`` / ``""``).
         """
-        gdf = self._zones("community", self.community, self.community_names, self.community_codes)
+        gdf = self._zones("community")
         target = self.rules.community_target_households
         if len(gdf):
             gdf["deviation"] = (gdf["households"] - target) / target
@@ -217,7 +220,7 @@ class GridPlan:
             One polygon per grid with the columns of :meth:`communities_gdf`, its community and
             range flags (workers only when asked).
         """
-        gdf = self._zones("grid", self.grid, self.grid_names, self.grid_codes)
+        gdf = self._zones("grid")
         r = self.rules
         if len(gdf):
             gdf["community"] = [self.community_names.get(self.grid_community.get(int(g), -1), "")
