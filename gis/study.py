@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -67,6 +67,24 @@ class Once(Generic[T]):
                 if self._make is not None:
                     self._value, self._make = self._make(), None
         return self._value  # type: ignore[return-value]
+
+    @classmethod
+    def of(cls, value: T) -> Once[T]:
+        """Return a value that is already made.
+
+        Parameters
+        ----------
+        value
+            The value.
+
+        Returns
+        -------
+        Once
+            It, made.
+        """
+        once = cls(lambda: value)
+        once.get()
+        return once
 
     @property
     def made(self) -> bool:
@@ -125,9 +143,10 @@ class Study:
         What the plausibility checks dropped or replaced, as (key, count): features of
         the source (:data:`gis.data.sources.SCREENED`), rows of a user's layer or household
         table. Buildings whose floors or households were replaced carry ``hh_check``.
-    found_compounds, compound_reader
-        The walled compounds, when found at load; or what finds them the first time
-        :attr:`compounds` is asked for (a ``.osm.pbf``'s walls are read only then).
+    compound_search
+        The walled compounds: found at load, or found the first time :attr:`compounds`
+        is asked for (a ``.osm.pbf``'s walls are read only then); None when the study
+        was loaded without them.
     """
 
     name: str
@@ -142,8 +161,8 @@ class Study:
     streets: gpd.GeoDataFrame | None = None
     poi_report: pd.DataFrame | None = None
     warnings: tuple[str, ...] = ()
-    found_compounds: Compounds | None = None
-    compound_reader: Callable[[], Compounds] | None = None
+    compound_search: Once[Compounds | None] = field(
+        default_factory=lambda: Once.of(None))
     min_piece_m: float = 2000.0
     household_table: pd.DataFrame | None = None
     raster_counts: dict[str, float] | None = None
@@ -183,13 +202,7 @@ class Study:
         Compounds or None
             The compounds, or None when the study was loaded without them.
         """
-        if self.found_compounds is not None or self.compound_reader is None:
-            return self.found_compounds
-        with _COMPOUNDS_LOCK:
-            if self.found_compounds is None:
-                # frozen: set once, like a cached property (a study is shared, never changed)
-                object.__setattr__(self, "found_compounds", self.compound_reader())
-        return self.found_compounds
+        return self.compound_search.get()
 
     @cached_property
     def facility_snap(self) -> Snap:
@@ -257,7 +270,8 @@ class Study:
 
     def _compound_rows(self) -> pd.DataFrame:
         """Return the report's rows on walled compounds, once they have been searched."""
-        found = self.found_compounds  # never searched for a report: gates off reads no wall
+        # Never searched for a report: with gates off no wall is read.
+        found = self.compound_search.get() if self.compound_search.made else None
         if found is None:
             return _rows_frame([])
         return _rows_frame([
@@ -550,7 +564,7 @@ def load_study(source: str | Path | None, settings: Settings, *,
                  walk=walk, buildings=classified, homes=homes,
                  facilities=fac_local, landuse=landuse, snap_max_m=snap_max,
                  streets=streets, poi_report=poi_report, warnings=tuple(warnings),
-                 found_compounds=found, compound_reader=reader,
+                 compound_search=Once(reader) if reader is not None else Once.of(found),
                  min_piece_m=settings.min_piece_m,
                  household_table=counted.table_report,
                  raster_counts=counted.raster_counts,
@@ -565,10 +579,6 @@ def _rows_frame(rows: list[tuple[str, str, dict[str, str], int]]) -> pd.DataFram
         "item": pd.Series([Msg(text, key, **params) for text, key, params, _v in rows],
                           dtype=object),
         "value": pd.Series([value for *_rest, value in rows], dtype="int64")})
-
-
-#: Held while a study finds its walled compounds on demand (once per study).
-_COMPOUNDS_LOCK = threading.Lock()
 
 
 class StudyCache:

@@ -175,10 +175,10 @@ def test_compounds_of_a_pbf_are_found_on_demand_as_at_load(settings):
     from gis.study import load_study
 
     study = load_study(None, settings)
-    assert study.found_compounds is None and study.compound_reader is not None
+    assert not study.compound_search.made
     assert "r_compounds" not in {m.key for m in study.report()["item"]}
     assert study.access().compounds is None  # gates off: still no wall read
-    assert study.found_compounds is None
+    assert not study.compound_search.made
     gated = study.access(gates="night")
     found = study.compounds
     assert gated.compounds is found and len(found) > 0

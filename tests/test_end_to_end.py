@@ -54,6 +54,9 @@ def test_a_value_made_once_however_many_threads_ask():
     assert len(calls) == 1
     assert once.made
     assert all(g is got[0] for g in got)
+    value = object()
+    given = Once.of(value)
+    assert given.made and given.get() is value
 
 
 def test_a_study_loaded_without_its_network_builds_it_on_first_use(helsinki, settings):
