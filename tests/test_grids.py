@@ -1013,3 +1013,29 @@ def test_a_partition_scored_at_once_equals_its_regions_scored_one_by_one(seed, n
     want = _score_region_by_region(problem, np.arange(n), labels, weight=0.05, **args)
     assert got[:2] == want[:2]
     assert got[2] == pytest.approx(want[2], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_a_zone_outline_keeps_real_holes_and_drops_slivers(exact):
+    from gis.zoning.blocks import SLIVER_M2, clean_zone
+
+    def ring(w):  # eight blocks of a 3 x 3 layout around an empty centre w metres wide
+        edges = [0.0, 20.0, 20.0 + w, 40.0 + w]
+        return np.array([box(edges[i], edges[j], edges[i + 1], edges[j + 1])
+                         for i in range(3) for j in range(3) if (i, j) != (1, 1)])
+
+    # A courtyard of 20 x 20 m is a real hole and stays.
+    out = clean_zone(ring(20.0), exact=exact)
+    assert out.geom_type == "Polygon" and len(out.interiors) == 1
+    assert out.area == pytest.approx(60 * 60 - 20 * 20)
+    # A pinhole of 0.5 x 0.5 m where the blocks meet is a sliver: dropped.
+    out = clean_zone(ring(0.5), exact=exact)
+    assert out.geom_type == "Polygon" and len(out.interiors) == 0
+    assert out.area == pytest.approx(40.5 * 40.5, abs=SLIVER_M2)
+    # A speck far from the zone is dropped; a whole second block is kept.
+    out = clean_zone(np.array([box(0, 0, 10, 10), box(100, 100, 100.1, 100.1)]), exact=exact)
+    assert out.geom_type == "Polygon" and out.area == pytest.approx(100)
+    out = clean_zone(np.array([box(0, 0, 10, 10), box(100, 100, 110, 110)]), exact=exact)
+    assert out.geom_type == "MultiPolygon" and out.area == pytest.approx(200)
+    # One plain block is its own outline.
+    assert clean_zone(np.array([box(0, 0, 10, 10)]), exact=exact).equals(box(0, 0, 10, 10))

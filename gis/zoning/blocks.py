@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -92,9 +93,14 @@ class Blocks:
         if geom is None:
             if len(self._outlines) >= OUTLINES_KEPT:
                 self._outlines.clear()
-            geom = clean_zone(np.asarray(self.gdf.geometry.values)[members], exact=self.exact)
+            geom = clean_zone(self._geoms[members], exact=self.exact)
             self._outlines[key] = geom
         return geom
+
+    @cached_property
+    def _geoms(self) -> np.ndarray:
+        """The block polygons as an array (read once, not per zone)."""
+        return np.asarray(self.gdf.geometry.values)
 
     @property
     def ids(self) -> np.ndarray:
@@ -686,6 +692,10 @@ def clean_zone(blocks: np.ndarray, *, exact: bool = False) -> shapely.Geometry:
     """
     geom = (shapely.coverage_union_all(blocks) if exact
             else shapely.union_all(blocks, grid_size=GRID_SIZE_M))
+    if (shapely.get_type_id(geom) == 3 and shapely.get_num_interior_rings(geom) == 0
+            and shapely.area(geom) >= SLIVER_M2):
+        # One polygon without holes (most zones): nothing to drop.
+        return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
     parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) == 3
              and shapely.area(p) >= SLIVER_M2]
     cleaned = []
