@@ -291,14 +291,14 @@ def test_moving_a_block_recounts_both_grids_and_warns_outside_the_range(rules):
 def test_a_plan_draws_each_outline_once_and_an_edited_plan_draws_its_own(rules, monkeypatch):
     # Saving a plan and then printing or mapping its zones draws every outline once; a
     # plan made by an edit draws its changed zones again (an old outline would be wrong).
-    from gis.zoning.blocks import Blocks
+    import gis.zoning.blocks
 
     ed = _editor(rules)
     plan = ed.plan
     drawn = []
-    real = Blocks.zone_outline
-    monkeypatch.setattr(Blocks, "zone_outline",
-                        lambda self, members: drawn.append(1) or real(self, members))
+    real = gis.zoning.blocks.clean_zone
+    monkeypatch.setattr(gis.zoning.blocks, "clean_zone",
+                        lambda blocks, **kw: drawn.append(1) or real(blocks, **kw))
     first = plan.grids_gdf()
     assert len(drawn) == len(first)
     again = plan.grids_gdf(with_workers=True)
@@ -312,13 +312,13 @@ def test_a_plan_draws_each_outline_once_and_an_edited_plan_draws_its_own(rules, 
     moved = ed.plan.grids_gdf().set_index("label")
     assert moved.loc[g_dst, "area_m2"] == pytest.approx(
         first.set_index("label").loc[g_dst, "area_m2"] + 100 * 100)
-    # The plan kept for undo holds no outlines (a city's would be thousands each); undo
-    # draws its zones again, as they were.
-    assert not plan._outlines
+    # Undo gives the zones as they were, without drawing them again (the outlines are
+    # kept once per set of blocks, shared by every plan on them, not per plan).
+    before_undo = len(drawn)
     assert ed.undo()
     back = ed.plan.grids_gdf()
     assert back.geometry.geom_equals_exact(first.geometry, 0).all()
-    assert not ed._plans[1]._outlines
+    assert len(drawn) == before_undo
 
 
 def test_moves_that_break_contiguity_are_refused(rules):

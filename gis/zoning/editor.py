@@ -137,7 +137,7 @@ class GridEditor:
         """
         if not self.can_undo:
             return False
-        self._step_to(self._pos - 1)
+        self._pos -= 1
         self._log("undo", "")
         return True
 
@@ -151,18 +151,9 @@ class GridEditor:
         """
         if not self.can_redo:
             return False
-        self._step_to(self._pos + 1)
+        self._pos += 1
         self._log("redo", "")
         return True
-
-    def _step_to(self, pos: int) -> None:
-        """Make the plan at ``pos`` the current one.
-
-        Only the current plan keeps the outlines it has drawn: a city's plans kept for
-        undo and redo would hold thousands of polygons each.
-        """
-        self.plan.forget_outlines()
-        self._pos = pos
 
     def _log(self, action: str, detail: str) -> None:
         self.history.append(history_record(action, detail))
@@ -171,7 +162,7 @@ class GridEditor:
                 warnings: Sequence[str]) -> EditResult:
         del self._plans[self._pos + 1:]
         self._plans.append(plan.with_codes())
-        self._step_to(self._pos + 1)
+        self._pos += 1
         self._log(action, detail)
         return EditResult(True, detail, tuple(warnings))
 

@@ -46,10 +46,6 @@ class GridPlan:
     workers: dict[int, tuple[str, str]] = field(default_factory=dict)
     community_codes: dict[int, str] = field(default_factory=dict)
     grid_codes: dict[int, str] = field(default_factory=dict)
-    #: Zone outlines drawn so far, per labels ("community", "grid"): a plan never
-    #: changes, so saving it and printing or mapping its zones draw each outline once.
-    _outlines: dict[str, dict[int, Any]] = field(default_factory=dict, init=False,
-                                                 repr=False, compare=False)
 
     def with_codes(self) -> GridPlan:
         """Return the plan with a code for every community and grid that has none.
@@ -147,22 +143,12 @@ class GridPlan:
                    {k: str(v) for k, v in ints(state.get("community_codes", {})).items()},
                    {k: str(v) for k, v in ints(state.get("grid_codes", {})).items()})
 
-    def forget_outlines(self) -> None:
-        """Drop the zone outlines drawn so far (drawn again when next asked for).
-
-        Returns
-        -------
-        None
-        """
-        self._outlines.clear()
-
     def _zones(self, kind: str) -> gpd.GeoDataFrame:
         """Return one row and outline per ``kind`` ("community" or "grid") of the plan."""
         labels, names, codes = (
             (self.community, self.community_names, self.community_codes) if kind == "community"
             else (self.grid, self.grid_names, self.grid_codes))
         b = self.blocks.gdf
-        drawn = self._outlines.setdefault(kind, {})
         hh, bld = b["households"].to_numpy(), b["buildings"].to_numpy()
         # Each zone's blocks, in increasing order, found once (not a scan of every block
         # and two column reads per zone: 0.7 s of Porto's 2,764 grids), as _split_large
@@ -173,9 +159,8 @@ class GridPlan:
             members = members_of.get(lab)
             if members is None:
                 continue
-            geom = drawn.get(lab)
-            if geom is None:
-                geom = drawn[lab] = self.blocks.zone_outline(members)
+            # Drawn once per set of blocks, for every plan on them (Blocks.zone_outline).
+            geom = self.blocks.zone_outline(members)
             rows.append({"label": lab, "code": codes.get(lab, ""), "name": names[lab],
                          "households": int(hh[members].sum()),
                          "buildings": int(bld[members].sum()),
